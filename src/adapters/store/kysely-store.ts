@@ -1,0 +1,383 @@
+/**
+ * The one store implementation, over Kysely, for SQLite and PostgreSQL alike. Requests are kept
+ * whole as JSON with the columns queries need beside them; `grants` is an index of live grants
+ * maintained in the same transaction as the request, so /v1/check is one indexed lookup.
+ */
+import { type Kysely, type Selectable, type Transaction, sql } from 'kysely';
+import { dueAt } from '../../core/lifecycle.js';
+import type { AccessRequest } from '../../core/types.js';
+import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
+import type {
+  AuditEvent,
+  AuditFilter,
+  AuditPage,
+  GrantRow,
+  IdempotencyRecord,
+  Lock,
+  RequestFilter,
+  Store,
+  StoreTx,
+} from '../../app/ports.js';
+import type { AuditEventsTable, Database } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type AuditRow = Selectable<AuditEventsTable>;
+type Kind = 'principal' | 'target';
+
+const OPEN_STATUSES = ['pending', 'scheduled', 'active'];
+/** Advisory lock id that lets only one server at a time link the audit chain on PostgreSQL. */
+const CHAIN_LOCK_ID = 4_842_001;
+
+function toRow(req: AccessRequest) {
+  return {
+    id: req.id,
+    status: req.status,
+    access: req.access,
+    requester: req.requester,
+    due_at: dueAt(req) ?? null,
+    requested_at: req.requestedAt,
+    version: req.version,
+    body: JSON.stringify(req),
+  };
+}
+
+const parse = (row: { body: string }): AccessRequest => JSON.parse(row.body) as AccessRequest;
+
+function grantRows(req: AccessRequest) {
+  if (req.status !== 'active' || req.expiresAt === undefined) return [];
+  return req.entitlements.map((entitlement) => ({
+    request_id: req.id,
+    principal: req.requester,
+    entitlement,
+    expires_at: req.expiresAt!,
+  }));
+}
+
+function toLock(row: { subject: string; by_principal: string; at: number; reason: string | null }): Lock {
+  return { subject: row.subject, by: row.by_principal, at: Number(row.at), ...(row.reason ? { reason: row.reason } : {}) };
+}
+
+function toEvent(row: AuditRow): AuditEvent & { pos: number } {
+  const e: AuditEvent & { pos: number } = {
+    pos: Number(row.pos),
+    id: row.id,
+    at: Number(row.at),
+    type: row.type,
+    actor: row.actor,
+  };
+  if (row.request_id) e.requestId = row.request_id;
+  if (row.details) e.details = JSON.parse(row.details);
+  if (row.policy_hash) e.policyHash = row.policy_hash;
+  if (row.seq !== null) {
+    e.seq = Number(row.seq);
+    e.prevHash = row.prev_hash!;
+    e.hash = row.hash!;
+  }
+  return e;
+}
+
+function toLink(row: AuditRow): StoredChainLink {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    at: Number(row.at),
+    type: row.type,
+    actor: row.actor,
+    requestId: row.request_id,
+    details: row.details === null ? null : JSON.parse(row.details),
+    policyHash: row.policy_hash,
+    prevHash: row.prev_hash ?? '',
+    hash: row.hash ?? '',
+  };
+}
+
+class KyselyTx implements StoreTx {
+  constructor(private readonly db: Db) {}
+
+  async getRequest(id: string) {
+    const row = await this.db.selectFrom('requests').select('body').where('id', '=', id).executeTakeFirst();
+    return row ? parse(row) : undefined;
+  }
+
+  async insertRequest(req: AccessRequest) {
+    await this.db.insertInto('requests').values(toRow(req)).execute();
+    const grants = grantRows(req);
+    if (grants.length) await this.db.insertInto('grants').values(grants).execute();
+  }
+
+  async updateRequest(prev: AccessRequest, next: AccessRequest) {
+    const res = await this.db
+      .updateTable('requests')
+      .set(toRow(next))
+      .where('id', '=', prev.id)
+      .where('version', '=', prev.version)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) return false;
+    if (prev.status !== next.status || prev.expiresAt !== next.expiresAt) {
+      await this.db.deleteFrom('grants').where('request_id', '=', prev.id).execute();
+      const grants = grantRows(next);
+      if (grants.length) await this.db.insertInto('grants').values(grants).execute();
+    }
+    return true;
+  }
+
+  async openRequestsOf(requester: string) {
+    const rows = await this.db
+      .selectFrom('requests')
+      .select('body')
+      .where('requester', '=', requester)
+      .where('status', 'in', OPEN_STATUSES)
+      .execute();
+    return rows.map(parse);
+  }
+
+  async openRequests() {
+    const rows = await this.db.selectFrom('requests').select('body').where('status', 'in', OPEN_STATUSES).execute();
+    return rows.map(parse);
+  }
+
+  async appendAudit(events: AuditEvent[]) {
+    if (events.length === 0) return;
+    await this.db
+      .insertInto('audit_events')
+      .values(
+        events.map((e) => ({
+          id: e.id,
+          at: e.at,
+          type: e.type,
+          actor: e.actor,
+          request_id: e.requestId ?? null,
+          details: e.details ? JSON.stringify(e.details) : null,
+          policy_hash: e.policyHash ?? null,
+          seq: null,
+          prev_hash: null,
+          hash: null,
+        })),
+      )
+      .execute();
+  }
+
+  async getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined> {
+    const row = await this.db
+      .selectFrom('idempotency')
+      .select(['fingerprint', 'request_id'])
+      .where('principal', '=', principal)
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row ? { fingerprint: row.fingerprint, requestId: row.request_id } : undefined;
+  }
+
+  async putIdempotency(principal: string, key: string, record: IdempotencyRecord, at: number) {
+    await this.db
+      .insertInto('idempotency')
+      .values({ principal, key, fingerprint: record.fingerprint, request_id: record.requestId, created_at: at })
+      .execute();
+  }
+
+  getLock(kind: Kind, subject: string) {
+    return getLock(this.db, kind, subject);
+  }
+
+  async setLock(kind: Kind, lock: Lock) {
+    await this.db.deleteFrom('locks').where('kind', '=', kind).where('subject', '=', lock.subject).execute();
+    await this.db
+      .insertInto('locks')
+      .values({ kind, subject: lock.subject, by_principal: lock.by, at: lock.at, reason: lock.reason ?? null })
+      .execute();
+  }
+
+  async clearLock(kind: Kind, subject: string) {
+    const res = await this.db.deleteFrom('locks').where('kind', '=', kind).where('subject', '=', subject).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+}
+
+async function getLock(db: Db, kind: Kind, subject: string): Promise<Lock | undefined> {
+  const row = await db
+    .selectFrom('locks')
+    .select(['subject', 'by_principal', 'at', 'reason'])
+    .where('kind', '=', kind)
+    .where('subject', '=', subject)
+    .executeTakeFirst();
+  return row ? toLock(row) : undefined;
+}
+
+export class KyselyStore implements Store {
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly dialect: 'sqlite' | 'postgres',
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(new KyselyTx(trx)));
+  }
+
+  getRequest(id: string) {
+    return new KyselyTx(this.db).getRequest(id);
+  }
+
+  async listRequests(filter: RequestFilter) {
+    let q = this.db.selectFrom('requests').select('body').orderBy('id', 'desc').limit(filter.limit);
+    if (filter.status?.length) q = q.where('status', 'in', filter.status);
+    if (filter.requester) q = q.where('requester', '=', filter.requester);
+    if (filter.before) q = q.where('id', '<', filter.before);
+    return (await q.execute()).map(parse);
+  }
+
+  async findDue(now: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('requests')
+      .select('body')
+      .where('due_at', 'is not', null)
+      .where('due_at', '<=', now)
+      .orderBy('due_at')
+      .limit(limit)
+      .execute();
+    return rows.map(parse);
+  }
+
+  async findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined> {
+    const row = await this.db
+      .selectFrom('grants')
+      .select(['request_id', 'expires_at'])
+      .where('principal', '=', principal)
+      .where('entitlement', '=', entitlement)
+      .where('expires_at', '>', now)
+      .orderBy('expires_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
+  }
+
+  async listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: string }) {
+    let q = this.db
+      .selectFrom('grants')
+      .selectAll()
+      .where('expires_at', '>', filter.now)
+      .orderBy('request_id')
+      .orderBy('entitlement')
+      .limit(filter.limit);
+    if (filter.principal) q = q.where('principal', '=', filter.principal);
+    if (filter.entitlement) q = q.where('entitlement', '=', filter.entitlement);
+    if (filter.after) q = q.where('request_id', '>', filter.after);
+    return (await q.execute()).map((r) => ({
+      requestId: r.request_id,
+      principal: r.principal,
+      entitlement: r.entitlement,
+      expiresAt: Number(r.expires_at),
+    }));
+  }
+
+  async listLocks(kind: Kind) {
+    const rows = await this.db
+      .selectFrom('locks')
+      .select(['subject', 'by_principal', 'at', 'reason'])
+      .where('kind', '=', kind)
+      .orderBy('subject')
+      .execute();
+    return rows.map(toLock);
+  }
+
+  getLock(kind: Kind, subject: string) {
+    return getLock(this.db, kind, subject);
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditPage> {
+    let q = this.db.selectFrom('audit_events').selectAll().orderBy('pos').limit(filter.limit);
+    if (filter.requestId) q = q.where('request_id', '=', filter.requestId);
+    if (filter.actor) q = q.where('actor', '=', filter.actor);
+    if (filter.type) q = filter.type.endsWith('*') ? q.where('type', 'like', `${filter.type.slice(0, -1)}%`) : q.where('type', '=', filter.type);
+    if (filter.since !== undefined) q = q.where('at', '>=', filter.since);
+    if (filter.until !== undefined) q = q.where('at', '<', filter.until);
+    if (filter.after !== undefined) q = q.where('pos', '>', filter.after);
+    const rows = await q.execute();
+    return { events: rows.map(toEvent) };
+  }
+
+  async chainAudit(limit: number): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(trx);
+      const pending = await trx
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', 'is', null)
+        .orderBy('pos')
+        .limit(limit)
+        .execute();
+      if (pending.length === 0) return 0;
+      const head = await trx
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .where('seq', 'is not', null)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      let seq = head ? Number(head.seq) : 0;
+      let prev = head?.hash ?? GENESIS_HASH;
+      for (const row of pending) {
+        seq += 1;
+        const link = toLink({ ...row, seq });
+        const hash = eventHash(
+          { seq, id: link.id, at: link.at, type: link.type, actor: link.actor, requestId: link.requestId, details: link.details, policyHash: link.policyHash },
+          prev,
+        );
+        await trx.updateTable('audit_events').set({ seq, prev_hash: prev, hash }).where('pos', '=', row.pos).execute();
+        prev = hash;
+      }
+      return pending.length;
+    });
+  }
+
+  async readChain(fromSeq: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '>=', fromSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toLink);
+  }
+
+  async auditHead() {
+    const row = await this.db
+      .selectFrom('audit_events')
+      .select(['seq', 'hash'])
+      .where('seq', 'is not', null)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { seq: Number(row.seq), hash: row.hash! } : undefined;
+  }
+
+  async countUnchained() {
+    const row = await this.db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('seq', 'is', null)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async getState(key: string) {
+    const row = await this.db.selectFrom('hg_state').select('value').where('key', '=', key).executeTakeFirst();
+    return row?.value;
+  }
+
+  async setState(key: string, value: string) {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('hg_state').where('key', '=', key).execute();
+      await trx.insertInto('hg_state').values({ key, value }).execute();
+    });
+  }
+
+  async ping() {
+    await sql`SELECT 1`.execute(this.db);
+  }
+
+  async close() {
+    await this.db.destroy();
+    await this.onClose();
+  }
+}

@@ -1,0 +1,97 @@
+import { type Kysely, type Migration, Migrator, sql } from 'kysely';
+import type { Database } from './schema.js';
+
+type Dialect = 'sqlite' | 'postgres';
+
+function initial(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('requests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('access', 'text', (c) => c.notNull())
+        .addColumn('requester', 'text', (c) => c.notNull())
+        .addColumn('due_at', 'bigint')
+        .addColumn('requested_at', 'bigint', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute();
+      await sql`CREATE INDEX requests_due ON requests (due_at) WHERE due_at IS NOT NULL`.execute(db);
+      await db.schema.createIndex('requests_requester').on('requests').columns(['requester', 'status']).execute();
+      await db.schema.createIndex('requests_status').on('requests').columns(['status', 'id']).execute();
+
+      await db.schema
+        .createTable('grants')
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('entitlement', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('grants_pk', ['request_id', 'entitlement'])
+        .execute();
+      await db.schema.createIndex('grants_lookup').on('grants').columns(['principal', 'entitlement', 'expires_at']).execute();
+
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('pos', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('id', 'text', (c) => c.notNull().unique())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('details', 'text')
+        .addColumn('policy_hash', 'text')
+        .addColumn('seq', 'bigint', (c) => c.unique())
+        .addColumn('prev_hash', 'text')
+        .addColumn('hash', 'text')
+        .execute();
+      await sql`CREATE INDEX audit_unchained ON audit_events (pos) WHERE seq IS NULL`.execute(db);
+      await db.schema.createIndex('audit_request').on('audit_events').columns(['request_id', 'pos']).execute();
+      await db.schema.createIndex('audit_actor').on('audit_events').columns(['actor', 'pos']).execute();
+      await db.schema.createIndex('audit_type').on('audit_events').columns(['type', 'pos']).execute();
+      await db.schema.createIndex('audit_at').on('audit_events').columns(['at']).execute();
+
+      await db.schema
+        .createTable('idempotency')
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_pk', ['principal', 'key'])
+        .execute();
+
+      await db.schema
+        .createTable('locks')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('by_principal', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addPrimaryKeyConstraint('locks_pk', ['kind', 'subject'])
+        .execute();
+
+      await db.schema
+        .createTable('hg_state')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
+export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => ({ '0001_initial': initial(dialect) }) },
+    migrationTableName: 'hg_migrations',
+    migrationLockTableName: 'hg_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`store migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String((error as Error)?.message ?? error)}`);
+  }
+}

@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { HgError } from '../../core/errors.js';
+import { KyselyStore } from './kysely-store.js';
+import { migrate } from './migrations.js';
+import type { Database } from './schema.js';
+
+// BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** Opens `sqlite:PATH` or `postgres://...`, runs migrations, and returns the store. */
+export async function openStore(url: string, opts: { cwd?: string; poolSize?: number } = {}): Promise<KyselyStore> {
+  if (url.startsWith('sqlite:')) return openSqlite(resolve(opts.cwd ?? '.', url.slice('sqlite:'.length)));
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, opts.poolSize ?? 10);
+  throw new HgError('HG_CONFIG_INVALID', 'server.store must be sqlite:PATH or postgres://...');
+}
+
+/**
+ * SQLite is for one server. The connection takes an exclusive lock on the file and keeps it
+ * until it closes (the OS drops it if the process dies), so a second server fails at once.
+ */
+async function openSqlite(path: string): Promise<KyselyStore> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new BetterSqlite3(path, { timeout: 0 });
+  try {
+    sqlite.pragma('locking_mode = EXCLUSIVE');
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    // Take the write lock now rather than at the first write.
+    sqlite.exec('BEGIN IMMEDIATE; COMMIT;');
+  } catch (err) {
+    sqlite.close();
+    if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
+      throw new HgError(
+        'HG_STORE_IN_USE',
+        `another Hourglass server is using the SQLite store ${path}. SQLite serves one server only; ` +
+          'stop the other server, or use a PostgreSQL store (server.store: postgres://...) to run several.',
+      );
+    }
+    throw err;
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db, 'sqlite');
+  return new KyselyStore(db, 'sqlite');
+}
+
+async function openPostgres(url: string, max: number): Promise<KyselyStore> {
+  const pool = new pg.Pool({ connectionString: url, max });
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrateOnce(db);
+  } catch (err) {
+    await db.destroy();
+    throw new HgError('HG_STORE_UNAVAILABLE', `cannot open the PostgreSQL store: ${scrub((err as Error).message, url)}`);
+  }
+  return new KyselyStore(db, 'postgres');
+}
+
+/** Several servers may start together; Kysely's migration lock serialises them. */
+async function migrateOnce(db: Kysely<Database>) {
+  await migrate(db, 'postgres');
+}
+
+function scrub(message: string, url: string): string {
+  const password = (() => {
+    try {
+      return decodeURIComponent(new URL(url).password);
+    } catch {
+      return '';
+    }
+  })();
+  return password ? message.split(password).join('***') : message;
+}

@@ -1,0 +1,46 @@
+import type { AuditDraft, AccessRequest } from '../core/types.js';
+import type { Outcome } from '../core/lifecycle.js';
+import { HgError } from '../core/errors.js';
+import type { HourglassConfig } from '../config/types.js';
+import type { AuditEvent, Clock, ConfigSource, IdGenerator, Store, StoreTx } from './ports.js';
+
+export interface AppDeps {
+  store: Store;
+  clock: Clock;
+  ids: IdGenerator;
+  config: ConfigSource;
+}
+
+export const SYSTEM_ACTOR = 'system';
+
+/** Gives drafts their id, time and policy hash. */
+export function stamp(deps: AppDeps, drafts: AuditDraft[], now: number, policyHash: string): AuditEvent[] {
+  return drafts.map((d) => ({ ...d, id: deps.ids.eventId(), at: now, policyHash }));
+}
+
+/** Writes an outcome: the compare-and-swap on the request and its audit events, in the caller's transaction. */
+export async function commitOutcome(
+  deps: AppDeps,
+  tx: StoreTx,
+  prev: AccessRequest,
+  outcome: Outcome,
+  now: number,
+): Promise<boolean> {
+  if (!(await tx.updateRequest(prev, outcome.request))) return false;
+  await tx.appendAudit(stamp(deps, outcome.events, now, prev.policyHash));
+  return true;
+}
+
+/** True when every target of these entitlements keeps its grants inside Hourglass. */
+export function isInline(config: HourglassConfig, entitlements: readonly string[]): boolean {
+  return entitlements.every((e) => config.targets[targetOf(e)]?.type === 'hourglass');
+}
+
+export function targetOf(entitlement: string): string {
+  const slash = entitlement.indexOf('/');
+  return slash < 0 ? entitlement : entitlement.slice(0, slash);
+}
+
+export function concurrentUpdate(): HgError {
+  return new HgError('HG_CONCURRENT_UPDATE');
+}

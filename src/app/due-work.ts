@@ -1,0 +1,44 @@
+/**
+ * Due transitions (scheduled start, expiry, pending timeout, overdue review) driven by the
+ * persisted `due_at` of each request, so they survive restarts and run on any server.
+ */
+import * as lifecycle from '../core/lifecycle.js';
+import { commitOutcome, isInline, type AppDeps } from './context.js';
+
+const BATCH = 200;
+
+export interface DueRun {
+  transitions: number;
+  conflicts: number;
+  /** How late the most overdue item was, in ms (0 when nothing was due). */
+  maxLagMs: number;
+}
+
+export class DueWork {
+  constructor(private readonly deps: AppDeps) {}
+
+  /** Runs everything due at the current time; returns when nothing due is left (or `maxRounds` ran). */
+  async runDue(maxRounds = 100): Promise<DueRun> {
+    const run: DueRun = { transitions: 0, conflicts: 0, maxLagMs: 0 };
+    for (let round = 0; round < maxRounds; round++) {
+      const now = this.deps.clock.now();
+      const due = await this.deps.store.findDue(now, BATCH);
+      if (due.length === 0) break;
+      const config = this.deps.config.current();
+      // One transaction per batch keeps an expiry storm fast; each request still moves by CAS,
+      // so a request another server (or an API call) changed meanwhile is skipped, not clobbered.
+      await this.deps.store.transaction(async (tx) => {
+        for (const req of due) {
+          const at = lifecycle.dueAt(req);
+          if (at !== undefined) run.maxLagMs = Math.max(run.maxLagMs, now - at);
+          const outcome = lifecycle.tick(req, { now, inline: isInline(config, req.entitlements) });
+          if (!outcome) continue;
+          if (await commitOutcome(this.deps, tx, req, outcome, now)) run.transitions += 1;
+          else run.conflicts += 1;
+        }
+      });
+      if (due.length < BATCH) break;
+    }
+    return run;
+  }
+}

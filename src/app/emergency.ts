@@ -1,0 +1,98 @@
+/** Incident response: lock a principal, freeze a target; each one call, all audited. */
+import { HgError } from '../core/errors.js';
+import * as lifecycle from '../core/lifecycle.js';
+import type { AccessRequest, Principal } from '../core/types.js';
+import { commitOutcome, isInline, stamp, targetOf, type AppDeps } from './context.js';
+import { findPrincipal, hasRole } from './directory.js';
+import type { StoreTx } from './ports.js';
+
+export interface EmergencyResult {
+  locked?: boolean;
+  frozen?: boolean;
+  changed: boolean;
+  revoked: string[];
+  cancelled: string[];
+}
+
+export class EmergencyControls {
+  constructor(private readonly deps: AppDeps) {}
+
+  private assertAdmin(actor: Principal) {
+    if (!hasRole(actor, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can do this');
+  }
+
+  async lockPrincipal(actor: Principal, id: string, reason?: string): Promise<EmergencyResult> {
+    this.assertAdmin(actor);
+    const config = this.deps.config.current();
+    if (!findPrincipal(config, id)) throw new HgError('HG_NOT_FOUND', `no principal ${id}`);
+    if (id === actor.id) throw new HgError('HG_FORBIDDEN', 'an admin cannot lock themselves');
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const changed = !(await tx.getLock('principal', id));
+      await tx.setLock('principal', { subject: id, by: actor.id, at: now, ...(reason ? { reason } : {}) });
+      await tx.appendAudit(
+        stamp(this.deps, [{ type: 'principal.locked', actor: actor.id, details: { principal: id, reason } }], now, config.policyHash),
+      );
+      const ended = await this.endAll(tx, actor, await tx.openRequestsOf(id), `principal ${id} locked`, now);
+      return { locked: true, changed, ...ended };
+    });
+  }
+
+  async unlockPrincipal(actor: Principal, id: string): Promise<EmergencyResult> {
+    this.assertAdmin(actor);
+    return this.clear(actor, 'principal', id, 'principal.unlocked');
+  }
+
+  async freezeTarget(actor: Principal, name: string, reason?: string): Promise<EmergencyResult> {
+    this.assertAdmin(actor);
+    const config = this.deps.config.current();
+    if (!config.targets[name]) throw new HgError('HG_NOT_FOUND', `no target ${name}`);
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      const changed = !(await tx.getLock('target', name));
+      await tx.setLock('target', { subject: name, by: actor.id, at: now, ...(reason ? { reason } : {}) });
+      await tx.appendAudit(
+        stamp(this.deps, [{ type: 'target.frozen', actor: actor.id, details: { target: name, reason } }], now, config.policyHash),
+      );
+      const touching = (await tx.openRequests()).filter((r) => r.entitlements.some((e) => targetOf(e) === name));
+      const ended = await this.endAll(tx, actor, touching, `target ${name} frozen`, now);
+      return { frozen: true, changed, ...ended };
+    });
+  }
+
+  async unfreezeTarget(actor: Principal, name: string): Promise<EmergencyResult> {
+    this.assertAdmin(actor);
+    return this.clear(actor, 'target', name, 'target.unfrozen');
+  }
+
+  private async clear(actor: Principal, kind: 'principal' | 'target', subject: string, type: string): Promise<EmergencyResult> {
+    const now = this.deps.clock.now();
+    const config = this.deps.config.current();
+    return this.deps.store.transaction(async (tx) => {
+      const changed = await tx.clearLock(kind, subject);
+      if (changed) {
+        await tx.appendAudit(stamp(this.deps, [{ type, actor: actor.id, details: { [kind]: subject } }], now, config.policyHash));
+      }
+      return { ...(kind === 'principal' ? { locked: false } : { frozen: false }), changed, revoked: [], cancelled: [] };
+    });
+  }
+
+  /** Active and scheduled grants are revoked, pending requests cancelled, in the lock's transaction. */
+  private async endAll(tx: StoreTx, actor: Principal, requests: AccessRequest[], reason: string, now: number) {
+    const config = this.deps.config.current();
+    const revoked: string[] = [];
+    const cancelled: string[] = [];
+    for (const req of requests) {
+      const facts = { now, inline: isInline(config, req.entitlements) };
+      const outcome =
+        req.status === 'pending'
+          ? lifecycle.cancel(req, actor, reason, facts, true)
+          : lifecycle.revoke(req, actor, reason, facts);
+      if (!(await commitOutcome(this.deps, tx, req, outcome, now))) {
+        throw new HgError('HG_CONCURRENT_UPDATE', `request ${req.id} changed meanwhile; retry`);
+      }
+      (req.status === 'pending' ? cancelled : revoked).push(req.id);
+    }
+    return { revoked, cancelled };
+  }
+}

@@ -1,0 +1,93 @@
+/** The application: every use case, wired to its ports. The HTTP layer and the CLI call this. */
+import { HgError } from '../core/errors.js';
+import { subjectMatches } from '../core/policy.js';
+import type { Principal } from '../core/types.js';
+import { AuditService } from './audit.js';
+import { checkAccess } from './check-access.js';
+import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
+import { hasRole } from './directory.js';
+import { DueWork } from './due-work.js';
+import { EmergencyControls } from './emergency.js';
+import { RequestService } from './requests.js';
+
+export class Hourglass {
+  readonly requests: RequestService;
+  readonly due: DueWork;
+  readonly emergency: EmergencyControls;
+  readonly audit: AuditService;
+
+  constructor(readonly deps: AppDeps) {
+    this.requests = new RequestService(deps);
+    this.due = new DueWork(deps);
+    this.emergency = new EmergencyControls(deps);
+    this.audit = new AuditService(deps);
+  }
+
+  check(caller: Principal, principal: string, entitlement: string) {
+    return checkAccess(this.deps, caller, principal, entitlement);
+  }
+
+  /** What the caller may request, with each applicable policy's terms (break-glass ones marked). */
+  entitlementsFor(actor: Principal) {
+    const config = this.deps.config.current();
+    const out: { entitlement: string; target: string; description?: string; policies: unknown[] }[] = [];
+    for (const [targetName, target] of Object.entries(config.targets)) {
+      for (const [name, ent] of Object.entries(target.entitlements)) {
+        const entitlement = `${targetName}/${name}`;
+        const policies = config.policies
+          .filter((p) => p.entitlements.includes(entitlement) && subjectMatches(p.subjects, actor))
+          .map((p) => ({
+            name: p.name,
+            breakGlass: p.breakGlass,
+            defaultDuration: p.defaultDuration,
+            minDuration: p.minDuration,
+            maxDuration: p.maxDuration,
+            reason: p.reason,
+            ticket: p.ticket,
+            approvalsRequired: p.approval.required,
+            approvers: p.approval.approvers,
+            pendingTimeout: p.pendingTimeout,
+            extension: p.extension,
+            ...(p.when ? { when: p.when } : {}),
+            ...(p.review ? { review: p.review } : {}),
+          }));
+        if (policies.length) {
+          out.push({ entitlement, target: targetName, ...(ent.description ? { description: String(ent.description) } : {}), policies });
+        }
+      }
+    }
+    return out;
+  }
+
+  async grants(actor: Principal, q: { principal?: string; entitlement?: string; limit: number; after?: string }) {
+    const privileged = hasRole(actor, 'admin', 'auditor', 'checker');
+    if (q.principal && q.principal !== actor.id && !privileged) throw new HgError('HG_FORBIDDEN', 'you may list only your own grants');
+    const principal = privileged ? q.principal : actor.id;
+    return this.deps.store.listGrants({
+      now: this.deps.clock.now(),
+      limit: q.limit,
+      ...(principal ? { principal } : {}),
+      ...(q.entitlement ? { entitlement: q.entitlement } : {}),
+      ...(q.after ? { after: q.after } : {}),
+    });
+  }
+
+  /** Records a configuration change; decisions from now on use the new policy hash. */
+  async recordReload(actor: string, previousHash: string) {
+    const config = this.deps.config.current();
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction((tx) =>
+      tx.appendAudit(
+        stamp(this.deps, [{ type: 'config.reloaded', actor, details: { previousPolicyHash: previousHash, policyHash: config.policyHash } }], now, config.policyHash),
+      ),
+    );
+  }
+
+  async recordStart(details: Record<string, unknown>) {
+    const config = this.deps.config.current();
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction((tx) =>
+      tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash)),
+    );
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The narrow interfaces the use cases need. Adapters implement them; tests use the real ones
+ * (SQLite and PostgreSQL stores, a manual clock).
+ */
+import type { HourglassConfig } from '../config/types.js';
+import type { AccessRequest, AuditDraft, RequestStatus } from '../core/types.js';
+import type { StoredChainLink } from '../core/audit-chain.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface IdGenerator {
+  /** Time-ordered, unguessable request id. */
+  requestId(): string;
+  eventId(): string;
+}
+
+/** The configuration in force; `reload` swaps it, and each decision reads it once. */
+export interface ConfigSource {
+  current(): HourglassConfig;
+}
+
+export interface AuditEvent extends AuditDraft {
+  id: string;
+  at: number;
+  policyHash?: string;
+  /** Set by the chainer, shortly after commit. */
+  seq?: number;
+  prevHash?: string;
+  hash?: string;
+}
+
+export interface Lock {
+  subject: string;
+  by: string;
+  at: number;
+  reason?: string;
+}
+
+export interface IdempotencyRecord {
+  fingerprint: string;
+  requestId: string;
+}
+
+export interface GrantRow {
+  requestId: string;
+  principal: string;
+  entitlement: string;
+  expiresAt: number;
+}
+
+export interface RequestFilter {
+  status?: RequestStatus[];
+  requester?: string;
+  /** Ids strictly below this (pages go from newest to oldest). */
+  before?: string;
+  limit: number;
+}
+
+export interface AuditFilter {
+  requestId?: string;
+  actor?: string;
+  type?: string;
+  since?: number;
+  until?: number;
+  /** Insertion position strictly after this (pages go oldest first). */
+  after?: number;
+  limit: number;
+}
+
+export interface AuditPage {
+  events: (AuditEvent & { pos: number })[];
+}
+
+/** Everything a use case may do inside one transaction. */
+export interface StoreTx {
+  getRequest(id: string): Promise<AccessRequest | undefined>;
+  insertRequest(req: AccessRequest): Promise<void>;
+  /** Compare-and-swap on `prev.version`; false when another change won. Maintains the grant index. */
+  updateRequest(prev: AccessRequest, next: AccessRequest): Promise<boolean>;
+  /** Non-final requests of a principal (for lock) or touching a target (for freeze). */
+  openRequestsOf(requester: string): Promise<AccessRequest[]>;
+  openRequests(): Promise<AccessRequest[]>;
+  appendAudit(events: AuditEvent[]): Promise<void>;
+  getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined>;
+  putIdempotency(principal: string, key: string, record: IdempotencyRecord, at: number): Promise<void>;
+  getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
+  setLock(kind: 'principal' | 'target', lock: Lock): Promise<void>;
+  clearLock(kind: 'principal' | 'target', subject: string): Promise<boolean>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  getRequest(id: string): Promise<AccessRequest | undefined>;
+  listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
+  /** Requests with work due at or before `now`, oldest due first. */
+  findDue(now: number, limit: number): Promise<AccessRequest[]>;
+  /** The live grant of `entitlement` to `principal` that lasts longest, if any, at `now`. */
+  findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined>;
+  listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: string }): Promise<GrantRow[]>;
+  listLocks(kind: 'principal' | 'target'): Promise<Lock[]>;
+  getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
+
+  listAudit(filter: AuditFilter): Promise<AuditPage>;
+  /** Links unchained events in commit order; returns how many were chained. Safe to run from several servers. */
+  chainAudit(limit: number): Promise<number>;
+  /** Chained links in sequence order from `fromSeq` (inclusive). */
+  readChain(fromSeq: number, limit: number): Promise<StoredChainLink[]>;
+  auditHead(): Promise<{ seq: number; hash: string } | undefined>;
+  countUnchained(): Promise<number>;
+  getState(key: string): Promise<string | undefined>;
+  setState(key: string, value: string): Promise<void>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,252 @@
+/** Use cases on requests: submit, decide, end, extend, review, and the queries callers may make. */
+import { canonicalJson, sha256Hex } from '../core/audit-chain.js';
+import { parseDuration } from '../core/duration.js';
+import { HgError, isHgError } from '../core/errors.js';
+import * as lifecycle from '../core/lifecycle.js';
+import { evaluateRequest, subjectMatches, termsOf } from '../core/policy.js';
+import type { AccessRequest, Principal, RequestStatus } from '../core/types.js';
+import { commitOutcome, concurrentUpdate, isInline, stamp, targetOf, type AppDeps } from './context.js';
+import { hasRole } from './directory.js';
+
+export interface SubmitInput {
+  entitlements: string[];
+  duration?: string;
+  reason?: string;
+  ticket?: string;
+  startAt?: number;
+  breakGlass?: boolean;
+  policy?: string;
+}
+
+export interface SubmitContext {
+  sourceIp?: string;
+  idempotencyKey?: string;
+}
+
+/** How far in the past a `startAt` may lie (clock skew between client and server). */
+const START_AT_SLACK_MS = 60_000;
+const MAX_START_AHEAD_MS = 366 * 86_400_000;
+
+type Action = (req: AccessRequest, facts: lifecycle.Facts) => lifecycle.Outcome;
+
+export class RequestService {
+  constructor(private readonly deps: AppDeps) {}
+
+  async submit(actor: Principal, input: SubmitInput, ctx: SubmitContext = {}): Promise<{ request: AccessRequest; replayed: boolean }> {
+    const { store, clock, config: source } = this.deps;
+    const config = source.current();
+    const now = clock.now();
+    const fingerprint = sha256Hex(canonicalJson(input));
+    if (ctx.idempotencyKey) {
+      const replay = await this.replay(actor, ctx.idempotencyKey, fingerprint);
+      if (replay) return { request: replay, replayed: true };
+    }
+
+    const entitlements = [...new Set(input.entitlements)];
+    const unknown = entitlements.filter((e) => {
+      const [target, name] = e.split('/');
+      return !target || !name || !config.targets[target]?.entitlements[name];
+    });
+    if (unknown.length) throw new HgError('HG_INVALID_INPUT', `unknown entitlement ${unknown.join(', ')} (form: target/role)`);
+    const durationMs = input.duration !== undefined ? parseDuration(input.duration) : undefined;
+    if (input.startAt !== undefined && (input.startAt < now - START_AT_SLACK_MS || input.startAt > now + MAX_START_AHEAD_MS)) {
+      throw new HgError('HG_INVALID_INPUT', 'startAt must be now or in the future (at most a year ahead)');
+    }
+    const startAt = input.startAt !== undefined && input.startAt > now ? input.startAt : undefined;
+
+    const verdict = evaluateRequest(config.policies, {
+      requester: actor,
+      entitlements,
+      ...(durationMs !== undefined ? { durationMs } : {}),
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      ...(input.ticket !== undefined ? { ticket: input.ticket } : {}),
+      ...(startAt !== undefined ? { startAt } : {}),
+      ...(ctx.sourceIp !== undefined ? { sourceIp: ctx.sourceIp } : {}),
+      ...(input.policy !== undefined ? { policyName: input.policy } : {}),
+      breakGlass: input.breakGlass === true,
+      now,
+    });
+    if (!verdict.ok) {
+      await store.transaction((tx) =>
+        tx.appendAudit(
+          stamp(this.deps, [{ type: 'request.refused', actor: actor.id, details: { entitlements, code: verdict.code, candidates: verdict.candidates } }], now, config.policyHash),
+        ),
+      );
+      throw new HgError(verdict.code, verdict.message, { candidates: verdict.candidates });
+    }
+
+    const chosen = Object.values(verdict.chosen);
+    const terms = [...new Map(chosen.map((p) => [p.name, termsOf(p)])).values()];
+    const request: AccessRequest = {
+      id: this.deps.ids.requestId(),
+      status: 'pending',
+      access: 'none',
+      requester: actor.id,
+      entitlements,
+      durationMs: verdict.durationMs,
+      requestedAt: now,
+      pendingUntil: now + Math.min(...chosen.map((p) => p.pendingTimeout)),
+      approvals: [],
+      policies: Object.fromEntries(Object.entries(verdict.chosen).map(([e, p]) => [e, p.name])),
+      terms,
+      policyHash: config.policyHash,
+      breakGlass: terms.some((t) => t.breakGlass),
+      reviewAlerted: false,
+      extensions: [],
+      version: 1,
+      ...(input.reason?.trim() ? { reason: input.reason.trim() } : {}),
+      ...(input.ticket?.trim() ? { ticket: input.ticket.trim() } : {}),
+      ...(startAt !== undefined ? { startAt } : {}),
+      ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
+    };
+    const outcome = lifecycle.open(request, { now, inline: isInline(config, entitlements) });
+
+    try {
+      await store.transaction(async (tx) => {
+        await this.assertUnlocked(tx, actor.id, entitlements);
+        if (ctx.idempotencyKey) {
+          const seen = await tx.getIdempotency(actor.id, ctx.idempotencyKey);
+          if (seen) throw new ReplayFound(seen.requestId, seen.fingerprint);
+          await tx.putIdempotency(actor.id, ctx.idempotencyKey, { fingerprint, requestId: request.id }, now);
+        }
+        await tx.insertRequest(outcome.request);
+        await tx.appendAudit(stamp(this.deps, outcome.events, now, config.policyHash));
+      });
+    } catch (err) {
+      // Two retries of one POST can race; the loser returns the winner's result.
+      if (ctx.idempotencyKey && (err instanceof ReplayFound || !isHgError(err))) {
+        const replay = await this.replay(actor, ctx.idempotencyKey, fingerprint);
+        if (replay) return { request: replay, replayed: true };
+      }
+      throw err;
+    }
+    return { request: outcome.request, replayed: false };
+  }
+
+  private async replay(actor: Principal, key: string, fingerprint: string): Promise<AccessRequest | undefined> {
+    const seen = await this.deps.store.transaction((tx) => tx.getIdempotency(actor.id, key));
+    if (!seen) return undefined;
+    if (seen.fingerprint !== fingerprint) throw new HgError('HG_IDEMPOTENCY_MISMATCH');
+    return this.deps.store.getRequest(seen.requestId);
+  }
+
+  private async assertUnlocked(tx: import('./ports.js').StoreTx, principal: string, entitlements: readonly string[]) {
+    if (await tx.getLock('principal', principal)) throw new HgError('HG_PRINCIPAL_LOCKED');
+    for (const target of new Set(entitlements.map(targetOf))) {
+      if (await tx.getLock('target', target)) throw new HgError('HG_TARGET_FROZEN', `target ${target} is frozen`);
+    }
+  }
+
+  /**
+   * Runs one transition under compare-and-swap. `guard` adds lock/freeze checks for actions
+   * that give access; actions that take it away always run.
+   */
+  private async act(id: string, actor: Principal, action: Action, guard: boolean): Promise<AccessRequest> {
+    const now = this.deps.clock.now();
+    const config = this.deps.config.current();
+    try {
+      return await this.deps.store.transaction(async (tx) => {
+        const req = await tx.getRequest(id);
+        if (!req || !this.canSee(actor, req)) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
+        if (guard) await this.assertUnlocked(tx, actor.id, req.entitlements);
+        const outcome = action(req, { now, inline: isInline(config, req.entitlements) });
+        if (!(await commitOutcome(this.deps, tx, req, outcome, now))) throw concurrentUpdate();
+        return outcome.request;
+      });
+    } catch (err) {
+      if (isHgError(err) && ['HG_SELF_APPROVAL', 'HG_NOT_APPROVER', 'HG_FORBIDDEN'].includes(err.code)) {
+        await this.deps.store.transaction((tx) =>
+          tx.appendAudit(
+            stamp(this.deps, [{ type: 'decision.refused', actor: actor.id, requestId: id, details: { code: err.code, message: err.message } }], now, config.policyHash),
+          ),
+        );
+      }
+      throw err;
+    }
+  }
+
+  approve(id: string, actor: Principal, comment?: string) {
+    return this.act(id, actor, (r, f) => lifecycle.approve(r, actor, comment, f), true);
+  }
+  deny(id: string, actor: Principal, comment?: string) {
+    return this.act(id, actor, (r, f) => lifecycle.deny(r, actor, comment, f), false);
+  }
+  cancel(id: string, actor: Principal, reason?: string) {
+    return this.act(id, actor, (r, f) => lifecycle.cancel(r, actor, reason, f), false);
+  }
+  revoke(id: string, actor: Principal, reason?: string) {
+    return this.act(id, actor, (r, f) => lifecycle.revoke(r, actor, reason, f), false);
+  }
+  release(id: string, actor: Principal) {
+    return this.act(id, actor, (r, f) => lifecycle.release(r, actor, f), false);
+  }
+  extend(id: string, actor: Principal, duration: string, reason?: string) {
+    const ms = parseDuration(duration);
+    return this.act(id, actor, (r, f) => lifecycle.extend(r, actor, ms, reason, f), true);
+  }
+  review(id: string, actor: Principal, comment: string) {
+    if (!comment.trim()) throw new HgError('HG_INVALID_INPUT', 'a review needs a comment');
+    return this.act(id, actor, (r, f) => lifecycle.review(r, actor, comment.trim(), f), false);
+  }
+
+  // ---- queries ------------------------------------------------------------------------------------
+
+  /** Requesters see their own; approvers and reviewers what they may act on; admins and auditors all. */
+  canSee(actor: Principal, req: AccessRequest): boolean {
+    return (
+      req.requester === actor.id ||
+      hasRole(actor, 'admin', 'auditor') ||
+      req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false))
+    );
+  }
+
+  /** Waiting for this actor's approval (of the request, or of an extension). */
+  isApprovable(actor: Principal, req: AccessRequest): boolean {
+    const waiting = req.status === 'pending' ? req.approvals : req.status === 'active' ? req.pendingExtension?.approvals : undefined;
+    if (!waiting || req.requester === actor.id || waiting.some((a) => a.by === actor.id)) return false;
+    return req.terms.some((t) => t.approval.required > 0 && subjectMatches(t.approval.approvers, actor));
+  }
+
+  async get(actor: Principal, id: string): Promise<AccessRequest> {
+    const req = await this.deps.store.getRequest(id);
+    if (!req || !this.canSee(actor, req)) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
+    return req;
+  }
+
+  async list(
+    actor: Principal,
+    q: { status?: RequestStatus[]; requester?: string; mine?: boolean; approvable?: boolean; limit: number; cursor?: string },
+  ): Promise<{ requests: AccessRequest[]; nextCursor?: string }> {
+    const requester = q.mine ? actor.id : q.requester;
+    const status = q.approvable ? (q.status ?? ['pending', 'active']) : q.status;
+    const out: AccessRequest[] = [];
+    let before = q.cursor;
+    // Visibility is decided per request, so scan pages until the caller's page is full.
+    for (let round = 0; round < 20 && out.length < q.limit; round++) {
+      const page = await this.deps.store.listRequests({
+        limit: q.limit,
+        ...(status ? { status } : {}),
+        ...(requester ? { requester } : {}),
+        ...(before ? { before } : {}),
+      });
+      for (const req of page) {
+        if (out.length >= q.limit) break;
+        before = req.id;
+        if (!this.canSee(actor, req)) continue;
+        if (q.approvable && !this.isApprovable(actor, req)) continue;
+        out.push(req);
+      }
+      if (page.length < q.limit) return { requests: out };
+    }
+    return before ? { requests: out, nextCursor: before } : { requests: out };
+  }
+}
+
+class ReplayFound extends Error {
+  constructor(
+    readonly requestId: string,
+    readonly fingerprint: string,
+  ) {
+    super('idempotent replay');
+  }
+}

@@ -1,0 +1,135 @@
+/** `hourglass serve`: load the configuration, open the store, verify the audit chain, serve. */
+import { basename } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { Hourglass } from '../app/hourglass.js';
+import type { ConfigSource } from '../app/ports.js';
+import { Scheduler } from '../adapters/scheduler.js';
+import { openStore } from '../adapters/store/open-store.js';
+import { createIds, systemClock } from '../adapters/system.js';
+import { loadConfigFile } from '../config/load-config.js';
+import type { HourglassConfig } from '../config/types.js';
+import { HgError } from '../core/errors.js';
+import { buildServer } from '../http/build-server.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** HOURGLASS_LISTEN overrides server.listen (host:port, or [v6]:port). */
+export function applyEnvOverrides(config: HourglassConfig, env: Env): HourglassConfig {
+  const listen = env.HOURGLASS_LISTEN;
+  if (!listen) return config;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new HgError('HG_CONFIG_INVALID', `HOURGLASS_LISTEN must be host:port, got "${listen}"`);
+  return { ...config, server: { ...config.server, listen: { host: m[1] ?? m[2]!, port } } };
+}
+
+export function createLogger(env: Env): Logger {
+  return pino({
+    level: env.HOURGLASS_LOG_LEVEL ?? 'info',
+    base: { service: 'hourglass' },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token', '*.password'], censor: '[redacted]' },
+  });
+}
+
+export async function startServer(configPath: string, env: Env, log: Logger = createLogger(env)): Promise<RunningServer> {
+  let config = applyEnvOverrides(loadConfigFile(configPath, env), env);
+  const source: ConfigSource = { current: () => config };
+  const store = await openStore(config.server.store);
+  const app = new Hourglass({ store, clock: systemClock, ids: createIds(systemClock), config: source });
+
+  const report = await app.audit.verifyIncrementally();
+  if (report.ok) log.info({ events: report.count, head: report.head }, 'audit chain verified');
+  else log.error({ firstBadSeq: report.firstBadSeq, problem: report.problem }, 'AUDIT CHAIN BROKEN: the audit log was altered; investigate now');
+
+  const reload = async () => {
+    const previousPolicyHash = config.policyHash;
+    const next = applyEnvOverrides(loadConfigFile(configPath, env), env);
+    if (next.server.store !== config.server.store || next.server.listen.port !== config.server.listen.port || next.server.listen.host !== config.server.listen.host) {
+      log.warn('server.listen and server.store changes take effect at the next restart');
+    }
+    config = { ...next, server: { ...next.server, listen: config.server.listen, store: config.server.store } };
+    log.info({ policyHash: config.policyHash, previousPolicyHash }, 'configuration reloaded');
+    return { policyHash: config.policyHash, previousPolicyHash };
+  };
+
+  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log);
+  const server = await buildServer({
+    app,
+    config: source,
+    logger: log,
+    reload,
+    scheduler: () => scheduler.status,
+    schedulerIntervalMs: config.server.schedulerIntervalMs,
+  });
+  await app.recordStart({ store: store.dialect, policyHash: config.policyHash, auditChainOk: report.ok });
+  scheduler.start();
+  const { host, port } = config.server.listen;
+  const address = await server.listen({ host, port });
+
+  const onHup = () => {
+    reload()
+      .then((r) => app.recordReload('system', r.previousPolicyHash))
+      .catch((err: Error) => log.error({ problems: (err as HgError).details }, `reload refused, keeping the old configuration: ${err.message}`));
+  };
+  process.on('SIGHUP', onHup);
+
+  return {
+    url: address,
+    async stop() {
+      process.off('SIGHUP', onHup);
+      await scheduler.stop();
+      await server.close();
+      await store.close();
+    },
+  };
+}
+
+export async function serveCommand(opts: { config?: string }, env: Env): Promise<number> {
+  const path = opts.config ?? env.HOURGLASS_CONFIG;
+  if (!path) {
+    process.stderr.write('hourglass serve: give --config FILE (or set HOURGLASS_CONFIG)\n');
+    return 2;
+  }
+  const log = createLogger(env);
+  let running: RunningServer;
+  try {
+    running = await startServer(path, env, log);
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`hourglass serve: ${e.message}\n`);
+    return e instanceof HgError && e.code === 'HG_CONFIG_INVALID' ? 78 : 69;
+  }
+  process.stderr.write(banner(running.url, path));
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      running.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}
+
+function banner(url: string, configPath: string): string {
+  const lines = [`\nHourglass is listening on ${url} (config ${configPath})`];
+  if (basename(configPath) === 'demo.yaml') {
+    lines.push(
+      'Try it with the demo tokens (demo only: never use them elsewhere):',
+      `  export HOURGLASS_URL=${url} HOURGLASS_TOKEN=alice-demo-token`,
+      '  npx hourglass request demo-db/read --for 30m --reason "look at a slow query"   # self-service: active at once',
+      '  npx hourglass request demo-db/admin --for 1h --reason "fix index" --ticket INC-42   # needs an approval',
+      '  HOURGLASS_TOKEN=bob-demo-token npx hourglass requests --approvable',
+      '  HOURGLASS_TOKEN=bob-demo-token npx hourglass approve <request-id>',
+      '  HOURGLASS_TOKEN=app-demo-token npx hourglass check alice demo-db/admin',
+      `  curl -H "Authorization: Bearer alice-demo-token" ${url}/v1/requests?mine=true`,
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
+}

@@ -1,0 +1,336 @@
+/**
+ * Request lifecycle as pure functions: each takes a request and the facts of the moment and
+ * returns the next request and the audit events describing the change, or throws an HgError.
+ * The caller persists both in one transaction with a compare-and-swap on `version`.
+ */
+import { HgError } from './errors.js';
+import { subjectMatches, windowViolations } from './policy.js';
+import type { AccessRequest, AuditDraft, Extension, PolicyTerms, Principal } from './types.js';
+import { FINAL_STATUSES } from './types.js';
+
+export interface Outcome {
+  request: AccessRequest;
+  events: AuditDraft[];
+}
+
+/**
+ * `inline`: every target of the request keeps its grant inside Hourglass (the built-in
+ * `hourglass` target), so access exists the moment the transaction commits. Otherwise access
+ * goes through `provisioning`/`removing` and a connector confirms it after commit.
+ */
+export interface Facts {
+  now: number;
+  inline: boolean;
+}
+
+const SYSTEM = 'system';
+
+function next(req: AccessRequest, patch: Partial<AccessRequest>): AccessRequest {
+  return { ...req, ...patch, version: req.version + 1 };
+}
+
+function event(req: AccessRequest, type: string, actor: string, details?: Record<string, unknown>): AuditDraft {
+  const e: AuditDraft = { type, actor, requestId: req.id };
+  if (details) e.details = details;
+  return e;
+}
+
+function illegal(req: AccessRequest, action: string): HgError {
+  return new HgError('HG_INVALID_TRANSITION', `cannot ${action} a request that is ${req.status}`, {
+    status: req.status,
+  });
+}
+
+export function isFinal(req: AccessRequest): boolean {
+  return FINAL_STATUSES.includes(req.status);
+}
+
+// ---- submission and approval --------------------------------------------------------------------
+
+/** A newly submitted request: pending if any policy needs approvals (break-glass never waits). */
+export function open(req: AccessRequest, facts: Facts): Outcome {
+  const submitted = event(req, 'request.submitted', req.requester, {
+    entitlements: req.entitlements,
+    durationMs: req.durationMs,
+    reason: req.reason,
+    ticket: req.ticket,
+    startAt: req.startAt,
+    policies: req.policies,
+    breakGlass: req.breakGlass,
+    sourceIp: req.sourceIp,
+  });
+  if (!req.breakGlass && needsApproval(req.terms)) return { request: req, events: [submitted] };
+  const admitted = admit(req, facts, req.requester);
+  return { request: admitted.request, events: [submitted, ...admitted.events] };
+}
+
+export function needsApproval(terms: readonly PolicyTerms[]): boolean {
+  return terms.some((t) => t.approval.required > 0);
+}
+
+/** Policies (by name) for which `approver` may approve; never the requester's own request. */
+export function approverFor(req: AccessRequest, approver: Principal): string[] {
+  if (approver.id === req.requester) throw new HgError('HG_SELF_APPROVAL');
+  const names = req.terms.filter((t) => t.approval.required > 0 && subjectMatches(t.approval.approvers, approver));
+  if (names.length === 0) throw new HgError('HG_NOT_APPROVER', `${approver.id} is not an approver for this request`);
+  return names.map((t) => t.name);
+}
+
+/** Every policy's quorum is met by distinct approvers who were eligible for it when they approved. */
+export function quorumMet(terms: readonly PolicyTerms[], approvals: readonly { by: string; for?: string[] }[]): boolean {
+  return terms.every((t) => {
+    const voters = new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by));
+    return voters.size >= t.approval.required;
+  });
+}
+
+export function approve(req: AccessRequest, approver: Principal, comment: string | undefined, facts: Facts): Outcome {
+  if (req.status === 'active' && req.pendingExtension) return approveExtension(req, approver, comment, facts);
+  if (req.status !== 'pending') throw illegal(req, 'approve');
+  const eligibleFor = approverFor(req, approver);
+  if (req.approvals.some((a) => a.by === approver.id)) throw new HgError('HG_ALREADY_APPROVED');
+  const approval = { by: approver.id, at: facts.now, for: eligibleFor, ...(comment ? { comment } : {}) };
+  const approvals = [...req.approvals, approval];
+  const approved = next(req, { approvals });
+  const events = [event(req, 'request.approved', approver.id, { comment, for: eligibleFor, count: approvals.length })];
+  if (!quorumMet(req.terms, approvals)) return { request: approved, events };
+  const admitted = admit({ ...approved, version: approved.version - 1 }, facts, approver.id);
+  return { request: admitted.request, events: [...events, ...admitted.events] };
+}
+
+export function deny(req: AccessRequest, approver: Principal, comment: string | undefined, facts: Facts): Outcome {
+  if (req.status === 'active' && req.pendingExtension) {
+    approverFor(req, approver);
+    const { pendingExtension: _dropped, ...rest } = req;
+    return {
+      request: next(rest, {}),
+      events: [event(req, 'grant.extension_denied', approver.id, { comment, durationMs: _dropped.durationMs })],
+    };
+  }
+  if (req.status !== 'pending') throw illegal(req, 'deny');
+  approverFor(req, approver);
+  return {
+    request: next(req, {
+      status: 'denied',
+      endedAt: facts.now,
+      endedBy: approver.id,
+      decision: { by: approver.id, at: facts.now, ...(comment ? { comment } : {}) },
+    }),
+    events: [event(req, 'request.denied', approver.id, { comment })],
+  };
+}
+
+/** Approved: wait for `startAt`, or start creating the access now. */
+function admit(req: AccessRequest, facts: Facts, actor: string): Outcome {
+  if (req.startAt !== undefined && req.startAt > facts.now) {
+    return {
+      request: next(req, { status: 'scheduled', access: 'none' }),
+      events: [event(req, 'request.scheduled', actor, { startAt: req.startAt })],
+    };
+  }
+  return activate(req, facts, actor);
+}
+
+/** Time windows are checked again at activation; a window closing later never shortens a grant. */
+export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTEM): Outcome {
+  const outside = req.terms.flatMap((t) => (t.when ? windowViolations(t.when, facts.now) : []));
+  if (outside.length > 0) {
+    const error = `outside the policy time window at activation: ${outside.join('; ')}`;
+    return {
+      request: next(req, { status: 'failed', access: 'none', endedAt: facts.now, endedBy: SYSTEM, error }),
+      events: [event(req, 'request.failed', SYSTEM, { error })],
+    };
+  }
+  const expiresAt = facts.now + req.durationMs;
+  const patch: Partial<AccessRequest> = { expiresAt };
+  const events: AuditDraft[] = [];
+  if (facts.inline) {
+    Object.assign(patch, { status: 'active', access: 'present', activatedAt: facts.now });
+    events.push(event(req, 'grant.activated', actor, { expiresAt, entitlements: req.entitlements }));
+  } else {
+    Object.assign(patch, { status: 'scheduled', access: 'provisioning' });
+    events.push(event(req, 'grant.provisioning', actor, { expiresAt, entitlements: req.entitlements }));
+  }
+  if (req.breakGlass) {
+    const review = req.terms.find((t) => t.review)?.review;
+    if (review) patch.reviewDueAt = facts.now + review.within;
+    events.push(
+      event(req, 'alert.break_glass_used', req.requester, {
+        entitlements: req.entitlements,
+        reason: req.reason,
+        reviewDueAt: patch.reviewDueAt,
+      }),
+    );
+  }
+  return { request: next(req, patch), events };
+}
+
+/** A connector confirmed that the access exists on every target. */
+export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now'>): Outcome {
+  if (req.status !== 'scheduled' || req.access !== 'provisioning') throw illegal(req, 'confirm access for');
+  return {
+    request: next(req, { status: 'active', access: 'present', activatedAt: facts.now }),
+    events: [event(req, 'grant.activated', SYSTEM, { expiresAt: req.expiresAt, entitlements: req.entitlements })],
+  };
+}
+
+/** A connector confirmed that the access is gone from every target. */
+export function removed(req: AccessRequest): Outcome {
+  if (req.access !== 'removing') throw illegal(req, 'confirm removal for');
+  return { request: next(req, { access: 'removed' }), events: [event(req, 'grant.access_removed', SYSTEM)] };
+}
+
+export function fail(req: AccessRequest, error: string, facts: Facts): Outcome {
+  if (req.status !== 'scheduled') throw illegal(req, 'fail');
+  const access = req.access === 'none' ? 'none' : facts.inline ? 'removed' : 'removing';
+  return {
+    request: next(req, { status: 'failed', access, endedAt: facts.now, endedBy: SYSTEM, error }),
+    events: [event(req, 'request.failed', SYSTEM, { error })],
+  };
+}
+
+// ---- ending ---------------------------------------------------------------------------------------
+
+type Ending = { status: 'expired' | 'revoked' | 'cancelled'; by: string; type: string; reason?: string };
+
+/** Status turns final at once; `access` follows when the target confirms (or at once if inline). */
+function end(req: AccessRequest, ending: Ending, facts: Facts): Outcome {
+  const hadAccess = req.access === 'present' || req.access === 'provisioning';
+  const access = hadAccess ? (facts.inline ? 'removed' : 'removing') : req.access;
+  const { pendingExtension: _drop, ...rest } = req;
+  const patch: Partial<AccessRequest> = { status: ending.status, access, endedAt: facts.now, endedBy: ending.by };
+  if (ending.reason) patch.endReason = ending.reason;
+  return {
+    request: next(rest, patch),
+    events: [event(req, ending.type, ending.by, ending.reason ? { reason: ending.reason } : undefined)],
+  };
+}
+
+export function cancel(req: AccessRequest, actor: Principal, reason: string | undefined, facts: Facts, onBehalf = false): Outcome {
+  if (!onBehalf && actor.id !== req.requester) {
+    throw new HgError('HG_FORBIDDEN', 'only the requester can cancel a request; approvers deny, admins revoke');
+  }
+  if (req.status !== 'pending' && req.status !== 'scheduled') throw illegal(req, 'cancel');
+  return end(req, { status: 'cancelled', by: actor.id, type: 'request.cancelled', ...(reason ? { reason } : {}) }, facts);
+}
+
+/** May `actor` end this grant for someone else? Admins, and anyone who may approve it. */
+export function mayRevoke(req: AccessRequest, actor: Principal): boolean {
+  if (actor.roles.includes('admin')) return true;
+  if (actor.id === req.requester) return false;
+  return req.terms.some(
+    (t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false),
+  );
+}
+
+export function revoke(req: AccessRequest, actor: Principal, reason: string | undefined, facts: Facts): Outcome {
+  if (!mayRevoke(req, actor)) throw new HgError('HG_FORBIDDEN', 'only an admin or an approver of this request can revoke it');
+  if (req.status !== 'active' && req.status !== 'scheduled') throw illegal(req, 'revoke');
+  return end(req, { status: 'revoked', by: actor.id, type: 'grant.revoked', ...(reason ? { reason } : {}) }, facts);
+}
+
+/** The requester ends their own grant early (task done). */
+export function release(req: AccessRequest, actor: Principal, facts: Facts): Outcome {
+  if (actor.id !== req.requester) throw new HgError('HG_FORBIDDEN', 'only the requester can release a grant');
+  if (req.status !== 'active') throw illegal(req, 'release');
+  return end(req, { status: 'revoked', by: actor.id, type: 'grant.released', reason: 'released by requester' }, facts);
+}
+
+// ---- extension and review ---------------------------------------------------------------------------
+
+export function extend(
+  req: AccessRequest,
+  actor: Principal,
+  durationMs: number,
+  reason: string | undefined,
+  facts: Facts,
+): Outcome {
+  if (actor.id !== req.requester) throw new HgError('HG_FORBIDDEN', 'only the requester can extend a grant');
+  if (req.status !== 'active' || (req.expiresAt ?? 0) <= facts.now) throw illegal(req, 'extend');
+  if (req.pendingExtension) throw new HgError('HG_INVALID_TRANSITION', 'an extension is already awaiting approval');
+  const refusals = req.terms.filter((t) => !t.extension.allowed).map((t) => `policy ${t.name} does not allow extensions`);
+  const total = req.durationMs + req.extensions.reduce((s, e) => s + e.durationMs, 0) + durationMs;
+  const maxTotal = Math.min(...req.terms.map((t) => t.extension.maxTotal));
+  if (refusals.length === 0 && total > maxTotal) {
+    refusals.push(`total duration would be ${Math.round(total / 1000)}s, above the maximum ${Math.round(maxTotal / 1000)}s`);
+  }
+  if (refusals.length > 0) throw new HgError('HG_TERMS_NOT_MET', refusals.join('; '), { reasons: refusals });
+  const extension: Extension = { by: actor.id, at: facts.now, durationMs, approvals: [], ...(reason ? { reason } : {}) };
+  if (req.terms.some((t) => t.extension.requiresApproval && t.approval.required > 0)) {
+    return {
+      request: next(req, { pendingExtension: extension }),
+      events: [event(req, 'grant.extension_requested', actor.id, { durationMs, reason })],
+    };
+  }
+  return applyExtension(req, extension, actor.id);
+}
+
+function applyExtension(req: AccessRequest, extension: Extension, actor: string): Outcome {
+  const expiresAt = (req.expiresAt ?? 0) + extension.durationMs;
+  const { pendingExtension: _drop, ...rest } = req;
+  return {
+    request: next(rest, { expiresAt, extensions: [...req.extensions, extension] }),
+    events: [event(req, 'grant.extended', actor, { durationMs: extension.durationMs, expiresAt, reason: extension.reason })],
+  };
+}
+
+function approveExtension(req: AccessRequest, approver: Principal, comment: string | undefined, facts: Facts): Outcome {
+  const pending = req.pendingExtension!;
+  const eligibleFor = approverFor(req, approver);
+  if (pending.approvals.some((a) => a.by === approver.id)) throw new HgError('HG_ALREADY_APPROVED');
+  const approvals = [...pending.approvals, { by: approver.id, at: facts.now, for: eligibleFor, ...(comment ? { comment } : {}) }];
+  const ext = { ...pending, approvals };
+  const events = [event(req, 'grant.extension_approved', approver.id, { comment, count: approvals.length })];
+  const needing = req.terms.filter((t) => t.extension.requiresApproval);
+  if (!quorumMet(needing, approvals)) return { request: next(req, { pendingExtension: ext }), events };
+  const applied = applyExtension(req, ext, approver.id);
+  return { request: applied.request, events: [...events, ...applied.events] };
+}
+
+export function review(req: AccessRequest, reviewer: Principal, comment: string, facts: Pick<Facts, 'now'>): Outcome {
+  if (!req.breakGlass || req.activatedAt === undefined) throw illegal(req, 'review');
+  if (req.review) throw new HgError('HG_INVALID_TRANSITION', 'this break-glass grant was already reviewed');
+  if (reviewer.id === req.requester) throw new HgError('HG_SELF_APPROVAL');
+  if (!req.terms.some((t) => t.review && subjectMatches(t.review.approvers, reviewer))) {
+    throw new HgError('HG_NOT_APPROVER', `${reviewer.id} is not a reviewer for this break-glass grant`);
+  }
+  return {
+    request: next(req, { review: { by: reviewer.id, at: facts.now, comment } }),
+    events: [event(req, 'breakglass.reviewed', reviewer.id, { comment })],
+  };
+}
+
+// ---- due work -----------------------------------------------------------------------------------------
+
+/** The next instant at which `tick` has something to do for this request, if any. */
+export function dueAt(req: AccessRequest): number | undefined {
+  const times: number[] = [];
+  if (req.status === 'pending' && req.pendingUntil !== undefined) times.push(req.pendingUntil);
+  if (req.status === 'scheduled' && req.access === 'none' && req.startAt !== undefined) times.push(req.startAt);
+  if ((req.status === 'active' || req.access === 'provisioning') && !isFinal(req) && req.expiresAt !== undefined) {
+    times.push(req.expiresAt);
+  }
+  if (req.breakGlass && req.reviewDueAt !== undefined && !req.review && !req.reviewAlerted) times.push(req.reviewDueAt);
+  return times.length ? Math.min(...times) : undefined;
+}
+
+/** Performs whatever is due at `now`: pending timeout, scheduled start, expiry, overdue review. */
+export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
+  const now = facts.now;
+  if (req.status === 'pending' && req.pendingUntil !== undefined && req.pendingUntil <= now) {
+    return end(req, { status: 'expired', by: SYSTEM, type: 'request.expired', reason: 'pending timeout' }, facts);
+  }
+  if (req.status === 'scheduled' && req.access === 'none' && req.startAt !== undefined && req.startAt <= now) {
+    return activate(req, facts);
+  }
+  if (!isFinal(req) && req.status !== 'pending' && req.expiresAt !== undefined && req.expiresAt <= now) {
+    return end(req, { status: 'expired', by: SYSTEM, type: 'grant.expired' }, facts);
+  }
+  if (req.breakGlass && req.reviewDueAt !== undefined && req.reviewDueAt <= now && !req.review && !req.reviewAlerted) {
+    return {
+      request: next(req, { reviewAlerted: true }),
+      events: [event(req, 'alert.review_overdue', SYSTEM, { reviewDueAt: req.reviewDueAt })],
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,199 @@
+import ipaddr from 'ipaddr.js';
+import { formatDuration } from './duration.js';
+import type { Policy, PolicyTerms, Principal, SubjectSet, TimeWindow, Weekday } from './types.js';
+
+/** What a requester asks for, as policy evaluation sees it. */
+export interface RequestAsk {
+  requester: Principal;
+  entitlements: string[];
+  /** Omitted: each candidate policy's default duration applies. */
+  durationMs?: number;
+  reason?: string;
+  ticket?: string;
+  startAt?: number;
+  sourceIp?: string;
+  breakGlass: boolean;
+  /** Restrict candidates to the policy of this name. */
+  policyName?: string;
+  now: number;
+}
+
+export interface CandidateVerdict {
+  policy: string;
+  reasons: string[];
+}
+
+export type Evaluation =
+  | { ok: true; durationMs: number; chosen: Record<string, Policy>; candidates: Record<string, CandidateVerdict[]> }
+  | { ok: false; code: 'HG_NOT_ELIGIBLE' | 'HG_TERMS_NOT_MET'; message: string; candidates: Record<string, CandidateVerdict[]> };
+
+export function subjectMatches(set: SubjectSet, principal: Principal): boolean {
+  return set.users.includes(principal.id) || set.groups.some((g) => principal.groups.includes(g));
+}
+
+/**
+ * The policies that could apply to one entitlement for this requester, in file order.
+ * Break-glass policies are candidates only when the request asks for break-glass; naming a
+ * policy restricts the candidates to it (and may select a break-glass policy).
+ */
+export function candidatesFor(policies: readonly Policy[], ask: RequestAsk, entitlement: string): Policy[] {
+  return policies.filter((p) => {
+    if (!p.entitlements.includes(entitlement) || !subjectMatches(p.subjects, ask.requester)) return false;
+    if (ask.policyName !== undefined) return p.name === ask.policyName;
+    return ask.breakGlass ? p.breakGlass : !p.breakGlass;
+  });
+}
+
+/** Why a request breaks one policy's terms; empty when it meets them all. */
+export function termViolations(policy: Policy, ask: RequestAsk, durationMs: number): string[] {
+  const reasons: string[] = [];
+  if (ask.breakGlass && !policy.breakGlass) reasons.push(`policy ${policy.name} is not a break-glass policy`);
+  if (durationMs < policy.minDuration) {
+    reasons.push(`duration ${formatDuration(durationMs)} is below the minimum ${formatDuration(policy.minDuration)}`);
+  }
+  if (durationMs > policy.maxDuration) {
+    reasons.push(`duration ${formatDuration(durationMs)} exceeds the maximum ${formatDuration(policy.maxDuration)}`);
+  }
+  if (policy.reason === 'required' && !ask.reason?.trim()) reasons.push('a reason is required');
+  if (policy.ticket.required && !ask.ticket?.trim()) reasons.push('a ticket is required');
+  if (ask.ticket && policy.ticket.pattern && !new RegExp(policy.ticket.pattern).test(ask.ticket)) {
+    reasons.push(`ticket "${ask.ticket}" does not match ${policy.ticket.pattern}`);
+  }
+  if (policy.when) {
+    reasons.push(...windowViolations(policy.when, ask.now));
+    if (ask.startAt !== undefined && ask.startAt > ask.now) {
+      reasons.push(...windowViolations(policy.when, ask.startAt).map((r) => `at the requested start: ${r}`));
+    }
+    if (policy.when.sourceNetworks?.length && !inNetworks(ask.sourceIp, policy.when.sourceNetworks)) {
+      reasons.push(`source address ${ask.sourceIp ?? 'unknown'} is not in ${policy.when.sourceNetworks.join(', ')}`);
+    }
+  }
+  return reasons;
+}
+
+/**
+ * Chooses, for every requested entitlement, the first candidate policy whose terms the request
+ * meets. The request is granted whole or not at all, so one entitlement without a policy
+ * refuses the request, with each candidate's reasons.
+ */
+export function evaluateRequest(policies: readonly Policy[], ask: RequestAsk): Evaluation {
+  const candidates: Record<string, CandidateVerdict[]> = {};
+  const chosen: Record<string, Policy> = {};
+  const missing: string[] = [];
+  let unmet = false;
+
+  for (const entitlement of ask.entitlements) {
+    const list = candidatesFor(policies, ask, entitlement);
+    candidates[entitlement] = [];
+    if (list.length === 0) {
+      missing.push(entitlement);
+      continue;
+    }
+    for (const policy of list) {
+      const reasons = termViolations(policy, ask, ask.durationMs ?? policy.defaultDuration);
+      candidates[entitlement].push({ policy: policy.name, reasons });
+      if (reasons.length === 0 && !chosen[entitlement]) chosen[entitlement] = policy;
+    }
+    if (!chosen[entitlement]) unmet = true;
+  }
+
+  if (missing.length > 0) {
+    const how = ask.policyName ? ` under policy ${ask.policyName}` : ask.breakGlass ? ' as break-glass' : '';
+    return {
+      ok: false,
+      code: 'HG_NOT_ELIGIBLE',
+      message: `${ask.requester.id} is not eligible for ${missing.join(', ')}${how}`,
+      candidates,
+    };
+  }
+  if (unmet) return { ok: false, code: 'HG_TERMS_NOT_MET', message: summarise(candidates, chosen), candidates };
+
+  // Without an explicit duration the shortest default of the chosen policies applies, and every
+  // chosen policy must still accept it.
+  const durationMs = ask.durationMs ?? Math.min(...Object.values(chosen).map((p) => p.defaultDuration));
+  if (ask.durationMs === undefined) {
+    for (const [entitlement, policy] of Object.entries(chosen)) {
+      const reasons = termViolations(policy, ask, durationMs);
+      if (reasons.length > 0) {
+        candidates[entitlement] = [{ policy: policy.name, reasons }];
+        return { ok: false, code: 'HG_TERMS_NOT_MET', message: summarise(candidates, {}), candidates };
+      }
+    }
+  }
+  return { ok: true, durationMs, chosen, candidates };
+}
+
+function summarise(candidates: Record<string, CandidateVerdict[]>, chosen: Record<string, Policy>): string {
+  const parts = Object.entries(candidates)
+    .filter(([e]) => !chosen[e])
+    .map(([e, verdicts]) => `${e}: ${verdicts.map((v) => `${v.policy}: ${v.reasons.join('; ')}`).join(' | ')}`);
+  return `request is outside policy terms (${parts.join('; ')})`;
+}
+
+/** The terms frozen into a request so that later policy edits apply to new decisions only. */
+export function termsOf(policy: Policy): PolicyTerms {
+  const terms: PolicyTerms = {
+    name: policy.name,
+    approval: policy.approval,
+    extension: policy.extension,
+    breakGlass: policy.breakGlass,
+  };
+  if (policy.review) terms.review = policy.review;
+  if (policy.when) terms.when = policy.when;
+  return terms;
+}
+
+// ---- time windows ------------------------------------------------------------------------------
+
+const WEEKDAYS: Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function localClock(at: number, timezone: string): { day: Weekday; minutes: number } {
+  let fmt = formatters.get(timezone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(timezone, fmt);
+  }
+  const parts = Object.fromEntries(fmt.formatToParts(at).map((p) => [p.type, p.value]));
+  const day = WEEKDAYS.find((d) => d === String(parts.weekday).slice(0, 3).toLowerCase()) ?? 'sun';
+  return { day, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
+}
+
+/** Day and hour rules of a window at one instant (source networks are checked separately). */
+export function windowViolations(window: TimeWindow, at: number): string[] {
+  const { day, minutes } = localClock(at, window.timezone);
+  const reasons: string[] = [];
+  if (window.days && !window.days.includes(day)) {
+    reasons.push(`${day} is not an allowed day (${window.days.join(', ')}, ${window.timezone})`);
+  }
+  if (window.hours) {
+    const { from, to } = window.hours;
+    const inside = from <= to ? minutes >= from && minutes < to : minutes >= from || minutes < to;
+    if (!inside) {
+      reasons.push(`${hhmm(minutes)} is outside the allowed hours ${hhmm(from)}-${hhmm(to)} (${window.timezone})`);
+    }
+  }
+  return reasons;
+}
+
+export function hhmm(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
+export function inNetworks(ip: string | undefined, cidrs: readonly string[]): boolean {
+  if (!ip || !ipaddr.isValid(ip)) return false;
+  let addr = ipaddr.parse(ip);
+  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
+    addr = (addr as ipaddr.IPv6).toIPv4Address();
+  }
+  return cidrs.some((cidr) => {
+    const [range, bits] = ipaddr.parseCIDR(cidr);
+    return range.kind() === addr.kind() && addr.match([range, bits] as [typeof addr, number]);
+  });
+}

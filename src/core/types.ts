@@ -1,0 +1,136 @@
+/** Domain types shared by the pure core, the use cases and the adapters. Times are epoch milliseconds. */
+
+export type Role = 'admin' | 'auditor' | 'checker';
+
+export interface Principal {
+  id: string;
+  groups: string[];
+  roles: Role[];
+}
+
+export interface SubjectSet {
+  groups: string[];
+  users: string[];
+}
+
+export type Weekday = 'sun' | 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat';
+
+export interface TimeWindow {
+  days?: Weekday[];
+  /** Minutes after local midnight; `to` may be smaller than `from` for windows across midnight. */
+  hours?: { from: number; to: number };
+  timezone: string;
+  /** CIDR blocks the request must come from (checked at submission only: it is the requester's address). */
+  sourceNetworks?: string[];
+}
+
+export interface Policy {
+  name: string;
+  subjects: SubjectSet;
+  entitlements: string[];
+  defaultDuration: number;
+  minDuration: number;
+  maxDuration: number;
+  reason: 'required' | 'optional';
+  ticket: { required: boolean; pattern?: string };
+  approval: { required: number; approvers: SubjectSet };
+  pendingTimeout: number;
+  extension: { allowed: boolean; maxTotal: number; requiresApproval: boolean };
+  when?: TimeWindow;
+  breakGlass: boolean;
+  review?: { approvers: SubjectSet; within: number };
+}
+
+export interface TargetEntitlement {
+  description?: string;
+  [key: string]: unknown;
+}
+
+export interface TargetConfig {
+  name: string;
+  type: string;
+  entitlements: Record<string, TargetEntitlement>;
+  [key: string]: unknown;
+}
+
+export const REQUEST_STATUSES = [
+  'pending',
+  'scheduled',
+  'active',
+  'expired',
+  'denied',
+  'cancelled',
+  'revoked',
+  'failed',
+] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+export const FINAL_STATUSES: readonly RequestStatus[] = ['expired', 'denied', 'cancelled', 'revoked', 'failed'];
+
+export type AccessState = 'none' | 'provisioning' | 'present' | 'removing' | 'removed';
+
+export interface Approval {
+  by: string;
+  at: number;
+  comment?: string;
+}
+
+/** The policy terms a request was decided under, frozen at submission so later edits never change them. */
+export interface PolicyTerms {
+  name: string;
+  approval: Policy['approval'];
+  extension: Policy['extension'];
+  review?: Policy['review'];
+  when?: TimeWindow;
+  breakGlass: boolean;
+}
+
+export interface Extension {
+  by: string;
+  at: number;
+  durationMs: number;
+  reason?: string;
+  approvals: Approval[];
+}
+
+export interface AccessRequest {
+  id: string;
+  status: RequestStatus;
+  access: AccessState;
+  requester: string;
+  entitlements: string[];
+  reason?: string;
+  ticket?: string;
+  durationMs: number;
+  requestedAt: number;
+  startAt?: number;
+  activatedAt?: number;
+  expiresAt?: number;
+  endedAt?: number;
+  /** When a pending request times out. */
+  pendingUntil?: number;
+  approvals: Approval[];
+  decision?: { by: string; at: number; comment?: string };
+  /** entitlement -> policy name used for it. */
+  policies: Record<string, string>;
+  terms: PolicyTerms[];
+  policyHash: string;
+  breakGlass: boolean;
+  review?: { by: string; at: number; comment: string };
+  reviewDueAt?: number;
+  reviewAlerted: boolean;
+  extensions: Extension[];
+  pendingExtension?: Extension;
+  endedBy?: string;
+  endReason?: string;
+  error?: string;
+  sourceIp?: string;
+  version: number;
+}
+
+/** An audit event as the core produces it; the store adds id, time, sequence and hashes. */
+export interface AuditDraft {
+  type: string;
+  actor: string;
+  requestId?: string;
+  details?: Record<string, unknown>;
+}

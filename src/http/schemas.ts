@@ -1,0 +1,72 @@
+/** Input shapes, validated with zod; a failure is HG_INVALID_INPUT naming each bad field. */
+import { z } from 'zod';
+import { HgError } from '../core/errors.js';
+import { REQUEST_STATUSES } from '../core/types.js';
+
+const text = (max: number) => z.string().max(max);
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), 'must be an ISO-8601 date-time')
+  .transform((s) => Date.parse(s));
+
+export const submitBody = z
+  .object({
+    entitlements: z.array(z.string().min(3).max(200)).min(1).max(20),
+    duration: text(32).optional(),
+    reason: text(2000).optional(),
+    ticket: text(200).optional(),
+    startAt: isoTime.optional(),
+    breakGlass: z.boolean().optional(),
+    policy: text(200).optional(),
+  })
+  .strict();
+
+export const commentBody = z.object({ comment: text(2000).optional() }).strict();
+export const reasonBody = z.object({ reason: text(2000).optional() }).strict();
+export const extendBody = z.object({ duration: text(32), reason: text(2000).optional() }).strict();
+export const reviewBody = z.object({ comment: text(2000).min(1) }).strict();
+
+const limit = z.coerce.number().int().min(1).max(1000).default(100);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const listRequestsQuery = z
+  .object({
+    status: z
+      .string()
+      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(REQUEST_STATUSES)))
+      .optional(),
+    requester: text(200).optional(),
+    mine: bool.optional(),
+    approvable: bool.optional(),
+    limit,
+    cursor: text(200).optional(),
+  })
+  .strict();
+
+export const checkQuery = z.object({ principal: text(200).min(1), entitlement: text(200).min(1) }).strict();
+
+export const grantsQuery = z
+  .object({ principal: text(200).optional(), entitlement: text(200).optional(), limit, cursor: text(200).optional() })
+  .strict();
+
+export const auditQuery = z
+  .object({
+    requestId: text(200).optional(),
+    actor: text(200).optional(),
+    type: text(200).optional(),
+    since: isoTime.optional(),
+    until: isoTime.optional(),
+    limit,
+    cursor: z.coerce.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const verifyQuery = z.object({ expectHead: text(200).optional() }).strict();
+
+export function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.output<T> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+  throw new HgError('HG_INVALID_INPUT', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { problems });
+}

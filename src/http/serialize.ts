@@ -1,0 +1,67 @@
+/** The public JSON shapes of API v1. Fields may be added, never removed. Times are ISO-8601 UTC. */
+import type { AccessRequest } from '../core/types.js';
+import type { AuditEvent, GrantRow } from '../app/ports.js';
+
+export const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function requestJson(r: AccessRequest) {
+  const policyNames = [...new Set(Object.values(r.policies))];
+  return {
+    id: r.id,
+    status: r.status,
+    access: r.access,
+    requester: r.requester,
+    entitlements: r.entitlements,
+    reason: r.reason ?? null,
+    ticket: r.ticket ?? null,
+    durationSeconds: Math.round(r.durationMs / 1000),
+    requestedAt: iso(r.requestedAt),
+    startAt: iso(r.startAt),
+    activatedAt: iso(r.activatedAt),
+    expiresAt: iso(r.expiresAt),
+    endedAt: iso(r.endedAt),
+    pendingUntil: r.status === 'pending' ? iso(r.pendingUntil) : null,
+    approvals: r.approvals.map((a) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null })),
+    approvalsRequired: Object.fromEntries(r.terms.map((t) => [t.name, t.approval.required])),
+    decision: r.decision ? { by: r.decision.by, at: iso(r.decision.at), comment: r.decision.comment ?? null } : null,
+    policy: policyNames.length === 1 ? policyNames[0] : policyNames.join(','),
+    policies: r.policies,
+    policyHash: r.policyHash,
+    breakGlass: r.breakGlass,
+    review: r.review ? { by: r.review.by, at: iso(r.review.at), comment: r.review.comment } : null,
+    reviewDueAt: iso(r.reviewDueAt),
+    extensions: r.extensions.map((e) => ({ by: e.by, at: iso(e.at), durationSeconds: Math.round(e.durationMs / 1000), reason: e.reason ?? null })),
+    pendingExtension: r.pendingExtension
+      ? {
+          by: r.pendingExtension.by,
+          at: iso(r.pendingExtension.at),
+          durationSeconds: Math.round(r.pendingExtension.durationMs / 1000),
+          reason: r.pendingExtension.reason ?? null,
+          approvals: r.pendingExtension.approvals.map((a) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null })),
+        }
+      : null,
+    endedBy: r.endedBy ?? null,
+    endReason: r.endReason ?? null,
+    error: r.error ?? null,
+    version: r.version,
+  };
+}
+
+export function grantJson(g: GrantRow) {
+  return { requestId: g.requestId, principal: g.principal, entitlement: g.entitlement, expiresAt: iso(g.expiresAt) };
+}
+
+export function auditJson(e: AuditEvent & { pos?: number }) {
+  return {
+    id: e.id,
+    seq: e.seq ?? null,
+    at: iso(e.at),
+    type: e.type,
+    actor: e.actor,
+    requestId: e.requestId ?? null,
+    details: e.details ?? null,
+    policyHash: e.policyHash ?? null,
+    prevHash: e.prevHash ?? null,
+    hash: e.hash ?? null,
+  };
+}
