@@ -7,6 +7,7 @@ import { Scheduler } from '../adapters/scheduler.js';
 import { openStore } from '../adapters/store/open-store.js';
 import { createIds, systemClock } from '../adapters/system.js';
 import { loadConfigFile } from '../config/load-config.js';
+import { parseListenOrThrow } from '../config/schema.js';
 import type { HourglassConfig } from '../config/types.js';
 import { HgError } from '../core/errors.js';
 import { buildServer } from '../http/build-server.js';
@@ -20,12 +21,8 @@ export interface RunningServer {
 
 /** HOURGLASS_LISTEN overrides server.listen (host:port, or [v6]:port). */
 export function applyEnvOverrides(config: HourglassConfig, env: Env): HourglassConfig {
-  const listen = env.HOURGLASS_LISTEN;
-  if (!listen) return config;
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new HgError('HG_CONFIG_INVALID', `HOURGLASS_LISTEN must be host:port, got "${listen}"`);
-  return { ...config, server: { ...config.server, listen: { host: m[1] ?? m[2]!, port } } };
+  if (!env.HOURGLASS_LISTEN) return config;
+  return { ...config, server: { ...config.server, listen: parseListenOrThrow(env.HOURGLASS_LISTEN) } };
 }
 
 export function createLogger(env: Env): Logger {

@@ -96,8 +96,8 @@ function interpolateNode(node: unknown, env: ConfigEnv, path: ConfigPath, acc: I
   }
 }
 
-/** The line of the deepest node on the path that exists (a map entry's key line, a list item's line). */
-function lineOf(doc: Document, counter: LineCounter, path: ConfigPath): number | undefined {
+/** Where the deepest node on the path that exists starts (a map entry's key, a list item). */
+function offsetOf(doc: Document, path: ConfigPath): number | undefined {
   let node: unknown = doc.contents;
   let offset: number | undefined = (node as Node | null)?.range?.[0];
   for (const seg of path) {
@@ -114,7 +114,7 @@ function lineOf(doc: Document, counter: LineCounter, path: ConfigPath): number |
       node = item;
     } else break;
   }
-  return offset === undefined ? undefined : counter.linePos(offset).line;
+  return offset;
 }
 
 function related(a: ConfigPath, b: ConfigPath): boolean {
@@ -128,7 +128,8 @@ function scrub(problem: RawProblem, acc: Interpolation): string {
   const hide = acc.tainted.some((t) => related(t, problem.path));
   const echo = new RegExp(`${ECHO_START}([^${ECHO_END}]*)${ECHO_END}`, 'g');
   let message = problem.message.replace(echo, (_, v: string) => (hide ? HIDDEN : v));
-  for (const secret of [...acc.secrets].sort((a, b) => b.length - a.length)) {
+  const forms = [...acc.secrets].flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
+  for (const secret of forms.sort((a, b) => b.length - a.length)) {
     if (secret.length >= 4) message = message.split(secret).join('***');
   }
   return message;
@@ -138,8 +139,8 @@ function scrub(problem: RawProblem, acc: Interpolation): string {
  * YAML errors as problems. Once the parser loses the document, every later token is reported
  * as "Unexpected ... in YAML stream": the first says so, the rest would only be noise.
  */
-function syntaxProblems(doc: Document, text: string, counter: LineCounter): ConfigProblem[] {
-  const out: ConfigProblem[] = [];
+function syntaxProblems(doc: Document, text: string, counter: LineCounter): Located[] {
+  const out: Located[] = [];
   let lost = false;
   for (const e of doc.errors) {
     let message = e.message.split('\n')[0]!;
@@ -153,10 +154,12 @@ function syntaxProblems(doc: Document, text: string, counter: LineCounter): Conf
     }
     const line = counter.linePos(e.pos[0]).line;
     if (out.some((p) => p.line === line && p.message === message)) continue;
-    out.push({ path: '(syntax)', message, line });
+    out.push({ path: '(syntax)', message, line, offset: e.pos[0] });
   }
   return out;
 }
+
+type Located = ConfigProblem & { offset?: number };
 
 function formatProblem(source: string, p: ConfigProblem): string {
   return p.line !== undefined ? `${source}:${p.line}: ${p.path}: ${p.message}` : `${source}: ${p.path}: ${p.message}`;
@@ -171,15 +174,16 @@ function fail(source: string, problems: ConfigProblem[]): never {
  * text in messages (normally the file path). Throws HG_CONFIG_INVALID listing every problem.
  */
 export function parseConfig(text: string, env: ConfigEnv, source = 'config'): HourglassConfig {
+  const body = text.replace(/^\uFEFF/, '');
   const counter = new LineCounter();
-  const doc = parseDocument(text.replace(/^\uFEFF/, ''), {
+  const doc = parseDocument(body, {
     lineCounter: counter,
     prettyErrors: false,
     uniqueKeys: true,
     version: '1.2',
     merge: false,
   });
-  const problems = syntaxProblems(doc, text.replace(/^\uFEFF/, ''), counter);
+  const problems = syntaxProblems(doc, body, counter);
 
   const acc: Interpolation = { problems: [], tainted: [], secrets: new Set() };
   interpolateNode(doc.contents, env, [], acc);
@@ -193,19 +197,24 @@ export function parseConfig(text: string, env: ConfigEnv, source = 'config'): Ho
     problems.push({ path: '(syntax)', message: (e as Error).message.split('\n')[0]! });
   }
   const validation = rawOk ? validateConfig(raw) : undefined;
-  const found = [...acc.problems, ...(validation?.problems ?? [])];
+  // A value whose interpolation failed is not checked further: its problem is already told.
+  const broken = acc.problems.map((p) => p.path);
+  const checked = (validation?.problems ?? []).filter(
+    (p) => !broken.some((b) => b.length <= p.path.length && related(b, p.path)),
+  );
+  const found = [...acc.problems, ...checked];
   for (const p of found) {
-    const problem: ConfigProblem = { path: formatPath(p.path), message: scrub(p, acc) };
-    const line = lineOf(doc, counter, p.path);
-    if (line !== undefined) problem.line = line;
+    const problem: Located = { path: formatPath(p.path), message: scrub(p, acc) };
+    const offset = offsetOf(doc, p.path);
+    if (offset !== undefined) Object.assign(problem, { line: counter.linePos(offset).line, offset });
     problems.push(problem);
   }
   if (problems.length > 0) {
-    // By line, keeping the order found within a line; problems without a line last.
+    // In file order, keeping the order found at one place; problems without a place last.
     const ordered = problems
       .map((p, i) => ({ p, i }))
-      .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
-      .map(({ p }) => p);
+      .sort((a, b) => (a.p.offset ?? Infinity) - (b.p.offset ?? Infinity) || a.i - b.i)
+      .map(({ p: { offset: _offset, ...p } }) => p);
     fail(source, ordered);
   }
   const config = validation?.config;

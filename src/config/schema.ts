@@ -643,8 +643,10 @@ function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<string>
       if (first !== undefined) problem(['name'], `duplicate policy name ${shown(v.name)} (also policies[${first}])`);
       else nameAt.set(v.name, i);
     }
-    v.entitlements?.forEach((ref, j) => {
-      if (refs.has(ref)) return;
+    // References are checked even when a sibling is malformed (that one has its own problem).
+    const entitlementRefs: unknown[] = Array.isArray(item.entitlements) ? item.entitlements : [];
+    entitlementRefs.forEach((ref, j) => {
+      if (typeof ref !== 'string' || !ENTITLEMENT_REF_PATTERN.test(ref) || refs.has(ref)) return;
       const target = ref.split('/')[0]!;
       const known = targetNames.has(target);
       problem(

@@ -204,7 +204,8 @@ async function getLock(db: Db, kind: Kind, subject: string): Promise<Lock | unde
 
 export class KyselyStore implements Store {
   constructor(
-    private readonly db: Kysely<Database>,
+    /** Exposed for migrations and for tests that must tamper with rows behind the store's back. */
+    readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}

@@ -1,0 +1,229 @@
+/** Human output of the `hourglass` client commands: tables, request summaries, times. */
+import { formatDuration } from '../core/duration.js';
+import type {
+  AuditEventJson,
+  EntitlementJson,
+  GrantJson,
+  LockResultJson,
+  LocksJson,
+  MeJson,
+  RequestJson,
+  VerifyReportJson,
+} from './api-client.js';
+
+/** A left-aligned table with a header row; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** "in 1h59m", "3m ago"; empty for a missing time. */
+export function relative(isoTime: string | null | undefined, now: number = Date.now()): string {
+  if (!isoTime) return '';
+  const at = Date.parse(isoTime);
+  if (Number.isNaN(at)) return '';
+  const diff = at - now;
+  if (Math.abs(diff) < 1000) return 'now';
+  return diff > 0 ? `in ${formatDuration(diff)}` : `${formatDuration(-diff)} ago`;
+}
+
+/** An ISO time with its distance from now: "2025-01-01T10:00:00.000Z (in 2h)". */
+export function when(isoTime: string | null | undefined, now: number = Date.now()): string {
+  if (!isoTime) return '-';
+  const rel = relative(isoTime, now);
+  return rel ? `${isoTime} (${rel})` : isoTime;
+}
+
+const FINAL = new Set(['expired', 'denied', 'cancelled', 'revoked', 'failed']);
+
+export function isFinalStatus(status: string): boolean {
+  return FINAL.has(status);
+}
+
+/** Who may approve, as `/v1/entitlements` describes a policy's approvers. */
+export function describeSubjects(set: { groups?: string[]; users?: string[] } | undefined): string {
+  if (!set) return '';
+  const parts = [
+    ...(set.groups ?? []).map((g) => `group ${g}`),
+    ...(set.users ?? []).map((u) => u),
+  ];
+  return parts.join(' or ');
+}
+
+/** Approvals still missing, per policy (approvals are not attributed to a policy in the API: an estimate when several policies apply). */
+export function missingApprovals(r: RequestJson): { policy: string; missing: number }[] {
+  return Object.entries(r.approvalsRequired)
+    .map(([policy, required]) => ({ policy, missing: Math.max(0, Number(required) - r.approvals.length) }))
+    .filter((x) => x.missing > 0);
+}
+
+/**
+ * What happens next for a request, in one line: "waiting for 1 approval from group sre-leads",
+ * "active until ...", "scheduled to start at ...", or how it ended.
+ * `approvers` maps a policy name to a description of its approvers, when known.
+ */
+export function nextStep(r: RequestJson, approvers: Record<string, string> = {}, now: number = Date.now()): string {
+  switch (r.status) {
+    case 'pending': {
+      const missing = missingApprovals(r);
+      const parts = missing.map((m) => {
+        const from = approvers[m.policy];
+        return `${m.missing} approval${m.missing === 1 ? '' : 's'}${from ? ` from ${from}` : ''} (policy ${m.policy})`;
+      });
+      const what = parts.length ? `waiting for ${parts.join(' and ')}` : 'waiting for approval';
+      return `${what}; the request expires ${r.pendingUntil ? when(r.pendingUntil, now) : 'when its policy says'} if not approved`;
+    }
+    case 'scheduled':
+      if (r.access === 'provisioning') return `approved; access is being created on the target (until ${when(r.expiresAt, now)})`;
+      return `approved; starts ${when(r.startAt, now)} for ${formatDuration(r.durationSeconds * 1000)}`;
+    case 'active': {
+      const ext = r.pendingExtension ? `; an extension of ${formatDuration(r.pendingExtension.durationSeconds * 1000)} awaits approval` : '';
+      const review = r.breakGlass && !r.review && r.reviewDueAt ? `; break-glass review due ${when(r.reviewDueAt, now)}` : '';
+      return `active until ${when(r.expiresAt, now)}${ext}${review}`;
+    }
+    default: {
+      const by = r.endedBy ? ` by ${r.endedBy}` : r.decision ? ` by ${r.decision.by}` : '';
+      const why = r.endReason ? `: ${r.endReason}` : r.error ? `: ${r.error}` : r.decision?.comment ? `: ${r.decision.comment}` : '';
+      const access = r.access === 'removing' ? '; access is being removed from the target' : '';
+      return `${r.status}${by} ${r.endedAt ? when(r.endedAt, now) : ''}`.trimEnd() + why + access;
+    }
+  }
+}
+
+/** The two lines most commands print about a request they changed. */
+export function requestLine(r: RequestJson, approvers: Record<string, string> = {}, now: number = Date.now()): string {
+  return `${r.id}  ${r.status}  ${r.entitlements.join(', ')}\n  ${nextStep(r, approvers, now)}\n`;
+}
+
+/** The "until" column of the requests table: when a pending request times out, a grant ends, or the request ended. */
+function until(r: RequestJson): string {
+  if (r.status === 'pending') return `pending until ${r.pendingUntil ?? '-'}`;
+  if (r.status === 'active' || r.status === 'scheduled') return r.expiresAt ? `expires ${r.expiresAt}` : `starts ${r.startAt ?? '-'}`;
+  return r.endedAt ? `ended ${r.endedAt}` : '-';
+}
+
+export function requestsTable(requests: RequestJson[]): string {
+  if (requests.length === 0) return 'no requests\n';
+  return table(
+    ['ID', 'STATUS', 'REQUESTER', 'ENTITLEMENTS', 'UNTIL'],
+    requests.map((r) => [r.id, r.status + (r.pendingExtension ? '+ext' : ''), r.requester, r.entitlements.join(','), until(r)]),
+  );
+}
+
+export function requestDetails(r: RequestJson, now: number = Date.now()): string {
+  const rows: [string, string][] = [
+    ['id', r.id],
+    ['status', `${r.status} (access ${r.access})`],
+    ['requester', r.requester],
+    ['entitlements', r.entitlements.join(', ')],
+    ['duration', formatDuration(r.durationSeconds * 1000)],
+    ['reason', r.reason ?? '-'],
+    ['ticket', r.ticket ?? '-'],
+    ['policy', Object.entries(r.policies).map(([e, p]) => `${e}: ${p}`).join(', ')],
+    ['approvals', `${r.approvals.length} of ${Object.entries(r.approvalsRequired).map(([p, n]) => `${n} (${p})`).join(', ') || '0'}`],
+    ['requested', when(r.requestedAt, now)],
+  ];
+  for (const a of r.approvals) rows.push(['  approved by', `${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`]);
+  if (r.decision) rows.push(['decision', `${r.decision.by} at ${r.decision.at}${r.decision.comment ? `: ${r.decision.comment}` : ''}`]);
+  if (r.pendingUntil) rows.push(['pending until', when(r.pendingUntil, now)]);
+  if (r.startAt) rows.push(['starts', when(r.startAt, now)]);
+  if (r.activatedAt) rows.push(['activated', when(r.activatedAt, now)]);
+  if (r.expiresAt) rows.push(['expires', when(r.expiresAt, now)]);
+  for (const e of r.extensions) {
+    rows.push(['  extended', `+${formatDuration(e.durationSeconds * 1000)} by ${e.by} at ${e.at}${e.reason ? `: ${e.reason}` : ''}`]);
+  }
+  if (r.pendingExtension) {
+    const p = r.pendingExtension;
+    rows.push(['extension', `+${formatDuration(p.durationSeconds * 1000)} asked by ${p.by} at ${p.at}, ${p.approvals.length} approval(s) so far`]);
+  }
+  if (r.breakGlass) {
+    rows.push(['break-glass', r.review ? `reviewed by ${r.review.by} at ${r.review.at}: ${r.review.comment}` : `not reviewed yet${r.reviewDueAt ? `, due ${when(r.reviewDueAt, now)}` : ''}`]);
+  }
+  if (r.endedAt) rows.push(['ended', `${when(r.endedAt, now)}${r.endedBy ? ` by ${r.endedBy}` : ''}${r.endReason ? `: ${r.endReason}` : ''}`]);
+  if (r.error) rows.push(['error', r.error]);
+  rows.push(['next', nextStep(r, {}, now)]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
+}
+
+export function grantsTable(grants: GrantJson[]): string {
+  if (grants.length === 0) return 'no active grants\n';
+  return table(
+    ['REQUEST', 'PRINCIPAL', 'ENTITLEMENT', 'EXPIRES'],
+    grants.map((g) => [g.requestId, g.principal, g.entitlement, when(g.expiresAt)]),
+  );
+}
+
+export function auditTable(events: AuditEventJson[]): string {
+  if (events.length === 0) return 'no audit events\n';
+  return table(
+    ['SEQ', 'AT', 'TYPE', 'ACTOR', 'REQUEST'],
+    events.map((e) => [e.seq === null ? '-' : String(e.seq), e.at ?? '-', e.type, e.actor, e.requestId ?? '-']),
+  );
+}
+
+export function verifyLines(r: VerifyReportJson): string {
+  const pending = r.unchained ? ` (${r.unchained} newer event(s) not linked yet)` : '';
+  if (r.ok) return `audit chain ok: ${r.count} event(s), head ${r.head ?? '(empty)'}${pending}\n`;
+  return `AUDIT CHAIN BROKEN at seq ${r.firstBadSeq ?? '?'}: ${r.problem ?? 'unknown problem'}\n  verified ${r.count} event(s) up to ${r.head ?? '(none)'}${pending}\n`;
+}
+
+export function entitlementsTable(list: EntitlementJson[]): string {
+  if (list.length === 0) return 'you may not request any entitlement\n';
+  const rows: string[][] = [];
+  for (const e of list) {
+    for (const raw of e.policies) {
+      const p = raw as {
+        name: string;
+        breakGlass: boolean;
+        defaultDuration: number;
+        maxDuration: number;
+        reason: string;
+        ticket: { required: boolean };
+        approvalsRequired: number;
+        approvers: { groups?: string[]; users?: string[] };
+      };
+      const terms = [
+        `default ${formatDuration(p.defaultDuration)}`,
+        `max ${formatDuration(p.maxDuration)}`,
+        p.approvalsRequired > 0 ? `${p.approvalsRequired} approval(s) from ${describeSubjects(p.approvers) || 'nobody'}` : 'no approval',
+        ...(p.reason === 'required' ? ['reason required'] : []),
+        ...(p.ticket.required ? ['ticket required'] : []),
+        ...(p.breakGlass ? ['break-glass'] : []),
+      ];
+      rows.push([e.entitlement, p.name, terms.join(', '), e.description ?? '']);
+    }
+  }
+  return table(['ENTITLEMENT', 'POLICY', 'TERMS', 'DESCRIPTION'], rows);
+}
+
+export function meLines(me: MeJson): string {
+  return (
+    `${me.id}${me.locked ? ' (LOCKED)' : ''}\n` +
+    `  groups: ${me.groups.join(', ') || '-'}\n` +
+    `  roles:  ${me.roles.join(', ') || '-'}\n`
+  );
+}
+
+export function lockLine(verb: string, subject: string, r: LockResultJson): string {
+  const head = r.changed ? `${verb} ${subject}` : `${subject} was already ${verb}`;
+  const ended = [
+    ...(r.revoked.length ? [`revoked ${r.revoked.join(', ')}`] : []),
+    ...(r.cancelled.length ? [`cancelled ${r.cancelled.join(', ')}`] : []),
+  ];
+  return `${head}${ended.length ? `; ${ended.join('; ')}` : ''}\n`;
+}
+
+export function locksTable(l: LocksJson): string {
+  const rows = [
+    ...l.principals.map((x) => ['principal', x.subject, x.by, x.at ?? '-', x.reason ?? '']),
+    ...l.targets.map((x) => ['target', x.subject, x.by, x.at ?? '-', x.reason ?? '']),
+  ];
+  if (rows.length === 0) return 'no principal is locked and no target is frozen\n';
+  return table(['KIND', 'SUBJECT', 'BY', 'AT', 'REASON'], rows);
+}

@@ -1,0 +1,219 @@
+/**
+ * The store contract: every store dialect must pass this suite against its real server.
+ * SQLite runs in a temp file; PostgreSQL is a throwaway server the harness starts.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/adapters/store/open-store.js';
+import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
+import type { AccessRequest } from '../../src/core/types.js';
+import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
+
+function req(id: string, patch: Partial<AccessRequest> = {}): AccessRequest {
+  return {
+    id,
+    status: 'active',
+    access: 'present',
+    requester: 'alice',
+    entitlements: ['demo-db/read'],
+    durationMs: 3_600_000,
+    requestedAt: T0,
+    activatedAt: T0,
+    expiresAt: T0 + 3_600_000,
+    approvals: [],
+    policies: { 'demo-db/read': 'p' },
+    terms: [],
+    policyHash: 'h',
+    breakGlass: false,
+    reviewAlerted: false,
+    extensions: [],
+    version: 1,
+    ...patch,
+  };
+}
+
+const event = (id: string, type = 'test.event', extra: Record<string, unknown> = {}) => ({
+  id,
+  at: T0,
+  type,
+  actor: 'alice',
+  requestId: 'r1',
+  details: { n: id, ...extra },
+  policyHash: 'h',
+});
+
+describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) => {
+  let handle: StoreHandle;
+  let store: KyselyStore;
+
+  beforeAll(async () => {
+    handle = await freshStoreUrl(dialect);
+    store = await openStore(handle.url);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await handle?.cleanup();
+  });
+
+  it('round-trips a request and keeps the grant index in step with its status', async () => {
+    const r = req('req_a1');
+    await store.transaction((tx) => tx.insertRequest(r));
+    expect(await store.getRequest('req_a1')).toEqual(r);
+    expect(await store.findGrant('alice', 'demo-db/read', T0)).toEqual({
+      requestId: 'req_a1',
+      principal: 'alice',
+      entitlement: 'demo-db/read',
+      expiresAt: T0 + 3_600_000,
+    });
+    // From expiresAt on, the grant is not found, whatever the status says.
+    expect(await store.findGrant('alice', 'demo-db/read', T0 + 3_600_000)).toBeUndefined();
+
+    const ended = { ...r, status: 'revoked' as const, access: 'removed' as const, version: 2 };
+    expect(await store.transaction((tx) => tx.updateRequest(r, ended))).toBe(true);
+    expect(await store.findGrant('alice', 'demo-db/read', T0)).toBeUndefined();
+  });
+
+  it('compare-and-swap: a stale version loses and changes nothing', async () => {
+    const r = req('req_a2', { status: 'pending', access: 'none', expiresAt: undefined, activatedAt: undefined });
+    await store.transaction((tx) => tx.insertRequest(r));
+    const a = { ...r, status: 'denied' as const, version: 2 };
+    const b = { ...r, status: 'cancelled' as const, version: 2 };
+    const results = await Promise.all([
+      store.transaction((tx) => tx.updateRequest(r, a)),
+      store.transaction((tx) => tx.updateRequest(r, b)),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const final = await store.getRequest('req_a2');
+    expect(final?.version).toBe(2);
+    expect(['denied', 'cancelled']).toContain(final?.status);
+  });
+
+  it('overlapping grants of one entitlement are independent rows', async () => {
+    const a = req('req_b1', { requester: 'bob', expiresAt: T0 + 1000 });
+    const b = req('req_b2', { requester: 'bob', expiresAt: T0 + 5000 });
+    await store.transaction(async (tx) => {
+      await tx.insertRequest(a);
+      await tx.insertRequest(b);
+    });
+    expect((await store.findGrant('bob', 'demo-db/read', T0))?.requestId).toBe('req_b2');
+    await store.transaction((tx) => tx.updateRequest(b, { ...b, status: 'revoked', version: 2 }));
+    expect((await store.findGrant('bob', 'demo-db/read', T0))?.requestId).toBe('req_b1');
+    const grants = await store.listGrants({ principal: 'bob', now: T0, limit: 10 });
+    expect(grants.map((g) => g.requestId)).toEqual(['req_b1']);
+  });
+
+  it('finds due work oldest first, and nothing that is not due', async () => {
+    await store.transaction(async (tx) => {
+      await tx.insertRequest(req('req_d1', { requester: 'dave', expiresAt: T0 + 20_000 }));
+      await tx.insertRequest(req('req_d2', { requester: 'dave', expiresAt: T0 + 10_000 }));
+      await tx.insertRequest(req('req_d3', { requester: 'dave', status: 'revoked', access: 'removed' }));
+    });
+    const due = (await store.findDue(T0 + 30_000, 100)).filter((r) => r.requester === 'dave').map((r) => r.id);
+    expect(due).toEqual(['req_d2', 'req_d1']);
+    expect((await store.findDue(T0 + 15_000, 100)).filter((r) => r.requester === 'dave').map((r) => r.id)).toEqual(['req_d2']);
+  });
+
+  it('lists requests newest first with filters and a cursor', async () => {
+    await store.transaction(async (tx) => {
+      for (const id of ['req_l1', 'req_l2', 'req_l3']) await tx.insertRequest(req(id, { requester: 'lena', status: 'pending' }));
+    });
+    const first = await store.listRequests({ requester: 'lena', limit: 2 });
+    expect(first.map((r) => r.id)).toEqual(['req_l3', 'req_l2']);
+    const next = await store.listRequests({ requester: 'lena', limit: 2, before: 'req_l2' });
+    expect(next.map((r) => r.id)).toEqual(['req_l1']);
+    expect(await store.listRequests({ requester: 'lena', status: ['active'], limit: 5 })).toEqual([]);
+    expect((await store.transaction((tx) => tx.openRequestsOf('lena'))).length).toBe(3);
+  });
+
+  it('idempotency keys are unique per principal', async () => {
+    await store.transaction((tx) => tx.putIdempotency('alice', 'k1', { fingerprint: 'f', requestId: 'req_x' }, T0));
+    expect(await store.transaction((tx) => tx.getIdempotency('alice', 'k1'))).toEqual({ fingerprint: 'f', requestId: 'req_x' });
+    expect(await store.transaction((tx) => tx.getIdempotency('bob', 'k1'))).toBeUndefined();
+    await expect(store.transaction((tx) => tx.putIdempotency('alice', 'k1', { fingerprint: 'g', requestId: 'req_y' }, T0))).rejects.toThrow();
+  });
+
+  it('locks and state', async () => {
+    await store.transaction((tx) => tx.setLock('principal', { subject: 'mallory', by: 'admin', at: T0, reason: 'incident' }));
+    await store.transaction((tx) => tx.setLock('target', { subject: 'demo-db', by: 'admin', at: T0 }));
+    expect(await store.getLock('principal', 'mallory')).toEqual({ subject: 'mallory', by: 'admin', at: T0, reason: 'incident' });
+    expect((await store.listLocks('target')).map((l) => l.subject)).toEqual(['demo-db']);
+    expect(await store.transaction((tx) => tx.clearLock('principal', 'mallory'))).toBe(true);
+    expect(await store.transaction((tx) => tx.clearLock('principal', 'mallory'))).toBe(false);
+    await store.setState('k', 'v1');
+    await store.setState('k', 'v2');
+    expect(await store.getState('k')).toBe('v2');
+  });
+
+  it('a rolled-back transaction leaves neither the request nor its audit event', async () => {
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.insertRequest(req('req_rb'));
+        await tx.appendAudit([event('ev-rb')]);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await store.getRequest('req_rb')).toBeUndefined();
+    expect((await store.listAudit({ requestId: 'r1', limit: 1000 })).events.map((e) => e.id)).not.toContain('ev-rb');
+  });
+
+  it('chains audit events in commit order and lists them with filters', async () => {
+    await store.transaction((tx) => tx.appendAudit([event('ev-1'), event('ev-2', 'other.event')]));
+    await store.transaction((tx) => tx.appendAudit([event('ev-3')]));
+    expect(await store.countUnchained()).toBe(3);
+    expect(await store.chainAudit(1000)).toBe(3);
+    expect(await store.countUnchained()).toBe(0);
+    const links = await store.readChain(1, 10);
+    expect(links.map((l) => [l.seq, l.id])).toEqual([[1, 'ev-1'], [2, 'ev-2'], [3, 'ev-3']]);
+    expect(links[1]!.prevHash).toBe(links[0]!.hash);
+    expect((await store.auditHead())?.seq).toBe(3);
+    const filtered = await store.listAudit({ type: 'other.event', limit: 10 });
+    expect(filtered.events.map((e) => e.id)).toEqual(['ev-2']);
+    const prefixed = await store.listAudit({ type: 'test.*', limit: 10 });
+    expect(prefixed.events.map((e) => e.id)).toEqual(['ev-1', 'ev-3']);
+    const page = await store.listAudit({ limit: 1, after: filtered.events[0]!.pos });
+    expect(page.events.map((e) => e.id)).toEqual(['ev-3']);
+  });
+
+  it('several chainers at once still give every event exactly one sequence number', async () => {
+    const others = dialect === 'postgres' ? [await openStore(handle.url), await openStore(handle.url)] : [];
+    try {
+      const before = (await store.auditHead())?.seq ?? 0;
+      const writers = Array.from({ length: 20 }, (_, i) => store.transaction((tx) => tx.appendAudit([event(`ev-c${i}`)])));
+      const chainers = [store, ...others].flatMap((s) => [s.chainAudit(7), s.chainAudit(7)]);
+      await Promise.all([...writers, ...chainers]);
+      while ((await store.chainAudit(100)) > 0);
+      const links = await store.readChain(before + 1, 100);
+      expect(links.map((l) => l.seq)).toEqual(Array.from({ length: 20 }, (_, i) => before + 1 + i));
+      for (let i = 1; i < links.length; i++) expect(links[i]!.prevHash).toBe(links[i - 1]!.hash);
+    } finally {
+      await Promise.all(others.map((s) => s.close()));
+    }
+  });
+
+  it('stores times as exact integers', async () => {
+    const big = Date.UTC(2099, 11, 31, 23, 59, 59, 999);
+    await store.transaction((tx) => tx.insertRequest(req('req_t', { requester: 'tim', expiresAt: big })));
+    expect((await store.findGrant('tim', 'demo-db/read', T0))?.expiresAt).toBe(big);
+    const row = await sql<{ due_at: number }>`SELECT due_at FROM requests WHERE id = 'req_t'`.execute(store.db);
+    expect(Number(row.rows[0]!.due_at)).toBe(big);
+  });
+});
+
+describe('SQLite is for one server', () => {
+  it('a second store on the same file is refused with a clear message', async () => {
+    const handle = await freshStoreUrl('sqlite');
+    const first = await openStore(handle.url);
+    try {
+      await expect(openStore(handle.url)).rejects.toMatchObject({
+        code: 'HG_STORE_IN_USE',
+        message: expect.stringMatching(/another Hourglass server is using the SQLite store.*PostgreSQL/),
+      });
+    } finally {
+      await first.close();
+    }
+    // Once the first closes, the file can be opened again (a restart after a clean stop or a crash).
+    const again = await openStore(handle.url);
+    await again.close();
+    await handle.cleanup();
+  });
+});

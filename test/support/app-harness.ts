@@ -1,0 +1,97 @@
+/**
+ * Builds the real application over a real store (SQLite in a temp dir, or a throwaway
+ * PostgreSQL) with a manual clock and a configuration given as YAML text.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createIds } from '../../src/adapters/system.js';
+import { openStore } from '../../src/adapters/store/open-store.js';
+import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
+import { Hourglass } from '../../src/app/hourglass.js';
+import type { ConfigSource } from '../../src/app/ports.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import type { HourglassConfig } from '../../src/config/types.js';
+import { buildServer } from '../../src/http/build-server.js';
+import { ManualClock } from './manual-clock.js';
+import { startPostgres } from './postgres-server.js';
+
+export const T0 = Date.UTC(2026, 0, 5, 10, 0); // a Monday, 10:00 UTC
+
+export const DEMO_YAML = readFileSync(new URL('../../examples/demo.yaml', import.meta.url), 'utf8');
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface StoreHandle {
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, empty store location of the given dialect. */
+export async function freshStoreUrl(dialect: Dialect): Promise<StoreHandle> {
+  if (dialect === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'hg-store-'));
+    return { url: `sqlite:${join(dir, 'hg.db')}`, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const pg = await startPostgres();
+  return { url: pg.url, cleanup: () => pg.stop() };
+}
+
+export interface Harness {
+  app: Hourglass;
+  store: KyselyStore;
+  clock: ManualClock;
+  config: HourglassConfig;
+  source: ConfigSource & { set(c: HourglassConfig): void };
+  close(): Promise<void>;
+}
+
+export function configFromYaml(yaml: string, storeUrl = 'sqlite::memory:'): HourglassConfig {
+  const config = parseConfig(yaml, {}, 'test.yaml');
+  return { ...config, server: { ...config.server, store: storeUrl, rateLimitPerMinute: 0 } };
+}
+
+export async function createHarness(opts: { yaml?: string; storeUrl: string; now?: number }): Promise<Harness> {
+  let config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl);
+  const source = { current: () => config, set: (c: HourglassConfig) => (config = c) };
+  const clock = new ManualClock(opts.now ?? T0);
+  const store = await openStore(opts.storeUrl);
+  const app = new Hourglass({ store, clock, ids: createIds(clock), config: source });
+  return {
+    app,
+    store,
+    clock,
+    get config() {
+      return config;
+    },
+    source,
+    close: () => store.close(),
+  };
+}
+
+/** The Fastify app over a harness, driven with inject(). */
+export async function createHttpHarness(opts: { yaml?: string; storeUrl: string; now?: number }) {
+  const h = await createHarness(opts);
+  const server = await buildServer({ app: h.app, config: h.source });
+  const call = async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await server.inject({
+      method: method as 'GET',
+      url,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+      ...(body !== undefined ? { payload: body as object } : {}),
+    });
+    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, headers: res.headers };
+  };
+  const closeStore = h.close;
+  // Object.assign keeps the harness's live `config` getter (a spread would freeze it).
+  return Object.assign(h, {
+    server,
+    call,
+    async close() {
+      await server.close();
+      await closeStore();
+    },
+  });
+}
+
+export const token = (id: string) => `${id}-demo-token`;
