@@ -35,5 +35,6 @@ export function formatDuration(ms: number): string {
     if (n > 0) out += `${n}${unit}`;
     rest -= n * size;
   }
-  return out;
+  // Sub-second remainders only arise from extensions or arithmetic; say them exactly.
+  return out || `${ms}ms`;
 }
