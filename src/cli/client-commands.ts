@@ -3,7 +3,7 @@
  * output (format.ts) or the API's JSON (`--json`), and exit codes that scripts can rely on
  * (docs/cli.md). The environment is read only through `ctx.env`.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration, formatDuration } from '../core/duration.js';
 import { isHgError } from '../core/errors.js';
 import { REQUEST_STATUSES } from '../core/types.js';
@@ -123,11 +123,14 @@ export function describeError(e: unknown, h: HintContext): string {
     let hint: string;
     if (e.code === 'HG_NOT_ELIGIBLE' || e.code === 'HG_TERMS_NOT_MET') {
       const reasons = policyReasons(e.details);
-      if (reasons.length) lines.push(e.code === 'HG_TERMS_NOT_MET' ? 'why each candidate policy refused:' : 'candidate policies:', ...reasons);
+      const perPolicy = Boolean((e.details as { candidates?: unknown } | undefined)?.candidates);
+      if (reasons.length) lines.push(perPolicy ? (e.code === 'HG_TERMS_NOT_MET' ? 'why each candidate policy refused:' : 'candidate policies:') : 'reasons:', ...reasons);
       hint =
         e.code === 'HG_NOT_ELIGIBLE'
           ? 'hourglass entitlements lists what you may request, and under which policies'
-          : 'change the request to meet one policy\'s terms; hourglass entitlements shows them';
+          : h.command === 'extend'
+            ? 'ask for less time, or request access anew when this grant ends'
+            : 'change the request to meet one policy\'s terms; hourglass entitlements shows them';
     } else if (e.code === 'HG_PRINCIPAL_LOCKED') {
       hint = 'an admin locked this principal; access comes back only after `hourglass unlock PRINCIPAL`';
     } else if (e.code === 'HG_TARGET_FROZEN') {
@@ -135,7 +138,7 @@ export function describeError(e: unknown, h: HintContext): string {
     } else if (e.status === 401) {
       hint = 'check HOURGLASS_TOKEN (or --token): the server did not accept the token';
     } else if (e.code === 'HG_SELF_APPROVAL') {
-      hint = 'a requester can never approve, deny or review their own request: ask an approver';
+      hint = `ask someone else who may approve it; ${show} names the policy`;
     } else if (e.code === 'HG_NOT_APPROVER') {
       hint = `only the approvers named by the request's policy can do this; ${show} names the policy`;
     } else if (e.status === 403) {
@@ -196,11 +199,13 @@ interface Io {
   print: (body: unknown, human: () => string) => void;
 }
 
+/** --url, --token, --json: on every client command, listed apart in its help. */
 function addGlobals(cmd: Command): Command {
+  const group = 'Connection and output:';
   return cmd
-    .option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, else ${DEFAULT_URL})`)
-    .option('--token <token>', 'API token (default: $HOURGLASS_TOKEN)')
-    .option('--json', "print the API's JSON answer instead of text");
+    .addOption(new Option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, else ${DEFAULT_URL})`).helpGroup(group))
+    .addOption(new Option('--token <token>', 'API token (default: $HOURGLASS_TOKEN; never printed)').helpGroup(group))
+    .addOption(new Option('--json', "print the API's JSON answer instead of text").helpGroup(group));
 }
 
 function resolveUrl(opts: GlobalOpts, env: CliContext['env']): string {
@@ -220,7 +225,7 @@ function resolveUrl(opts: GlobalOpts, env: CliContext['env']): string {
 
 function resolveToken(opts: GlobalOpts, env: CliContext['env']): string {
   const token = opts.token ?? env.HOURGLASS_TOKEN ?? '';
-  if (!token) throw new CredentialsError('no API token: set HOURGLASS_TOKEN or pass --token');
+  if (!token) throw new CredentialsError('no API token given');
   if (!/^[\x21-\x7e]+$/.test(token)) {
     throw new CredentialsError('the API token contains spaces or characters that cannot be sent in a header');
   }
@@ -358,7 +363,9 @@ async function waitFor(io: Io, first: RequestJson, timeoutMs: number): Promise<{
   let last = first;
   const deadline = Date.now() + timeoutMs;
   const state = (r: RequestJson) => `${r.status}${r.access !== 'none' && r.access !== 'present' ? ` (access ${r.access})` : ''}`;
-  io.err(`${last.id}: ${state(last)}; waiting up to ${formatDuration(timeoutMs)} for it to become active\n`);
+  if (last.status !== 'active' && !fmt.isFinalStatus(last.status)) {
+    io.err(`${last.id}: ${state(last)}; waiting up to ${formatDuration(timeoutMs)} for it to become active\n`);
+  }
   let troubled = false;
   while (last.status !== 'active' && !fmt.isFinalStatus(last.status)) {
     const left = deadline - Date.now();
@@ -386,7 +393,13 @@ async function waitFor(io: Io, first: RequestJson, timeoutMs: number): Promise<{
 // ---- the commands -------------------------------------------------------------------------------------------
 
 export function registerClientCommands(program: Command, ctx: CliContext): void {
-  const client = (name: string, description: string) => addGlobals(program.command(name).description(description));
+  // --url/--token/--json are added last so that their group follows each command's own options.
+  const clients: Command[] = [];
+  const client = (name: string, description: string, parent: Command = program) => {
+    const cmd = parent.command(name).description(description);
+    clients.push(cmd);
+    return cmd;
+  };
 
   // ---- requests
   client('request', 'ask for access to one or more entitlements (target/role)')
@@ -426,7 +439,7 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
         const timeoutMs = parseDuration((o.timeout as string | undefined) ?? DEFAULT_WAIT);
         const { last, timedOut } = await waitFor(io, request, timeoutMs);
         if (io.json) io.out(`${JSON.stringify(last, null, 2)}\n`);
-        else if (last !== request) io.out(fmt.requestLine(last));
+        else if (last.status !== request.status || last.access !== request.access) io.out(fmt.requestLine(last));
         if (timedOut) {
           io.err(`hourglass: gave up waiting after ${formatDuration(timeoutMs)}: ${last.id} is still ${last.status}\nhint: hourglass show ${last.id}; cancel it with hourglass cancel ${last.id} if no longer needed\n`);
           return EXIT.WAIT_FAILED;
@@ -539,19 +552,19 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
 
   // ---- audit
   const audit = program.command('audit').description('the tamper-evident audit log: verify, head, list (auditor or admin role)');
-  addGlobals(audit.command('verify').description('verify the hash chain of the whole audit log (exit 10 if broken)'))
+  client('verify', 'verify the hash chain of the whole audit log (exit 10 if broken)', audit)
     .option('--expect-head <SEQ:HASH>', 'a head saved earlier (hourglass audit head); catches a truncated log')
     .action(action(ctx, async (io, o) => {
       const r = await io.client.auditVerify(o.expectHead as string | undefined);
       io.print(r, () => fmt.verifyLines(r));
       return r.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
     }));
-  addGlobals(audit.command('head').description('print the chain head SEQ:HASH; keep it outside Hourglass for verify --expect-head'))
+  client('head', 'print the chain head SEQ:HASH; keep it outside Hourglass for verify --expect-head', audit)
     .action(action(ctx, async (io) => {
       const r = await io.client.auditHead();
       io.print(r, () => `${r.head ?? '(empty)'}\n`);
     }));
-  addGlobals(audit.command('list').description('list audit events, oldest first'))
+  client('list', 'list audit events, oldest first', audit)
     .option('--request-id <id>', 'only events of this request')
     .option('--actor <principal>', 'only events by this actor')
     .option('--type <type>', 'only events of this type, e.g. grant.revoked')
@@ -626,6 +639,8 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
           : `configuration reloaded; policy hash ${r.previousPolicyHash} -> ${r.policyHash}\n`,
       );
     }));
+
+  for (const cmd of clients) addGlobals(cmd);
 
   program.addHelpText(
     'after',

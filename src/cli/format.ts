@@ -79,8 +79,8 @@ export function nextStep(r: RequestJson, approvers: Record<string, string> = {},
       return `${what}; the request expires ${r.pendingUntil ? when(r.pendingUntil, now) : 'when its policy says'} if not approved`;
     }
     case 'scheduled':
-      if (r.access === 'provisioning') return `approved; access is being created on the target (until ${when(r.expiresAt, now)})`;
-      return `approved; starts ${when(r.startAt, now)} for ${formatDuration(r.durationSeconds * 1000)}`;
+      if (r.access === 'provisioning') return `access is being created on the target (until ${when(r.expiresAt, now)})`;
+      return `scheduled to start ${when(r.startAt, now)}, for ${formatDuration(r.durationSeconds * 1000)}`;
     case 'active': {
       const ext = r.pendingExtension ? `; an extension of ${formatDuration(r.pendingExtension.durationSeconds * 1000)} awaits approval` : '';
       const review = r.breakGlass && !r.review && r.reviewDueAt ? `; break-glass review due ${when(r.reviewDueAt, now)}` : '';

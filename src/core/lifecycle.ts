@@ -86,7 +86,7 @@ export function quorumMet(terms: readonly PolicyTerms[], approvals: readonly { b
 
 export function approve(req: AccessRequest, approver: Principal, comment: string | undefined, facts: Facts): Outcome {
   if (req.status === 'active' && req.pendingExtension) return approveExtension(req, approver, comment, facts);
-  if (req.status !== 'pending') throw illegal(req, 'approve');
+  assertStillPending(req, facts.now, 'approve');
   const eligibleFor = approverFor(req, approver);
   if (req.approvals.some((a) => a.by === approver.id)) throw new HgError('HG_ALREADY_APPROVED');
   const approval = { by: approver.id, at: facts.now, for: eligibleFor, ...(comment ? { comment } : {}) };
@@ -107,7 +107,7 @@ export function deny(req: AccessRequest, approver: Principal, comment: string | 
       events: [event(req, 'grant.extension_denied', approver.id, { comment, durationMs: _dropped.durationMs })],
     };
   }
-  if (req.status !== 'pending') throw illegal(req, 'deny');
+  assertStillPending(req, facts.now, 'deny');
   approverFor(req, approver);
   return {
     request: next(req, {
@@ -118,6 +118,14 @@ export function deny(req: AccessRequest, approver: Principal, comment: string | 
     }),
     events: [event(req, 'request.denied', approver.id, { comment })],
   };
+}
+
+/** A request past its pending timeout is dead even if the scheduler has not caught up yet. */
+function assertStillPending(req: AccessRequest, now: number, action: string) {
+  if (req.status !== 'pending') throw illegal(req, action);
+  if (req.pendingUntil !== undefined && req.pendingUntil <= now) {
+    throw new HgError('HG_INVALID_TRANSITION', `cannot ${action} a request past its pending timeout`, { status: 'expired' });
+  }
 }
 
 /** Approved: wait for `startAt`, or start creating the access now. */
@@ -152,8 +160,9 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
     events.push(event(req, 'grant.provisioning', actor, { expiresAt, entitlements: req.entitlements }));
   }
   if (req.breakGlass) {
-    const review = req.terms.find((t) => t.review)?.review;
-    if (review) patch.reviewDueAt = facts.now + review.within;
+    // Several break-glass policies: the strictest review deadline applies.
+    const withins = req.terms.flatMap((t) => (t.review ? [t.review.within] : []));
+    if (withins.length) patch.reviewDueAt = facts.now + Math.min(...withins);
     events.push(
       event(req, 'alert.break_glass_used', req.requester, {
         entitlements: req.entitlements,
@@ -276,6 +285,7 @@ function applyExtension(req: AccessRequest, extension: Extension, actor: string)
 
 function approveExtension(req: AccessRequest, approver: Principal, comment: string | undefined, facts: Facts): Outcome {
   const pending = req.pendingExtension!;
+  if ((req.expiresAt ?? 0) <= facts.now) throw new HgError('HG_INVALID_TRANSITION', 'the grant has run out; request access anew');
   const eligibleFor = approverFor(req, approver);
   if (pending.approvals.some((a) => a.by === approver.id)) throw new HgError('HG_ALREADY_APPROVED');
   const approvals = [...pending.approvals, { by: approver.id, at: facts.now, for: eligibleFor, ...(comment ? { comment } : {}) }];

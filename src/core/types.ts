@@ -72,6 +72,8 @@ export interface Approval {
   by: string;
   at: number;
   comment?: string;
+  /** Names of the policies whose quorum this approval counts toward (eligibility at approval time). */
+  for?: string[];
 }
 
 /** The policy terms a request was decided under, frozen at submission so later edits never change them. */

@@ -1,0 +1,398 @@
+/**
+ * Shared helpers for the benchmarks: spawning servers in their own processes, configuration
+ * files with bench principals, seeding a SQLite store through the real application, load
+ * generation (autocannon for saturation, an open-loop paced generator for latency at a fixed
+ * rate) and result records.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon, { type AutocannonOptions, type AutocannonResult } from 'autocannon';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+// ---- results ----------------------------------------------------------------------------------
+
+export interface BenchFigure {
+  bench: string;
+  figure: string;
+  value: number;
+  unit: string;
+  /** Human-readable target, e.g. ">= 500 /s". */
+  target?: string;
+  pass?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export function log(msg: string) {
+  process.stdout.write(`${msg}\n`);
+}
+
+export const round = (v: number, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** True when this module is the script node was started with. */
+export function isMain(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === metaUrl;
+}
+
+export function printFigures(figures: BenchFigure[]) {
+  const rows = figures.map((f) => [
+    f.bench,
+    f.figure,
+    `${f.value} ${f.unit}`,
+    f.target ?? '',
+    f.pass === undefined ? '' : f.pass ? 'PASS' : 'FAIL',
+  ]);
+  const head = ['bench', 'figure', 'value', 'target', 'result'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  log(line(head));
+  log(line(widths.map((w) => '-'.repeat(w))));
+  for (const r of rows) log(line(r));
+}
+
+// ---- temp dirs, tokens, configuration ---------------------------------------------------------
+
+export function tempDir(prefix: string): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const tokenOf = (id: string) => `${id}-bench-token`;
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function principalYaml(id: string, groups: string[] = [], roles: string[] = []): string {
+  return `  - { id: ${id}, groups: [${groups.join(', ')}], roles: [${roles.join(', ')}], apiTokens: [{ sha256: ${sha256(tokenOf(id))} }] }`;
+}
+
+/** `server:` block: SQLite store, rate limit off; the listen address comes from HOURGLASS_LISTEN. */
+export function serverYaml(storePath: string, extra = ''): string {
+  return `server:
+  listen: 127.0.0.1:0
+  store: "sqlite:${storePath}"
+  rateLimit: { perMinute: 0 }
+${extra}`;
+}
+
+export function writeFile(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
+
+// ---- child processes ----------------------------------------------------------------------------
+
+export interface Spawned {
+  url: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+});
+
+/**
+ * Spawns a server and waits for the line that tells its URL (matched by `ready` on stderr).
+ * stdout (pino logs) is drained and kept short, so a full pipe never stalls the server.
+ */
+export function spawnServer(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 60_000): Promise<Spawned> {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    }
+    children.delete(child);
+  };
+  return new Promise<Spawned>((resolve, reject) => {
+    let err = '';
+    let started = false;
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`server did not start within ${timeoutMs} ms:\n${err}${tail}`));
+    }, timeoutMs);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      keep(chunk);
+      if (started) return;
+      err += chunk.toString();
+      const m = ready.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        started = true;
+        resolve({ url: m[1]!, pid: child.pid!, child, stop });
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${err}${tail}`));
+    });
+  });
+}
+
+/**
+ * `node bin/hourglass.js serve --config FILE` on a free loopback port. BENCH_SERVER_NODE_ARGS
+ * adds node options for the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ */
+export function spawnHourglass(configPath: string, extraEnv: Record<string, string> = {}): Promise<Spawned> {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return spawnServer(
+    [...nodeArgs, 'bin/hourglass.js', 'serve', '--config', configPath],
+    { HOURGLASS_LISTEN: '127.0.0.1:0', HOURGLASS_LOG_LEVEL: 'warn', ...extraEnv },
+    /Hourglass is listening on (http:\/\/\S+)/,
+  );
+}
+
+export function spawnBare(): Promise<Spawned> {
+  return spawnServer(['--import', 'tsx', 'bench/bare-server.ts'], {}, /bare listening on (http:\/\/\S+)/);
+}
+
+// ---- HTTP client ------------------------------------------------------------------------------------
+
+export interface JsonResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+/** The benchmarks' own occasional API calls (fetch); the load generators use RawConnection or autocannon. */
+export async function api<T = any>(base: string, method: string, path: string, token?: string, body?: unknown): Promise<JsonResponse<T>> {
+  const res = await fetch(base + path, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/**
+ * A minimal HTTP/1.1 keep-alive connection: one request at a time, responses framed by
+ * Content-Length (all Fastify JSON responses have one). Cheap enough that the load generator
+ * does not starve the server on a 2-core machine.
+ */
+export class RawConnection {
+  private socket: net.Socket;
+  private buf = Buffer.alloc(0);
+  private pending: ((r: { status: number; body: string }) => void) | undefined;
+  private failed: ((e: Error) => void) | undefined;
+  readonly ready: Promise<void>;
+  busy = false;
+
+  constructor(host: string, port: number) {
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.ready = new Promise((resolve, reject) => {
+      this.socket.once('connect', () => resolve());
+      this.socket.once('error', reject);
+    });
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (e) => this.failed?.(e));
+    this.socket.on('close', () => this.failed?.(new Error('connection closed')));
+  }
+
+  private onData(chunk: Buffer) {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const head = this.buf.subarray(0, end).toString('latin1');
+    const m = /\r\ncontent-length: *(\d+)/i.exec(head);
+    const len = m ? Number(m[1]) : 0;
+    if (this.buf.length < end + 4 + len) return;
+    const status = Number(head.slice(9, 12));
+    const body = this.buf.subarray(end + 4, end + 4 + len).toString('utf8');
+    this.buf = this.buf.subarray(end + 4 + len);
+    const done = this.pending;
+    this.pending = undefined;
+    this.failed = undefined;
+    this.busy = false;
+    done?.({ status, body });
+  }
+
+  request(raw: Buffer): Promise<{ status: number; body: string }> {
+    this.busy = true;
+    return new Promise((resolve, reject) => {
+      this.pending = resolve;
+      this.failed = reject;
+      this.socket.write(raw);
+    });
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+}
+
+export function rawGet(path: string, token?: string): Buffer {
+  return Buffer.from(`GET ${path} HTTP/1.1\r\nhost: bench\r\n${token ? `authorization: Bearer ${token}\r\n` : ''}\r\n`, 'latin1');
+}
+
+// ---- load generation ----------------------------------------------------------------------------------
+
+export function runAutocannon(opts: AutocannonOptions): Promise<AutocannonResult> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+/**
+ * Gives each autocannon connection its own slice of the prepared requests, shuffled (pass it as
+ * `setupClient` and leave `requests` unset). autocannon builds every request of a connection
+ * synchronously while it creates the connections, after the first ones have already sent: with
+ * the whole list on every connection that takes seconds, and the first responses are charged
+ * with it. Slices keep the build to a few milliseconds while all requests are still used.
+ */
+export function slicePerClient<T>(requests: T[], connections: number): (client: { setRequests(r: T[]): void }) => void {
+  const size = Math.max(1, Math.ceil(requests.length / connections));
+  let n = 0;
+  return (client) => {
+    const from = (n++ % connections) * size;
+    const slice = requests.slice(from, from + size);
+    client.setRequests(shuffle(slice.length ? slice : [...requests]));
+  };
+}
+
+export function shuffle<T>(a: T[], rnd: () => number = Math.random): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** A small deterministic PRNG (mulberry32), so seeded data and request mixes repeat run to run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface PacedResult {
+  offeredRate: number;
+  achievedRate: number;
+  sent: number;
+  completed: number;
+  errors: number;
+  non2xx: number;
+  /** Latency from the moment each request was due (coordinated-omission corrected), in ms. */
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/**
+ * Open-loop load at a fixed rate, evenly spaced: request k is due at start + k/rate, sent on the
+ * first idle connection (or as soon as one frees up), and its latency is counted from when it
+ * was due, so a stalled server cannot hide its stall by slowing the generator down.
+ */
+export async function pacedLoad(opts: {
+  url: string;
+  rate: number;
+  durationSec: number;
+  connections: number;
+  next: () => Buffer;
+  ok?: (status: number, body: string) => boolean;
+}): Promise<PacedResult> {
+  const u = new URL(opts.url);
+  const conns = Array.from({ length: opts.connections }, () => new RawConnection(u.hostname, Number(u.port)));
+  await Promise.all(conns.map((c) => c.ready));
+  const idle = [...conns];
+  const queue: number[] = []; // due times (hrtime ms) of requests waiting for a connection
+  const lat: number[] = [];
+  let sent = 0;
+  let errors = 0;
+  let non2xx = 0;
+  const now = () => Number(process.hrtime.bigint()) / 1e6;
+  const start = now();
+  const total = Math.floor(opts.rate * opts.durationSec);
+  const interval = 1000 / opts.rate;
+  let scheduled = 0;
+
+  const fire = (conn: RawConnection, due: number) => {
+    sent++;
+    conn.request(opts.next()).then(
+      (r) => {
+        lat.push(now() - due);
+        if (r.status < 200 || r.status >= 300 || (opts.ok && !opts.ok(r.status, r.body))) non2xx++;
+        const waiting = queue.shift();
+        if (waiting !== undefined) fire(conn, waiting);
+        else idle.push(conn);
+      },
+      () => {
+        errors++;
+      },
+    );
+  };
+
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const t = now();
+      while (scheduled < total && start + scheduled * interval <= t) {
+        const due = start + scheduled * interval;
+        scheduled++;
+        const conn = idle.pop();
+        if (conn) fire(conn, due);
+        else queue.push(due);
+      }
+      if (scheduled < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  // Let the last requests finish (bounded).
+  const deadline = now() + 10_000;
+  while (lat.length + errors < sent + queue.length && now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const elapsed = (now() - start) / 1000;
+  for (const c of conns) c.close();
+  const sorted = Float64Array.from(lat).sort();
+  const mean = lat.reduce((s, v) => s + v, 0) / (lat.length || 1);
+  return {
+    offeredRate: opts.rate,
+    achievedRate: round(lat.length / elapsed, 0),
+    sent,
+    completed: lat.length,
+    errors,
+    non2xx,
+    p50: round(percentile(sorted, 50), 2),
+    p90: round(percentile(sorted, 90), 2),
+    p99: round(percentile(sorted, 99), 2),
+    p999: round(percentile(sorted, 99.9), 2),
+    max: round(sorted[sorted.length - 1] ?? NaN, 2),
+    mean: round(mean, 2),
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
