@@ -4,9 +4,6 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerClientCommands } from './cli/client-commands.js';
-import { serveCommand } from './cli/serve.js';
-
-export { startServer } from './cli/serve.js';
 
 export async function main(argv: string[]): Promise<number> {
   const env = { ...process.env };
@@ -22,6 +19,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('run the Hourglass server')
     .option('-c, --config <file>', 'configuration file (default: $HOURGLASS_CONFIG)')
     .action(async (opts: { config?: string }) => {
+      // Loaded on demand so client commands do not pay for the server's modules.
+      const { serveCommand } = await import('./cli/serve.js');
       code = await serveCommand(opts, env);
     });
 

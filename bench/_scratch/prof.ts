@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { seedActiveGrants } from '../seed.js';
-import { api, pacedLoad, principalYaml, rawGet, round, runAutocannon, serverYaml, slicePerClient, spawnHourglass, tempDir, tokenOf, writeFile, prng } from '../lib.js';
+import { spawnServer, processCpuMs, api, pacedLoad, principalYaml, rawGet, round, runAutocannon, serverYaml, slicePerClient, spawnHourglass, tempDir, tokenOf, writeFile, prng } from '../lib.js';
 
 const TARGETS = ['db-a', 'db-b', 'db-c', 'db-d'];
 const ROLES = ['r0', 'r1', 'r2', 'r3', 'r4'];
@@ -32,7 +32,9 @@ const tmp = tempDir('hg-prof-');
 const db = join(tmp.dir, 'hg.db');
 copyFileSync(cache, db);
 const cfg = writeFile(join(tmp.dir, 'hg.yaml'), yaml(db));
-const hg = await spawnHourglass(cfg, process.env.PRELOAD ? { NODE_OPTIONS: `--import ${process.env.PRELOAD}` } : {});
+const hg = process.env.VARIANT !== undefined
+  ? await spawnServer(['--import', 'tsx', 'bench/_scratch/server.ts', cfg], {}, /Hourglass is listening on (http:\/\/\S+)/)
+  : await spawnHourglass(cfg);
 const token = tokenOf('app');
 const rnd = prng(42);
 const mix: string[] = [];
@@ -44,7 +46,10 @@ const reqs = mix.map((path) => ({ method: 'GET', path, headers: { authorization:
 const mode = process.argv[2] ?? 'sat';
 const secs = Number(process.env.SECS ?? 10);
 if (mode === 'sat' || mode === 'both') {
+  await runAutocannon({ url: hg.url, connections: 50, duration: 3, setupClient: slicePerClient(reqs, 50) });
+  const c0 = processCpuMs(hg.pid);
   const r = await runAutocannon({ url: hg.url, connections: 50, duration: secs, setupClient: slicePerClient(reqs, 50) });
+  console.log('server cpu us/req', round((processCpuMs(hg.pid) - c0) * 1000 / r.requests.total, 1));
   console.log('sat', round(r.requests.mean, 0), 'p50', r.latency.p50, 'p99', r.latency.p99, 'non2xx', r.non2xx);
 }
 if (mode === 'paced' || mode === 'both') {

@@ -10,6 +10,13 @@ import { DueWork } from './due-work.js';
 import { EmergencyControls } from './emergency.js';
 import { RequestService } from './requests.js';
 
+/** Grant pages are ordered by (request id, entitlement); the cursor names the last row seen. */
+function parseGrantCursor(cursor: string): { requestId: string; entitlement: string } {
+  const i = cursor.indexOf(':');
+  if (i < 1) throw new HgError('HG_INVALID_INPUT', 'cursor: use the nextCursor of the previous page');
+  return { requestId: cursor.slice(0, i), entitlement: cursor.slice(i + 1) };
+}
+
 export class Hourglass {
   readonly requests: RequestService;
   readonly due: DueWork;
@@ -68,7 +75,7 @@ export class Hourglass {
       limit: q.limit,
       ...(principal ? { principal } : {}),
       ...(q.entitlement ? { entitlement: q.entitlement } : {}),
-      ...(q.after ? { after: q.after } : {}),
+      ...(q.after ? { after: parseGrantCursor(q.after) } : {}),
     });
   }
 

@@ -99,7 +99,7 @@ export interface Store {
   findDue(now: number, limit: number): Promise<AccessRequest[]>;
   /** The live grant of `entitlement` to `principal` that lasts longest, if any, at `now`. */
   findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined>;
-  listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: string }): Promise<GrantRow[]>;
+  listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: { requestId: string; entitlement: string } }): Promise<GrantRow[]>;
   listLocks(kind: 'principal' | 'target'): Promise<Lock[]>;
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
 

@@ -177,8 +177,8 @@ export class RequestService {
   revoke(id: string, actor: Principal, reason?: string) {
     return this.act(id, actor, (r, f) => lifecycle.revoke(r, actor, reason, f), false);
   }
-  release(id: string, actor: Principal) {
-    return this.act(id, actor, (r, f) => lifecycle.release(r, actor, f), false);
+  release(id: string, actor: Principal, reason?: string) {
+    return this.act(id, actor, (r, f) => lifecycle.release(r, actor, reason, f), false);
   }
   extend(id: string, actor: Principal, duration: string, reason?: string) {
     const ms = parseDuration(duration);

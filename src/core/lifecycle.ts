@@ -3,6 +3,7 @@
  * returns the next request and the audit events describing the change, or throws an HgError.
  * The caller persists both in one transaction with a compare-and-swap on `version`.
  */
+import { formatDuration } from './duration.js';
 import { HgError } from './errors.js';
 import { subjectMatches, windowViolations } from './policy.js';
 import type { AccessRequest, AuditDraft, Extension, PolicyTerms, Principal } from './types.js';
@@ -239,10 +240,11 @@ export function revoke(req: AccessRequest, actor: Principal, reason: string | un
 }
 
 /** The requester ends their own grant early (task done). */
-export function release(req: AccessRequest, actor: Principal, facts: Facts): Outcome {
+export function release(req: AccessRequest, actor: Principal, reason: string | undefined, facts: Facts): Outcome {
   if (actor.id !== req.requester) throw new HgError('HG_FORBIDDEN', 'only the requester can release a grant');
   if (req.status !== 'active') throw illegal(req, 'release');
-  return end(req, { status: 'revoked', by: actor.id, type: 'grant.released', reason: 'released by requester' }, facts);
+  const why = reason?.trim() ? `released by requester: ${reason.trim()}` : 'released by requester';
+  return end(req, { status: 'revoked', by: actor.id, type: 'grant.released', reason: why }, facts);
 }
 
 // ---- extension and review ---------------------------------------------------------------------------
@@ -261,7 +263,7 @@ export function extend(
   const total = req.durationMs + req.extensions.reduce((s, e) => s + e.durationMs, 0) + durationMs;
   const maxTotal = Math.min(...req.terms.map((t) => t.extension.maxTotal));
   if (refusals.length === 0 && total > maxTotal) {
-    refusals.push(`total duration would be ${Math.round(total / 1000)}s, above the maximum ${Math.round(maxTotal / 1000)}s`);
+    refusals.push(`total duration would be ${formatDuration(total)}, above the maximum ${formatDuration(maxTotal)} (extension.maxTotal)`);
   }
   if (refusals.length > 0) throw new HgError('HG_TERMS_NOT_MET', refusals.join('; '), { reasons: refusals });
   const extension: Extension = { by: actor.id, at: facts.now, durationMs, approvals: [], ...(reason ? { reason } : {}) };

@@ -164,10 +164,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   action('deny', (req, a) => app.requests.deny(req.params.id, a, s.parse(s.commentBody, req.body).comment));
   action('cancel', (req, a) => app.requests.cancel(req.params.id, a, s.parse(s.reasonBody, req.body).reason));
   action('revoke', (req, a) => app.requests.revoke(req.params.id, a, s.parse(s.reasonBody, req.body).reason));
-  action('release', (req, a) => {
-    s.parse(s.reasonBody, req.body);
-    return app.requests.release(req.params.id, a);
-  });
+  action('release', (req, a) => app.requests.release(req.params.id, a, s.parse(s.reasonBody, req.body).reason));
   action('extend', (req, a) => {
     const b = s.parse(s.extendBody, req.body);
     return app.requests.extend(req.params.id, a, b.duration, b.reason);
@@ -189,7 +186,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       ...(q.entitlement ? { entitlement: q.entitlement } : {}),
       ...(q.cursor ? { after: q.cursor } : {}),
     });
-    return { grants: rows.map(grantJson), nextCursor: rows.length === q.limit ? rows.at(-1)!.requestId : null };
+    const last = rows.at(-1);
+    return { grants: rows.map(grantJson), nextCursor: rows.length === q.limit && last ? `${last.requestId}:${last.entitlement}` : null };
   });
 
   // ---- audit ----------------------------------------------------------------------------------------

@@ -21,8 +21,9 @@ export function requestJson(r: AccessRequest) {
     expiresAt: iso(r.expiresAt),
     endedAt: iso(r.endedAt),
     pendingUntil: r.status === 'pending' ? iso(r.pendingUntil) : null,
-    approvals: r.approvals.map((a) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null })),
+    approvals: r.approvals.map((a) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null, for: a.for ?? [] })),
     approvalsRequired: Object.fromEntries(r.terms.map((t) => [t.name, t.approval.required])),
+    awaiting: awaiting(r),
     decision: r.decision ? { by: r.decision.by, at: iso(r.decision.at), comment: r.decision.comment ?? null } : null,
     policy: policyNames.length === 1 ? policyNames[0] : policyNames.join(','),
     policies: r.policies,
@@ -45,6 +46,20 @@ export function requestJson(r: AccessRequest) {
     error: r.error ?? null,
     version: r.version,
   };
+}
+
+/** Who still has to approve, per policy: for the request while pending, or for a pending extension. */
+function awaiting(r: AccessRequest) {
+  const approvals = r.status === 'pending' ? r.approvals : r.status === 'active' ? r.pendingExtension?.approvals : undefined;
+  if (!approvals) return [];
+  const terms = r.status === 'pending' ? r.terms : r.terms.filter((t) => t.extension.requiresApproval);
+  return terms
+    .map((t) => ({
+      policy: t.name,
+      remaining: Math.max(0, t.approval.required - new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by)).size),
+      approvers: t.approval.approvers,
+    }))
+    .filter((a) => a.remaining > 0);
 }
 
 export function grantJson(g: GrantRow) {

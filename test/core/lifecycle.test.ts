@@ -487,7 +487,7 @@ describe('revoke', () => {
 describe('release', () => {
   it('the requester ends their own active grant', () => {
     const req = activeUnder([oneLead]);
-    const out = release(req, alice, at(T0 + 10 * MINUTE));
+    const out = release(req, alice, undefined, at(T0 + 10 * MINUTE));
     const r = step(req, out);
     expect(r).toMatchObject({
       status: 'revoked',
@@ -497,16 +497,16 @@ describe('release', () => {
       endReason: 'released by requester',
     });
     expect(types(out)).toEqual(['grant.released']);
-    expect(release(req, alice, at(T0, false)).request.access).toBe('removing');
+    expect(release(req, alice, undefined, at(T0, false)).request.access).toBe('removing');
   });
 
   it('only the requester may release', () => {
     const req = activeUnder([oneLead]);
-    for (const who of [bob, root, eve]) expect(codeOf(() => release(req, who, at(T0)))).toBe('HG_FORBIDDEN');
+    for (const who of [bob, root, eve]) expect(codeOf(() => release(req, who, undefined, at(T0)))).toBe('HG_FORBIDDEN');
   });
 
   it.each(['pending', 'scheduled', ...FINAL_STATUSES] as RequestStatus[])('refuses to release a %s request', (status) => {
-    expect(codeOf(() => release(requestUnder([oneLead], { status }), alice, at(T0)))).toBe('HG_INVALID_TRANSITION');
+    expect(codeOf(() => release(requestUnder([oneLead], { status }), alice, undefined, at(T0)))).toBe('HG_INVALID_TRANSITION');
   });
 });
 
@@ -912,7 +912,7 @@ describe('ended requests are final', () => {
       deny: () => deny(req, bob, undefined, now),
       cancel: () => cancel(req, alice, undefined, now),
       revoke: () => revoke(req, root, undefined, now),
-      release: () => release(req, alice, now),
+      release: () => release(req, alice, undefined, now),
       extend: () => extend(req, alice, HOUR, undefined, now),
       provisioned: () => provisioned(req, now),
       fail: () => fail(req, 'x', now),
@@ -1014,7 +1014,7 @@ function randomWalk(seed: number): Walk {
       () => deny(req, approver, undefined, f),
       () => cancel(req, alice, undefined, f),
       () => revoke(req, root, undefined, f),
-      () => release(req, alice, f),
+      () => release(req, alice, undefined, f),
       () => extend(req, alice, pick(rand, [15 * MINUTE, HOUR]), undefined, f),
       () => provisioned(req, f),
       () => removed(req),

@@ -364,3 +364,33 @@ describe('authentication and roles', () => {
     await limited.close();
   });
 });
+
+describe('response details', () => {
+  it('tells who still has to approve, and records a release reason', async () => {
+    const id = (await submit('alice', { entitlements: ['db/admin'], duration: '1h', reason: 'x' })).body.id;
+    await act('carol', id, 'approve');
+    const r = (await h.call('GET', `/v1/requests/${id}`, token('alice'))).body;
+    expect(r.awaiting).toEqual([{ policy: 'dev-admin', remaining: 1, approvers: { groups: ['sre-leads'], users: [] } }]);
+    expect(r.approvals[0]).toMatchObject({ by: 'carol', for: ['dev-admin'] });
+    await act('erin', id, 'approve');
+    const released = await act('alice', id, 'release', { reason: 'index built' });
+    expect(released.body).toMatchObject({ status: 'revoked', awaiting: [], endReason: 'released by requester: index built' });
+  });
+
+  it('pages through grants without skipping entitlements of one request', async () => {
+    for (let i = 0; i < 3; i++) await submit('alice', { entitlements: ['db/read', 'cache/read'], duration: '1h' });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: { grants: { requestId: string; entitlement: string }[]; nextCursor: string | null } } = await h.call(
+        'GET',
+        `/v1/grants?limit=4${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        token('alice'),
+      );
+      seen.push(...page.body.grants.map((g) => `${g.requestId} ${g.entitlement}`));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(6);
+    expect(new Set(seen).size).toBe(6);
+  });
+});

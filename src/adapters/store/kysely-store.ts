@@ -251,7 +251,7 @@ export class KyselyStore implements Store {
     return row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
   }
 
-  async listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: string }) {
+  async listGrants(filter: Parameters<Store['listGrants']>[0]) {
     let q = this.db
       .selectFrom('grants')
       .selectAll()
@@ -261,7 +261,12 @@ export class KyselyStore implements Store {
       .limit(filter.limit);
     if (filter.principal) q = q.where('principal', '=', filter.principal);
     if (filter.entitlement) q = q.where('entitlement', '=', filter.entitlement);
-    if (filter.after) q = q.where('request_id', '>', filter.after);
+    const after = filter.after;
+    if (after) {
+      q = q.where((eb) =>
+        eb.or([eb('request_id', '>', after.requestId), eb.and([eb('request_id', '=', after.requestId), eb('entitlement', '>', after.entitlement)])]),
+      );
+    }
     return (await q.execute()).map((r) => ({
       requestId: r.request_id,
       principal: r.principal,
