@@ -567,7 +567,7 @@ describe('extend', () => {
       err = e as HgError;
     }
     expect(err?.code).toBe('HG_TERMS_NOT_MET');
-    expect(err?.message).toBe('total duration would be 10801s, above the maximum 10800s');
+    expect(err?.message).toBe('total duration would be 3h1s, above the maximum 3h (extension.maxTotal)');
   });
 
   it('uses the smallest maxTotal of the policies', () => {
