@@ -1,6 +1,6 @@
 // scratch experiment server: the real app and HTTP layer, with optional patches (VARIANT env)
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, SqliteDialect } from 'kysely';
 import pino from 'pino';
 import { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { migrate } from '../../src/adapters/store/migrations.js';
@@ -42,6 +42,14 @@ if (variant.has('fastgrant')) {
   const stmt = sqlite.prepare('SELECT request_id, expires_at FROM grants WHERE principal = ? AND entitlement = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1');
   (store as any).findGrant = async (principal: string, entitlement: string, now: number) => {
     const row = stmt.get(principal, entitlement, now) as { request_id: string; expires_at: number } | undefined;
+    return row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
+  };
+}
+if (variant.has('rawcompiled')) {
+  const text = 'SELECT request_id, expires_at FROM grants WHERE principal = ? AND entitlement = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1';
+  (store as any).findGrant = async (principal: string, entitlement: string, now: number) => {
+    const { rows } = await db.executeQuery<{ request_id: string; expires_at: number }>(CompiledQuery.raw(text, [principal, entitlement, now]));
+    const row = rows[0];
     return row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
   };
 }

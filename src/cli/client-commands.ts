@@ -333,27 +333,6 @@ function pastTime(value: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Policy name -> "group sre-leads or carol", from the caller's /v1/entitlements; empty on any failure. */
-async function approverNames(client: HourglassClient, r: RequestJson): Promise<Record<string, string>> {
-  if (r.status !== 'pending') return {};
-  try {
-    const { entitlements } = await client.entitlements();
-    const out: Record<string, string> = {};
-    for (const e of entitlements) {
-      for (const raw of e.policies) {
-        const p = raw as { name: string; approvers?: { groups?: string[]; users?: string[] } };
-        if (p.name in r.approvalsRequired && !out[p.name]) {
-          const who = fmt.describeSubjects(p.approvers);
-          if (who) out[p.name] = who;
-        }
-      }
-    }
-    return out;
-  } catch {
-    return {};
-  }
-}
-
 function isTransient(e: unknown): boolean {
   return e instanceof UnreachableError || (e instanceof ApiError && [429, 502, 503, 504].includes(e.status));
 }
@@ -431,11 +410,10 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
         );
         if (replayed) io.err(`hourglass: this --idempotency-key was used before; showing request ${request.id} as it is now\n`);
         if (!o.wait) {
-          const approvers = io.json ? {} : await approverNames(io.client, request);
-          io.print(request, () => fmt.requestLine(request, approvers));
+          io.print(request, () => fmt.requestLine(request));
           return;
         }
-        if (!io.json) io.out(fmt.requestLine(request, await approverNames(io.client, request)));
+        if (!io.json) io.out(fmt.requestLine(request));
         const timeoutMs = parseDuration((o.timeout as string | undefined) ?? DEFAULT_WAIT);
         const { last, timedOut } = await waitFor(io, request, timeoutMs);
         if (io.json) io.out(`${JSON.stringify(last, null, 2)}\n`);

@@ -55,25 +55,16 @@ export function describeSubjects(set: { groups?: string[]; users?: string[] } | 
   return parts.join(' or ');
 }
 
-/** Approvals still missing, per policy (approvals are not attributed to a policy in the API: an estimate when several policies apply). */
-export function missingApprovals(r: RequestJson): { policy: string; missing: number }[] {
-  return Object.entries(r.approvalsRequired)
-    .map(([policy, required]) => ({ policy, missing: Math.max(0, Number(required) - r.approvals.length) }))
-    .filter((x) => x.missing > 0);
-}
-
 /**
  * What happens next for a request, in one line: "waiting for 1 approval from group sre-leads",
  * "active until ...", "scheduled to start at ...", or how it ended.
- * `approvers` maps a policy name to a description of its approvers, when known.
  */
-export function nextStep(r: RequestJson, approvers: Record<string, string> = {}, now: number = Date.now()): string {
+export function nextStep(r: RequestJson, now: number = Date.now()): string {
   switch (r.status) {
     case 'pending': {
-      const missing = missingApprovals(r);
-      const parts = missing.map((m) => {
-        const from = approvers[m.policy];
-        return `${m.missing} approval${m.missing === 1 ? '' : 's'}${from ? ` from ${from}` : ''} (policy ${m.policy})`;
+      const parts = r.awaiting.map((a) => {
+        const from = describeSubjects(a.approvers);
+        return `${a.remaining} approval${a.remaining === 1 ? '' : 's'}${from ? ` from ${from}` : ''} (policy ${a.policy})`;
       });
       const what = parts.length ? `waiting for ${parts.join(' and ')}` : 'waiting for approval';
       return `${what}; the request expires ${r.pendingUntil ? when(r.pendingUntil, now) : 'when its policy says'} if not approved`;
@@ -96,8 +87,8 @@ export function nextStep(r: RequestJson, approvers: Record<string, string> = {},
 }
 
 /** The two lines most commands print about a request they changed. */
-export function requestLine(r: RequestJson, approvers: Record<string, string> = {}, now: number = Date.now()): string {
-  return `${r.id}  ${r.status}  ${r.entitlements.join(', ')}\n  ${nextStep(r, approvers, now)}\n`;
+export function requestLine(r: RequestJson, now: number = Date.now()): string {
+  return `${r.id}  ${r.status}  ${r.entitlements.join(', ')}\n  ${nextStep(r, now)}\n`;
 }
 
 /** The "until" column of the requests table: when a pending request times out, a grant ends, or the request ended. */
@@ -146,7 +137,7 @@ export function requestDetails(r: RequestJson, now: number = Date.now()): string
   }
   if (r.endedAt) rows.push(['ended', `${when(r.endedAt, now)}${r.endedBy ? ` by ${r.endedBy}` : ''}${r.endReason ? `: ${r.endReason}` : ''}`]);
   if (r.error) rows.push(['error', r.error]);
-  rows.push(['next', nextStep(r, {}, now)]);
+  rows.push(['next', nextStep(r, now)]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
