@@ -57,7 +57,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   server.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, req, reply) => {
     if (isHgError(err)) {
-      if (STATUS_OF[err.code] >= 500) req.log.error({ code: err.code, msg: err.message }, 'request failed');
+      if (STATUS_OF[err.code] >= 500) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        req.log.error({ code: err.code, cause: cause ? { code: cause.code, message: cause.message } : undefined }, err.message);
+      }
       return sendError(reply, err.code, err.message, err.details);
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 'HG_PAYLOAD_TOO_LARGE', 'request body too large');

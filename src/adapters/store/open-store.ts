@@ -6,6 +6,7 @@ import pg from 'pg';
 import { HgError } from '../../core/errors.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrate } from './migrations.js';
+import { reportUnavailable } from './unavailable.js';
 import type { Database } from './schema.js';
 
 // BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
@@ -45,7 +46,7 @@ async function openSqlite(path: string): Promise<KyselyStore> {
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db, 'sqlite');
-  return new KyselyStore(db, 'sqlite');
+  return reportUnavailable(new KyselyStore(db, 'sqlite'));
 }
 
 async function openPostgres(url: string, max: number): Promise<KyselyStore> {
@@ -59,7 +60,7 @@ async function openPostgres(url: string, max: number): Promise<KyselyStore> {
     await db.destroy();
     throw new HgError('HG_STORE_UNAVAILABLE', `cannot open the PostgreSQL store: ${scrub((err as Error).message, url)}`);
   }
-  return new KyselyStore(db, 'postgres');
+  return reportUnavailable(new KyselyStore(db, 'postgres'));
 }
 
 /** Several servers may start together; Kysely's migration lock serialises them. */

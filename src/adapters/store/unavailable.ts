@@ -1,0 +1,47 @@
+/**
+ * Turns driver errors that mean "the database cannot be reached or cannot take writes" into
+ * HG_STORE_UNAVAILABLE (503), so an outage is never reported as a bug (500) or bad input (400).
+ */
+import { HgError, isHgError } from '../../core/errors.js';
+
+const NODE_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// PostgreSQL: admin shutdown, crash shutdown, cannot connect now, too many connections, disk full.
+const PG = new Set(['57P01', '57P02', '57P03', '53300', '53100']);
+
+export function isUnavailable(err: unknown): boolean {
+  if (isHgError(err) || typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') {
+    if (NODE_NET.has(code) || PG.has(code) || /^08/.test(code)) return true;
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|CORRUPT|NOTADB)/.test(code)) return true;
+  }
+  return typeof message === 'string' && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message);
+}
+
+function translate(err: unknown): never {
+  if (isUnavailable(err)) {
+    const e = new HgError('HG_STORE_UNAVAILABLE', 'the store is unavailable; retry shortly');
+    // Kept for the server log only; never serialised to clients.
+    Object.defineProperty(e, 'cause', { value: err, enumerable: false });
+    throw e;
+  }
+  throw err;
+}
+
+/** Wraps every method of a store so unavailability surfaces as HG_STORE_UNAVAILABLE. */
+export function reportUnavailable<T extends object>(store: T): T {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        try {
+          const result = value.apply(target, args);
+          return result instanceof Promise ? result.catch(translate) : result;
+        } catch (err) {
+          return translate(err);
+        }
+      };
+    },
+  });
+}
