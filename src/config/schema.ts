@@ -12,7 +12,15 @@ import { canonicalJson, sha256Hex } from '../core/audit-chain.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { HgError } from '../core/errors.js';
 import type { Policy, Principal, Role, SubjectSet, TargetConfig, TimeWindow, Weekday } from '../core/types.js';
-import type { ConfiguredPrincipal, HourglassConfig, ServerSettings } from './types.js';
+import type {
+  AuditSettings,
+  CheckpointSettings,
+  ConfiguredPrincipal,
+  HourglassConfig,
+  ReminderSettings,
+  ServerSettings,
+  WebhookEndpoint,
+} from './types.js';
 
 // ---- names and constants ------------------------------------------------------------------------
 
@@ -24,7 +32,7 @@ export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const ENTITLEMENT_NAME_PATTERN = TARGET_NAME_PATTERN;
 export const ENTITLEMENT_REF_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}\/[a-z0-9][a-z0-9_-]{0,62}$/;
 export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const ROLES = ['admin', 'auditor', 'checker'] as const satisfies readonly Role[];
+export const ROLES = ['admin', 'auditor', 'checker', 'metrics'] as const satisfies readonly Role[];
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const satisfies readonly Weekday[];
 
 const SECOND = 1000;
@@ -349,6 +357,7 @@ export const serverShape = {
   rateLimit: strictObject({ perMinute: z.number().int().min(0).default(DEFAULTS.rateLimitPerMinute) }).default({}),
   trustedProxies: z.array(cidrSchema).default([]),
   schedulerInterval: schedulerIntervalSchema.default(`${DEFAULTS.schedulerIntervalMs}ms`),
+  allowedHosts: z.array(nonEmptyString).default([]),
 };
 
 // ---- principals ---------------------------------------------------------------------------------
@@ -486,7 +495,7 @@ export const policyShape = {
 
 // ---- whole file ---------------------------------------------------------------------------------
 
-export const TOP_LEVEL_KEYS = ['server', 'principals', 'targets', 'policies'] as const;
+export const TOP_LEVEL_KEYS = ['server', 'principals', 'targets', 'policies', 'webhooks', 'reminders', 'audit'] as const;
 
 type Shape = Record<string, z.ZodTypeAny>;
 type Parsed<S extends Shape> = { [K in keyof S]?: z.output<S[K]> };
@@ -537,6 +546,7 @@ function parseServer(raw: unknown, out: RawProblem[]): ServerSettings | undefine
     rateLimitPerMinute: v.rateLimit!.perMinute,
     trustedProxies: v.trustedProxies!.map((c) => c.trim()),
     schedulerIntervalMs: v.schedulerInterval!,
+    allowedHosts: v.allowedHosts!,
   };
 }
 
@@ -724,6 +734,120 @@ function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<string>
   return result;
 }
 
+
+// ---- webhooks, reminders, audit ------------------------------------------------------------------
+
+const httpUrlSchema = z.string().superRefine((text, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an http:// or https:// URL' });
+  } else if (url.username || url.password) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must not carry credentials; use secret for signing' });
+  }
+});
+
+const secretSchema = z.string().min(16, 'must be at least 16 characters (use a random value from an environment variable)');
+const eventPatternSchema = z.string().regex(/^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/, 'must be an event type, a prefix ending in .* or *');
+
+export const webhookShape = {
+  name: z.string().regex(POLICY_NAME_PATTERN, 'must be 1-128 characters: letters, digits and . _ - (not first)'),
+  url: httpUrlSchema,
+  secret: secretSchema,
+  events: z.array(eventPatternSchema).min(1).default(['*']),
+  timeout: durationSchema.default('10s'),
+};
+
+function parseWebhooks(raw: unknown, out: RawProblem[]): WebhookEndpoint[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    out.push({ path: ['webhooks'], message: 'must be a list of webhooks: [{ name, url, secret, events }]' });
+    return [];
+  }
+  const result: WebhookEndpoint[] = [];
+  const names = new Set<string>();
+  raw.forEach((item, i) => {
+    const path = ['webhooks', i];
+    if (!isPlainObject(item)) {
+      out.push({ path, message: 'must be a mapping with name, url and secret' });
+      return;
+    }
+    const { values: v, ok } = parseFields(webhookShape, item, path, out);
+    if (v.name !== undefined) {
+      if (names.has(v.name)) out.push({ path: [...path, 'name'], message: `duplicate webhook name ${shown(v.name)}` });
+      names.add(v.name);
+    }
+    if (!ok) return;
+    result.push({ name: v.name!, url: v.url!, secret: v.secret!, events: v.events!, timeoutMs: v.timeout! });
+  });
+  return result;
+}
+
+const optionalDuration = z.union([z.literal(0), durationSchema]).transform((v) => (v === 0 ? 0 : v));
+
+export const remindersShape = {
+  beforeExpiry: optionalDuration.default('15m'),
+  beforePendingTimeout: optionalDuration.default('1h'),
+};
+
+function parseReminders(raw: unknown, out: RawProblem[]): ReminderSettings {
+  const input = raw === undefined || raw === null ? {} : raw;
+  if (!isPlainObject(input)) {
+    out.push({ path: ['reminders'], message: 'must be a mapping' });
+    return { beforeExpiryMs: 0, beforePendingTimeoutMs: 0 };
+  }
+  const { values: v } = parseFields(remindersShape, input, ['reminders'], out);
+  return { beforeExpiryMs: v.beforeExpiry ?? 0, beforePendingTimeoutMs: v.beforePendingTimeout ?? 0 };
+}
+
+export const checkpointShape = {
+  every: z.number().int().min(0).default(1000),
+  interval: optionalDuration.default('5m'),
+  signingKey: z.string().optional(),
+  keyFile: nonEmptyString.optional(),
+  generateKey: z.boolean().default(false),
+  file: nonEmptyString.optional(),
+  webhook: strictObject({ url: httpUrlSchema, secret: secretSchema }).optional(),
+};
+
+function parseAudit(raw: unknown, out: RawProblem[]): AuditSettings {
+  if (raw === undefined || raw === null) return {};
+  if (!isPlainObject(raw)) {
+    out.push({ path: ['audit'], message: 'must be a mapping' });
+    return {};
+  }
+  unknownKeys(raw, ['checkpoints'], ['audit'], out);
+  const cp = raw.checkpoints;
+  if (cp === undefined || cp === null) return {};
+  const path = ['audit', 'checkpoints'];
+  if (!isPlainObject(cp)) {
+    out.push({ path, message: 'must be a mapping' });
+    return {};
+  }
+  const before = out.length;
+  const { values: v, ok } = parseFields(checkpointShape, cp, path, out);
+  if (!ok) return {};
+  if (v.signingKey === undefined && v.keyFile === undefined) {
+    out.push({ path, message: 'name the Ed25519 signing key: signingKey (PEM, e.g. from ${ENV}) or keyFile' });
+  }
+  if (v.signingKey !== undefined && !/-----BEGIN PRIVATE KEY-----/.test(v.signingKey)) {
+    out.push({ path: [...path, 'signingKey'], message: 'must be an Ed25519 private key in PEM (PKCS#8) form' });
+  }
+  if (v.generateKey && v.keyFile === undefined) out.push({ path: [...path, 'generateKey'], message: 'needs keyFile to write the key to' });
+  if (v.every === 0 && v.interval === 0) out.push({ path, message: 'set every (events) or interval (time), or remove checkpoints' });
+  if (out.length !== before) return {};
+  const checkpoints: CheckpointSettings = { everyEvents: v.every!, intervalMs: v.interval!, generateKey: v.generateKey! };
+  if (v.signingKey !== undefined) checkpoints.signingKeyPem = v.signingKey;
+  if (v.keyFile !== undefined) checkpoints.keyFile = v.keyFile;
+  if (v.file !== undefined) checkpoints.file = v.file;
+  if (v.webhook !== undefined) checkpoints.webhook = v.webhook;
+  return { checkpoints };
+}
+
 /** SHA-256 over the canonical form of principals (id, groups, roles), targets and policies. */
 export function policyHashOf(
   principals: readonly Principal[],
@@ -759,7 +883,10 @@ export function validateConfig(raw: unknown): { config?: HourglassConfig; proble
   const { targets, refs } = parseTargets(raw.targets, problems);
   const targetNames = new Set(isPlainObject(raw.targets) ? Object.keys(raw.targets) : []);
   const policies = parsePolicies(raw.policies, refs, targetNames, problems);
+  const webhooks = parseWebhooks(raw.webhooks, problems);
+  const reminders = parseReminders(raw.reminders, problems);
+  const audit = parseAudit(raw.audit, problems);
   if (problems.length > 0 || !server) return { problems };
   const policyHash = policyHashOf(principals, targets, policies);
-  return { config: { server, principals, targets, policies, policyHash }, problems };
+  return { config: { server, principals, targets, policies, webhooks, reminders, audit, policyHash }, problems };
 }

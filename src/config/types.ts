@@ -17,6 +17,49 @@ export interface ServerSettings {
   trustedProxies: string[];
   /** How often the scheduler looks for due work, in ms (transitions happen within this of their time). */
   schedulerIntervalMs: number;
+  /**
+   * Hosts (exact names) or CIDR blocks that outbound HTTP (webhooks, checkpoint shipping) may
+   * reach even though they resolve to private, loopback or link-local addresses.
+   */
+  allowedHosts: string[];
+}
+
+export interface WebhookEndpoint {
+  name: string;
+  url: string;
+  /** HMAC-SHA256 key; never logged or returned. */
+  secret: string;
+  /** Event type patterns (`grant.*`, `alert.*`, `*`); an event is sent when any matches. */
+  events: string[];
+  timeoutMs: number;
+}
+
+export interface ReminderSettings {
+  /** Send `reminder.grant_expiring` this long before a grant ends; 0 = never. */
+  beforeExpiryMs: number;
+  /** Send `reminder.pending_timeout` this long before a pending request times out; 0 = never. */
+  beforePendingTimeoutMs: number;
+}
+
+export interface CheckpointSettings {
+  /** Sign a checkpoint after this many new chained events (0 = not by count). */
+  everyEvents: number;
+  /** ...and at least this often while events arrive, in ms (0 = not by time). */
+  intervalMs: number;
+  /** Ed25519 private key, PEM (PKCS#8), inline or read from `keyFile`. */
+  signingKeyPem?: string;
+  keyFile?: string;
+  /** Create `keyFile` with a new key when it does not exist (for the demo). */
+  generateKey: boolean;
+  /** Append each signed checkpoint as a JSON line to this file (outside the database). */
+  file?: string;
+  /** POST each signed checkpoint to this URL, HMAC-signed like event webhooks. */
+  webhook?: { url: string; secret: string };
+}
+
+export interface AuditSettings {
+  /** Absent: checkpoints are not signed. */
+  checkpoints?: CheckpointSettings;
 }
 
 export interface HourglassConfig {
@@ -24,6 +67,9 @@ export interface HourglassConfig {
   principals: ConfiguredPrincipal[];
   targets: Record<string, TargetConfig>;
   policies: Policy[];
+  webhooks: WebhookEndpoint[];
+  reminders: ReminderSettings;
+  audit: AuditSettings;
   /** SHA-256 over the canonical form of principals, targets and policies: recorded with every decision. */
   policyHash: string;
 }

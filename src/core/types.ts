@@ -1,6 +1,7 @@
 /** Domain types shared by the pure core, the use cases and the adapters. Times are epoch milliseconds. */
 
-export type Role = 'admin' | 'auditor' | 'checker';
+/** admin: everything; auditor: read everything; checker: may call /v1/check; metrics: may read /metrics. */
+export type Role = 'admin' | 'auditor' | 'checker' | 'metrics';
 
 export interface Principal {
   id: string;

@@ -1,8 +1,10 @@
 /** The public JSON shapes of API v1. Fields may be added, never removed. Times are ISO-8601 UTC. */
-import type { AccessRequest } from '../core/types.js';
+import type { AccessRequest, Approval } from '../core/types.js';
 import type { AuditEvent, GrantRow } from '../app/ports.js';
 
 export const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+const approvalJson = (a: Approval) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null, for: a.for ?? [] });
 
 export function requestJson(r: AccessRequest) {
   const policyNames = [...new Set(Object.values(r.policies))];
@@ -21,7 +23,7 @@ export function requestJson(r: AccessRequest) {
     expiresAt: iso(r.expiresAt),
     endedAt: iso(r.endedAt),
     pendingUntil: r.status === 'pending' ? iso(r.pendingUntil) : null,
-    approvals: r.approvals.map((a) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null, for: a.for ?? [] })),
+    approvals: r.approvals.map(approvalJson),
     approvalsRequired: Object.fromEntries(r.terms.map((t) => [t.name, t.approval.required])),
     awaiting: awaiting(r),
     decision: r.decision ? { by: r.decision.by, at: iso(r.decision.at), comment: r.decision.comment ?? null } : null,
@@ -38,7 +40,7 @@ export function requestJson(r: AccessRequest) {
           at: iso(r.pendingExtension.at),
           durationSeconds: Math.round(r.pendingExtension.durationMs / 1000),
           reason: r.pendingExtension.reason ?? null,
-          approvals: r.pendingExtension.approvals.map((a) => ({ by: a.by, at: iso(a.at), comment: a.comment ?? null })),
+          approvals: r.pendingExtension.approvals.map(approvalJson),
         }
       : null,
     endedBy: r.endedBy ?? null,

@@ -60,6 +60,7 @@ describe('examples/demo.yaml', () => {
       rateLimitPerMinute: 600,
       trustedProxies: [],
       schedulerIntervalMs: 250,
+      allowedHosts: [],
     });
     expect(c.principals.map((p) => p.id)).toEqual(['alice', 'bob', 'carol', 'dave', 'sec-admin', 'auditor', 'app']);
     for (const p of c.principals) expect(p.apiTokens).toEqual([hex(`${p.id}-demo-token`)]);
@@ -115,6 +116,7 @@ describe('defaults', () => {
       rateLimitPerMinute: 600,
       trustedProxies: [],
       schedulerIntervalMs: 250,
+      allowedHosts: [],
     });
     expect(c.principals[0]).toEqual({ id: 'alice', groups: ['developers'], roles: [], apiTokens: [] });
     expect(c.policies[0]).toEqual({
@@ -174,6 +176,7 @@ ${BASE}`,
       rateLimitPerMinute: 0,
       trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
       schedulerIntervalMs: 1000,
+      allowedHosts: [],
     });
     expect(parseConfig(`server: { bodyLimit: 2048, schedulerInterval: 10ms }\n${BASE}`, {}).server).toMatchObject({
       bodyLimit: 2048,
@@ -469,7 +472,7 @@ policies:
       ['principals[1].apiTokens[1].sha256', 5, 'duplicate token hash (also principals[0].apiTokens[0]): every token must be unique'],
       ['principals[2].id', 6, 'duplicate principal id "alice" (also principals[0])'],
       ['principals[3].id', 7, expect.stringContaining('must be 1-128 characters')],
-      ['principals[3].roles[0]', 8, 'must be one of: admin, auditor, checker'],
+      ['principals[3].roles[0]', 8, 'must be one of: admin, auditor, checker, metrics'],
       ['policies[1].name', 15, 'duplicate policy name "p" (also policies[0])'],
     ]);
   });

@@ -12,7 +12,9 @@ import { Hourglass } from '../../src/app/hourglass.js';
 import type { ConfigSource } from '../../src/app/ports.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { HourglassConfig } from '../../src/config/types.js';
+import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/http/build-server.js';
+import { errorResponse } from '../../src/http/responses.js';
 import { ManualClock } from './manual-clock.js';
 import { startPostgres } from './postgres-server.js';
 
@@ -80,7 +82,9 @@ export async function createHttpHarness(opts: { yaml?: string; storeUrl: string;
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       ...(body !== undefined ? { payload: body as object } : {}),
     });
-    return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined, headers: res.headers };
+    const parsed = res.body ? JSON.parse(res.body) : undefined;
+    assertDocumentedShape(server, method, url, res.statusCode, parsed);
+    return { status: res.statusCode, body: parsed, headers: res.headers };
   };
   const closeStore = h.close;
   // Object.assign keeps the harness's live `config` getter (a spread would freeze it).
@@ -95,3 +99,25 @@ export async function createHttpHarness(opts: { yaml?: string; storeUrl: string;
 }
 
 export const token = (id: string) => `${id}-demo-token`;
+
+/**
+ * Every response seen by an HTTP test must match the schema its route documents (and errors the
+ * shared error schema), so the OpenAPI document cannot drift from what the server sends.
+ */
+export function assertDocumentedShape(server: FastifyInstance, method: string, url: string, status: number, body: unknown) {
+  if (body === undefined) return;
+  const path = url.split('?')[0]!;
+  const matches = (pattern: string) => new RegExp(`^${pattern.replace(/:[^/]+/g, '[^/]+')}$`).test(path);
+  const candidates = server.routeTable.specs.filter((s) => s.method === method);
+  // Static routes win over parametric ones, as in Fastify's router.
+  const spec = candidates.find((s) => s.url === path) ?? candidates.find((s) => matches(s.url));
+  const documented = spec?.responses[status];
+  if (status >= 400 && !documented?.schema) {
+    errorResponse.parse(body);
+    return;
+  }
+  if (!spec) throw new Error(`${method} ${url} answered ${status} but no route spec documents it`);
+  if (!documented) throw new Error(`${method} ${spec.url} answered ${status}, which its spec does not document`);
+  const r = documented.schema?.safeParse(body);
+  if (r && !r.success) throw new Error(`${method} ${spec.url} ${status} does not match its documented schema: ${r.error.message}`);
+}

@@ -1,0 +1,134 @@
+/**
+ * Response shapes of API v1 as zod schemas. They document the API (OpenAPI) and tests check
+ * real responses against them, so the serialisers in serialize.ts and these cannot drift.
+ * Fields may be added, never removed.
+ */
+import { z } from 'zod';
+import { REQUEST_STATUSES } from '../core/types.js';
+
+const time = z.string().datetime().describe('ISO-8601 UTC');
+const nullableTime = time.nullable();
+const subjectSet = z.object({ groups: z.array(z.string()), users: z.array(z.string()) });
+
+export const errorResponse = z
+  .object({
+    error: z.object({
+      code: z.string().regex(/^HG_[A-Z_]+$/).describe('stable error code, see docs/api.md'),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .describe('Every error');
+
+const approval = z.object({ by: z.string(), at: time, comment: z.string().nullable(), for: z.array(z.string()) });
+
+export const requestResponse = z
+  .object({
+    id: z.string(),
+    status: z.enum(REQUEST_STATUSES),
+    access: z.enum(['none', 'provisioning', 'present', 'removing', 'removed']),
+    requester: z.string(),
+    entitlements: z.array(z.string()),
+    reason: z.string().nullable(),
+    ticket: z.string().nullable(),
+    durationSeconds: z.number().int(),
+    requestedAt: time,
+    startAt: nullableTime,
+    activatedAt: nullableTime,
+    expiresAt: nullableTime,
+    endedAt: nullableTime,
+    pendingUntil: nullableTime,
+    approvals: z.array(approval),
+    approvalsRequired: z.record(z.number().int()).describe('policy name -> approvals it requires'),
+    awaiting: z.array(z.object({ policy: z.string(), remaining: z.number().int(), approvers: subjectSet })).describe('who still has to approve'),
+    decision: z.object({ by: z.string(), at: time, comment: z.string().nullable() }).nullable(),
+    policy: z.string(),
+    policies: z.record(z.string()).describe('entitlement -> policy used'),
+    policyHash: z.string(),
+    breakGlass: z.boolean(),
+    review: z.object({ by: z.string(), at: time, comment: z.string() }).nullable(),
+    reviewDueAt: nullableTime,
+    extensions: z.array(z.object({ by: z.string(), at: time, durationSeconds: z.number().int(), reason: z.string().nullable() })),
+    pendingExtension: z
+      .object({ by: z.string(), at: time, durationSeconds: z.number().int(), reason: z.string().nullable(), approvals: z.array(approval) })
+      .nullable(),
+    endedBy: z.string().nullable(),
+    endReason: z.string().nullable(),
+    error: z.string().nullable(),
+    version: z.number().int(),
+  })
+  .strict()
+  .describe('A request and, once approved, its grant');
+
+export const requestListResponse = z.object({ requests: z.array(requestResponse), nextCursor: z.string().nullable() }).strict();
+
+export const grantResponse = z.object({ requestId: z.string(), principal: z.string(), entitlement: z.string(), expiresAt: time }).strict();
+export const grantListResponse = z.object({ grants: z.array(grantResponse), nextCursor: z.string().nullable() }).strict();
+
+export const checkResponse = z
+  .object({ allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() })
+  .strict();
+
+export const auditEventResponse = z
+  .object({
+    id: z.string(),
+    seq: z.number().int().nullable().describe('null until the chainer links it (well under a second)'),
+    at: time,
+    type: z.string(),
+    actor: z.string(),
+    requestId: z.string().nullable(),
+    details: z.unknown(),
+    policyHash: z.string().nullable(),
+    prevHash: z.string().nullable(),
+    hash: z.string().nullable(),
+  })
+  .strict();
+export const auditListResponse = z.object({ events: z.array(auditEventResponse), nextCursor: z.string().nullable() }).strict();
+
+export const verifyResponse = z
+  .object({
+    ok: z.boolean(),
+    count: z.number().int(),
+    head: z.string().nullable().describe('SEQ:HASH of the last good link'),
+    firstBadSeq: z.number().int().optional(),
+    problem: z.string().optional(),
+    unchained: z.number().int(),
+  })
+  .passthrough();
+
+export const headResponse = z.object({ seq: z.number().int(), hash: z.string(), head: z.string().nullable() }).strict();
+
+export const meResponse = z.object({ id: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), locked: z.boolean() }).strict();
+
+export const entitlementsResponse = z
+  .object({
+    entitlements: z.array(
+      z.object({ entitlement: z.string(), target: z.string(), description: z.string().optional(), policies: z.array(z.record(z.unknown())) }),
+    ),
+  })
+  .strict();
+
+export const emergencyResponse = z
+  .object({
+    locked: z.boolean().optional(),
+    frozen: z.boolean().optional(),
+    changed: z.boolean(),
+    revoked: z.array(z.string()),
+    cancelled: z.array(z.string()),
+  })
+  .strict();
+
+const lock = z.object({ subject: z.string(), by: z.string(), at: time, reason: z.string().nullable() }).strict();
+export const locksResponse = z.object({ principals: z.array(lock), targets: z.array(lock) }).strict();
+
+export const reloadResponse = z.object({ policyHash: z.string(), previousPolicyHash: z.string() }).strict();
+
+export const healthResponse = z.object({ ok: z.literal(true) }).strict();
+export const readyResponse = z
+  .object({
+    ready: z.boolean(),
+    store: z.object({ ok: z.boolean(), error: z.string().optional() }),
+    scheduler: z.record(z.unknown()),
+    audit: z.record(z.unknown()),
+  })
+  .passthrough();

@@ -1,0 +1,70 @@
+/**
+ * Routes are declared once with their zod schemas: the same declaration validates input at run
+ * time and describes the route in the OpenAPI document (src/http/openapi.ts), so the two cannot
+ * drift apart.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { HgError } from '../core/errors.js';
+import type { Principal } from '../core/types.js';
+import { parse } from './schemas.js';
+
+export interface RouteInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  principal: Principal;
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+type Out<S> = S extends z.ZodTypeAny ? z.output<S> : undefined;
+
+export interface RouteSpec<B extends z.ZodTypeAny | undefined = undefined, Q extends z.ZodTypeAny | undefined = undefined, P extends z.ZodTypeAny | undefined = undefined> {
+  method: 'GET' | 'POST';
+  /** Fastify form: `/v1/requests/:id`. */
+  url: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  /** `bearer`: a principal's token (every /v1 route); `none`: open (health). */
+  auth: 'bearer' | 'none';
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** Status -> description and body schema (errors share one schema and need not be listed). */
+  responses: Record<number, { description: string; schema?: z.ZodTypeAny; contentType?: string }>;
+  handler: (input: RouteInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>;
+}
+
+export type AnyRouteSpec = RouteSpec<z.ZodTypeAny | undefined, z.ZodTypeAny | undefined, z.ZodTypeAny | undefined>;
+
+/** Every route declared through `defineRoute`, for the OpenAPI document and its completeness test. */
+export class RouteTable {
+  readonly specs: AnyRouteSpec[] = [];
+}
+
+export function defineRoute<B extends z.ZodTypeAny | undefined = undefined, Q extends z.ZodTypeAny | undefined = undefined, P extends z.ZodTypeAny | undefined = undefined>(
+  server: FastifyInstance,
+  table: RouteTable,
+  spec: RouteSpec<B, Q, P>,
+): void {
+  table.specs.push(spec as unknown as AnyRouteSpec);
+  server.route({
+    method: spec.method,
+    url: spec.url,
+    handler: async (req, reply) => {
+      const principal = req.principal;
+      if (spec.auth === 'bearer' && !principal) throw new HgError('HG_UNAUTHENTICATED', 'authentication required');
+      const input = {
+        body: (spec.body ? parse(spec.body, req.body) : undefined) as Out<B>,
+        query: (spec.query ? parse(spec.query, req.query) : undefined) as Out<Q>,
+        params: (spec.params ? parse(spec.params, req.params) : undefined) as Out<P>,
+        principal: principal as Principal,
+        req,
+        reply,
+      };
+      return spec.handler(input);
+    },
+  });
+}

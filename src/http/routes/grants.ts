@@ -1,0 +1,44 @@
+import { defineRoute } from '../route.js';
+import { checkResponse, grantListResponse } from '../responses.js';
+import * as s from '../schemas.js';
+import { grantJson, iso } from '../serialize.js';
+import type { RouteContext } from './context.js';
+
+export function grantRoutes({ server, table, opts }: RouteContext) {
+  const { app } = opts;
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/check',
+    tag: 'grants',
+    auth: 'bearer',
+    summary: 'Does a principal hold an entitlement right now? (roles checker, admin)',
+    description: 'Answers `allowed: false` from `expiresAt` on, even if the expiry transition has not run yet.',
+    query: s.checkQuery,
+    responses: { 200: { description: 'the answer', schema: checkResponse } },
+    handler: async ({ query, principal }) => {
+      const r = await app.check(principal, query.principal, query.entitlement);
+      return r.allowed ? { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) } : { allowed: false };
+    },
+  });
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/grants',
+    tag: 'grants',
+    auth: 'bearer',
+    summary: 'Live grants (your own, or all for admins, auditors and checkers)',
+    query: s.grantsQuery,
+    responses: { 200: { description: 'a page of grants', schema: grantListResponse } },
+    handler: async ({ query: q, principal }) => {
+      const rows = await app.grants(principal, {
+        limit: q.limit,
+        ...(q.principal ? { principal: q.principal } : {}),
+        ...(q.entitlement ? { entitlement: q.entitlement } : {}),
+        ...(q.cursor ? { after: q.cursor } : {}),
+      });
+      const last = rows.at(-1);
+      return { grants: rows.map(grantJson), nextCursor: rows.length === q.limit && last ? `${last.requestId}:${last.entitlement}` : null };
+    },
+  });
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { HgError } from '../../core/errors.js';
+import type { AccessRequest, Principal } from '../../core/types.js';
+import { defineRoute } from '../route.js';
+import { entitlementsResponse, meResponse, requestListResponse, requestResponse } from '../responses.js';
+import * as s from '../schemas.js';
+import { requestJson } from '../serialize.js';
+import type { RouteContext } from './context.js';
+
+const idParams = z.object({ id: z.string().min(1).max(200) });
+
+export function requestRoutes({ server, table, opts }: RouteContext) {
+  const { app } = opts;
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/me',
+    tag: 'caller',
+    auth: 'bearer',
+    summary: 'The calling principal',
+    responses: { 200: { description: 'the caller', schema: meResponse } },
+    handler: async ({ principal }) => {
+      const lock = await app.deps.store.getLock('principal', principal.id);
+      return { id: principal.id, groups: principal.groups, roles: principal.roles, locked: Boolean(lock) };
+    },
+  });
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/entitlements',
+    tag: 'caller',
+    auth: 'bearer',
+    summary: 'What the caller may request, with each applicable policy\'s terms',
+    responses: { 200: { description: 'entitlements', schema: entitlementsResponse } },
+    handler: async ({ principal }) => ({ entitlements: app.entitlementsFor(principal) }),
+  });
+
+  defineRoute(server, table, {
+    method: 'POST',
+    url: '/v1/requests',
+    tag: 'requests',
+    auth: 'bearer',
+    summary: 'Request entitlements for a duration',
+    description:
+      'An `Idempotency-Key` header makes a retried POST return the first result (200, header `idempotent-replayed: true`). ' +
+      'A self-service request on the built-in target is answered 201 with status `active`.',
+    body: s.submitBody,
+    responses: {
+      201: { description: 'created', schema: requestResponse },
+      200: { description: 'idempotent replay of an earlier POST', schema: requestResponse },
+    },
+    handler: async ({ body, principal, req, reply }) => {
+      const key = req.headers['idempotency-key'];
+      if (Array.isArray(key) || (key !== undefined && (key.length < 1 || key.length > 200))) {
+        throw new HgError('HG_INVALID_INPUT', 'Idempotency-Key must be 1-200 characters');
+      }
+      const { request, replayed } = await app.requests.submit(principal, body, { sourceIp: req.ip, ...(key ? { idempotencyKey: key } : {}) });
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      return reply.status(replayed ? 200 : 201).send(requestJson(request));
+    },
+  });
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/requests',
+    tag: 'requests',
+    auth: 'bearer',
+    summary: 'List requests the caller may see, newest first',
+    query: s.listRequestsQuery,
+    responses: { 200: { description: 'a page of requests', schema: requestListResponse } },
+    handler: async ({ query: q, principal }) => {
+      const page = await app.requests.list(principal, {
+        limit: q.limit,
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.requester ? { requester: q.requester } : {}),
+        ...(q.mine ? { mine: true } : {}),
+        ...(q.approvable ? { approvable: true } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
+      return { requests: page.requests.map(requestJson), nextCursor: page.nextCursor ?? null };
+    },
+  });
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/requests/:id',
+    tag: 'requests',
+    auth: 'bearer',
+    summary: 'One request',
+    params: idParams,
+    responses: { 200: { description: 'the request', schema: requestResponse } },
+    handler: async ({ params, principal }) => requestJson(await app.requests.get(principal, params.id)),
+  });
+
+  const action = <B extends z.ZodTypeAny>(
+    name: string,
+    summary: string,
+    body: B,
+    run: (id: string, actor: Principal, body: z.output<B>) => Promise<AccessRequest>,
+  ) =>
+    defineRoute(server, table, {
+      method: 'POST',
+      url: `/v1/requests/:id/${name}`,
+      tag: 'requests',
+      auth: 'bearer',
+      summary,
+      params: idParams,
+      body,
+      responses: { 200: { description: 'the request after the change', schema: requestResponse } },
+      handler: async ({ params, principal, body: b }) => requestJson(await run(params.id, principal, b as z.output<B>)),
+    });
+
+  action('approve', 'Approve a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.approve(id, a, b.comment));
+  action('deny', 'Deny a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.deny(id, a, b.comment));
+  action('cancel', 'Cancel your own pending or scheduled request', s.reasonBody, (id, a, b) => app.requests.cancel(id, a, b.reason));
+  action('revoke', 'End a grant (admins and the request\'s approvers)', s.reasonBody, (id, a, b) => app.requests.revoke(id, a, b.reason));
+  action('release', 'End your own grant early: task done', s.reasonBody, (id, a, b) => app.requests.release(id, a, b.reason));
+  action('extend', 'Extend your active grant within the policy\'s maxTotal', s.extendBody, (id, a, b) => app.requests.extend(id, a, b.duration, b.reason));
+  action('review', 'Review a break-glass grant', s.reviewBody, (id, a, b) => app.requests.review(id, a, b.comment));
+}
