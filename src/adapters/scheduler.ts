@@ -4,6 +4,7 @@
  * across restarts and several servers may run it at once.
  */
 import type { Hourglass } from '../app/hourglass.js';
+import type { BackgroundWorker } from '../app/ports.js';
 import type { Logger } from 'pino';
 
 export interface SchedulerStatus {
@@ -23,6 +24,7 @@ export class Scheduler {
     private readonly app: Hourglass,
     private readonly intervalMs: () => number,
     private readonly log: Logger,
+    private readonly workers: readonly BackgroundWorker[] = [],
   ) {}
 
   start() {
@@ -44,6 +46,14 @@ export class Scheduler {
     try {
       const run = await this.app.due.runDue();
       await this.app.audit.chainPending();
+      // A failing worker (an unreachable webhook, say) must not hold up expiry or the others.
+      for (const worker of this.workers) {
+        try {
+          await worker.runOnce();
+        } catch (err) {
+          this.log.error({ worker: worker.name, err: (err as Error).message }, 'background worker failed; retrying next pass');
+        }
+      }
       this.status.lastRunAt = this.app.deps.clock.now();
       this.status.lastLagMs = run.maxLagMs;
       this.status.transitions += run.transitions;

@@ -2,13 +2,15 @@ import type { AuditDraft, AccessRequest } from '../core/types.js';
 import type { Outcome } from '../core/lifecycle.js';
 import { HgError } from '../core/errors.js';
 import type { HourglassConfig } from '../config/types.js';
-import type { AuditEvent, Clock, ConfigSource, IdGenerator, Store, StoreTx } from './ports.js';
+import type { AuditEvent, Clock, ConfigSource, IdGenerator, Metrics, Store, StoreTx } from './ports.js';
 
 export interface AppDeps {
   store: Store;
   clock: Clock;
   ids: IdGenerator;
   config: ConfigSource;
+  /** Absent: nothing is observed. */
+  metrics?: Metrics;
 }
 
 export const SYSTEM_ACTOR = 'system';

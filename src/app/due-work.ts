@@ -30,7 +30,10 @@ export class DueWork {
       await this.deps.store.transaction(async (tx) => {
         for (const req of due) {
           const at = lifecycle.dueAt(req);
-          if (at !== undefined) run.maxLagMs = Math.max(run.maxLagMs, now - at);
+          if (at !== undefined) {
+            run.maxLagMs = Math.max(run.maxLagMs, now - at);
+            this.deps.metrics?.dueLag(Math.max(0, now - at));
+          }
           const outcome = lifecycle.tick(req, { now, inline: isInline(config, req.entitlements) });
           if (!outcome) continue;
           if (await commitOutcome(this.deps, tx, req, outcome, now)) run.transitions += 1;

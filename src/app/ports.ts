@@ -104,8 +104,8 @@ export interface Store {
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
 
   listAudit(filter: AuditFilter): Promise<AuditPage>;
-  /** Links unchained events in commit order; returns how many were chained. Safe to run from several servers. */
-  chainAudit(limit: number): Promise<number>;
+  /** Links unchained events in commit order; returns the types of the events it linked. Safe to run from several servers. */
+  chainAudit(limit: number): Promise<string[]>;
   /** Chained links in sequence order from `fromSeq` (inclusive). */
   readChain(fromSeq: number, limit: number): Promise<StoredChainLink[]>;
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
@@ -115,4 +115,35 @@ export interface Store {
 
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Observations for monitoring (Prometheus in production, a no-op in most tests). Every method
+ * must be cheap and must never throw.
+ */
+export interface Metrics {
+  /** A committed audit event (decisions and state changes are counted by type). */
+  eventRecorded(type: string): void;
+  /** How late a due transition ran, in ms. */
+  dueLag(ms: number): void;
+  /** A /v1/check answered, in seconds. */
+  checkLatency(seconds: number, allowed: boolean): void;
+  /** A webhook delivery attempt ended. */
+  webhookDelivery(endpoint: string, outcome: 'delivered' | 'failed' | 'refused'): void;
+  /** A revocation on a target had to be retried (connectors; a later issue). */
+  revocationRetry(target: string): void;
+}
+
+export const noMetrics: Metrics = {
+  eventRecorded() {},
+  dueLag() {},
+  checkLatency() {},
+  webhookDelivery() {},
+  revocationRetry() {},
+};
+
+/** Work the scheduler runs on every pass, after due transitions (webhook delivery, checkpoints, ...). */
+export interface BackgroundWorker {
+  readonly name: string;
+  runOnce(): Promise<void>;
 }

@@ -301,7 +301,7 @@ export class KyselyStore implements Store {
     return { events: rows.map(toEvent) };
   }
 
-  async chainAudit(limit: number): Promise<number> {
+  async chainAudit(limit: number): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(trx);
       const pending = await trx
@@ -311,7 +311,7 @@ export class KyselyStore implements Store {
         .orderBy('pos')
         .limit(limit)
         .execute();
-      if (pending.length === 0) return 0;
+      if (pending.length === 0) return [];
       const head = await trx
         .selectFrom('audit_events')
         .select(['seq', 'hash'])
@@ -331,7 +331,7 @@ export class KyselyStore implements Store {
         await trx.updateTable('audit_events').set({ seq, prev_hash: prev, hash }).where('pos', '=', row.pos).execute();
         prev = hash;
       }
-      return pending.length;
+      return pending.map((r) => r.type);
     });
   }
 

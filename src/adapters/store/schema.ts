@@ -54,6 +54,44 @@ export interface StateTable {
   value: string;
 }
 
+export interface WebhookOutboxTable {
+  id: string;
+  endpoint: string;
+  event_id: string;
+  event_seq: number;
+  event_type: string;
+  payload: string;
+  /** pending | delivered */
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface WebhookDeliveriesTable {
+  pos: Generated<number>;
+  outbox_id: string;
+  endpoint: string;
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  at: number;
+  key_id: string;
+  signature: string;
+  /** JSON: where the checkpoint was shipped ({file?: at, webhook?: at}). */
+  shipped: string | null;
+}
+
 export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
@@ -61,4 +99,7 @@ export interface Database {
   idempotency: IdempotencyTable;
   locks: LocksTable;
   hg_state: StateTable;
+  webhook_outbox: WebhookOutboxTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }

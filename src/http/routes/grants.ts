@@ -17,7 +17,9 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
     query: s.checkQuery,
     responses: { 200: { description: 'the answer', schema: checkResponse } },
     handler: async ({ query, principal }) => {
+      const started = process.hrtime.bigint();
       const r = await app.check(principal, query.principal, query.entitlement);
+      app.deps.metrics?.checkLatency(Number(process.hrtime.bigint() - started) / 1e9, r.allowed);
       return r.allowed ? { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) } : { allowed: false };
     },
   });
