@@ -19,6 +19,11 @@ import { auditRoutes } from './routes/audit.js';
 import { grantRoutes } from './routes/grants.js';
 import { healthRoutes } from './routes/health.js';
 import { requestRoutes } from './routes/requests.js';
+import { auditExportRoutes } from './routes/audit-export.js';
+import { docsRoutes } from './routes/docs.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { policyRoutes } from './routes/policies.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export interface ServerOptions {
   app: Hourglass;
@@ -102,7 +107,20 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   const table = new RouteTable();
   const ctx = { server, table, opts };
-  for (const register of [healthRoutes, requestRoutes, grantRoutes, auditRoutes, adminRoutes]) register(ctx);
+  for (const register of [
+    healthRoutes,
+    requestRoutes,
+    grantRoutes,
+    auditRoutes,
+    auditExportRoutes,
+    adminRoutes,
+    policyRoutes,
+    webhookRoutes,
+    metricsRoutes,
+    docsRoutes,
+  ]) {
+    register(ctx);
+  }
   server.decorate('routeTable', table);
 
   return server;
