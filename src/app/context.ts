@@ -1,5 +1,5 @@
 import type { AuditDraft, AccessRequest } from '../core/types.js';
-import type { Outcome } from '../core/lifecycle.js';
+import type { Facts, Outcome } from '../core/lifecycle.js';
 import { HgError } from '../core/errors.js';
 import type { HourglassConfig } from '../config/types.js';
 import type { AuditEvent, Clock, ConfigSource, IdGenerator, Metrics, Store, StoreTx } from './ports.js';
@@ -31,6 +31,11 @@ export async function commitOutcome(
   if (!(await tx.updateRequest(prev, outcome.request))) return false;
   await tx.appendAudit(stamp(deps, outcome.events, now, prev.policyHash));
   return true;
+}
+
+/** The facts a transition of this request needs at `now` under the configuration in force. */
+export function factsFor(config: HourglassConfig, entitlements: readonly string[], now: number): Facts {
+  return { now, inline: isInline(config, entitlements), reminders: config.reminders };
 }
 
 /** True when every target of these entitlements keeps its grants inside Hourglass. */

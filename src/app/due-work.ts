@@ -3,7 +3,7 @@
  * persisted `due_at` of each request, so they survive restarts and run on any server.
  */
 import * as lifecycle from '../core/lifecycle.js';
-import { commitOutcome, isInline, type AppDeps } from './context.js';
+import { commitOutcome, factsFor, type AppDeps } from './context.js';
 
 const BATCH = 200;
 
@@ -34,7 +34,7 @@ export class DueWork {
             run.maxLagMs = Math.max(run.maxLagMs, now - at);
             this.deps.metrics?.dueLag(Math.max(0, now - at));
           }
-          const outcome = lifecycle.tick(req, { now, inline: isInline(config, req.entitlements) });
+          const outcome = lifecycle.tick(req, factsFor(config, req.entitlements, now));
           if (!outcome) continue;
           if (await commitOutcome(this.deps, tx, req, outcome, now)) run.transitions += 1;
           else run.conflicts += 1;

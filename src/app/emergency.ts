@@ -2,7 +2,7 @@
 import { HgError } from '../core/errors.js';
 import * as lifecycle from '../core/lifecycle.js';
 import type { AccessRequest, Principal } from '../core/types.js';
-import { commitOutcome, isInline, stamp, targetOf, type AppDeps } from './context.js';
+import { commitOutcome, factsFor, stamp, targetOf, type AppDeps } from './context.js';
 import { findPrincipal, hasRole } from './directory.js';
 import type { StoreTx } from './ports.js';
 
@@ -31,7 +31,15 @@ export class EmergencyControls {
       const changed = !(await tx.getLock('principal', id));
       await tx.setLock('principal', { subject: id, by: actor.id, at: now, ...(reason ? { reason } : {}) });
       await tx.appendAudit(
-        stamp(this.deps, [{ type: 'principal.locked', actor: actor.id, details: { principal: id, reason } }], now, config.policyHash),
+        stamp(
+          this.deps,
+          [
+            { type: 'principal.locked', actor: actor.id, details: { principal: id, reason } },
+            { type: 'alert.principal_locked', actor: actor.id, details: { principal: id, reason } },
+          ],
+          now,
+          config.policyHash,
+        ),
       );
       const ended = await this.endAll(tx, actor, await tx.openRequestsOf(id), `principal ${id} locked`, now);
       return { locked: true, changed, ...ended };
@@ -83,7 +91,7 @@ export class EmergencyControls {
     const revoked: string[] = [];
     const cancelled: string[] = [];
     for (const req of requests) {
-      const facts = { now, inline: isInline(config, req.entitlements) };
+      const facts = factsFor(config, req.entitlements, now);
       const outcome =
         req.status === 'pending'
           ? lifecycle.cancel(req, actor, reason, facts, true)

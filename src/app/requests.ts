@@ -5,7 +5,7 @@ import { HgError, isHgError } from '../core/errors.js';
 import * as lifecycle from '../core/lifecycle.js';
 import { evaluateRequest, subjectMatches, termsOf } from '../core/policy.js';
 import type { AccessRequest, Principal, RequestStatus } from '../core/types.js';
-import { commitOutcome, concurrentUpdate, isInline, stamp, targetOf, type AppDeps } from './context.js';
+import { commitOutcome, concurrentUpdate, factsFor, stamp, targetOf, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
 
 export interface SubmitInput {
@@ -99,7 +99,7 @@ export class RequestService {
       ...(startAt !== undefined ? { startAt } : {}),
       ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
     };
-    const outcome = lifecycle.open(request, { now, inline: isInline(config, entitlements) });
+    const outcome = lifecycle.open(request, factsFor(config, entitlements, now));
 
     try {
       await store.transaction(async (tx) => {
@@ -149,7 +149,7 @@ export class RequestService {
         const req = await tx.getRequest(id);
         if (!req || !this.canSee(actor, req)) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
         if (guard) await this.assertUnlocked(tx, actor.id, req.entitlements);
-        const outcome = action(req, { now, inline: isInline(config, req.entitlements) });
+        const outcome = action(req, factsFor(config, req.entitlements, now));
         if (!(await commitOutcome(this.deps, tx, req, outcome, now))) throw concurrentUpdate();
         return outcome.request;
       });

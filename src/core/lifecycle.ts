@@ -22,6 +22,25 @@ export interface Outcome {
 export interface Facts {
   now: number;
   inline: boolean;
+  /** How long before a pending timeout or an expiry to remind; 0 or absent: never. */
+  reminders?: { beforeExpiryMs: number; beforePendingTimeoutMs: number };
+}
+
+/** The reminder due for a request in its current state, if any still lies ahead. */
+function reminderFor(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>): number | undefined {
+  const r = facts.reminders;
+  if (!r) return undefined;
+  let at: number | undefined;
+  if (req.status === 'pending' && req.pendingUntil !== undefined && r.beforePendingTimeoutMs > 0) at = req.pendingUntil - r.beforePendingTimeoutMs;
+  if (req.status === 'active' && req.expiresAt !== undefined && r.beforeExpiryMs > 0) at = req.expiresAt - r.beforeExpiryMs;
+  return at !== undefined && at > facts.now ? at : undefined;
+}
+
+/** Sets or clears `remindAt` to match the request's new state. */
+function withReminder(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>): AccessRequest {
+  const at = reminderFor(req, facts);
+  const { remindAt: _old, ...rest } = req;
+  return at === undefined ? rest : { ...rest, remindAt: at };
 }
 
 const SYSTEM = 'system';
@@ -60,9 +79,9 @@ export function open(req: AccessRequest, facts: Facts): Outcome {
     breakGlass: req.breakGlass,
     sourceIp: req.sourceIp,
   });
-  if (!req.breakGlass && needsApproval(req.terms)) return { request: req, events: [submitted] };
+  if (!req.breakGlass && needsApproval(req.terms)) return { request: withReminder(req, facts), events: [submitted] };
   const admitted = admit(req, facts, req.requester);
-  return { request: admitted.request, events: [submitted, ...admitted.events] };
+  return { request: withReminder(admitted.request, facts), events: [submitted, ...admitted.events] };
 }
 
 export function needsApproval(terms: readonly PolicyTerms[]): boolean {
@@ -96,7 +115,7 @@ export function approve(req: AccessRequest, approver: Principal, comment: string
   const events = [event(req, 'request.approved', approver.id, { comment, for: eligibleFor, count: approvals.length })];
   if (!quorumMet(req.terms, approvals)) return { request: approved, events };
   const admitted = admit({ ...approved, version: approved.version - 1 }, facts, approver.id);
-  return { request: admitted.request, events: [...events, ...admitted.events] };
+  return { request: withReminder(admitted.request, facts), events: [...events, ...admitted.events] };
 }
 
 export function deny(req: AccessRequest, approver: Principal, comment: string | undefined, facts: Facts): Outcome {
@@ -176,10 +195,10 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
 }
 
 /** A connector confirmed that the access exists on every target. */
-export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now'>): Outcome {
+export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>): Outcome {
   if (req.status !== 'scheduled' || req.access !== 'provisioning') throw illegal(req, 'confirm access for');
   return {
-    request: next(req, { status: 'active', access: 'present', activatedAt: facts.now }),
+    request: withReminder(next(req, { status: 'active', access: 'present', activatedAt: facts.now }), facts),
     events: [event(req, 'grant.activated', SYSTEM, { expiresAt: req.expiresAt, entitlements: req.entitlements })],
   };
 }
@@ -207,7 +226,7 @@ type Ending = { status: 'expired' | 'revoked' | 'cancelled'; by: string; type: s
 function end(req: AccessRequest, ending: Ending, facts: Facts): Outcome {
   const hadAccess = req.access === 'present' || req.access === 'provisioning';
   const access = hadAccess ? (facts.inline ? 'removed' : 'removing') : req.access;
-  const { pendingExtension: _drop, ...rest } = req;
+  const { pendingExtension: _drop, remindAt: _reminder, ...rest } = req;
   const patch: Partial<AccessRequest> = { status: ending.status, access, endedAt: facts.now, endedBy: ending.by };
   if (ending.reason) patch.endReason = ending.reason;
   return {
@@ -273,14 +292,14 @@ export function extend(
       events: [event(req, 'grant.extension_requested', actor.id, { durationMs, reason })],
     };
   }
-  return applyExtension(req, extension, actor.id);
+  return applyExtension(req, extension, actor.id, facts);
 }
 
-function applyExtension(req: AccessRequest, extension: Extension, actor: string): Outcome {
+function applyExtension(req: AccessRequest, extension: Extension, actor: string, facts: Facts): Outcome {
   const expiresAt = (req.expiresAt ?? 0) + extension.durationMs;
   const { pendingExtension: _drop, ...rest } = req;
   return {
-    request: next(rest, { expiresAt, extensions: [...req.extensions, extension] }),
+    request: withReminder(next(rest, { expiresAt, extensions: [...req.extensions, extension] }), facts),
     events: [event(req, 'grant.extended', actor, { durationMs: extension.durationMs, expiresAt, reason: extension.reason })],
   };
 }
@@ -295,7 +314,7 @@ function approveExtension(req: AccessRequest, approver: Principal, comment: stri
   const events = [event(req, 'grant.extension_approved', approver.id, { comment, count: approvals.length })];
   const needing = req.terms.filter((t) => t.extension.requiresApproval);
   if (!quorumMet(needing, approvals)) return { request: next(req, { pendingExtension: ext }), events };
-  const applied = applyExtension(req, ext, approver.id);
+  const applied = applyExtension(req, ext, approver.id, facts);
   return { request: applied.request, events: [...events, ...applied.events] };
 }
 
@@ -323,6 +342,7 @@ export function dueAt(req: AccessRequest): number | undefined {
     times.push(req.expiresAt);
   }
   if (req.breakGlass && req.reviewDueAt !== undefined && !req.review && !req.reviewAlerted) times.push(req.reviewDueAt);
+  if (req.remindAt !== undefined && !isFinal(req)) times.push(req.remindAt);
   return times.length ? Math.min(...times) : undefined;
 }
 
@@ -333,7 +353,8 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
     return end(req, { status: 'expired', by: SYSTEM, type: 'request.expired', reason: 'pending timeout' }, facts);
   }
   if (req.status === 'scheduled' && req.access === 'none' && req.startAt !== undefined && req.startAt <= now) {
-    return activate(req, facts);
+    const started = activate(req, facts);
+    return { request: withReminder(started.request, facts), events: started.events };
   }
   if (!isFinal(req) && req.status !== 'pending' && req.expiresAt !== undefined && req.expiresAt <= now) {
     return end(req, { status: 'expired', by: SYSTEM, type: 'grant.expired' }, facts);
@@ -342,6 +363,15 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
     return {
       request: next(req, { reviewAlerted: true }),
       events: [event(req, 'alert.review_overdue', SYSTEM, { reviewDueAt: req.reviewDueAt })],
+    };
+  }
+  if (req.remindAt !== undefined && req.remindAt <= now && !isFinal(req)) {
+    const { remindAt: _sent, ...rest } = req;
+    const type = req.status === 'pending' ? 'reminder.pending_timeout' : 'reminder.grant_expiring';
+    const until = req.status === 'pending' ? req.pendingUntil : req.expiresAt;
+    return {
+      request: next(rest, {}),
+      events: [event(req, type, SYSTEM, { at: until, requester: req.requester, entitlements: req.entitlements })],
     };
   }
   return undefined;

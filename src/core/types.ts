@@ -123,6 +123,8 @@ export interface AccessRequest {
   reviewAlerted: boolean;
   extensions: Extension[];
   pendingExtension?: Extension;
+  /** When to send the next reminder (pending timeout approaching, or grant about to expire). */
+  remindAt?: number;
   endedBy?: string;
   endReason?: string;
   error?: string;

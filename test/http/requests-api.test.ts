@@ -309,7 +309,7 @@ describe('emergency controls', () => {
     await h.call('POST', '/v1/principals/alice/unlock', token('admin'));
     expect((await submit('alice', { entitlements: ['db/read'], duration: '1h' })).status).toBe(201);
     const types = (await h.call('GET', '/v1/audit?actor=admin', token('auditor'))).body.events.map((e: { type: string }) => e.type);
-    expect(types).toEqual(['principal.locked', 'grant.revoked', 'request.cancelled', 'principal.unlocked']);
+    expect(types).toEqual(['principal.locked', 'alert.principal_locked', 'grant.revoked', 'request.cancelled', 'principal.unlocked']);
   });
 
   it('freezing a target revokes every grant on it and refuses new ones', async () => {
@@ -392,5 +392,42 @@ describe('response details', () => {
     } while (cursor);
     expect(seen).toHaveLength(6);
     expect(new Set(seen).size).toBe(6);
+  });
+});
+
+describe('reminders', () => {
+  const events = async (type: string) => (await h.call('GET', `/v1/audit?type=${type}`, token('auditor'))).body.events;
+
+  it('reminds before a grant expires and before a pending request times out, once each, and survives extension', async () => {
+    const g = (await submit('alice', { entitlements: ['db/admin'], duration: '1h', reason: 'x' })).body;
+    expect(g.status).toBe('pending');
+    h.clock.advance(23 * 3_600_000 - 1); // 24h pending timeout, reminded 1h before
+    await h.app.due.runDue();
+    expect(await events('reminder.pending_timeout')).toHaveLength(0);
+    h.clock.advance(1);
+    await h.app.due.runDue();
+    await h.app.due.runDue();
+    expect(await events('reminder.pending_timeout')).toEqual([expect.objectContaining({ requestId: g.id, actor: 'system' })]);
+
+    const a = (await submit('alice', { entitlements: ['db/read'], duration: '1h' })).body;
+    h.clock.advance(45 * 60_000); // 15 minutes before the end
+    await h.app.due.runDue();
+    expect((await events('reminder.grant_expiring')).map((e: { requestId: string }) => e.requestId)).toEqual([a.id]);
+    // An extension moves the next reminder with the new end.
+    const b = (await submit('alice', { entitlements: ['db/admin'], duration: '1h', reason: 'y' })).body;
+    await act('carol', b.id, 'approve');
+    await act('erin', b.id, 'approve');
+    await act('alice', b.id, 'extend', { duration: '1h' });
+    h.clock.advance(60 * 60_000);
+    await h.app.due.runDue();
+    expect((await events('reminder.grant_expiring')).map((e: { requestId: string }) => e.requestId)).toEqual([a.id]);
+    h.clock.advance(45 * 60_000);
+    await h.app.due.runDue();
+    expect((await events('reminder.grant_expiring')).map((e: { requestId: string }) => e.requestId)).toEqual([a.id, b.id]);
+  });
+
+  it('locking a principal raises an alert', async () => {
+    await h.call('POST', '/v1/principals/alice/lock', token('admin'), { reason: 'phished' });
+    expect(await events('alert.principal_locked')).toEqual([expect.objectContaining({ actor: 'admin', details: { principal: 'alice', reason: 'phished' } })]);
   });
 });
