@@ -9,6 +9,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '../core/audit-chain.js';
+import { targetKindSchemas } from './target-kinds.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { HgError } from '../core/errors.js';
 import type { Policy, Principal, Role, SubjectSet, TargetConfig, TimeWindow, Weekday } from '../core/types.js';
@@ -25,7 +26,7 @@ import type {
 // ---- names and constants ------------------------------------------------------------------------
 
 /** Target types this build knows. Connector issues add their type here (postgres, mariadb, redis, ...). */
-export const KNOWN_TARGET_TYPES: Set<string> = new Set(['hourglass']);
+export const KNOWN_TARGET_TYPES: Set<string> = new Set(['hourglass', 'postgres', 'mariadb', 'redis']);
 
 export const PRINCIPAL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -593,6 +594,9 @@ function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrincipal[]
   return result;
 }
 
+let kinds: Record<string, z.ZodTypeAny> | undefined;
+const kindSchemas = () => (kinds ??= targetKindSchemas({ strictObject, durationSchema, nonEmptyString }));
+
 function parseTargets(raw: unknown, out: RawProblem[]): { targets: Record<string, TargetConfig>; refs: Set<string> } {
   const targets: Record<string, TargetConfig> = {};
   const refs = new Set<string>();
@@ -623,6 +627,16 @@ function parseTargets(raw: unknown, out: RawProblem[]): { targets: Record<string
     const r = targetSchema.safeParse(value, { errorMap: configErrorMap, path });
     if (!r.success) {
       issuesToProblems(r.error.issues, out);
+      continue;
+    }
+    const kind = kindSchemas()[r.data.type];
+    if (kind) {
+      const k = kind.safeParse(value, { errorMap: configErrorMap, path });
+      if (!k.success) {
+        issuesToProblems(k.error.issues, out);
+        continue;
+      }
+      if (ok) targets[name] = { ...(k.data as object), name } as TargetConfig;
       continue;
     }
     if (ok) targets[name] = { ...r.data, name } as TargetConfig;

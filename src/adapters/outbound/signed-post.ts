@@ -3,12 +3,15 @@
  * link-local or other internal addresses unless the host is listed in `server.allowedHosts`.
  * The address is checked when the connection is made (our own `lookup`), so a DNS answer that
  * changes between check and connect (rebinding) cannot slip through. Redirects are not followed.
+ * Each request gets its own connection (no keep-alive pool), so a socket opened under an older
+ * `allowedHosts` is never reused, and one deadline bounds the whole exchange.
  */
 import { createHmac } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import ipaddr from 'ipaddr.js';
 
 export interface SignedPost {
@@ -17,7 +20,9 @@ export interface SignedPost {
   secret: string;
   /** Seconds since the epoch; part of what is signed, so receivers can refuse old replays. */
   timestamp: number;
+  /** Extra headers; they cannot replace the signature, timestamp or content headers. */
   headers?: Record<string, string>;
+  /** Deadline for the whole exchange (connect, send, status line), in ms. */
   timeoutMs: number;
   /** Host names or CIDR blocks allowed even though they are internal. */
   allowedHosts: readonly string[];
@@ -41,13 +46,21 @@ export function signatureHeader(secret: string, timestamp: number, body: string)
   return `t=${timestamp},v1=${mac}`;
 }
 
-const PUBLIC_RANGES = new Set(['unicast']);
-
-/** True for addresses outside the public unicast space (private, loopback, link-local, CGNAT, ...). */
+/**
+ * True for addresses outside the public unicast space: private, loopback, link-local, CGNAT,
+ * multicast, reserved, IPv4-mapped and IPv4-compatible IPv6 forms of those, NAT64, 6to4, Teredo.
+ * Anything that does not parse counts as internal.
+ */
 export function isInternalAddress(ip: string): boolean {
+  if (!ipaddr.isValid(ip)) return true;
   let addr = ipaddr.parse(ip);
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) addr = (addr as ipaddr.IPv6).toIPv4Address();
-  return !PUBLIC_RANGES.has(addr.range());
+  if (addr.kind() === 'ipv6') {
+    const v6 = addr as ipaddr.IPv6;
+    if (v6.isIPv4MappedAddress()) addr = v6.toIPv4Address();
+    // ::/96, the deprecated IPv4-compatible form (::127.0.0.1): ipaddr.js calls it unicast.
+    else if (v6.parts.slice(0, 6).every((p) => p === 0)) return true;
+  }
+  return addr.range() !== 'unicast';
 }
 
 function allowedByList(host: string, ip: string, allowed: readonly string[]): boolean {
@@ -82,40 +95,65 @@ function guardedLookup(host: string, allowed: readonly string[]): LookupFunction
   };
 }
 
+/** Throws `OutboundRefused` before any connection for a forbidden destination; other errors are network errors. */
 export async function signedPost(req: SignedPost): Promise<PostResult> {
-  const url = new URL(req.url);
+  let url: URL;
+  try {
+    url = new URL(req.url);
+  } catch {
+    throw new OutboundRefused('not a valid URL');
+  }
   const client = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!client) throw new OutboundRefused(`unsupported scheme ${url.protocol}`);
+  if (url.username || url.password) throw new OutboundRefused('URLs with credentials are not sent');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   // A literal IP never goes through lookup: check it here.
   if (ipaddr.isValid(host) && isInternalAddress(host) && !allowedByList(host, host, req.allowedHosts)) {
     throw new OutboundRefused(`${host} is an internal address; list it in server.allowedHosts to allow it`);
   }
-  const started = Date.now();
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
   return new Promise<PostResult>((resolve, reject) => {
+    let settled = false;
     const request = client.request(
       url,
       {
         method: 'POST',
+        agent: false,
         lookup: guardedLookup(host, req.allowedHosts),
         timeout: req.timeoutMs,
         headers: {
+          'user-agent': 'Hourglass-Webhook/1',
+          ...req.headers,
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(req.body),
-          'user-agent': 'Hourglass-Webhook/1',
           'hourglass-timestamp': String(req.timestamp),
           'hourglass-signature': signatureHeader(req.secret, req.timestamp, req.body),
-          ...req.headers,
         },
       },
       (res) => {
-        res.resume(); // the body is not needed; drain it so the socket is freed
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, durationMs: Date.now() - started }));
-        res.on('error', reject);
+        // The status is the answer; the body is drained (and bounded by the deadline) but not kept.
+        if (!settled) {
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, durationMs: elapsed() });
+        }
+        res.on('error', () => {});
+        res.on('close', () => clearTimeout(deadline));
+        res.resume();
       },
     );
+    const fail = (err: Error) => {
+      clearTimeout(deadline);
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+    // `timeout` above is per socket inactivity; this bounds the whole exchange (a receiver that
+    // trickles bytes cannot hold a delivery slot for ever).
+    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    deadline.unref?.();
     request.on('timeout', () => request.destroy(new Error(`no answer within ${req.timeoutMs} ms`)));
-    request.on('error', reject);
+    request.on('error', fail);
     request.end(req.body);
   });
 }
