@@ -35,7 +35,15 @@ export async function commitOutcome(
 
 /** The facts a transition of this request needs at `now` under the configuration in force. */
 export function factsFor(config: HourglassConfig, entitlements: readonly string[], now: number): Facts {
-  return { now, inline: isInline(config, entitlements), reminders: config.reminders };
+  const timeouts = [...new Set(entitlements.map(targetOf))]
+    .map((t) => config.targets[t]?.provisioningTimeout)
+    .filter((v): v is number => typeof v === 'number');
+  return {
+    now,
+    inline: isInline(config, entitlements),
+    reminders: config.reminders,
+    ...(timeouts.length ? { provisioningTimeoutMs: Math.min(...timeouts) } : {}),
+  };
 }
 
 /** True when every target of these entitlements keeps its grants inside Hourglass. */

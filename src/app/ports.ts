@@ -97,6 +97,12 @@ export interface Store {
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** Requests with work due at or before `now`, oldest due first. */
   findDue(now: number, limit: number): Promise<AccessRequest[]>;
+  /** Requests whose work on a target (provisioning, removing) is due at `now`, oldest first. */
+  findAccessWork(now: number, limit: number): Promise<AccessRequest[]>;
+  /** Credentials issued by connectors, encrypted by the caller; one row per (request, target). */
+  putCredentials(requestId: string, target: string, ciphertext: string, at: number): Promise<void>;
+  getCredentials(requestId: string): Promise<{ target: string; ciphertext: string }[]>;
+  deleteCredentials(requestId: string): Promise<void>;
   /** The live grant of `entitlement` to `principal` that lasts longest, if any, at `now`. */
   findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined>;
   listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: { requestId: string; entitlement: string } }): Promise<GrantRow[]>;

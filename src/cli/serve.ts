@@ -3,6 +3,8 @@ import { basename } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { Hourglass } from '../app/hourglass.js';
 import type { ConfigSource } from '../app/ports.js';
+import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } from '../adapters/metrics.js';
+import { createWebhookWorker } from '../adapters/outbound/webhook-worker.js';
 import { Scheduler } from '../adapters/scheduler.js';
 import { openStore } from '../adapters/store/open-store.js';
 import { createIds, systemClock } from '../adapters/system.js';
@@ -37,7 +39,14 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
   let config = applyEnvOverrides(loadConfigFile(configPath, env), env);
   const source: ConfigSource = { current: () => config };
   const store = await openStore(config.server.store);
-  const app = new Hourglass({ store, clock: systemClock, ids: createIds(systemClock), config: source });
+  const registry = createMetricsRegistry();
+  const app = new Hourglass({
+    store,
+    clock: systemClock,
+    ids: createIds(systemClock),
+    config: source,
+    metrics: createPrometheusMetrics(registry),
+  });
 
   const report = await app.audit.verifyIncrementally();
   if (report.ok) log.info({ events: report.count, head: report.head }, 'audit chain verified');
@@ -54,7 +63,16 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     return { policyHash: config.policyHash, previousPolicyHash };
   };
 
-  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log);
+  // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
+  const webhooks = createWebhookWorker(app.deps);
+  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log, [webhooks]);
+  registerStateGauges(registry, {
+    db: store.db,
+    clock: systemClock,
+    config: source,
+    scheduler: () => scheduler.status,
+    lastVerify: () => app.audit.lastVerify,
+  });
   const server = await buildServer({
     app,
     config: source,
@@ -62,6 +80,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     reload,
     scheduler: () => scheduler.status,
     schedulerIntervalMs: config.server.schedulerIntervalMs,
+    metrics: { registry },
   });
   await app.recordStart({ store: store.dialect, policyHash: config.policyHash, auditChainOk: report.ok });
   scheduler.start();
@@ -80,6 +99,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     async stop() {
       process.off('SIGHUP', onHup);
       await scheduler.stop();
+      await webhooks.idle();
       await server.close();
       await store.close();
     },

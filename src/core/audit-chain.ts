@@ -3,7 +3,7 @@
  * event's hash, so editing, deleting, reordering or inserting an event breaks every hash after it.
  * Truncating the tail is caught by comparing with a head pinned elsewhere (`--expect-head`).
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -18,22 +18,71 @@ export interface ChainedEventContent {
   policyHash: string | null;
 }
 
-/** Canonical JSON: object keys sorted, no whitespace, undefined members dropped (as JSON.stringify does). */
+/**
+ * Canonical JSON: object keys sorted, no whitespace, undefined members dropped (as JSON.stringify does).
+ * Written as loops rather than entries/sort/map chains: verification runs it on every event.
+ */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      // A hole is skipped as Array.prototype.map skips it; JSON never has holes.
+      if (!(i in value)) continue;
+      const item: unknown = value[i];
+      out += item === undefined ? 'null' : canonicalJson(item);
+    }
+    return `${out}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  for (const key of keys) {
+    const member = obj[key];
+    if (member === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(key)}:${canonicalJson(member)}`;
+  }
+  return `${out}}`;
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return oneShotHash('sha256', text, 'hex');
+}
+
+/** The hashed members of an event, in canonical (sorted) order. */
+const EVENT_KEYS = ['actor', 'at', 'details', 'id', 'policyHash', 'prevHash', 'requestId', 'seq', 'type'] as const;
+const EVENT_KEY_SET: ReadonlySet<string> = new Set(EVENT_KEYS);
+const LINK_KEY_SET: ReadonlySet<string> = new Set([...EVENT_KEYS, 'hash']);
+
+function onlyKeys(value: object, allowed: ReadonlySet<string>): boolean {
+  for (const key in value) if (!allowed.has(key)) return false;
+  return true;
+}
+
+/** `canonicalJson({...content, prevHash})` for content with only the event members, without the copy and sort. */
+function eventJson(content: ChainedEventContent, prevHash: string): string {
+  let out = '{';
+  for (const key of EVENT_KEYS) {
+    const member: unknown = key === 'prevHash' ? prevHash : content[key];
+    if (member === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `"${key}":${canonicalJson(member)}`;
+  }
+  return `${out}}`;
 }
 
 export function eventHash(content: ChainedEventContent, prevHash: string): string {
-  return sha256Hex(canonicalJson({ ...content, prevHash }));
+  return sha256Hex(onlyKeys(content, EVENT_KEY_SET) ? eventJson(content, prevHash) : canonicalJson({ ...content, prevHash }));
+}
+
+/** The hash a link should have after `prevHash`: its members except `prevHash` and `hash`, as eventHash sees them. */
+function linkHash(link: StoredChainLink, prevHash: string): string {
+  if (onlyKeys(link, LINK_KEY_SET)) return sha256Hex(eventJson(link, prevHash));
+  const { prevHash: _p, hash: _h, ...content } = link;
+  return eventHash(content, prevHash);
 }
 
 export interface StoredChainLink extends ChainedEventContent {
@@ -66,8 +115,8 @@ export function verifyLinks(
     if (link.prevHash !== head) {
       return { count, head, lastSeq, firstBadSeq: link.seq, problem: 'previous hash does not match' };
     }
-    const { prevHash: _p, hash, ...content } = link;
-    if (eventHash(content, head) !== hash) {
+    const hash = link.hash;
+    if (linkHash(link, head) !== hash) {
       return { count, head, lastSeq, firstBadSeq: link.seq, problem: 'event content does not match its hash' };
     }
     lastSeq = link.seq;

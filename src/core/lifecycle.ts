@@ -24,6 +24,8 @@ export interface Facts {
   inline: boolean;
   /** How long before a pending timeout or an expiry to remind; 0 or absent: never. */
   reminders?: { beforeExpiryMs: number; beforePendingTimeoutMs: number };
+  /** The shortest provisioningTimeout of the request's targets (not inline). */
+  provisioningTimeoutMs?: number;
 }
 
 /** The reminder due for a request in its current state, if any still lies ahead. */
@@ -176,7 +178,13 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
     Object.assign(patch, { status: 'active', access: 'present', activatedAt: facts.now });
     events.push(event(req, 'grant.activated', actor, { expiresAt, entitlements: req.entitlements }));
   } else {
-    Object.assign(patch, { status: 'scheduled', access: 'provisioning' });
+    Object.assign(patch, {
+      status: 'scheduled',
+      access: 'provisioning',
+      accessNextAt: facts.now,
+      accessAttempts: 0,
+      provisioningDeadline: facts.now + (facts.provisioningTimeoutMs ?? 120_000),
+    });
     events.push(event(req, 'grant.provisioning', actor, { expiresAt, entitlements: req.entitlements }));
   }
   if (req.breakGlass) {
@@ -198,7 +206,7 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
 export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>): Outcome {
   if (req.status !== 'scheduled' || req.access !== 'provisioning') throw illegal(req, 'confirm access for');
   return {
-    request: withReminder(next(req, { status: 'active', access: 'present', activatedAt: facts.now }), facts),
+    request: withReminder(next(clearAccessWork(req), { status: 'active', access: 'present', activatedAt: facts.now }), facts),
     events: [event(req, 'grant.activated', SYSTEM, { expiresAt: req.expiresAt, entitlements: req.entitlements })],
   };
 }
@@ -206,16 +214,63 @@ export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'remi
 /** A connector confirmed that the access is gone from every target. */
 export function removed(req: AccessRequest): Outcome {
   if (req.access !== 'removing') throw illegal(req, 'confirm removal for');
-  return { request: next(req, { access: 'removed' }), events: [event(req, 'grant.access_removed', SYSTEM)] };
+  return { request: next(clearAccessWork(req), { access: 'removed' }), events: [event(req, 'grant.access_removed', SYSTEM)] };
 }
 
 export function fail(req: AccessRequest, error: string, facts: Facts): Outcome {
   if (req.status !== 'scheduled') throw illegal(req, 'fail');
   const access = req.access === 'none' ? 'none' : facts.inline ? 'removed' : 'removing';
+  const removal = access === 'removing' ? startRemoving(facts.now) : {};
   return {
-    request: next(req, { status: 'failed', access, endedAt: facts.now, endedBy: SYSTEM, error }),
+    request: next(req, { status: 'failed', access, endedAt: facts.now, endedBy: SYSTEM, error, ...removal }),
     events: [event(req, 'request.failed', SYSTEM, { error })],
   };
+}
+
+function startRemoving(now: number): Partial<AccessRequest> {
+  return { accessNextAt: now, accessAttempts: 0, removingSince: now, removalAlerted: false };
+}
+
+function clearAccessWork(req: AccessRequest): AccessRequest {
+  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, provisioningDeadline: _d, ...rest } = req;
+  return rest;
+}
+
+/** Backoff before attempt `n` (1-based) on a target: doubling from 1 s, capped, with jitter supplied by the caller. */
+export function accessBackoffMs(attempt: number, removing: boolean, jitter: number): number {
+  const cap = removing ? 30_000 : 60_000;
+  const base = Math.min(cap, 1000 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.5 + jitter / 2));
+}
+
+/**
+ * A connector call failed. Provisioning retries until its deadline, then the request fails (and
+ * anything half-created is removed). Removal retries for ever; past `alertAfterMs` it raises one
+ * overdue-revocation alert. `/v1/check` denies from expiresAt regardless.
+ */
+export function accessAttemptFailed(
+  req: AccessRequest,
+  error: string,
+  facts: Facts & { jitter: number; alertAfterMs: number },
+): Outcome {
+  if (req.access !== 'provisioning' && req.access !== 'removing') throw illegal(req, 'retry access work for');
+  const attempts = (req.accessAttempts ?? 0) + 1;
+  const removing = req.access === 'removing';
+  if (!removing && req.status === 'scheduled' && req.provisioningDeadline !== undefined && facts.now >= req.provisioningDeadline) {
+    const failed = fail(req, `provisioning failed: ${error}`, facts);
+    return { request: { ...failed.request, accessAttempts: 0 }, events: failed.events };
+  }
+  const patch: Partial<AccessRequest> = {
+    accessAttempts: attempts,
+    accessError: error,
+    accessNextAt: facts.now + accessBackoffMs(attempts, removing, facts.jitter),
+  };
+  const events: AuditDraft[] = [];
+  if (removing && !req.removalAlerted && facts.now - (req.removingSince ?? facts.now) >= facts.alertAfterMs) {
+    patch.removalAlerted = true;
+    events.push(event(req, 'alert.revocation_overdue', SYSTEM, { since: req.removingSince, attempts, error }));
+  }
+  return { request: next(req, patch), events };
 }
 
 // ---- ending ---------------------------------------------------------------------------------------
@@ -229,6 +284,7 @@ function end(req: AccessRequest, ending: Ending, facts: Facts): Outcome {
   const { pendingExtension: _drop, remindAt: _reminder, ...rest } = req;
   const patch: Partial<AccessRequest> = { status: ending.status, access, endedAt: facts.now, endedBy: ending.by };
   if (ending.reason) patch.endReason = ending.reason;
+  if (access === 'removing') Object.assign(patch, startRemoving(facts.now));
   return {
     request: next(rest, patch),
     events: [event(req, ending.type, ending.by, ending.reason ? { reason: ending.reason } : undefined)],

@@ -123,6 +123,15 @@ export interface AccessRequest {
   reviewAlerted: boolean;
   extensions: Extension[];
   pendingExtension?: Extension;
+  /** Work on the target (`access` provisioning or removing): next attempt, attempts so far, last error (scrubbed). */
+  accessNextAt?: number;
+  accessAttempts?: number;
+  accessError?: string;
+  /** Provisioning that has not succeeded by then ends the request `failed`. */
+  provisioningDeadline?: number;
+  /** When removal started, and whether the overdue-revocation alert was raised. */
+  removingSince?: number;
+  removalAlerted?: boolean;
   /** When to send the next reminder (pending timeout approaching, or grant about to expire). */
   remindAt?: number;
   endedBy?: string;

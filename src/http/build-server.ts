@@ -2,10 +2,12 @@
  * The thin HTTP shell: authenticate, parse, call a use case, serialise. It never calls listen(),
  * so tests drive it with inject().
  */
-import { createHash } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { isHgError, type ErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { Hourglass } from '../app/hourglass.js';
@@ -33,6 +35,8 @@ export interface ServerOptions {
   reload?: () => Promise<{ policyHash: string; previousPolicyHash: string }>;
   scheduler?: () => SchedulerStatus;
   schedulerIntervalMs?: number;
+  /** Prometheus registry served at GET /metrics (src/adapters/metrics.ts); absent: /metrics answers 404. */
+  metrics?: { registry: Registry };
 }
 
 declare module 'fastify' {
@@ -42,8 +46,48 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route declared with defineRoute (for the OpenAPI document). */
     routeTable: RouteTable;
+    /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
+    registeredRoutes: { method: string; url: string }[];
   }
 }
+
+/** An incoming `x-request-id` is kept only when it is a short, safe token; otherwise a UUID is made. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,99}$/;
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Query parameters whose values never reach a log line (tokens belong in headers, but clients err). */
+const SECRET_PARAM = /token|secret|pass(word|wd)?|key|sig(nature)?|auth|credential|code/i;
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url.slice(0, 2000);
+  const params = new URLSearchParams(url.slice(q + 1));
+  const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
+  return `${url.slice(0, q)}?${kept.join('&')}`.slice(0, 2000);
+}
+
+/** One `request completed` line per request at info (probes at debug), with method, route, status and time. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+class RequestLog extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else if (PROBES.has(request.routeOptions.url ?? '')) reply.log.debug(line, 'request completed');
+    else reply.log.info(line, 'request completed');
+  }
+}
+const requestSerializer = (req: FastifyRequest) => ({
+  method: req.method,
+  url: loggableUrl(req.url),
+  route: req.routeOptions?.url,
+  remoteAddress: req.ip,
+  principal: req.principal?.id,
+});
 
 const UNAUTHENTICATED = { error: { code: 'HG_UNAUTHENTICATED', message: 'authentication required' } };
 
@@ -55,11 +99,24 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const { app, config } = opts;
   const settings = config.current().server;
   const server = Fastify({
-    ...(opts.logger ? { loggerInstance: opts.logger as unknown as FastifyBaseLogger } : { logger: false }),
+    ...(opts.logger
+      ? { loggerInstance: opts.logger.child({}, { serializers: { req: requestSerializer } }) as unknown as FastifyBaseLogger }
+      : { logger: false }),
     bodyLimit: settings.bodyLimit,
     trustProxy: settings.trustedProxies.length ? settings.trustedProxies : false,
-    requestIdHeader: 'x-request-id',
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    logController: new RequestLog(),
     return503OnClosing: true,
+  });
+  const registeredRoutes: { method: string; url: string }[] = [];
+  server.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url });
+  });
+  server.decorate('registeredRoutes', registeredRoutes);
+  // Set on the raw response so it survives handlers that write the response themselves.
+  server.addHook('onRequest', async (req, reply) => {
+    reply.raw.setHeader('x-request-id', req.id);
   });
   server.decorateRequest('principal', null);
 

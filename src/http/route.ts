@@ -32,6 +32,8 @@ export interface RouteSpec<B extends z.ZodTypeAny | undefined = undefined, Q ext
   body?: B;
   query?: Q;
   params?: P;
+  /** Request headers the route reads (documentation only; the handler validates them). */
+  headers?: z.ZodTypeAny;
   /** Status -> description and body schema (errors share one schema and need not be listed). */
   responses: Record<number, { description: string; schema?: z.ZodTypeAny; contentType?: string }>;
   handler: (input: RouteInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>;

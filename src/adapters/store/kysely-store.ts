@@ -35,6 +35,7 @@ function toRow(req: AccessRequest) {
     access: req.access,
     requester: req.requester,
     due_at: dueAt(req) ?? null,
+    access_due_at: req.access === 'provisioning' || req.access === 'removing' ? (req.accessNextAt ?? req.requestedAt) : null,
     requested_at: req.requestedAt,
     version: req.version,
     body: JSON.stringify(req),
@@ -236,6 +237,34 @@ export class KyselyStore implements Store {
       .limit(limit)
       .execute();
     return rows.map(parse);
+  }
+
+  async findAccessWork(now: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('requests')
+      .select('body')
+      .where('access_due_at', 'is not', null)
+      .where('access_due_at', '<=', now)
+      .orderBy('access_due_at')
+      .limit(limit)
+      .execute();
+    return rows.map(parse);
+  }
+
+  async putCredentials(requestId: string, target: string, ciphertext: string, at: number) {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('credentials').where('request_id', '=', requestId).where('target', '=', target).execute();
+      await trx.insertInto('credentials').values({ request_id: requestId, target, ciphertext, created_at: at }).execute();
+    });
+  }
+
+  async getCredentials(requestId: string) {
+    const rows = await this.db.selectFrom('credentials').select(['target', 'ciphertext']).where('request_id', '=', requestId).execute();
+    return rows;
+  }
+
+  async deleteCredentials(requestId: string) {
+    await this.db.deleteFrom('credentials').where('request_id', '=', requestId).execute();
   }
 
   async findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined> {

@@ -133,11 +133,35 @@ function outboxAndCheckpoints(dialect: Dialect): Migration {
   };
 }
 
+/** Issue 4: work on targets (provisioning, removing) and credentials kept encrypted. */
+function accessWork(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('requests').addColumn('access_due_at', 'bigint').execute();
+      await sql`CREATE INDEX requests_access_due ON requests (access_due_at) WHERE access_due_at IS NOT NULL`.execute(db);
+      // Overdue revocations (metrics, alerts) look only at requests whose access is being removed.
+      await sql`CREATE INDEX requests_removing ON requests (id) WHERE access = 'removing'`.execute(db);
+      await db.schema
+        .createTable('credentials')
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('ciphertext', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('credentials_pk', ['request_id', 'target'])
+        .execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: {
-      getMigrations: async () => ({ '0001_initial': initial(dialect), '0002_outbox_checkpoints': outboxAndCheckpoints(dialect) }),
+      getMigrations: async () => ({
+        '0001_initial': initial(dialect),
+        '0002_outbox_checkpoints': outboxAndCheckpoints(dialect),
+        '0003_access_work': accessWork(),
+      }),
     },
     migrationTableName: 'hg_migrations',
     migrationLockTableName: 'hg_migrations_lock',

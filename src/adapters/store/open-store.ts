@@ -14,7 +14,10 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 /** Opens `sqlite:PATH` or `postgres://...`, runs migrations, and returns the store. */
 export async function openStore(url: string, opts: { cwd?: string; poolSize?: number } = {}): Promise<KyselyStore> {
-  if (url.startsWith('sqlite:')) return openSqlite(resolve(opts.cwd ?? '.', url.slice('sqlite:'.length)));
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    return openSqlite(path === ':memory:' ? path : resolve(opts.cwd ?? '.', path));
+  }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, opts.poolSize ?? 10);
   throw new HgError('HG_CONFIG_INVALID', 'server.store must be sqlite:PATH or postgres://...');
 }

@@ -7,6 +7,8 @@ export interface RequestsTable {
   access: string;
   requester: string;
   due_at: number | null;
+  /** When work on the target (provisioning, removing) is next due. */
+  access_due_at: number | null;
   requested_at: number;
   version: number;
   body: string;
@@ -92,6 +94,14 @@ export interface AuditCheckpointsTable {
   shipped: string | null;
 }
 
+export interface CredentialsTable {
+  request_id: string;
+  target: string;
+  /** AES-256-GCM, see src/adapters/secret-box.ts. */
+  ciphertext: string;
+  created_at: number;
+}
+
 export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
@@ -102,4 +112,5 @@ export interface Database {
   webhook_outbox: WebhookOutboxTable;
   webhook_deliveries: WebhookDeliveriesTable;
   audit_checkpoints: AuditCheckpointsTable;
+  credentials: CredentialsTable;
 }

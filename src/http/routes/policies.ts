@@ -1,4 +1,113 @@
+/** Policies as code: `GET /v1/policies/explain` answers "would this request be allowed, and why". */
+import { z } from 'zod';
+import { explain } from '../../app/explain.js';
+import { hasRole } from '../../app/directory.js';
+import { HgError } from '../../core/errors.js';
+import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 
-/** Filled in by the issue-3 work on this area. */
-export function policyRoutes(_ctx: RouteContext): void {}
+const text = (max: number) => z.string().max(max);
+const isoTime = z
+  .string()
+  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), 'must be an ISO-8601 date-time')
+  .transform((s) => Date.parse(s));
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** `entitlement=a&entitlement=b` or `entitlement=a,b` (or both). */
+const entitlementList = z
+  .union([text(2000), z.array(text(2000)).max(20)])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string().min(3).max(200)).min(1, 'give at least one entitlement').max(20));
+
+export const explainQuery = z
+  .object({
+    principal: text(200).min(1).optional().describe('whose request to explain; default the caller'),
+    entitlement: entitlementList.describe('target/role; repeat the parameter or separate with commas'),
+    duration: text(32).optional().describe('90s, 15m, 1h30m, 2d or PT1H; default the policy default'),
+    at: isoTime.optional().describe('when the request would be made; default now'),
+    breakGlass: bool.optional(),
+    policy: text(200).optional().describe('restrict the candidates to this policy'),
+    reason: text(2000).optional().describe('omitted: assumed given; empty: none given'),
+    ticket: text(200).optional().describe('omitted: assumed given and matching; empty: none given'),
+    sourceIp: text(64).optional().describe("omitted: assumed inside the policy's source networks"),
+  })
+  .strict();
+
+const subjects = z.object({ groups: z.array(z.string()), users: z.array(z.string()) }).strict();
+
+export const explainResponse = z
+  .object({
+    principal: z.string(),
+    principalKnown: z.boolean(),
+    groups: z.array(z.string()),
+    entitlements: z.array(z.string()),
+    at: z.string().datetime(),
+    allowed: z.boolean(),
+    code: z.string().nullable().describe('the error code a submission would get; null when allowed'),
+    message: z.string().nullable(),
+    policy: z.string().nullable(),
+    policies: z.record(z.string()).describe('entitlement -> deciding policy'),
+    durationSeconds: z.number().int().nullable(),
+    selfService: z.boolean().describe('access would begin without anyone\'s approval'),
+    breakGlass: z.boolean(),
+    approvals: z.array(
+      z.object({ policy: z.string(), required: z.number().int(), approvers: subjects, eligibleApprovers: z.array(z.string()) }).strict(),
+    ),
+    reviews: z.array(
+      z.object({ policy: z.string(), withinSeconds: z.number().int(), reviewers: subjects, eligibleReviewers: z.array(z.string()) }).strict(),
+    ),
+    pendingTimeoutSeconds: z.number().int().nullable(),
+    requires: z
+      .object({
+        reason: z.boolean(),
+        ticket: z.object({ required: z.boolean(), patterns: z.array(z.string()) }).strict(),
+        sourceNetworks: z.array(z.string()).nullable(),
+      })
+      .strict(),
+    assumed: z.object({ reason: z.boolean(), ticket: z.boolean(), sourceIp: z.boolean() }).strict(),
+    warnings: z.array(z.string()),
+    candidates: z.record(z.array(z.object({ policy: z.string(), chosen: z.boolean(), reasons: z.array(z.string()) }).strict())),
+    notCandidates: z.record(z.array(z.object({ policy: z.string(), why: z.string() }).strict())),
+  })
+  .strict()
+  .describe('Would this request be allowed, under which policy, with what approvals from whom, and why not otherwise');
+
+export function policyRoutes({ server, table, opts }: RouteContext): void {
+  const { app } = opts;
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/policies/explain',
+    tag: 'policies',
+    auth: 'bearer',
+    summary: 'Would this request be allowed? (roles admin, auditor; anyone for themselves)',
+    description:
+      'Evaluates the policies in force for a hypothetical request, without recording anything. A reason, ticket or source ' +
+      'address left out is assumed to be supplied correctly (`assumed` says so, `requires` tells the rules); an empty value ' +
+      'means "none given". Locks and freezes in force are taken into account. An unknown principal is answered as not eligible.',
+    query: explainQuery,
+    responses: { 200: { description: 'the explanation (allowed or not)', schema: explainResponse } },
+    handler: async ({ query: q, principal: caller }) => {
+      const principal = q.principal ?? caller.id;
+      if (principal !== caller.id && !hasRole(caller, 'admin', 'auditor')) {
+        throw new HgError('HG_FORBIDDEN', 'you may explain only your own requests; the admin or auditor role is needed for others');
+      }
+      const config = opts.config.current();
+      const targets = [...new Set(q.entitlement.map((e) => e.split('/')[0]!).filter(Boolean))];
+      const { store } = app.deps;
+      const [lock, ...frozen] = await Promise.all([store.getLock('principal', principal), ...targets.map((t) => store.getLock('target', t))]);
+      return explain(config, {
+        principal,
+        entitlements: q.entitlement,
+        at: q.at ?? app.deps.clock.now(),
+        locks: { principal: Boolean(lock), frozenTargets: targets.filter((_, i) => frozen[i]) },
+        ...(q.duration !== undefined ? { duration: q.duration } : {}),
+        ...(q.breakGlass !== undefined ? { breakGlass: q.breakGlass } : {}),
+        ...(q.policy !== undefined ? { policy: q.policy } : {}),
+        ...(q.reason !== undefined ? { reason: q.reason } : {}),
+        ...(q.ticket !== undefined ? { ticket: q.ticket } : {}),
+        ...(q.sourceIp !== undefined ? { sourceIp: q.sourceIp } : {}),
+      });
+    },
+  });
+}

@@ -45,6 +45,9 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
       'An `Idempotency-Key` header makes a retried POST return the first result (200, header `idempotent-replayed: true`). ' +
       'A self-service request on the built-in target is answered 201 with status `active`.',
     body: s.submitBody,
+    headers: z.object({
+      'idempotency-key': z.string().min(1).max(200).optional().describe('a retried POST with the same key and body returns the first result'),
+    }),
     responses: {
       201: { description: 'created', schema: requestResponse },
       200: { description: 'idempotent replay of an earlier POST', schema: requestResponse },
