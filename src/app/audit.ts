@@ -6,7 +6,10 @@ import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
 import type { AuditFilter } from './ports.js';
 
+/** Links per read while verifying: about 30 ms of work, so other requests wait no longer than that. */
 const PAGE = 5000;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const VERIFIED_KEY = 'audit.verified';
 
 export interface VerifyReport {
@@ -65,6 +68,8 @@ export class AuditService {
       progress = verifyLinks(links, progress);
       opts.onProgress?.(progress);
       if (progress.firstBadSeq !== undefined || links.length < PAGE || progress.lastSeq === before) break;
+      // SQLite reads are synchronous: let other requests (and streamed progress) through between pages.
+      await yieldToEventLoop();
     }
     const unchained = await this.deps.store.countUnchained();
     const head = progress.lastSeq > 0 ? formatHead(progress.lastSeq, progress.head) : null;

@@ -2,6 +2,7 @@
 import { HgError } from '../core/errors.js';
 import { subjectMatches } from '../core/policy.js';
 import type { Principal } from '../core/types.js';
+import { credentialContext } from './access-work.js';
 import { AuditService } from './audit.js';
 import { checkAccess } from './check-access.js';
 import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
@@ -76,6 +77,31 @@ export class Hourglass {
       ...(principal ? { principal } : {}),
       ...(q.entitlement ? { entitlement: q.entitlement } : {}),
       ...(q.after ? { after: parseGrantCursor(q.after) } : {}),
+    });
+  }
+
+  /**
+   * The credentials connectors issued for a grant: to its requester only, only while it is
+   * active, and every retrieval is audited (in the same transaction as the read).
+   */
+  async credentials(actor: Principal, id: string) {
+    const now = this.deps.clock.now();
+    const config = this.deps.config.current();
+    return this.deps.store.transaction(async (tx) => {
+      const req = await tx.getRequest(id);
+      if (!req || req.requester !== actor.id) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
+      if (req.status !== 'active' || req.access !== 'present' || (req.expiresAt ?? 0) <= now) {
+        throw new HgError('HG_INVALID_TRANSITION', `credentials are available only while the grant is active (it is ${req.status})`);
+      }
+      const rows = await this.deps.store.getCredentials(id);
+      const sealer = this.deps.sealer;
+      if (rows.length > 0 && !sealer) throw new HgError('HG_INTERNAL', 'no credentials key is configured');
+      const targets: Record<string, unknown> = {};
+      for (const row of rows) targets[row.target] = JSON.parse(sealer!.open(row.ciphertext, credentialContext(id, row.target)));
+      await tx.appendAudit(
+        stamp(this.deps, [{ type: 'credentials.retrieved', actor: actor.id, requestId: id, details: { targets: Object.keys(targets) } }], now, req.policyHash),
+      );
+      return { requestId: id, expiresAt: req.expiresAt!, targets };
     });
   }
 

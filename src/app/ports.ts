@@ -153,3 +153,9 @@ export interface BackgroundWorker {
   readonly name: string;
   runOnce(): Promise<void>;
 }
+
+/** Seals secrets kept at rest (connector credentials); `context` binds a ciphertext to its row. */
+export interface CredentialSealer {
+  seal(plaintext: string, context: string): string;
+  open(sealed: string, context: string): string;
+}

@@ -11,6 +11,8 @@
  * change of shape on the server shows up here at compile time.
  */
 import type { EmergencyResult } from '../app/emergency.js';
+import type { CheckpointLine, CheckpointVerifyResult } from '../app/checkpoints.js';
+import type { ExplainResult } from '../app/explain.js';
 import type { Hourglass } from '../app/hourglass.js';
 import type { VerifyReport } from '../app/audit.js';
 import type { RequestStatus } from '../core/types.js';
@@ -60,6 +62,53 @@ export interface LocksJson {
 export interface ReloadJson {
   policyHash: string;
   previousPolicyHash: string;
+}
+
+export type ExplainJson = ExplainResult;
+
+export interface ExplainQuery {
+  principal?: string;
+  entitlements: string[];
+  duration?: string;
+  /** ISO-8601 date-time. */
+  at?: string;
+  breakGlass?: boolean;
+  policy?: string;
+  reason?: string;
+  ticket?: string;
+  sourceIp?: string;
+}
+
+export interface AuditExportQuery {
+  format: 'jsonl' | 'csv';
+  requestId?: string;
+  actor?: string;
+  type?: string;
+  since?: string;
+  until?: string;
+}
+
+/** One signed checkpoint, as the server ships it (a line of the checkpoints file). */
+export type CheckpointJson = CheckpointLine;
+/** The answer of POST /v1/audit/verify/checkpoints. */
+export type CheckpointVerifyJson = CheckpointVerifyResult;
+
+export interface CheckpointVerifyBody {
+  checkpoints: CheckpointJson[];
+  /** PEM, for checkpoints without their own publicKey. */
+  publicKey?: string;
+  /** Fail checkpoints signed by any other key. */
+  trustedKeyIds?: string[];
+  /** Default true; false checks only signatures and the hashes at the checkpoints. */
+  verifyChain?: boolean;
+}
+
+/** A streamed answer: the response and its body as chunks, with an idle timeout while reading. */
+export interface StreamedAnswer {
+  response: Response;
+  chunks: AsyncIterable<Uint8Array>;
+  /** Stops reading (closes the connection). */
+  cancel(): void;
 }
 
 export interface SubmitInput {
@@ -238,6 +287,35 @@ export class HourglassClient {
   auditHead(): Promise<AuditHeadJson> {
     return this.#call('GET', '/v1/audit/head');
   }
+  /** `GET /v1/audit/export`: the export streamed as it is produced (JSON Lines or CSV). */
+  auditExport(q: AuditExportQuery): Promise<StreamedAnswer> {
+    return this.#stream('/v1/audit/export', { ...q }, 'application/x-ndjson, text/csv, */*');
+  }
+  /** `GET /v1/audit/verify/stream`: NDJSON progress lines, then the result. */
+  auditVerifyStream(expectHead?: string): Promise<StreamedAnswer> {
+    return this.#stream('/v1/audit/verify/stream', { expectHead }, 'application/x-ndjson, */*');
+  }
+  verifyCheckpoints(body: CheckpointVerifyBody): Promise<CheckpointVerifyJson> {
+    return this.#call('POST', '/v1/audit/verify/checkpoints', { body });
+  }
+
+  // ---- policies --------------------------------------------------------------------------------------------
+  explain(q: ExplainQuery): Promise<ExplainJson> {
+    const query: Query = {
+      principal: q.principal,
+      entitlement: q.entitlements.join(','),
+      duration: q.duration,
+      at: q.at,
+      breakGlass: q.breakGlass,
+      policy: q.policy,
+    };
+    // An empty reason or ticket means "none given", so it is sent even when empty.
+    const keepEmpty: Record<string, string> = {};
+    if (q.reason !== undefined) keepEmpty.reason = q.reason;
+    if (q.ticket !== undefined) keepEmpty.ticket = q.ticket;
+    if (q.sourceIp !== undefined) keepEmpty.sourceIp = q.sourceIp;
+    return this.#call('GET', '/v1/policies/explain', { query, keepEmpty });
+  }
 
   // ---- emergency controls and administration ----------------------------------------------------------
   lockPrincipal(id: string, reason?: string): Promise<LockResultJson> {
@@ -260,19 +338,113 @@ export class HourglassClient {
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------------------
-  async #call<T>(method: 'GET' | 'POST', path: string, opts: { query?: Query; body?: unknown } = {}): Promise<T> {
+  async #call<T>(method: 'GET' | 'POST', path: string, opts: { query?: Query; body?: unknown; keepEmpty?: Record<string, string> } = {}): Promise<T> {
     return (await this.#send<T>(method, path, opts)).body;
+  }
+
+  #target(path: string, query: Query = {}, keepEmpty: Record<string, string> = {}): URL {
+    const target = new URL(this.url + path);
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined && v !== '') target.searchParams.set(k, String(v));
+    }
+    for (const [k, v] of Object.entries(keepEmpty)) target.searchParams.set(k, v);
+    return target;
+  }
+
+  /**
+   * A GET whose answer is read as a stream. The time limit applies to the wait for the answer's
+   * headers and then to each pause between chunks, never to the whole transfer.
+   */
+  async #stream(path: string, query: Query, accept: string): Promise<StreamedAnswer> {
+    const target = this.#target(path, query);
+    const headers: Record<string, string> = { accept, 'user-agent': this.#userAgent };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    const controller = new AbortController();
+    let timedOut = false;
+    let timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#timeoutMs);
+    const rearm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, this.#timeoutMs);
+    };
+    let response: Response;
+    try {
+      response = await this.#fetch(target, { method: 'GET', headers, signal: controller.signal, redirect: 'error' });
+    } catch (err) {
+      clearTimeout(timer);
+      throw new UnreachableError(this.url, timedOut ? 'no answer in time' : this.#scrub(reasonOf(err)));
+    }
+    if (!response.ok || !response.body) {
+      clearTimeout(timer);
+      let text = '';
+      try {
+        text = await response.text();
+      } catch {
+        // the error body is a nicety
+      }
+      throw this.#errorOf(response, text);
+    }
+    const body = response.body;
+    const url = this.url;
+    const scrub = (t: string) => this.#scrub(t);
+    const chunks = {
+      async *[Symbol.asyncIterator]() {
+        const reader = body.getReader();
+        try {
+          for (;;) {
+            rearm();
+            let next: ReadableStreamReadResult<Uint8Array>;
+            try {
+              next = await reader.read();
+            } catch (err) {
+              throw new UnreachableError(url, timedOut ? 'the answer stalled (no data in time)' : `the connection broke while reading the answer: ${scrub(reasonOf(err))}`);
+            }
+            if (next.done) return;
+            yield next.value;
+          }
+        } finally {
+          clearTimeout(timer);
+          reader.releaseLock();
+        }
+      },
+    };
+    return {
+      response,
+      chunks,
+      cancel: () => {
+        clearTimeout(timer);
+        controller.abort();
+      },
+    };
+  }
+
+  #errorOf(response: Response, text: string): ApiError {
+    let parsed: unknown;
+    let isJson = false;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+      isJson = text !== '';
+    } catch {
+      // not JSON (e.g. an HTML page from a proxy)
+    }
+    const e = (isJson ? (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } })?.error : undefined) ?? {};
+    const code = typeof e.code === 'string' ? e.code : `HTTP_${response.status}`;
+    const message =
+      typeof e.message === 'string' ? e.message : `HTTP ${response.status} ${response.statusText || ''}`.trim() + (isJson ? '' : ' (not an Hourglass answer)');
+    return new ApiError(response.status, code, message, e.details);
   }
 
   async #send<T>(
     method: 'GET' | 'POST',
     path: string,
-    opts: { query?: Query; body?: unknown; headers?: Record<string, string> } = {},
+    opts: { query?: Query; body?: unknown; headers?: Record<string, string>; keepEmpty?: Record<string, string> } = {},
   ): Promise<{ body: T; response: Response }> {
-    const target = new URL(this.url + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) {
-      if (v !== undefined && v !== '') target.searchParams.set(k, String(v));
-    }
+    const target = this.#target(path, opts.query, opts.keepEmpty);
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent, ...opts.headers };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     let payload: string | undefined;
@@ -309,13 +481,7 @@ export class HourglassClient {
       // not JSON (e.g. an HTML page from a proxy); handled below
     }
 
-    if (!response.ok) {
-      const e = (isJson ? (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } })?.error : undefined) ?? {};
-      const code = typeof e.code === 'string' ? e.code : `HTTP_${response.status}`;
-      const message =
-        typeof e.message === 'string' ? e.message : `HTTP ${response.status} ${response.statusText || ''}`.trim() + (isJson ? '' : ' (not an Hourglass answer)');
-      throw new ApiError(response.status, code, message, e.details);
-    }
+    if (!response.ok) throw this.#errorOf(response, text);
     if (!isJson) {
       throw new ApiError(response.status, 'HTTP_NOT_JSON', `the server at ${this.url} did not answer with JSON (is this an Hourglass server?)`);
     }

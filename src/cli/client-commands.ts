@@ -1,20 +1,45 @@
 /**
  * The `hourglass` client commands: thin wrappers over the REST API (api-client.ts) with human
  * output (format.ts) or the API's JSON (`--json`), and exit codes that scripts can rely on
- * (docs/cli.md). The environment is read only through `ctx.env`.
+ * (docs/cli.md); plus the offline commands (`policy validate|test`, `policy explain --config`),
+ * `login`/`logout` and shell completion. The environment is read only through `ctx.env`.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { once } from 'node:events';
+import { createWriteStream, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import type { ConfigProblem, HourglassConfig } from '../config/types.js';
 import { parseDuration, formatDuration } from '../core/duration.js';
-import { isHgError } from '../core/errors.js';
+import { HgError, isHgError } from '../core/errors.js';
 import { REQUEST_STATUSES } from '../core/types.js';
-import { ApiError, HourglassClient, UnreachableError, type RequestJson } from './api-client.js';
+import {
+  ApiError,
+  HourglassClient,
+  UnreachableError,
+  type CheckpointVerifyJson,
+  type ExplainJson,
+  type RequestJson,
+  type StreamedAnswer,
+  type VerifyReportJson,
+} from './api-client.js';
+import { credentialsPath, CredentialsFileError, readCredentials, removeCredentials, sameServer, writeCredentials } from './credentials.js';
+import { CheckpointsFileError, TestsFileInvalid, UsageError } from './errors.js';
 import * as fmt from './format.js';
+import type { PinnedKey } from './offline.js';
+
+/** The offline machinery (YAML, zod, the policy engine), loaded only by the commands that need it. */
+const offlineModule = () => import('./offline.js');
 
 export interface CliContext {
   env: Record<string, string | undefined>;
   out: (s: string) => void;
   err: (s: string) => void;
   setExitCode: (code: number) => void;
+  /** Raw streams, for output that is streamed (audit export) and input read from stdin; default process.stdout/stdin. */
+  stdout?: NodeJS.WritableStream;
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** Whether stderr is a terminal (progress display); default process.stderr.isTTY. */
+  stderrIsTTY?: boolean;
 }
 
 /** Exit codes of the client commands; documented in docs/cli.md. Scripts rely on them: never renumber. */
@@ -37,9 +62,12 @@ export const EXIT = {
   CHECK_DENIED: 8,
   /** `request --wait` ended in a state other than active, or timed out. */
   WAIT_FAILED: 9,
-  /** `audit verify` found the chain broken, or not matching --expect-head. */
+  /** `audit verify` found the chain broken, or not matching --expect-head, or a checkpoint that does not hold. */
   AUDIT_BROKEN: 10,
 } as const;
+
+/** `policy test`: some expectation failed (exit 1, as test runners do; 2 is an invalid file). */
+export const TESTS_FAILED = 1;
 
 export const DEFAULT_URL = 'http://127.0.0.1:8420';
 const POLL_MS = 500;
@@ -47,14 +75,12 @@ const DEFAULT_WAIT = '10m';
 
 const POLICY_CODES = new Set(['HG_NOT_ELIGIBLE', 'HG_TERMS_NOT_MET', 'HG_PRINCIPAL_LOCKED', 'HG_TARGET_FROZEN']);
 
-/** A mistake in the command line that commander cannot see (bad --at, bad URL...). */
-class UsageError extends Error {}
 /** No usable token. */
 class CredentialsError extends Error {}
 
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof UsageError) return EXIT.USAGE;
-  if (e instanceof CredentialsError) return EXIT.AUTH;
+  if (e instanceof UsageError || e instanceof CheckpointsFileError || e instanceof TestsFileInvalid) return EXIT.USAGE;
+  if (e instanceof CredentialsError || e instanceof CredentialsFileError) return EXIT.AUTH;
   if (e instanceof UnreachableError) return EXIT.UNAVAILABLE;
   if (e instanceof ApiError) {
     if (POLICY_CODES.has(e.code)) return EXIT.POLICY;
@@ -79,7 +105,7 @@ export function exitCodeFor(e: unknown): number {
         return EXIT.INTERNAL;
     }
   }
-  if (isHgError(e) && e.code === 'HG_INVALID_INPUT') return EXIT.USAGE;
+  if (isHgError(e) && (e.code === 'HG_INVALID_INPUT' || e.code === 'HG_CONFIG_INVALID')) return EXIT.USAGE;
   return EXIT.INTERNAL;
 }
 
@@ -89,6 +115,8 @@ interface HintContext {
   /** The request id the command was about, if any. */
   id?: string;
   url: string;
+  /** Where the token came from: a stale stored login needs another hint than a wrong variable. */
+  tokenSource?: TokenSource;
 }
 
 /** Candidate policies and why each refused, from error.details of HG_NOT_ELIGIBLE / HG_TERMS_NOT_MET. */
@@ -136,13 +164,18 @@ export function describeError(e: unknown, h: HintContext): string {
     } else if (e.code === 'HG_TARGET_FROZEN') {
       hint = 'an admin froze this target; access comes back only after `hourglass unfreeze TARGET`';
     } else if (e.status === 401) {
-      hint = 'check HOURGLASS_TOKEN (or --token): the server did not accept the token';
+      hint =
+        h.tokenSource === 'credentials'
+          ? 'the stored login was not accepted: run `hourglass login` again (or set HOURGLASS_TOKEN)'
+          : 'check HOURGLASS_TOKEN (or --token): the server did not accept the token';
     } else if (e.code === 'HG_SELF_APPROVAL') {
       hint = `ask someone else who may approve it; ${show} names the policy`;
     } else if (e.code === 'HG_NOT_APPROVER') {
       hint = `only the approvers named by the request's policy can do this; ${show} names the policy`;
     } else if (e.status === 403) {
       hint = 'your token lacks the role or right for this; `hourglass whoami` shows your groups and roles';
+    } else if (e.status === 404 && /^no route /.test(e.message)) {
+      hint = 'this server does not offer that API: it may be older than this hourglass command';
     } else if (e.status === 404) {
       hint = h.id ? 'check the id; `hourglass requests` lists the requests you can see' : 'check the name or id';
     } else if (e.code === 'HG_IDEMPOTENCY_MISMATCH') {
@@ -171,7 +204,20 @@ export function describeError(e: unknown, h: HintContext): string {
     lines.push(`hint: see hourglass ${h.command} --help`);
   } else if (e instanceof CredentialsError) {
     lines.push(`hourglass: ${e.message}`);
-    lines.push('hint: set HOURGLASS_TOKEN (or pass --token)');
+    lines.push('hint: run `hourglass login`, or set HOURGLASS_TOKEN (or pass --token)');
+  } else if (e instanceof CredentialsFileError) {
+    lines.push(`hourglass: ${e.message}`);
+    lines.push('hint: `hourglass logout` removes the stored login; HOURGLASS_TOKEN or --token work without it');
+  } else if (e instanceof CheckpointsFileError) {
+    lines.push(`hourglass: the checkpoints file is not usable:`, ...e.message.split('\n').map((l) => `  ${l}`));
+    lines.push('hint: give the JSON Lines file the server writes (audit.checkpoints.file), one checkpoint per line');
+  } else if (e instanceof TestsFileInvalid) {
+    lines.push(`hourglass: ${e.file} is not a valid tests file (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}):`, e.message);
+    lines.push('hint: see docs/policies.md for the tests file format');
+  } else if (isHgError(e) && e.code === 'HG_CONFIG_INVALID') {
+    const n = ((e.details as { problems?: unknown[] } | undefined)?.problems ?? []).length;
+    lines.push(`hourglass: the configuration file is not valid (${n} problem${n === 1 ? '' : 's'}) (HG_CONFIG_INVALID):`, e.message);
+    lines.push('hint: fix every problem listed; `hourglass policy validate FILE` checks the file again');
   } else if (isHgError(e)) {
     lines.push(`hourglass: ${e.message} (${e.code})`);
     lines.push(`hint: see hourglass ${h.command} --help`);
@@ -190,26 +236,44 @@ interface GlobalOpts {
   json?: boolean;
 }
 
+type TokenSource = 'flag' | 'env' | 'credentials';
+
+interface Connection {
+  url: string;
+  token: string;
+  tokenSource: TokenSource;
+}
+
 interface Io {
-  client: HourglassClient;
+  /** The API client; resolving it (URL, token, stored login) happens on first use, so offline commands never need a token. */
+  readonly client: HourglassClient;
   json: boolean;
+  env: CliContext['env'];
   out: (s: string) => void;
   err: (s: string) => void;
-  /** Prints an API answer: its JSON with --json, else the human text. */
+  /** Prints an answer: its JSON with --json, else the human text. */
   print: (body: unknown, human: () => string) => void;
+  stdout: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stderrIsTTY: boolean;
 }
+
+const CONNECTION_GROUP = 'Connection and output:';
 
 /** --url, --token, --json: on every client command, listed apart in its help. */
 function addGlobals(cmd: Command): Command {
-  const group = 'Connection and output:';
   return cmd
-    .addOption(new Option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, else ${DEFAULT_URL})`).helpGroup(group))
-    .addOption(new Option('--token <token>', 'API token (default: $HOURGLASS_TOKEN; never printed)').helpGroup(group))
-    .addOption(new Option('--json', "print the API's JSON answer instead of text").helpGroup(group));
+    .addOption(new Option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, the stored login, else ${DEFAULT_URL})`).helpGroup(CONNECTION_GROUP))
+    .addOption(new Option('--token <token>', 'API token (default: $HOURGLASS_TOKEN, else the stored login; never printed)').helpGroup(CONNECTION_GROUP))
+    .addOption(new Option('--json', 'print the JSON answer instead of text').helpGroup(CONNECTION_GROUP));
 }
 
-function resolveUrl(opts: GlobalOpts, env: CliContext['env']): string {
-  const raw = (opts.url ?? env.HOURGLASS_URL ?? '').trim() || DEFAULT_URL;
+/** --json alone: for commands that need no server. */
+function addJson(cmd: Command): Command {
+  return cmd.addOption(new Option('--json', 'print the JSON answer instead of text').helpGroup('Output:'));
+}
+
+function checkUrl(raw: string): string {
   let parsed: URL;
   try {
     parsed = new URL(raw);
@@ -223,13 +287,29 @@ function resolveUrl(opts: GlobalOpts, env: CliContext['env']): string {
   return raw.replace(/\/+$/, '');
 }
 
-function resolveToken(opts: GlobalOpts, env: CliContext['env']): string {
-  const token = opts.token ?? env.HOURGLASS_TOKEN ?? '';
-  if (!token) throw new CredentialsError('no API token given');
+function checkToken(token: string): string {
   if (!/^[\x21-\x7e]+$/.test(token)) {
     throw new CredentialsError('the API token contains spaces or characters that cannot be sent in a header');
   }
   return token;
+}
+
+/**
+ * URL and token: the options first, then HOURGLASS_URL / HOURGLASS_TOKEN, then the stored login
+ * of `hourglass login`. A stored token is only ever sent to the URL it was stored with.
+ */
+function resolveConnection(opts: GlobalOpts, ctx: CliContext, warn: (s: string) => void, onSecret: (s: string) => void): Connection {
+  const env = ctx.env;
+  const flagUrl = (opts.url ?? env.HOURGLASS_URL ?? '').trim();
+  const direct = opts.token ?? env.HOURGLASS_TOKEN ?? '';
+  const file = credentialsPath(env);
+  const stored = !flagUrl || !direct ? readCredentials(file, warn) : undefined;
+  if (stored) onSecret(stored.token);
+  const url = checkUrl(flagUrl || stored?.url || DEFAULT_URL);
+  if (direct) return { url, token: checkToken(direct), tokenSource: opts.token !== undefined ? 'flag' : 'env' };
+  if (stored && sameServer(stored.url, url)) return { url, token: checkToken(stored.token), tokenSource: 'credentials' };
+  if (stored) throw new CredentialsError(`no API token for ${url} (the stored login is for ${stored.url}, and its token is sent nowhere else)`);
+  throw new CredentialsError('no API token given');
 }
 
 function commandPath(cmd: Command): string {
@@ -241,37 +321,55 @@ function commandPath(cmd: Command): string {
 type Handler = (io: Io, opts: Record<string, any>, ...args: any[]) => Promise<number | void>;
 
 /**
- * Wraps a command's work: resolves URL and token, builds the client, prints any failure as
- * `hourglass: message (CODE)` plus a hint, and sets the exit code. Output never shows the token.
+ * Wraps a command's work: builds the client on first use (URL, token, stored login), prints any
+ * failure as `hourglass: message (CODE)` plus a hint, and sets the exit code. Output never shows
+ * the token: every token in sight is scrubbed from what is printed.
  */
 function action(ctx: CliContext, handler: Handler, opts: { idArg?: boolean } = {}) {
   return async (...all: unknown[]) => {
     const cmd = all[all.length - 1] as Command;
     const options = cmd.opts() as GlobalOpts & Record<string, unknown>;
     const args = all.slice(0, -2);
-    let secret: string | undefined;
-    const scrub = (s: string) => (secret && secret.length >= 4 ? s.split(secret).join('***') : s);
+    const secrets = new Set<string>();
+    const addSecret = (s: string | undefined) => {
+      if (s && s.length >= 4) secrets.add(s);
+    };
+    addSecret(options.token);
+    addSecret(ctx.env.HOURGLASS_TOKEN);
+    const scrub = (s: string) => {
+      let out = s;
+      for (const secret of secrets) out = out.split(secret).join('***');
+      return out;
+    };
     const out = (s: string) => ctx.out(scrub(s));
     const err = (s: string) => ctx.err(scrub(s));
-    let url = DEFAULT_URL;
+    let connection: Connection | undefined;
+    let client: HourglassClient | undefined;
+    const json = options.json === true;
+    const io: Io = {
+      get client() {
+        if (!client) {
+          connection = resolveConnection(options, ctx, err, addSecret);
+          client = new HourglassClient({ url: connection.url, token: connection.token, userAgent: 'hourglass-cli/0.1.0' });
+        }
+        return client;
+      },
+      json,
+      env: ctx.env,
+      out,
+      err,
+      print: (body, human) => out(json ? `${JSON.stringify(body, null, 2)}\n` : human()),
+      stdout: ctx.stdout ?? process.stdout,
+      stdin: ctx.stdin ?? process.stdin,
+      stderrIsTTY: ctx.stderrIsTTY ?? Boolean(process.stderr.isTTY),
+    };
     try {
-      secret = options.token ?? ctx.env.HOURGLASS_TOKEN;
-      url = resolveUrl(options, ctx.env);
-      const token = resolveToken(options, ctx.env);
-      const client = new HourglassClient({ url, token, userAgent: 'hourglass-cli/0.1.0' });
-      const json = options.json === true;
-      const io: Io = {
-        client,
-        json,
-        out,
-        err,
-        print: (body, human) => out(json ? `${JSON.stringify(body, null, 2)}\n` : human()),
-      };
       const code = await handler(io, options, ...args);
       if (code) ctx.setExitCode(code);
     } catch (e) {
       const id = opts.idArg && typeof args[0] === 'string' ? args[0] : undefined;
-      err(describeError(e, { command: commandPath(cmd), url, ...(id ? { id } : {}) }));
+      const url = connection?.url ?? (typeof options.url === 'string' ? options.url : (ctx.env.HOURGLASS_URL ?? DEFAULT_URL));
+      err(describeError(e, { command: commandPath(cmd), url, ...(id ? { id } : {}), ...(connection ? { tokenSource: connection.tokenSource } : {}) }));
       ctx.setExitCode(exitCodeFor(e));
     }
   };
@@ -314,6 +412,13 @@ export function parseStartAt(value: string, now: number = Date.now()): string {
   const at = Date.parse(v);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(at)) throw new InvalidArgumentError('expected an ISO-8601 date-time (2025-03-01T09:00:00Z) or +DURATION (e.g. +30m)');
   return new Date(at).toISOString();
+}
+
+/** `policy explain --at`: an ISO-8601 date-time, or `+DURATION` / `-DURATION` from now. */
+function evalTime(value: string): string {
+  const v = value.trim();
+  if (v.startsWith('-')) return pastTime(v);
+  return parseStartAt(v);
 }
 
 /** `--since` / `--until`: an ISO-8601 date-time, or `-DURATION` before now. */
@@ -369,16 +474,326 @@ async function waitFor(io: Io, first: RequestJson, timeoutMs: number): Promise<{
   return { last, timedOut: false };
 }
 
+// ---- login ----------------------------------------------------------------------------------------------
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) {
+    text += chunk as string;
+    if (text.length > 64 * 1024) throw new UsageError('stdin holds more than a token (over 64 KB)');
+  }
+  return text;
+}
+
+/** Asks on the terminal (prompt on stderr); `hidden` does not echo what is typed. */
+async function ask(io: Io, question: string, hidden = false): Promise<string> {
+  const rl = createInterface({ input: io.stdin, output: process.stderr, terminal: true });
+  if (hidden) {
+    const rlw = rl as unknown as { _writeToOutput: (s: string) => void };
+    let asked = false;
+    rlw._writeToOutput = (s: string) => {
+      if (!asked) {
+        asked = true;
+        process.stderr.write(s);
+      }
+    };
+  }
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    if (hidden) process.stderr.write('\n');
+    return answer.trim();
+  } finally {
+    rl.close();
+  }
+}
+
+// ---- audit streams ---------------------------------------------------------------------------------
+
+/** Writes chunks to `dest` with backpressure; counts bytes and newlines. Stops quietly when a reader of stdout goes away (EPIPE). */
+async function pump(answer: StreamedAnswer, dest: NodeJS.WritableStream): Promise<{ bytes: number; lines: number; closed: boolean }> {
+  let bytes = 0;
+  let lines = 0;
+  let failure: Error | undefined;
+  const onError = (e: Error) => {
+    failure = e;
+    answer.cancel();
+  };
+  dest.on('error', onError);
+  try {
+    for await (const chunk of answer.chunks) {
+      if (failure) break;
+      bytes += chunk.length;
+      for (const b of chunk) if (b === 10) lines += 1;
+      if (!dest.write(chunk)) {
+        await Promise.race([once(dest, 'drain'), once(dest, 'error').catch(() => undefined), once(dest, 'close')]);
+      }
+    }
+  } catch (e) {
+    if (!failure) throw e;
+  } finally {
+    dest.off('error', onError);
+  }
+  if (failure) {
+    if ((failure as NodeJS.ErrnoException).code === 'EPIPE') return { bytes, lines, closed: true };
+    throw failure;
+  }
+  return { bytes, lines, closed: false };
+}
+
+/** Parses an NDJSON stream line by line. */
+async function* ndjson(answer: StreamedAnswer): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of answer.chunks) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) yield parseLine(line);
+    }
+  }
+  buffer += decoder.decode();
+  if (buffer.trim()) yield parseLine(buffer.trim());
+}
+
+function parseLine(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new ApiError(200, 'HTTP_NOT_JSON', `the server sent a line that is not JSON in the verification stream: ${line.slice(0, 80)}`);
+  }
+}
+
+/** The progress display of a long verification: one rewritten line on a terminal, else a line every few seconds. */
+function progressReporter(io: Io, enabled: boolean) {
+  let last = 0;
+  let shown = false;
+  return {
+    update(p: { count?: number; lastSeq?: number }) {
+      if (!enabled) return;
+      const now = Date.now();
+      const text = `verifying the audit chain: ${p.count ?? '?'} event(s) checked (seq ${p.lastSeq ?? '?'})`;
+      if (io.stderrIsTTY) {
+        if (now - last < 100) return;
+        io.err(`\r\x1b[K${text}`);
+        shown = true;
+      } else {
+        if (now - last < 2000) return;
+        io.err(`${text}\n`);
+      }
+      last = now;
+    },
+    done() {
+      if (shown) io.err('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+async function verifyChain(io: Io, expectHead: string | undefined, showProgress: boolean): Promise<VerifyReportJson> {
+  let answer: StreamedAnswer;
+  try {
+    answer = await io.client.auditVerifyStream(expectHead);
+  } catch (e) {
+    // An older server without the streaming route: verify in one call.
+    if (e instanceof ApiError && e.status === 404) return io.client.auditVerify(expectHead);
+    throw e;
+  }
+  const progress = progressReporter(io, showProgress);
+  try {
+    for await (const msg of ndjson(answer)) {
+      const m = msg as { progress?: { count?: number; lastSeq?: number }; result?: VerifyReportJson; error?: { code?: string; message?: string } };
+      if (m.progress) progress.update(m.progress);
+      else if (m.result) {
+        answer.cancel();
+        return m.result;
+      } else if (m.error) {
+        const code = m.error.code ?? 'HG_INTERNAL';
+        const status = code === 'HG_STORE_UNAVAILABLE' ? 503 : code === 'HG_FORBIDDEN' ? 403 : code === 'HG_INVALID_INPUT' ? 400 : 500;
+        throw new ApiError(status, code, m.error.message ?? 'the verification failed on the server');
+      }
+    }
+  } finally {
+    progress.done();
+  }
+  throw new UnreachableError(io.client.url, 'the verification stream ended without a result');
+}
+
+/** Checkpoints per POST: well inside the default 64 KB body limit even with a PEM key on every line. */
+const CHECKPOINT_BATCH = 100;
+
+interface CheckpointReport extends CheckpointVerifyJson {
+  signatures: { checked: number; valid: number; keyIds: string[]; pinned: string | null; failures: { seq: number; problem: string }[] };
+}
+
+/**
+ * Checks every signature here (node:crypto), then asks the server to compare each checkpoint with
+ * the chain, in batches; only the batch holding the newest checkpoint verifies the whole chain
+ * (with that checkpoint as the expected head).
+ */
+async function verifyCheckpoints(io: Io, file: string, publicKey: string | undefined): Promise<CheckpointReport> {
+  const { checkSignature, pinKey, readCheckpointsFile } = await offlineModule();
+  const list = readCheckpointsFile(file).sort((a, b) => a.seq - b.seq);
+  let pinned: PinnedKey | undefined;
+  if (publicKey !== undefined) {
+    const text = existsSync(publicKey) ? readFileSync(publicKey, 'utf8') : publicKey;
+    try {
+      pinned = pinKey(text);
+    } catch (e) {
+      throw new UsageError(`--public-key: not a usable Ed25519 public key (PEM file, PEM, base64 or hex): ${(e as Error).message}`);
+    }
+  }
+  const local = list.flatMap((cp) => {
+    const problem = checkSignature(cp, pinned);
+    return problem ? [{ seq: cp.seq, problem }] : [];
+  });
+  const merged: CheckpointVerifyJson = { ok: true, checked: 0, chain: null, failures: [], keys: [] };
+  for (let i = 0; i < list.length; i += CHECKPOINT_BATCH) {
+    const last = i + CHECKPOINT_BATCH >= list.length;
+    const r = await io.client.verifyCheckpoints({
+      checkpoints: list.slice(i, i + CHECKPOINT_BATCH),
+      ...(pinned ? { publicKey: pinned.pem, trustedKeyIds: [pinned.keyId] } : {}),
+      ...(last ? {} : { verifyChain: false }),
+    });
+    merged.ok = merged.ok && r.ok;
+    merged.checked += r.checked;
+    if (r.chain) merged.chain = r.chain;
+    merged.failures.push(...r.failures);
+    for (const k of r.keys ?? []) {
+      const known = merged.keys.find((x) => x.keyId === k.keyId);
+      if (known) known.checkpoints += k.checkpoints;
+      else merged.keys.push({ ...k });
+    }
+  }
+  return {
+    ...merged,
+    ok: merged.ok && local.length === 0,
+    signatures: {
+      checked: list.length,
+      valid: list.length - local.length,
+      keyIds: [...new Set(list.map((c) => c.keyId))],
+      pinned: pinned?.keyId ?? null,
+      failures: local,
+    },
+  };
+}
+
+function checkpointLines(r: CheckpointReport): string {
+  const lines: string[] = [];
+  lines.push(
+    r.failures.length === 0
+      ? `checkpoints: ${r.checked} checked against the chain, all match`
+      : `CHECKPOINTS FAILED on the server: ${r.failures.length} problem(s) with the ${r.checked} checkpoint(s)`,
+  );
+  for (const f of r.failures) lines.push(`  seq ${f.seq}: ${f.problem}`);
+  const s = r.signatures;
+  lines.push(
+    s.failures.length === 0
+      ? `signatures: ${s.valid} valid, checked here (key ${s.keyIds.join(', ')}${s.pinned ? ', pinned with --public-key' : ''})`
+      : `BAD SIGNATURES, checked here: ${s.failures.length} of ${s.checked} checkpoint(s)`,
+  );
+  for (const f of s.failures) lines.push(`  seq ${f.seq}: ${f.problem}`);
+  const chain = r.chain as VerifyReportJson | null;
+  if (chain && typeof chain === 'object' && typeof chain.ok === 'boolean' && typeof chain.count === 'number') lines.push(fmt.verifyLines(chain).trimEnd());
+  return lines.join('\n') + '\n';
+}
+
+// ---- policies ------------------------------------------------------------------------------------
+
+async function loadConfigOffline(io: Io, file: string): Promise<HourglassConfig> {
+  return (await offlineModule()).loadConfig(file, io.env);
+}
+
+function problemsOf(e: HgError): ConfigProblem[] {
+  return ((e.details as { problems?: ConfigProblem[] } | undefined)?.problems ?? []).map((p) => ({ ...p }));
+}
+
+function splitList(values: string[]): string[] {
+  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 // ---- the commands -------------------------------------------------------------------------------------------
 
 export function registerClientCommands(program: Command, ctx: CliContext): void {
   // --url/--token/--json are added last so that their group follows each command's own options.
   const clients: Command[] = [];
+  const offline: Command[] = [];
   const client = (name: string, description: string, parent: Command = program) => {
     const cmd = parent.command(name).description(description);
     clients.push(cmd);
     return cmd;
   };
+  const local = (name: string, description: string, parent: Command = program) => {
+    const cmd = parent.command(name).description(description);
+    offline.push(cmd);
+    return cmd;
+  };
+
+  // ---- session
+  program
+    .command('login')
+    .description('check a server URL and API token, and store them for later commands (mode 0600)')
+    .option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, else asked, else ${DEFAULT_URL})`)
+    .option('--token <token>', 'API token (visible in ps: prefer --token-stdin or the prompt)')
+    .option('--token-stdin', 'read the API token from stdin')
+    .option('--json', 'print the JSON answer instead of text')
+    .addHelpText(
+      'after',
+      '\nThe token is checked with GET /v1/me before it is stored, in $XDG_CONFIG_HOME/hourglass/credentials.json\n' +
+        '(default ~/.config/hourglass/credentials.json). Later commands use it when neither --url/--token nor\n' +
+        'HOURGLASS_URL/HOURGLASS_TOKEN say otherwise, and only ever send it to the URL it was stored with.\n\n' +
+        'Examples:\n  hourglass login --url https://hourglass.example.com            # asks for the token\n' +
+        '  printf %s "$TOKEN" | hourglass login --url https://hourglass.example.com --token-stdin\n',
+    )
+    .action(
+      action(ctx, async (io, o) => {
+        if (o.token !== undefined && o.tokenStdin) throw new UsageError('give the token with --token or --token-stdin, not both');
+        const file = credentialsPath(io.env);
+        let previous;
+        try {
+          previous = readCredentials(file);
+        } catch {
+          previous = undefined; // a broken file is replaced
+        }
+        const interactive = Boolean(io.stdin.isTTY) && !o.tokenStdin;
+        let url = ((o.url as string | undefined) ?? io.env.HOURGLASS_URL ?? '').trim();
+        if (!url && interactive) {
+          const fallback = previous?.url ?? DEFAULT_URL;
+          url = (await ask(io, `Hourglass URL [${fallback}]: `)) || fallback;
+        }
+        url = checkUrl(url || previous?.url || DEFAULT_URL);
+        let token = o.token as string | undefined;
+        if (token === undefined && o.tokenStdin) token = (await readAll(io.stdin)).trim();
+        if (token === undefined && io.env.HOURGLASS_TOKEN) token = io.env.HOURGLASS_TOKEN;
+        if (token === undefined && interactive) token = await ask(io, `API token for ${url}: `, true);
+        if (!token) {
+          throw new CredentialsError(
+            o.tokenStdin ? 'stdin held no token' : 'no API token given: pipe it in with --token-stdin, or run hourglass login in a terminal to be asked',
+          );
+        }
+        checkToken(token);
+        const verifier = new HourglassClient({ url, token, userAgent: 'hourglass-cli/0.1.0' });
+        const me = await verifier.me();
+        writeCredentials(file, { url, token });
+        io.print({ url, credentials: file, principal: me }, () => `logged in to ${url} as ${me.id}${me.locked ? ' (LOCKED)' : ''}\ncredentials stored in ${file} (mode 0600)\n`);
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('forget the stored login (the token itself stays valid until removed from the configuration)')
+    .option('--json', 'print the JSON answer instead of text')
+    .action(
+      action(ctx, async (io) => {
+        const file = credentialsPath(io.env);
+        const removed = removeCredentials(file);
+        io.print({ removed, credentials: file }, () => (removed ? `logged out: removed ${file}\n` : `not logged in (no ${file})\n`));
+      }),
+    );
 
   // ---- requests
   client('request', 'ask for access to one or more entitlements (target/role)')
@@ -529,11 +944,26 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
     }));
 
   // ---- audit
-  const audit = program.command('audit').description('the tamper-evident audit log: verify, head, list (auditor or admin role)');
+  const audit = program.command('audit').description('the tamper-evident audit log: verify, head, list, export (auditor or admin role)');
   client('verify', 'verify the hash chain of the whole audit log (exit 10 if broken)', audit)
     .option('--expect-head <SEQ:HASH>', 'a head saved earlier (hourglass audit head); catches a truncated log')
+    .option('--progress', 'show progress on stderr even when it is not a terminal')
+    .option('--no-progress', 'never show progress')
+    .option('--checkpoints <file>', 'check the signed checkpoints of this JSON Lines file against the chain, and their signatures here')
+    .option('--public-key <pem>', 'with --checkpoints: the Ed25519 public key (PEM file or text) every checkpoint must be signed with')
     .action(action(ctx, async (io, o) => {
-      const r = await io.client.auditVerify(o.expectHead as string | undefined);
+      if (o.checkpoints !== undefined) {
+        if (o.expectHead !== undefined) throw new UsageError('--checkpoints and --expect-head are separate checks: run them one at a time');
+        const r = await verifyCheckpoints(io, o.checkpoints as string, o.publicKey as string | undefined);
+        io.print(r, () => checkpointLines(r));
+        if (!r.signatures.pinned && r.signatures.failures.length === 0) {
+          io.err('note: signatures were checked with the public keys in the file; pin the key with --public-key to catch a forged file\n');
+        }
+        return r.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
+      }
+      if (o.publicKey !== undefined) throw new UsageError('--public-key goes with --checkpoints');
+      const showProgress = o.progress === undefined ? io.stderrIsTTY : o.progress === true;
+      const r = await verifyChain(io, o.expectHead as string | undefined, showProgress);
       io.print(r, () => fmt.verifyLines(r));
       return r.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
     }));
@@ -545,7 +975,7 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
   client('list', 'list audit events, oldest first', audit)
     .option('--request-id <id>', 'only events of this request')
     .option('--actor <principal>', 'only events by this actor')
-    .option('--type <type>', 'only events of this type, e.g. grant.revoked')
+    .option('--type <type>', 'only events of this type, e.g. grant.revoked (alert.* for a family)')
     .option('--since <time>', 'from this time: ISO-8601 or -DURATION (e.g. -1h)', pastTime)
     .option('--until <time>', 'up to this time: ISO-8601 or -DURATION', pastTime)
     .option('--limit <n>', 'at most N events (1-1000, default 100)', positiveInt)
@@ -562,6 +992,46 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
       });
       io.print(page, () => fmt.auditTable(page.events));
       if (!io.json && page.nextCursor) io.err(`more: add --cursor ${page.nextCursor}\n`);
+    }));
+  client('export', 'export audit events as JSON Lines or CSV, streamed (to stdout, or -o FILE)', audit)
+    .addOption(new Option('--format <format>', 'jsonl (one event per line) or csv').choices(['jsonl', 'csv']).default('jsonl'))
+    .option('-o, --output <file>', 'write to FILE (complete or not at all) instead of stdout')
+    .option('--request-id <id>', 'only events of this request')
+    .option('--actor <principal>', 'only events by this actor')
+    .option('--type <type>', 'only events of this type (alert.* for a family)')
+    .option('--since <time>', 'from this time: ISO-8601 or -DURATION (e.g. -24h)', pastTime)
+    .option('--until <time>', 'up to this time: ISO-8601 or -DURATION', pastTime)
+    .addHelpText('after', '\nWith --json and -o FILE, stdout gets a summary {file, format, bytes, lines}; without -o, stdout is the export itself.\n')
+    .action(action(ctx, async (io, o) => {
+      const answer = await io.client.auditExport({
+        format: o.format as 'jsonl' | 'csv',
+        ...(o.requestId !== undefined ? { requestId: o.requestId as string } : {}),
+        ...(o.actor !== undefined ? { actor: o.actor as string } : {}),
+        ...(o.type !== undefined ? { type: o.type as string } : {}),
+        ...(o.since !== undefined ? { since: o.since as string } : {}),
+        ...(o.until !== undefined ? { until: o.until as string } : {}),
+      });
+      const file = o.output as string | undefined;
+      if (file === undefined || file === '-') {
+        await pump(answer, io.stdout);
+        return;
+      }
+      const partial = `${file}.partial`;
+      const dest = createWriteStream(partial, { flags: 'w' });
+      try {
+        await once(dest, 'open');
+        const { bytes, lines } = await pump(answer, dest);
+        dest.end();
+        await once(dest, 'finish');
+        renameSync(partial, file);
+        io.print({ file, format: o.format, bytes, lines }, () => '');
+        io.err(`exported ${o.format === 'csv' ? Math.max(0, lines - 1) : lines} event(s), ${bytes} bytes, to ${file}\n`);
+      } catch (e) {
+        answer.cancel();
+        dest.destroy();
+        rmSync(partial, { force: true });
+        throw e;
+      }
     }));
 
   // ---- emergency controls
@@ -618,13 +1088,139 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
       );
     }));
 
+  // ---- policies as code
+  const policy = program.command('policy').description('policies as code: validate a configuration file, explain a decision, run policy tests');
+  local('validate', 'check a configuration file offline, with the messages the server gives (exit 0 valid, 2 not)', policy)
+    .argument('<file>', 'the configuration file')
+    .action(action(ctx, async (io, _o, file: string) => {
+      let config: HourglassConfig;
+      try {
+        config = await loadConfigOffline(io, file);
+      } catch (e) {
+        if (!(isHgError(e) && e.code === 'HG_CONFIG_INVALID')) throw e;
+        const problems = problemsOf(e);
+        io.print({ valid: false, file, problems }, () => `${e.message}\n`);
+        io.err(`hourglass: ${file} is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'} (HG_CONFIG_INVALID)\nhint: fix every problem listed; the server refuses the whole file until then\n`);
+        return EXIT.USAGE;
+      }
+      const warnings = (await offlineModule()).policyWarnings(config);
+      io.print(
+        { valid: true, file, policyHash: config.policyHash, principals: config.principals.length, targets: Object.keys(config.targets).length, policies: config.policies.length, warnings },
+        () =>
+          `${file}: valid (${config.principals.length} principal(s), ${Object.keys(config.targets).length} target(s), ${config.policies.length} polic${config.policies.length === 1 ? 'y' : 'ies'}; policy hash ${config.policyHash})\n` +
+          warnings.map((w) => `warning: ${w}\n`).join(''),
+      );
+      return EXIT.OK;
+    }));
+
+  policy
+    .command('explain')
+    .description('would this request be allowed, under which policy, with what approvals from whom, and why not (exit 0 yes, 6 no)')
+    .option('--principal <id>', 'whose request (default: yourself; required with --config)')
+    .option('--entitlement <name>', 'target/role; repeat or separate with commas', collect)
+    .option('--for <duration>', "how long (default: the policy's default)", durationArg)
+    .option('--at <time>', 'when the request would be made: ISO-8601, +DURATION or -DURATION (default: now)', evalTime)
+    .option('--reason <text>', 'check this reason (default: assume one is given; "" for none)')
+    .option('--ticket <id>', 'check this ticket (default: assume a matching one is given; "" for none)')
+    .option('--source-ip <address>', "check this source address (default: assume it is inside the policy's networks)")
+    .option('--break-glass', 'as a break-glass request')
+    .option('--policy <name>', 'only this policy')
+    .addOption(new Option('--config <file>', 'explain offline from this configuration file instead of asking the server').helpGroup(CONNECTION_GROUP))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  hourglass policy explain --config hourglass.yaml --principal alice --entitlement demo-db/admin --for 2h\n' +
+        '  hourglass policy explain --principal bob --entitlement demo-db/admin --break-glass --json   # asks the server\n',
+    )
+    .action(action(ctx, async (io, o) => {
+      const entitlements = splitList((o.entitlement as string[] | undefined) ?? []);
+      if (entitlements.length === 0) throw new UsageError('give at least one --entitlement target/role');
+      let r: ExplainJson;
+      if (o.config !== undefined) {
+        if (o.principal === undefined) throw new UsageError('--principal is required with --config (there is no "you" offline)');
+        if (o.url !== undefined || o.token !== undefined) throw new UsageError('--config explains offline: --url and --token do not apply');
+        const config = await loadConfigOffline(io, o.config as string);
+        r = (await offlineModule()).explain(config, {
+          principal: o.principal as string,
+          entitlements,
+          at: o.at !== undefined ? Date.parse(o.at as string) : Date.now(),
+          ...(o.for !== undefined ? { duration: o.for as string } : {}),
+          ...(o.reason !== undefined ? { reason: o.reason as string } : {}),
+          ...(o.ticket !== undefined ? { ticket: o.ticket as string } : {}),
+          ...(o.sourceIp !== undefined ? { sourceIp: o.sourceIp as string } : {}),
+          ...(o.breakGlass ? { breakGlass: true } : {}),
+          ...(o.policy !== undefined ? { policy: o.policy as string } : {}),
+        });
+      } else {
+        r = await io.client.explain({
+          entitlements,
+          ...(o.principal !== undefined ? { principal: o.principal as string } : {}),
+          ...(o.for !== undefined ? { duration: o.for as string } : {}),
+          ...(o.at !== undefined ? { at: o.at as string } : {}),
+          ...(o.reason !== undefined ? { reason: o.reason as string } : {}),
+          ...(o.ticket !== undefined ? { ticket: o.ticket as string } : {}),
+          ...(o.sourceIp !== undefined ? { sourceIp: o.sourceIp as string } : {}),
+          ...(o.breakGlass ? { breakGlass: true } : {}),
+          ...(o.policy !== undefined ? { policy: o.policy as string } : {}),
+        });
+      }
+      io.print(r, () => fmt.explainLines(r));
+      if (r.allowed) return EXIT.OK;
+      return r.code === 'HG_INVALID_INPUT' ? EXIT.USAGE : EXIT.POLICY;
+    }));
+  clients.push(policy.commands.at(-1)!);
+
+  local('test', 'run table-driven policy tests against a configuration file, offline (exit 0 all pass, 1 any fails, 2 invalid file)', policy)
+    .argument('<file>', 'the configuration file')
+    .argument('<tests>', 'the tests file (YAML), see docs/policies.md')
+    .addHelpText('after', '\nExample:\n  hourglass policy test hourglass.yaml policy-tests.yaml\n')
+    .action(action(ctx, async (io, _o, file: string, testsFile: string) => {
+      let config: HourglassConfig;
+      try {
+        config = await loadConfigOffline(io, file);
+      } catch (e) {
+        if (!(isHgError(e) && e.code === 'HG_CONFIG_INVALID')) throw e;
+        const problems = problemsOf(e);
+        io.print({ valid: false, file, problems }, () => `${e.message}\n`);
+        io.err(`hourglass: ${file} is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'} (HG_CONFIG_INVALID)\nhint: hourglass policy validate ${file} checks it alone\n`);
+        return EXIT.USAGE;
+      }
+      const { loadPolicyTests, runPolicyTests } = await offlineModule();
+      let tests;
+      try {
+        tests = loadPolicyTests(testsFile, config, file);
+      } catch (e) {
+        if (!(e instanceof TestsFileInvalid)) throw e;
+        io.print({ valid: false, file: testsFile, problems: e.problems }, () => `${e.message}\n`);
+        io.err(`hourglass: ${testsFile} is not a valid tests file: ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}\nhint: docs/policies.md describes the tests file\n`);
+        return EXIT.USAGE;
+      }
+      const report = runPolicyTests(config, tests, Date.now(), { config: file, tests: testsFile });
+      io.print(report, () => fmt.testReportLines(report));
+      return report.ok ? EXIT.OK : TESTS_FAILED;
+    }));
+
+  // ---- shell completion
+  local('completion', 'print a shell completion script (bash or zsh)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .addHelpText(
+      'after',
+      '\nLoad it in the current shell, or install it:\n  source <(hourglass completion bash)      # add to ~/.bashrc\n  source <(hourglass completion zsh)       # add to ~/.zshrc (after compinit)\n' +
+        '  hourglass completion zsh > "${fpath[1]}/_hourglass"\n',
+    )
+    .action(action(ctx, async (io, _o, shell: string) => {
+      const { bashCompletion, zshCompletion } = await offlineModule();
+      const script = shell === 'zsh' ? zshCompletion(program) : bashCompletion(program);
+      io.print({ shell, script }, () => script);
+    }));
+
   for (const cmd of clients) addGlobals(cmd);
+  for (const cmd of offline) addJson(cmd);
 
   program.addHelpText(
     'after',
-    `\nClient commands take --url (default $HOURGLASS_URL, else ${DEFAULT_URL}), --token (default $HOURGLASS_TOKEN) and --json.\n` +
-      'Exit codes: 0 ok, 1 internal, 2 usage/invalid input, 3 unauthenticated/forbidden, 4 not found, 5 conflict,\n' +
-      '6 refused by policy, 7 unavailable/unreachable, 8 check: not allowed, 9 request --wait: not active,\n' +
+    `\nClient commands take --url (default $HOURGLASS_URL, then the stored login, else ${DEFAULT_URL}), --token (default $HOURGLASS_TOKEN, then the stored login) and --json.\n` +
+      'Exit codes: 0 ok, 1 internal (policy test: a test failed), 2 usage/invalid input, 3 unauthenticated/forbidden, 4 not found,\n' +
+      '5 conflict, 6 refused by policy, 7 unavailable/unreachable, 8 check: not allowed, 9 request --wait: not active,\n' +
       '10 audit verify: chain broken. See docs/cli.md.\n',
   );
 }

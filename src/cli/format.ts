@@ -3,6 +3,7 @@ import { formatDuration } from '../core/duration.js';
 import type {
   AuditEventJson,
   EntitlementJson,
+  ExplainJson,
   GrantJson,
   LockResultJson,
   LocksJson,
@@ -10,6 +11,7 @@ import type {
   RequestJson,
   VerifyReportJson,
 } from './api-client.js';
+import type { TestReport as TestReportJson } from './policy-tests.js';
 
 /** A left-aligned table with a header row; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -217,4 +219,74 @@ export function locksTable(l: LocksJson): string {
   ];
   if (rows.length === 0) return 'no principal is locked and no target is frozen\n';
   return table(['KIND', 'SUBJECT', 'BY', 'AT', 'REASON'], rows);
+}
+
+// ---- policies as code ------------------------------------------------------------------------------
+
+function describeJsonSubjects(set: { groups: string[]; users: string[] }): string {
+  return describeSubjects(set) || 'nobody';
+}
+
+/** `hourglass policy explain`: the verdict first, then the terms, then each candidate's reasons. */
+export function explainLines(r: ExplainJson): string {
+  const lines: string[] = [];
+  const what = `${r.entitlements.join(', ')}${r.durationSeconds !== null ? ` for ${formatDuration(r.durationSeconds * 1000)}` : ''}`;
+  if (r.allowed) {
+    lines.push(`ALLOWED: ${r.principal} may request ${what} (policy ${r.policy})`);
+    if (r.breakGlass) lines.push('  break-glass: access at once, reviewed afterwards');
+    if (r.approvals.length === 0) lines.push(r.breakGlass ? '  no approval needed' : '  self-service: active at once, no approval needed');
+    for (const a of r.approvals) {
+      lines.push(
+        `  needs ${a.required} approval${a.required === 1 ? '' : 's'} from ${describeJsonSubjects(a.approvers)} (policy ${a.policy}); ` +
+          `could approve: ${a.eligibleApprovers.join(', ') || 'nobody'}`,
+      );
+    }
+    if (r.pendingTimeoutSeconds !== null) lines.push(`  waits at most ${formatDuration(r.pendingTimeoutSeconds * 1000)} for approvals`);
+    for (const v of r.reviews) {
+      lines.push(`  reviewed within ${formatDuration(v.withinSeconds * 1000)} by ${describeJsonSubjects(v.reviewers)}; could review: ${v.eligibleReviewers.join(', ') || 'nobody'}`);
+    }
+  } else {
+    lines.push(`REFUSED: ${r.principal} may not request ${what}: ${r.message ?? 'refused'} (${r.code ?? '?'})`);
+  }
+  const needs: string[] = [];
+  if (r.requires.reason) needs.push('a reason');
+  if (r.requires.ticket.required) needs.push(`a ticket${r.requires.ticket.patterns.length ? ` matching ${r.requires.ticket.patterns.join(' and ')}` : ''}`);
+  else if (r.requires.ticket.patterns.length) needs.push(`a ticket, if given, matching ${r.requires.ticket.patterns.join(' and ')}`);
+  if (r.requires.sourceNetworks) needs.push(`a request from ${r.requires.sourceNetworks.join(', ')}`);
+  if (needs.length) lines.push(`  requires: ${needs.join('; ')}`);
+  const assumed = [
+    ...(r.assumed.reason ? ['a reason'] : []),
+    ...(r.assumed.ticket ? ['a matching ticket'] : []),
+    ...(r.assumed.sourceIp ? ['an allowed source address'] : []),
+  ];
+  if (assumed.length) lines.push(`  assumed: ${assumed.join(', ')} will be given (pass --reason/--ticket/--source-ip to check actual values)`);
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
+  const ents = Object.keys({ ...r.candidates, ...r.notCandidates });
+  if (ents.length) {
+    lines.push('policies:');
+    for (const e of ents) {
+      lines.push(`  ${e}:`);
+      const cands = r.candidates[e] ?? [];
+      if (cands.length === 0 && r.principalKnown) lines.push('    no candidate policy');
+      for (const c of cands) lines.push(`    ${c.policy}: ${c.chosen ? 'chosen' : c.reasons.length ? c.reasons.join('; ') : 'terms met (an earlier policy was chosen)'}`);
+      for (const n of r.notCandidates[e] ?? []) lines.push(`    ${n.policy}: not a candidate: ${n.why}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `hourglass policy test`: PASS/FAIL per test, then the summary. */
+export function testReportLines(r: TestReportJson): string {
+  const lines: string[] = [];
+  for (const t of r.results) {
+    if (t.ok) {
+      lines.push(`PASS ${t.name}`);
+      continue;
+    }
+    lines.push(`FAIL ${t.name}: ${t.failures.map((f) => f.message).join('; ')}`);
+    const why = Object.entries(t.explanation.candidates).flatMap(([e, vs]) => vs.filter((v) => v.reasons.length).map((v) => `    ${e}: ${v.policy}: ${v.reasons.join('; ')}`));
+    if (why.length) lines.push('  candidate policies:', ...why);
+  }
+  lines.push('', `${r.passed} passed, ${r.failed} failed`);
+  return lines.join('\n') + '\n';
 }

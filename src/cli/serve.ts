@@ -6,6 +6,8 @@ import type { ConfigSource } from '../app/ports.js';
 import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } from '../adapters/metrics.js';
 import { createWebhookWorker } from '../adapters/outbound/webhook-worker.js';
 import { Scheduler } from '../adapters/scheduler.js';
+import { loadCheckpointKey } from '../adapters/checkpoint-key.js';
+import { createCheckpointWorker } from '../adapters/store/checkpoint-store.js';
 import { openStore } from '../adapters/store/open-store.js';
 import { createIds, systemClock } from '../adapters/system.js';
 import { loadConfigFile } from '../config/load-config.js';
@@ -25,6 +27,15 @@ export interface RunningServer {
 export function applyEnvOverrides(config: HourglassConfig, env: Env): HourglassConfig {
   if (!env.HOURGLASS_LISTEN) return config;
   return { ...config, server: { ...config.server, listen: parseListenOrThrow(env.HOURGLASS_LISTEN) } };
+}
+
+/** Loads the audit checkpoint key now, so a bad key is a configuration error rather than a failing pass. */
+function checkCheckpointKey(config: HourglassConfig, log: Logger) {
+  const cp = config.audit.checkpoints;
+  if (!cp) return;
+  const key = loadCheckpointKey(cp);
+  log.info({ keyId: key.keyId, source: key.source }, 'audit checkpoint signing key loaded');
+  for (const w of key.warnings) log.warn(w);
 }
 
 export function createLogger(env: Env): Logger {
@@ -48,6 +59,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     metrics: createPrometheusMetrics(registry),
   });
 
+  checkCheckpointKey(config, log);
   const report = await app.audit.verifyIncrementally();
   if (report.ok) log.info({ events: report.count, head: report.head }, 'audit chain verified');
   else log.error({ firstBadSeq: report.firstBadSeq, problem: report.problem }, 'AUDIT CHAIN BROKEN: the audit log was altered; investigate now');
@@ -55,6 +67,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
   const reload = async () => {
     const previousPolicyHash = config.policyHash;
     const next = applyEnvOverrides(loadConfigFile(configPath, env), env);
+    checkCheckpointKey(next, log); // a bad key refuses the reload instead of failing every pass
     if (next.server.store !== config.server.store || next.server.listen.port !== config.server.listen.port || next.server.listen.host !== config.server.listen.host) {
       log.warn('server.listen and server.store changes take effect at the next restart');
     }
@@ -65,7 +78,8 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
 
   // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
   const webhooks = createWebhookWorker(app.deps);
-  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log, [webhooks]);
+  const checkpoints = createCheckpointWorker(app.deps, undefined, { log });
+  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log, [webhooks, checkpoints]);
   registerStateGauges(registry, {
     db: store.db,
     clock: systemClock,
@@ -100,6 +114,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
       process.off('SIGHUP', onHup);
       await scheduler.stop();
       await webhooks.idle();
+      await checkpoints.flush().catch((err: Error) => log.error({ err: err.message }, 'final audit checkpoint failed'));
       await server.close();
       await store.close();
     },

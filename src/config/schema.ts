@@ -496,7 +496,7 @@ export const policyShape = {
 
 // ---- whole file ---------------------------------------------------------------------------------
 
-export const TOP_LEVEL_KEYS = ['server', 'principals', 'targets', 'policies', 'webhooks', 'reminders', 'audit'] as const;
+export const TOP_LEVEL_KEYS = ['server', 'principals', 'targets', 'policies', 'webhooks', 'reminders', 'audit', 'credentials'] as const;
 
 type Shape = Record<string, z.ZodTypeAny>;
 type Parsed<S extends Shape> = { [K in keyof S]?: z.output<S[K]> };
@@ -862,6 +862,39 @@ function parseAudit(raw: unknown, out: RawProblem[]): AuditSettings {
   return { checkpoints };
 }
 
+export const credentialsShape = {
+  key: z
+    .string()
+    .refine((k) => Buffer.from(k, 'base64').length === 32, 'must be base64 of 32 random bytes (openssl rand -base64 32)')
+    .optional(),
+  keyFile: nonEmptyString.optional(),
+  generateKey: z.boolean().default(false),
+};
+
+/** Kinds whose grants hand out credentials that Hourglass must keep (encrypted) until the grant ends. */
+const ISSUES_CREDENTIALS = (t: TargetConfig) => t.type === 'mariadb' || t.type === 'redis' || (t.type === 'postgres' && t.mode !== 'membership');
+
+function parseCredentials(raw: unknown, targets: Record<string, TargetConfig>, out: RawProblem[]): HourglassConfig['credentials'] {
+  const input = raw === undefined || raw === null ? {} : raw;
+  if (!isPlainObject(input)) {
+    out.push({ path: ['credentials'], message: 'must be a mapping' });
+    return { generateKey: false };
+  }
+  const { values: v } = parseFields(credentialsShape, input, ['credentials'], out);
+  const result: HourglassConfig['credentials'] = { generateKey: v.generateKey ?? false };
+  if (v.key !== undefined) result.key = v.key;
+  if (v.keyFile !== undefined) result.keyFile = v.keyFile;
+  if (result.generateKey && !result.keyFile) out.push({ path: ['credentials', 'generateKey'], message: 'needs keyFile to write the key to' });
+  const needing = Object.values(targets).filter(ISSUES_CREDENTIALS).map((t) => t.name);
+  if (needing.length && !result.key && !result.keyFile) {
+    out.push({
+      path: ['credentials'],
+      message: `targets ${needing.join(', ')} issue credentials, which are kept encrypted: set credentials.key (\${ENV}) or credentials.keyFile`,
+    });
+  }
+  return result;
+}
+
 /** SHA-256 over the canonical form of principals (id, groups, roles), targets and policies. */
 export function policyHashOf(
   principals: readonly Principal[],
@@ -900,7 +933,8 @@ export function validateConfig(raw: unknown): { config?: HourglassConfig; proble
   const webhooks = parseWebhooks(raw.webhooks, problems);
   const reminders = parseReminders(raw.reminders, problems);
   const audit = parseAudit(raw.audit, problems);
+  const credentials = parseCredentials(raw.credentials, targets, problems);
   if (problems.length > 0 || !server) return { problems };
   const policyHash = policyHashOf(principals, targets, policies);
-  return { config: { server, principals, targets, policies, webhooks, reminders, audit, policyHash }, problems };
+  return { config: { server, principals, targets, policies, webhooks, reminders, audit, credentials, policyHash }, problems };
 }

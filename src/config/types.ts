@@ -69,6 +69,8 @@ export interface HourglassConfig {
   policies: Policy[];
   webhooks: WebhookEndpoint[];
   reminders: ReminderSettings;
+  /** Key that encrypts connector credentials at rest (AES-256-GCM). */
+  credentials: { key?: string; keyFile?: string; generateKey: boolean };
   audit: AuditSettings;
   /** SHA-256 over the canonical form of principals, targets and policies: recorded with every decision. */
   policyHash: string;

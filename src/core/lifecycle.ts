@@ -206,9 +206,24 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
 export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>): Outcome {
   if (req.status !== 'scheduled' || req.access !== 'provisioning') throw illegal(req, 'confirm access for');
   return {
-    request: withReminder(next(clearAccessWork(req), { status: 'active', access: 'present', activatedAt: facts.now }), facts),
+    request: withReminder(
+      next(clearAccessWork(req), { status: 'active', access: 'present', activatedAt: facts.now, ...(req.expiresAt !== undefined ? { targetExpiresAt: req.expiresAt } : {}) }),
+      facts,
+    ),
     events: [event(req, 'grant.activated', SYSTEM, { expiresAt: req.expiresAt, entitlements: req.entitlements })],
   };
+}
+
+/** True when an active grant's targets still hold an older end than expiresAt. */
+export function needsTargetExtension(req: AccessRequest): boolean {
+  return req.status === 'active' && req.targetExpiresAt !== undefined && req.targetExpiresAt !== req.expiresAt;
+}
+
+/** The targets were told the grant's new end. */
+export function extendedOnTarget(req: AccessRequest): Outcome {
+  if (!needsTargetExtension(req)) throw illegal(req, 'confirm an extension on the target for');
+  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, ...rest } = req;
+  return { request: next(rest, { targetExpiresAt: req.expiresAt! }), events: [event(req, 'grant.extended_on_target', SYSTEM, { expiresAt: req.expiresAt })] };
 }
 
 /** A connector confirmed that the access is gone from every target. */
@@ -253,7 +268,7 @@ export function accessAttemptFailed(
   error: string,
   facts: Facts & { jitter: number; alertAfterMs: number },
 ): Outcome {
-  if (req.access !== 'provisioning' && req.access !== 'removing') throw illegal(req, 'retry access work for');
+  if (req.access !== 'provisioning' && req.access !== 'removing' && !needsTargetExtension(req)) throw illegal(req, 'retry access work for');
   const attempts = (req.accessAttempts ?? 0) + 1;
   const removing = req.access === 'removing';
   if (!removing && req.status === 'scheduled' && req.provisioningDeadline !== undefined && facts.now >= req.provisioningDeadline) {
@@ -354,8 +369,10 @@ export function extend(
 function applyExtension(req: AccessRequest, extension: Extension, actor: string, facts: Facts): Outcome {
   const expiresAt = (req.expiresAt ?? 0) + extension.durationMs;
   const { pendingExtension: _drop, ...rest } = req;
+  // Targets that enforce expiry themselves are told the new end after commit (see extendedOnTarget).
+  const tell = req.targetExpiresAt !== undefined ? { accessNextAt: facts.now } : {};
   return {
-    request: withReminder(next(rest, { expiresAt, extensions: [...req.extensions, extension] }), facts),
+    request: withReminder(next(rest, { expiresAt, extensions: [...req.extensions, extension], ...tell }), facts),
     events: [event(req, 'grant.extended', actor, { durationMs: extension.durationMs, expiresAt, reason: extension.reason })],
   };
 }

@@ -129,6 +129,8 @@ export interface AccessRequest {
   accessError?: string;
   /** Provisioning that has not succeeded by then ends the request `failed`. */
   provisioningDeadline?: number;
+  /** The end time the target was last told (connectors that enforce expiry); differs from expiresAt after an extension until the target confirms. */
+  targetExpiresAt?: number;
   /** When removal started, and whether the overdue-revocation alert was raised. */
   removingSince?: number;
   removalAlerted?: boolean;

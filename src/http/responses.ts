@@ -132,3 +132,22 @@ export const readyResponse = z
     audit: z.record(z.unknown()),
   })
   .passthrough();
+
+export const credentialsResponse = z
+  .object({
+    requestId: z.string(),
+    expiresAt: time,
+    targets: z.record(
+      z
+        .object({
+          username: z.string().optional(),
+          password: z.string().optional(),
+          host: z.string().optional(),
+          port: z.number().int().optional(),
+          database: z.string().optional(),
+          url: z.string().optional(),
+        })
+        .passthrough(),
+    ),
+  })
+  .strict();

@@ -3,7 +3,9 @@
 import net from 'node:net';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
+import { isolateCredentials } from './run.js';
 
+isolateCredentials();
 let server: SpawnedServer;
 
 beforeAll(async () => {
@@ -58,12 +60,14 @@ describe('hourglass --help', () => {
     const [r, audit, request] = await Promise.all([runCli(['--help']), runCli(['audit', '--help']), runCli(['request', '--help'])]);
     expect(r.code).toBe(0);
     const commands = [
-      'serve', 'request', 'requests', 'show', 'approve', 'deny', 'cancel', 'release', 'revoke', 'extend', 'review',
-      'check', 'grants', 'audit', 'lock', 'unlock', 'freeze', 'unfreeze', 'whoami', 'entitlements', 'reload',
+      'serve', 'login', 'logout', 'request', 'requests', 'show', 'approve', 'deny', 'cancel', 'release', 'revoke', 'extend', 'review',
+      'check', 'grants', 'audit', 'lock', 'unlock', 'freeze', 'unfreeze', 'locks', 'whoami', 'entitlements', 'reload', 'policy', 'completion',
     ];
     for (const c of commands) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(audit.code).toBe(0);
-    for (const c of ['verify', 'head', 'list']) expect(audit.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['verify', 'head', 'list', 'export']) expect(audit.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    const policy = await runCli(['policy', '--help']);
+    for (const c of ['validate', 'explain', 'test']) expect(policy.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     for (const o of ['--for', '--reason', '--ticket', '--at', '--break-glass', '--policy', '--wait', '--idempotency-key', '--url', '--token', '--json']) {
       expect(request.stdout).toContain(o);
     }

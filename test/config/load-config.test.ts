@@ -62,7 +62,7 @@ describe('examples/demo.yaml', () => {
       schedulerIntervalMs: 250,
       allowedHosts: [],
     });
-    expect(c.principals.map((p) => p.id)).toEqual(['alice', 'bob', 'carol', 'dave', 'sec-admin', 'auditor', 'app']);
+    expect(c.principals.map((p) => p.id)).toEqual(['alice', 'bob', 'carol', 'dave', 'sec-admin', 'auditor', 'app', 'prometheus']);
     for (const p of c.principals) expect(p.apiTokens).toEqual([hex(`${p.id}-demo-token`)]);
     expect(c.principals.find((p) => p.id === 'sec-admin')?.roles).toEqual(['admin', 'auditor']);
     expect(c.principals.find((p) => p.id === 'bob')?.groups).toEqual(['developers', 'sre-leads']);

@@ -213,6 +213,7 @@ describe('GET /openapi.json', () => {
       ['/v1/audit?limit=5', 'auditor', '/v1/audit'],
       ['/v1/audit/verify', 'auditor', '/v1/audit/verify'],
       ['/v1/audit/head', 'auditor', '/v1/audit/head'],
+      ['/v1/policies/explain?entitlement=demo-db/admin', 'alice', '/v1/policies/explain'],
       ['/v1/locks', 'sec-admin', '/v1/locks'],
       ['/healthz', '', '/healthz'],
       ['/readyz', '', '/readyz'],

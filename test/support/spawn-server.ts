@@ -4,7 +4,7 @@
 // client command and collects its exit code and output. Both need `npx tsup` first
 // (bin/hourglass.js imports dist/main.js).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,9 +57,13 @@ export function demoConfigYaml(): string {
 }
 
 /** The environment a child gets: the parent's minus every HOURGLASS_* variable, plus `extra`. */
+const isolatedConfigHome = mkdtempSync(path.join(os.tmpdir(), 'hourglass-xdg-'));
+
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('HOURGLASS_')) env[k] = v;
+  // A login stored on the machine running the tests must never reach a test.
+  env.XDG_CONFIG_HOME = isolatedConfigHome;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;

@@ -4,7 +4,7 @@
  * maintained in the same transaction as the request, so /v1/check is one indexed lookup.
  */
 import { type Kysely, type Selectable, type Transaction, sql } from 'kysely';
-import { dueAt } from '../../core/lifecycle.js';
+import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
 import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
 import type {
@@ -35,7 +35,8 @@ function toRow(req: AccessRequest) {
     access: req.access,
     requester: req.requester,
     due_at: dueAt(req) ?? null,
-    access_due_at: req.access === 'provisioning' || req.access === 'removing' ? (req.accessNextAt ?? req.requestedAt) : null,
+    access_due_at:
+      req.access === 'provisioning' || req.access === 'removing' || needsTargetExtension(req) ? (req.accessNextAt ?? req.requestedAt) : null,
     requested_at: req.requestedAt,
     version: req.version,
     body: JSON.stringify(req),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HgError } from '../../core/errors.js';
 import type { AccessRequest, Principal } from '../../core/types.js';
 import { defineRoute } from '../route.js';
-import { entitlementsResponse, meResponse, requestListResponse, requestResponse } from '../responses.js';
+import { credentialsResponse, entitlementsResponse, meResponse, requestListResponse, requestResponse } from '../responses.js';
 import * as s from '../schemas.js';
 import { requestJson } from '../serialize.js';
 import type { RouteContext } from './context.js';
@@ -112,6 +112,22 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
       responses: { 200: { description: 'the request after the change', schema: requestResponse } },
       handler: async ({ params, principal, body: b }) => requestJson(await run(params.id, principal, b as z.output<B>)),
     });
+
+  defineRoute(server, table, {
+    method: 'POST',
+    url: '/v1/requests/:id/credentials',
+    tag: 'requests',
+    auth: 'bearer',
+    summary: 'The credentials of your active grant (every retrieval is audited)',
+    description: 'Only the requester, only while the grant is active. Keys of `targets` are target names.',
+    params: idParams,
+    responses: { 200: { description: 'credentials per target', schema: credentialsResponse } },
+    handler: async ({ params, principal, reply }) => {
+      const c = await app.credentials(principal, params.id);
+      reply.header('cache-control', 'no-store');
+      return { requestId: c.requestId, expiresAt: new Date(c.expiresAt).toISOString(), targets: c.targets };
+    },
+  });
 
   action('approve', 'Approve a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.approve(id, a, b.comment));
   action('deny', 'Deny a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.deny(id, a, b.comment));
