@@ -68,6 +68,8 @@ export interface Connector {
   expected(grant: GrantOnTarget): string[];
   /** Removes one account found by `list` that no live grant explains. */
   removeOrphan(found: FoundAccess): Promise<void>;
+  /** Takes away privileges an account holds beyond its grant (reconcile.removeExtraPrivileges); optional. */
+  trimExtra?(found: FoundAccess, extra: string[]): Promise<void>;
   health(): Promise<{ ok: boolean; detail?: string }>;
   close(): Promise<void>;
 }
