@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
-PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium)
+PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl)
 
 pkg_installed() {
   local status

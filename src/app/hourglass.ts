@@ -87,13 +87,14 @@ export class Hourglass {
   async credentials(actor: Principal, id: string) {
     const now = this.deps.clock.now();
     const config = this.deps.config.current();
+    // Read before the transaction: a store call inside it would wait on the transaction itself.
+    const rows = await this.deps.store.getCredentials(id);
     return this.deps.store.transaction(async (tx) => {
       const req = await tx.getRequest(id);
       if (!req || req.requester !== actor.id) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
       if (req.status !== 'active' || req.access !== 'present' || (req.expiresAt ?? 0) <= now) {
         throw new HgError('HG_INVALID_TRANSITION', `credentials are available only while the grant is active (it is ${req.status})`);
       }
-      const rows = await this.deps.store.getCredentials(id);
       const sealer = this.deps.sealer;
       if (rows.length > 0 && !sealer) throw new HgError('HG_INTERNAL', 'no credentials key is configured');
       const targets: Record<string, unknown> = {};

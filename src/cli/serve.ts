@@ -6,6 +6,11 @@ import type { ConfigSource } from '../app/ports.js';
 import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } from '../adapters/metrics.js';
 import { createWebhookWorker } from '../adapters/outbound/webhook-worker.js';
 import { Scheduler } from '../adapters/scheduler.js';
+import { connectorFactories, validateTargets } from '../adapters/connectors/index.js';
+import { createConnectorRegistry } from '../adapters/connectors/registry.js';
+import { loadSecretKey, secretBox } from '../adapters/secret-box.js';
+import { AccessWork } from '../app/access-work.js';
+import { Reconciler } from '../app/reconcile.js';
 import { loadCheckpointKey } from '../adapters/checkpoint-key.js';
 import { createCheckpointWorker } from '../adapters/store/checkpoint-store.js';
 import { openStore } from '../adapters/store/open-store.js';
@@ -49,6 +54,8 @@ export function createLogger(env: Env): Logger {
 export async function startServer(configPath: string, env: Env, log: Logger = createLogger(env)): Promise<RunningServer> {
   let config = applyEnvOverrides(loadConfigFile(configPath, env), env);
   const source: ConfigSource = { current: () => config };
+  validateTargets(config);
+  const key = loadSecretKey(config.credentials);
   const store = await openStore(config.server.store);
   const registry = createMetricsRegistry();
   const app = new Hourglass({
@@ -57,7 +64,9 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     ids: createIds(systemClock),
     config: source,
     metrics: createPrometheusMetrics(registry),
+    ...(key ? { sealer: secretBox(key) } : {}),
   });
+  const connectors = createConnectorRegistry(source, connectorFactories);
 
   checkCheckpointKey(config, log);
   const report = await app.audit.verifyIncrementally();
@@ -68,6 +77,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     const previousPolicyHash = config.policyHash;
     const next = applyEnvOverrides(loadConfigFile(configPath, env), env);
     checkCheckpointKey(next, log); // a bad key refuses the reload instead of failing every pass
+    validateTargets(next);
     if (next.server.store !== config.server.store || next.server.listen.port !== config.server.listen.port || next.server.listen.host !== config.server.listen.host) {
       log.warn('server.listen and server.store changes take effect at the next restart');
     }
@@ -79,7 +89,10 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
   // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
   const webhooks = createWebhookWorker(app.deps);
   const checkpoints = createCheckpointWorker(app.deps, undefined, { log });
-  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log, [webhooks, checkpoints]);
+  // Access work first in each pass: revocations are what must not wait.
+  const access = new AccessWork(app.deps, { connectors, random: Math.random });
+  const reconciler = new Reconciler(app.deps, connectors);
+  const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log, [access, webhooks, checkpoints, reconciler]);
   registerStateGauges(registry, {
     db: store.db,
     clock: systemClock,
@@ -116,6 +129,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
       await webhooks.idle();
       await checkpoints.flush().catch((err: Error) => log.error({ err: err.message }, 'final audit checkpoint failed'));
       await server.close();
+      await connectors.closeAll();
       await store.close();
     },
   };

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createIds } from '../../src/adapters/system.js';
+import { loadSecretKey, secretBox } from '../../src/adapters/secret-box.js';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { Hourglass } from '../../src/app/hourglass.js';
@@ -48,17 +49,19 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function configFromYaml(yaml: string, storeUrl = 'sqlite::memory:'): HourglassConfig {
-  const config = parseConfig(yaml, {}, 'test.yaml');
+export function configFromYaml(yaml: string, storeUrl = 'sqlite::memory:', env: Record<string, string> = {}): HourglassConfig {
+  const config = parseConfig(yaml, env, 'test.yaml');
   return { ...config, server: { ...config.server, store: storeUrl, rateLimitPerMinute: 0 } };
 }
 
-export async function createHarness(opts: { yaml?: string; storeUrl: string; now?: number }): Promise<Harness> {
-  let config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl);
+export async function createHarness(opts: { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> }): Promise<Harness> {
+  let config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl, opts.env);
   const source = { current: () => config, set: (c: HourglassConfig) => (config = c) };
   const clock = new ManualClock(opts.now ?? T0);
   const store = await openStore(opts.storeUrl);
-  const app = new Hourglass({ store, clock, ids: createIds(clock), config: source });
+  // As in serve: a configured credentials key seals connector credentials at rest.
+  const key = loadSecretKey(config.credentials);
+  const app = new Hourglass({ store, clock, ids: createIds(clock), config: source, ...(key ? { sealer: secretBox(key) } : {}) });
   return {
     app,
     store,
@@ -72,7 +75,7 @@ export async function createHarness(opts: { yaml?: string; storeUrl: string; now
 }
 
 /** The Fastify app over a harness, driven with inject(). */
-export async function createHttpHarness(opts: { yaml?: string; storeUrl: string; now?: number }) {
+export async function createHttpHarness(opts: { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> }) {
   const h = await createHarness(opts);
   const server = await buildServer({ app: h.app, config: h.source });
   const call = async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {

@@ -3,7 +3,7 @@
 // server binaries are missing it throws, telling how to install them.
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -30,6 +30,11 @@ export interface PostgresServer {
   dir: string;
   /** PID of the postmaster. */
   pid: number;
+  /**
+   * Everything the server wrote to stdout/stderr (its log), appended as it arrives; inside
+   * `dir`, so gone after stop(). Writes are asynchronous: poll for a marker statement.
+   */
+  logFile: string;
   /** Fast shutdown (SIGKILL after 5 s), then removes the temp directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -37,6 +42,8 @@ export interface PostgresServer {
 export interface StartPostgresOptions {
   /** Database to create and put in `url`; default `hourglass_test`. */
   database?: string;
+  /** Extra server settings, passed as `-c name=value` (e.g. `{ log_statement: 'all' }`). */
+  settings?: Record<string, string | number | boolean>;
 }
 
 /** Directory with initdb and postgres of the highest installed major version. */
@@ -236,6 +243,8 @@ async function launch(
   password: string,
   user: OsUser | undefined,
   cwd: string,
+  settings: Record<string, string | number | boolean>,
+  logFile: string,
 ): Promise<Running> {
   const port = await freePort();
   const pgArgs = [
@@ -247,6 +256,7 @@ async function launch(
     '-c', 'synchronous_commit=off',
     '-c', 'full_page_writes=off',
     '-c', 'max_connections=200',
+    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${String(v)}`]),
   ];
   const postgresBin = path.join(binDir, 'postgres');
   // setpriv execs postgres in place (so signals reach the postmaster directly, which
@@ -265,7 +275,11 @@ async function launch(
 
   const lines: string[] = [];
   let partial = '';
+  const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
+  log.on('error', () => {});
+  child.once('exit', () => log.end());
   const onData = (buf: Buffer) => {
+    log.write(buf);
     const parts = (partial + buf.toString('utf8')).split('\n');
     partial = parts.pop() ?? '';
     lines.push(...parts);
@@ -340,6 +354,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     const dataDir = path.join(dir, 'data');
     const sockDir = path.join(dir, 'sock');
     const pwFile = path.join(dir, 'pwfile');
+    const logFile = path.join(dir, 'server.log');
     const password = randomBytes(18).toString('base64url');
     await mkdir(sockDir, { mode: 0o700 });
     await writeFile(pwFile, `${password}\n`, { mode: 0o600 });
@@ -364,7 +379,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     // server binds it; retry with a new port in that case.
     for (let attempt = 1; ; attempt++) {
       try {
-        running = await launch(binDir, dataDir, sockDir, password, user, dir);
+        running = await launch(binDir, dataDir, sockDir, password, user, dir, opts.settings ?? {}, logFile);
         break;
       } catch (err) {
         if (!(err as { portInUse?: boolean }).portInUse || attempt >= 3) throw err;
@@ -400,6 +415,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       password,
       dir,
       pid: child.pid ?? -1,
+      logFile,
       stop() {
         stopping ??= (async () => {
           await terminate(child);

@@ -1,0 +1,19 @@
+/**
+ * The `postgres` target kind: one-time login roles (account mode) or role memberships of
+ * existing users (membership mode). See docs/targets/postgres.md.
+ */
+import type { ConnectorFactory } from '../../../app/connectors.js';
+import { PostgresConnector } from './connector.js';
+import { isPrivilegedBuiltinName } from './safety.js';
+import { validateSettings } from './settings.js';
+
+export const postgresConnectorFactory: ConnectorFactory = {
+  kind: 'postgres',
+  validate: (target) => validateSettings(target, isPrivilegedBuiltinName),
+  create: (target, opts) => new PostgresConnector(target, opts),
+};
+
+export { PostgresConnector, setsRole, BOOKKEEPING_TABLE, CONNECTION_LIMIT } from './connector.js';
+export { accountName } from './names.js';
+export { scramSha256Verifier } from './scram.js';
+export { PRIVILEGED_BUILTIN_ROLES, MONITORING_ROLES, isPrivilegedBuiltinName } from './safety.js';

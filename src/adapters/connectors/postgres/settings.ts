@@ -1,0 +1,171 @@
+/**
+ * The postgres target's settings, typed, from the target configuration the loader validated
+ * (src/config/target-kinds.ts applies the defaults): the admin connection (parsed from `url`,
+ * TLS from the `tls` block), what clients are told, and the account/membership options.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { TargetConfig } from '../../../core/types.js';
+
+export type TlsMode = 'verify-full' | 'verify-ca' | 'require' | 'disable';
+
+export interface TlsSettings {
+  mode: TlsMode;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
+export interface PostgresSettings {
+  targetName: string;
+  mode: 'account' | 'membership';
+  accountPrefix: string;
+  /** REASSIGN OWNED target; undefined = the admin user. */
+  owner?: string;
+  allowPrivilegedRoles: boolean;
+  userTemplate: string;
+  /** Admin connection. */
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  tls?: TlsSettings;
+  /** What clients are told. */
+  clientHost: string;
+  clientPort: number;
+  /** Entitlement name → roles. */
+  entitlements: Record<string, string[]>;
+}
+
+export type Problem = { path: (string | number)[]; message: string };
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Splits the admin URL; problems (not exceptions) for what is missing. */
+export function parseUrl(text: string): { value?: { host: string; port: number; user: string; password: string; database: string }; problems: string[] } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problems: ['must be a postgres:// URL'] };
+  }
+  const problems: string[] = [];
+  if (!['postgres:', 'postgresql:'].includes(url.protocol)) problems.push('must be a postgres:// URL');
+  const user = decode(url.username);
+  if (!user) problems.push('must name the admin user (postgres://USER:PASSWORD@HOST:PORT/DATABASE)');
+  let host = decode(url.hostname);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (!host) problems.push('must name a host');
+  if (url.search) problems.push('query parameters (sslmode, ...) are not read: use the target\'s `tls` block');
+  const port = url.port ? Number(url.port) : 5432;
+  const path = decode(url.pathname.replace(/^\//, ''));
+  if (path.includes('/')) problems.push('the path must be a single database name');
+  return { value: { host, port, user, password: decode(url.password), database: path || user }, problems };
+}
+
+/** PEM text, or `file:PATH` read now. */
+export function readPem(value: string): string {
+  return value.startsWith('file:') ? readFileSync(value.slice(5), 'utf8') : value;
+}
+
+export function settingsOf(target: TargetConfig): PostgresSettings {
+  const { value } = parseUrl(String(target.url ?? ''));
+  const url = value ?? { host: '', port: 5432, user: '', password: '', database: '' };
+  const tlsRaw = target.tls as Partial<TlsSettings> | undefined;
+  const entitlements: Record<string, string[]> = {};
+  for (const [name, e] of Object.entries(target.entitlements ?? {})) {
+    const roles = (e as { roles?: unknown }).roles;
+    entitlements[name] = Array.isArray(roles) ? roles.map(String) : [];
+  }
+  const settings: PostgresSettings = {
+    targetName: target.name,
+    mode: target.mode === 'membership' ? 'membership' : 'account',
+    accountPrefix: str(target.accountPrefix) ?? 'hg_',
+    allowPrivilegedRoles: target.allowPrivilegedRoles === true,
+    userTemplate: str(target.userTemplate) ?? '{principal}',
+    ...url,
+    clientHost: str(target.clientHost) ?? url.host,
+    clientPort: typeof target.clientPort === 'number' ? target.clientPort : url.port,
+    entitlements,
+  };
+  const owner = str(target.owner);
+  if (owner) settings.owner = owner;
+  if (tlsRaw) settings.tls = { ...tlsRaw, mode: tlsRaw.mode ?? 'verify-full' };
+  return settings;
+}
+
+/** node-postgres `ssl` option for the admin connection. */
+export function sslOptions(tls: TlsSettings | undefined): false | ConnectionOptions {
+  if (!tls || tls.mode === 'disable') return false;
+  const opts: ConnectionOptions = {};
+  if (tls.ca) opts.ca = readPem(tls.ca);
+  if (tls.cert) opts.cert = readPem(tls.cert);
+  if (tls.key) opts.key = readPem(tls.key);
+  if (tls.serverName) opts.servername = tls.serverName;
+  switch (tls.mode) {
+    case 'verify-full':
+      opts.rejectUnauthorized = true;
+      break;
+    case 'verify-ca':
+      // The chain must lead to the CA; the name in the certificate is not compared.
+      opts.rejectUnauthorized = true;
+      opts.checkServerIdentity = () => undefined;
+      break;
+    case 'require':
+      opts.rejectUnauthorized = false;
+      break;
+  }
+  return opts;
+}
+
+/** The kind-specific checks beyond the schema, as [path, message] pairs relative to the target. */
+export function validateSettings(target: TargetConfig, isPrivilegedName: (role: string) => boolean): Problem[] {
+  const problems: Problem[] = [];
+  const parsed = parseUrl(String(target.url ?? ''));
+  for (const message of parsed.problems) problems.push({ path: ['url'], message });
+  const s = settingsOf(target);
+  if (s.mode === 'membership' && !s.userTemplate.trim()) problems.push({ path: ['userTemplate'], message: 'must not be empty' });
+  for (const [name, roles] of Object.entries(s.entitlements)) {
+    if (roles.length === 0) problems.push({ path: ['entitlements', name, 'roles'], message: 'must name at least one role' });
+    roles.forEach((role, i) => {
+      const path = ['entitlements', name, 'roles', i];
+      if (s.mode === 'account' && role.startsWith(s.accountPrefix)) {
+        problems.push({ path, message: `role "${role}" carries the account prefix "${s.accountPrefix}": Hourglass's own accounts are never granted` });
+      }
+      if (!s.allowPrivilegedRoles && isPrivilegedName(role)) {
+        problems.push({ path, message: `role "${role}" is a privileged built-in role; set allowPrivilegedRoles: true to permit it` });
+      }
+    });
+  }
+  if (s.tls) {
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      const v = s.tls[key];
+      if (v?.startsWith('file:')) {
+        const file = v.slice(5);
+        if (!existsSync(file) || !statSync(file).isFile()) problems.push({ path: ['tls', key], message: `file ${file} does not exist` });
+        else {
+          try {
+            readFileSync(file);
+          } catch {
+            problems.push({ path: ['tls', key], message: `file ${file} is not readable` });
+          }
+        }
+      } else if (v && !/-----BEGIN [A-Z0-9 ]+-----/.test(v)) {
+        problems.push({ path: ['tls', key], message: 'must be PEM text or file:PATH' });
+      }
+    }
+    if (Boolean(s.tls.cert) !== Boolean(s.tls.key)) problems.push({ path: ['tls'], message: 'give both cert and key (client certificate) or neither' });
+    if (s.tls.mode === 'disable' && (s.tls.ca || s.tls.cert)) problems.push({ path: ['tls', 'mode'], message: 'is disable, but certificates are given' });
+  }
+  return problems;
+}

@@ -1,0 +1,203 @@
+/**
+ * The redis target's settings, read from the validated target configuration: where the admin
+ * connection goes, how TLS is set up, and what clients are told. Checked again here (the
+ * config schema already did the basics) so a connector never runs on half-understood settings.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { TargetConfig } from '../../../core/types.js';
+import { parseAclRules } from './acl-rules.js';
+
+export type TlsMode = 'verify-full' | 'verify-ca' | 'require' | 'disable';
+
+export interface TlsSettings {
+  mode: TlsMode;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
+export interface RedisSettings {
+  targetName: string;
+  /** Host for the admin connection (no IPv6 brackets). */
+  host: string;
+  port: number;
+  /** Admin user; undefined means `default`. */
+  username?: string;
+  password?: string;
+  /** Database index from the URL path, handed to clients (ACL users are server-wide). */
+  db?: number;
+  accountPrefix: string;
+  clientHost: string;
+  clientPort: number;
+  /** TLS on: the URL is rediss://, or a tls block with a mode other than disable is given. */
+  tls?: TlsSettings;
+  /** Entitlement name → its rule tokens (already checked). */
+  entitlements: Map<string, string[]>;
+}
+
+export type Problem = { path: (string | number)[]; message: string };
+
+const DEFAULT_PORT = 6379;
+const TLS_MODES: TlsMode[] = ['verify-full', 'verify-ca', 'require', 'disable'];
+
+/** Reads the settings; every problem is reported with its config path. */
+export function readSettings(target: TargetConfig): { settings?: RedisSettings; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const prefix = typeof target.accountPrefix === 'string' ? target.accountPrefix : 'hg_';
+  if (!/^[a-z][a-z0-9_]{0,15}$/.test(prefix)) {
+    problems.push({ path: ['accountPrefix'], message: 'must be 1-16 of a-z 0-9 _ starting with a letter' });
+  }
+
+  let url: URL | undefined;
+  try {
+    url = new URL(String(target.url));
+  } catch {
+    // reported below
+  }
+  const scheme = url?.protocol.replace(/:$/, '');
+  if (!url || (scheme !== 'redis' && scheme !== 'rediss')) {
+    problems.push({ path: ['url'], message: 'must be a redis:// or rediss:// URL' });
+    url = undefined;
+  }
+
+  let username: string | undefined;
+  let password: string | undefined;
+  let db: number | undefined;
+  let host = '';
+  let port = DEFAULT_PORT;
+  if (url) {
+    try {
+      username = url.username ? decodeURIComponent(url.username) : undefined;
+      password = url.password ? decodeURIComponent(url.password) : undefined;
+    } catch {
+      problems.push({ path: ['url'], message: 'user name or password is not valid percent-encoding' });
+    }
+    host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (!host) problems.push({ path: ['url'], message: 'must name a host' });
+    port = url.port ? Number(url.port) : DEFAULT_PORT;
+    const path = url.pathname.replace(/^\/+/, '');
+    if (path) {
+      if (/^\d{1,5}$/.test(path)) db = Number(path);
+      else problems.push({ path: ['url'], message: 'path must be empty or a database number (redis://host:6379/0)' });
+    }
+    if (username && username.startsWith(prefix)) {
+      problems.push({
+        path: ['url'],
+        message: `the admin user must not start with the account prefix "${prefix}": Hourglass would treat it as one of its temporary accounts`,
+      });
+    }
+  }
+
+  let tls: TlsSettings | undefined;
+  const rawTls = target.tls;
+  if (rawTls !== undefined && rawTls !== null) {
+    if (typeof rawTls !== 'object') problems.push({ path: ['tls'], message: 'must be a mapping' });
+    else {
+      const t = rawTls as Record<string, unknown>;
+      const mode = (t.mode ?? 'verify-full') as TlsMode;
+      if (!TLS_MODES.includes(mode)) problems.push({ path: ['tls', 'mode'], message: `must be one of ${TLS_MODES.join(', ')}` });
+      const pem = (field: 'ca' | 'cert' | 'key'): string | undefined => {
+        const value = t[field];
+        if (value === undefined) return undefined;
+        const r = readPem(value);
+        if ('problem' in r) {
+          problems.push({ path: ['tls', field], message: r.problem });
+          return undefined;
+        }
+        return r.pem;
+      };
+      const ca = pem('ca');
+      const cert = pem('cert');
+      const key = pem('key');
+      if ((t.cert === undefined) !== (t.key === undefined)) {
+        problems.push({ path: ['tls'], message: 'cert and key go together: give both for a client certificate, or neither' });
+      }
+      if (mode === 'disable') {
+        if (scheme === 'rediss') problems.push({ path: ['tls', 'mode'], message: 'is disable but the URL is rediss:// (TLS): use redis:// or another mode' });
+      } else {
+        tls = { mode, ca, cert, key, serverName: typeof t.serverName === 'string' ? t.serverName : undefined };
+      }
+    }
+  } else if (scheme === 'rediss') {
+    tls = { mode: 'verify-full' };
+  }
+
+  const entitlements = new Map<string, string[]>();
+  const rawEntitlements = target.entitlements ?? {};
+  for (const [name, value] of Object.entries(rawEntitlements)) {
+    const acl = (value as Record<string, unknown> | undefined)?.acl;
+    const parsed = parseAclRules(acl);
+    for (const message of parsed.problems) problems.push({ path: ['entitlements', name, 'acl'], message });
+    if (parsed.problems.length === 0) entitlements.set(name, parsed.tokens);
+  }
+
+  const clientPort = typeof target.clientPort === 'number' ? target.clientPort : port;
+  const clientHost = typeof target.clientHost === 'string' && target.clientHost ? target.clientHost : host;
+  if (problems.length > 0) return { problems };
+  return {
+    problems,
+    settings: {
+      targetName: target.name,
+      host,
+      port,
+      username,
+      password,
+      db,
+      accountPrefix: prefix,
+      clientHost,
+      clientPort,
+      tls,
+      entitlements,
+    },
+  };
+}
+
+/** PEM text, or `file:PATH` read now. */
+function readPem(value: unknown): { pem: string } | { problem: string } {
+  if (typeof value !== 'string' || !value.trim()) return { problem: 'must be PEM text or file:PATH' };
+  let text = value;
+  if (value.startsWith('file:')) {
+    const path = value.slice('file:'.length);
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      return { problem: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
+    }
+  }
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) return { problem: 'is not PEM (no -----BEGIN ...----- line)' };
+  return { pem: text };
+}
+
+/** The `tls` option for ioredis (node:tls connect options). */
+export function tlsOptions(tls: TlsSettings, host: string): ConnectionOptions {
+  const opts: ConnectionOptions = {};
+  if (tls.ca) opts.ca = tls.ca;
+  if (tls.cert) opts.cert = tls.cert;
+  if (tls.key) opts.key = tls.key;
+  const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+  // SNI must not be an IP address; the certificate check then matches the IP SAN.
+  if (tls.serverName) opts.servername = tls.serverName;
+  else if (!isIp) opts.servername = host;
+  switch (tls.mode) {
+    case 'verify-full':
+      opts.rejectUnauthorized = true;
+      break;
+    case 'verify-ca':
+      opts.rejectUnauthorized = true;
+      opts.checkServerIdentity = () => undefined;
+      break;
+    case 'require':
+      opts.rejectUnauthorized = false;
+      break;
+    case 'disable':
+      break;
+  }
+  return opts;
+}
+
+/** `host` as it goes in a URL (IPv6 in brackets). */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
