@@ -2,10 +2,11 @@
 import type { ConnectorFactory } from '../../app/connectors.js';
 import { HgError } from '../../core/errors.js';
 import type { HourglassConfig } from '../../config/types.js';
+import { mariadbConnectorFactory } from './mariadb/index.js';
 import { postgresConnectorFactory } from './postgres/index.js';
 import { redisConnectorFactory } from './redis/index.js';
 
-export const connectorFactories: readonly ConnectorFactory[] = [postgresConnectorFactory, redisConnectorFactory];
+export const connectorFactories: readonly ConnectorFactory[] = [postgresConnectorFactory, mariadbConnectorFactory, redisConnectorFactory];
 
 /** Runs each kind's own checks on its targets; every problem is reported, with its path. */
 export function validateTargets(config: HourglassConfig, factories: readonly ConnectorFactory[] = connectorFactories): void {

@@ -1,0 +1,138 @@
+/**
+ * The mariadb target's settings as the config loader produced them (defaults applied by
+ * src/config/target-kinds.ts), read into a typed shape, plus the checks the schema cannot make:
+ * privilege strings against the catalogue, the host part, TLS files.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { TargetConfig } from '../../../core/types.js';
+import { isSafeHost } from './names.js';
+import { parsePrivilege, type ParsedPrivilege } from './privileges.js';
+
+export type TlsMode = 'verify-full' | 'verify-ca' | 'require' | 'disable';
+
+export interface TlsSettings {
+  mode: TlsMode;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+}
+
+export interface MariadbSettings {
+  name: string;
+  url: string;
+  userHost: string;
+  accountPrefix: string;
+  clientHost?: string;
+  clientPort?: number;
+  tls?: TlsSettings;
+}
+
+export interface AdminEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** The URL's path, when it names one. */
+  database?: string;
+}
+
+export type Problem = { path: (string | number)[]; message: string };
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function readSettings(target: TargetConfig): MariadbSettings {
+  const t = target as Record<string, unknown>;
+  const tlsRaw = t.tls as Record<string, unknown> | undefined;
+  const settings: MariadbSettings = {
+    name: target.name,
+    url: str(t.url) ?? '',
+    userHost: str(t.userHost) ?? '%',
+    accountPrefix: str(t.accountPrefix) ?? 'hg_',
+  };
+  const clientHost = str(t.clientHost);
+  if (clientHost) settings.clientHost = clientHost;
+  if (typeof t.clientPort === 'number') settings.clientPort = t.clientPort;
+  if (tlsRaw && typeof tlsRaw === 'object') {
+    const tls: TlsSettings = { mode: (str(tlsRaw.mode) as TlsMode | undefined) ?? 'verify-full' };
+    for (const k of ['ca', 'cert', 'key', 'serverName'] as const) {
+      const v = str(tlsRaw[k]);
+      if (v) tls[k] = v;
+    }
+    settings.tls = tls;
+  }
+  return settings;
+}
+
+/** Host, port and admin account from the URL (mysql:// or mariadb://). Throws on a bad URL. */
+export function adminEndpoint(url: string): AdminEndpoint {
+  const u = new URL(url);
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') throw new Error('must be a mysql:// or mariadb:// URL');
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new Error('the URL names no host');
+  if (!u.username) throw new Error('the URL names no user (the account Hourglass administers with)');
+  const endpoint: AdminEndpoint = {
+    host,
+    port: u.port ? Number(u.port) : 3306,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+  };
+  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (db) endpoint.database = db;
+  return endpoint;
+}
+
+/** An entitlement's privileges and roles (config as validated at load). */
+export interface EntitlementSpec {
+  privileges: ParsedPrivilege[];
+  roles: string[];
+}
+
+export function entitlementSpec(config: Record<string, unknown>): EntitlementSpec {
+  const privileges: ParsedPrivilege[] = [];
+  const rawPrivileges = Array.isArray(config.privileges) ? config.privileges : [];
+  for (const text of rawPrivileges) {
+    const r = parsePrivilege(String(text));
+    if (!r.ok) throw new Error(`privilege ${JSON.stringify(String(text))}: ${r.message}`);
+    privileges.push(r.value);
+  }
+  const roles = (Array.isArray(config.roles) ? config.roles : []).map(String);
+  for (const role of roles) {
+    if (!/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/.test(role)) throw new Error(`role ${JSON.stringify(role)} is not a plain identifier`);
+  }
+  return { privileges, roles };
+}
+
+/** PEM text, or the contents of `file:PATH`. */
+export function readPem(value: string): string {
+  return value.startsWith('file:') ? readFileSync(value.slice(5), 'utf8') : value;
+}
+
+export function validateSettings(target: TargetConfig): Problem[] {
+  const problems: Problem[] = [];
+  const s = readSettings(target);
+  try {
+    adminEndpoint(s.url);
+  } catch (e) {
+    problems.push({ path: ['url'], message: (e as Error).message.startsWith('Invalid URL') ? 'must be a mysql:// URL' : (e as Error).message });
+  }
+  if (!isSafeHost(s.userHost)) {
+    problems.push({ path: ['userHost'], message: 'must be a host name, address, netmask or pattern (letters, digits and . % _ : / -)' });
+  }
+  if (s.tls) {
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      const v = s.tls[k];
+      if (v?.startsWith('file:') && !existsSync(v.slice(5))) problems.push({ path: ['tls', k], message: `file not found: ${v.slice(5)}` });
+    }
+    if (Boolean(s.tls.cert) !== Boolean(s.tls.key)) problems.push({ path: ['tls', s.tls.cert ? 'key' : 'cert'], message: 'give cert and key together' });
+  }
+  for (const [name, ent] of Object.entries(target.entitlements ?? {})) {
+    const config = (ent ?? {}) as Record<string, unknown>;
+    const privileges = Array.isArray(config.privileges) ? config.privileges : [];
+    privileges.forEach((text, i) => {
+      const r = parsePrivilege(String(text));
+      if (!r.ok) problems.push({ path: ['entitlements', name, 'privileges', i], message: r.message });
+    });
+  }
+  return problems;
+}
