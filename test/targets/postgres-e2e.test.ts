@@ -198,3 +198,31 @@ describe('postgres target end to end', () => {
     expect(roles.rows).toEqual([]);
   });
 });
+
+describe('reconciliation with removeExtraPrivileges', () => {
+  it('takes away a role granted by hand beyond the grant, keeping the grant itself working', async () => {
+    await su.query('CREATE ROLE app_admin NOLOGIN');
+    const trimming = yaml(server.port, server.database).replace('reconcile: { interval: 1m }', 'reconcile: { interval: 1m, removeExtraPrivileges: true }');
+    const before = h.config;
+    h.source.set(configFromYaml(trimming, handle.url, env));
+    try {
+      const res = await submit('alice', { entitlements: ['app-db/read'], duration: '1h' });
+      await work.runOnce();
+      const c = (await h.call('POST', `/v1/requests/${res.body.id}/credentials`, token('alice'))).body.targets['app-db'];
+      const connectors = createConnectorRegistry(h.source, connectorFactories);
+      const account = (await connectors.forTarget('app-db')!.list()).find((f) => f.requestId === res.body.id)!.account;
+      await su.query(`GRANT app_admin TO "${account}"`);
+      const report = await new Reconciler(h.app.deps, connectors).reconcileTarget('app-db');
+      await connectors.closeAll();
+      expect(report.extra).toEqual([{ requestId: res.body.id, account, extra: ['app_admin'], trimmed: true }]);
+      const held = await su.query(`SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1`, [account]);
+      expect(held.rows.map((r) => r.rolname)).toEqual(['app_read']);
+      const session = await login(c);
+      expect((await session.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBeGreaterThan(0);
+      await session.end();
+      expect((await events('drift.extra_privileges'))[0].details).toMatchObject({ target: 'app-db', extra: ['app_admin'], removed: true });
+    } finally {
+      h.source.set(before);
+    }
+  });
+});

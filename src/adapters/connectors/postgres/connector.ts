@@ -268,6 +268,22 @@ export class PostgresConnector implements Connector {
     await this.revokeMembership(found.requestId);
   }
 
+  /**
+   * Reconciliation with removeExtraPrivileges: revokes role memberships an account holds beyond
+   * its grant. The password and live sessions stay (what remains is what was granted). Account
+   * mode only: in membership mode the user's other memberships were never Hourglass's to take.
+   */
+  async trimExtra(found: FoundAccess, extra: string[]): Promise<void> {
+    if (this.s.mode !== 'account' || !found.account.startsWith(this.s.accountPrefix)) return;
+    try {
+      for (const role of extra.filter((r) => r !== 'login')) {
+        await this.query(`REVOKE ${ident(role)} FROM ${ident(found.account)}`);
+      }
+    } catch (e) {
+      throw this.fail('removing extra privileges', e);
+    }
+  }
+
   async health(): Promise<{ ok: boolean; detail?: string }> {
     const problems: string[] = [];
     const notes: string[] = [];
