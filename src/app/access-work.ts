@@ -21,6 +21,8 @@ export interface AccessWorkOptions {
 }
 
 const BATCH = 200;
+/** How long a server owns a request's target work before another may take it over. */
+const LEASE_MS = 60_000;
 
 export function credentialContext(requestId: string, target: string): string {
   return `credentials/${requestId}/${target}`;
@@ -67,7 +69,21 @@ export class AccessWork implements BackgroundWorker {
     return c;
   }
 
-  private async work(req: AccessRequest): Promise<void> {
+  /**
+   * Leases the request to this server before touching targets: a compare-and-swap that moves
+   * `accessNextAt` past the lease, so another server's pass skips it. Without it two servers
+   * could interleave grants (each setting a new password) and keep credentials that no longer
+   * match. Not a decision, so no audit event; an expired lease simply makes the work due again.
+   */
+  private async claim(req: AccessRequest): Promise<AccessRequest | undefined> {
+    const leased: AccessRequest = { ...req, accessNextAt: this.deps.clock.now() + LEASE_MS, version: req.version + 1 };
+    const won = await this.deps.store.transaction((tx) => tx.updateRequest(req, leased));
+    return won ? leased : undefined;
+  }
+
+  private async work(due: AccessRequest): Promise<void> {
+    const req = await this.claim(due);
+    if (!req) return;
     const config = this.deps.config.current();
     const grants = grantsOnTargets(config, req);
     try {

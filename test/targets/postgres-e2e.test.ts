@@ -226,3 +226,23 @@ describe('reconciliation with removeExtraPrivileges', () => {
     }
   });
 });
+
+describe('several servers', () => {
+  it('two access workers never work on the same request at once: one account each, credentials that work', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await submit('bob', { entitlements: ['app-db/read'], duration: '1h' })).body.id);
+    const other = new AccessWork(h.app.deps, { connectors: createConnectorRegistry(h.source, connectorFactories), random: () => 0.5 });
+    await Promise.all([work.runOnce(), other.runOnce()]);
+    for (const id of ids) {
+      expect(await get(id)).toMatchObject({ status: 'active', access: 'present' });
+      const activated = (await h.call('GET', `/v1/audit?requestId=${id}&type=grant.activated`, token('admin'))).body.events;
+      expect(activated).toHaveLength(1);
+      const c = (await h.call('POST', `/v1/requests/${id}/credentials`, token('bob'))).body.targets['app-db'];
+      const s = await login(c);
+      await s.end();
+      await h.call('POST', `/v1/requests/${id}/release`, token('bob'));
+    }
+    await Promise.all([work.runOnce(), other.runOnce()]);
+    for (const id of ids) expect(await get(id)).toMatchObject({ access: 'removed' });
+  });
+});
