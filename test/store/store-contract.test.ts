@@ -211,6 +211,9 @@ describe('SQLite is for one server', () => {
     } finally {
       await first.close();
     }
+    // Owner only: the file holds the audit log and sealed credentials.
+    const { statSync } = await import('node:fs');
+    expect(statSync(handle.url.slice('sqlite:'.length)).mode & 0o777).toBe(0o600);
     // Once the first closes, the file can be opened again (a restart after a clean stop or a crash).
     const again = await openStore(handle.url);
     await again.close();
