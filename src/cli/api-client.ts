@@ -17,6 +17,8 @@ import type { Hourglass } from '../app/hourglass.js';
 import type { VerifyReport } from '../app/audit.js';
 import type { RequestStatus } from '../core/types.js';
 import type { auditJson, grantJson, requestJson } from '../http/serialize.js';
+import type { credentialsResponse } from '../http/responses.js';
+import type { z } from 'zod';
 
 export type RequestJson = ReturnType<typeof requestJson>;
 export type GrantJson = ReturnType<typeof grantJson>;
@@ -24,6 +26,8 @@ export type AuditEventJson = ReturnType<typeof auditJson>;
 export type EntitlementJson = ReturnType<Hourglass['entitlementsFor']>[number];
 export type VerifyReportJson = VerifyReport;
 export type LockResultJson = EmergencyResult;
+/** `POST /v1/requests/{id}/credentials`: per target name, what its connector issued (the password included). */
+export type CredentialsJson = z.infer<typeof credentialsResponse>;
 
 export interface MeJson {
   id: string;
@@ -267,6 +271,10 @@ export class HourglassClient {
   }
   review(id: string, comment: string): Promise<RequestJson> {
     return this.#call('POST', `/v1/requests/${enc(id)}/review`, { body: { comment } });
+  }
+  /** The credentials of your active grant; each call is audited (`credentials.retrieved`). */
+  credentials(id: string): Promise<CredentialsJson> {
+    return this.#call('POST', `/v1/requests/${enc(id)}/credentials`, { body: {} });
   }
 
   // ---- grants and check -------------------------------------------------------------------------------

@@ -4,8 +4,11 @@
  * (docs/cli.md); plus the offline commands (`policy validate|test`, `policy explain --config`),
  * `login`/`logout` and shell completion. The environment is read only through `ctx.env`.
  */
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import type { ConfigProblem, HourglassConfig } from '../config/types.js';
@@ -17,13 +20,33 @@ import {
   HourglassClient,
   UnreachableError,
   type CheckpointVerifyJson,
+  type CredentialsJson,
   type ExplainJson,
   type RequestJson,
   type StreamedAnswer,
   type VerifyReportJson,
 } from './api-client.js';
 import { credentialsPath, CredentialsFileError, readCredentials, removeCredentials, sameServer, writeCredentials } from './credentials.js';
-import { CheckpointsFileError, TestsFileInvalid, UsageError } from './errors.js';
+import {
+  buildClientCommand,
+  caPemOf,
+  CLIENT_NOT_EXECUTABLE,
+  CLIENT_NOT_FOUND,
+  CLIENT_PROGRAMS,
+  clientEnv,
+  commandJson,
+  ConnectError,
+  describeCommand,
+  envLines,
+  findProgram,
+  kindOf,
+  partsOf,
+  requireKind,
+  runClient,
+  writeCaFile,
+  type TargetCredentials,
+} from './connect.js';
+import { CheckpointsFileError, NoSuchCredentials, TestsFileInvalid, UsageError } from './errors.js';
 import * as fmt from './format.js';
 import type { PinnedKey } from './offline.js';
 
@@ -64,6 +87,10 @@ export const EXIT = {
   WAIT_FAILED: 9,
   /** `audit verify` found the chain broken, or not matching --expect-head, or a checkpoint that does not hold. */
   AUDIT_BROKEN: 10,
+  /** `connect`: the client program cannot be run (126 found but not executable); as a shell says it. */
+  CLIENT_NOT_EXECUTABLE,
+  /** `connect`: the client program (psql, mariadb/mysql, redis-cli, or --client) is not installed. */
+  CLIENT_NOT_FOUND,
 } as const;
 
 /** `policy test`: some expectation failed (exit 1, as test runners do; 2 is an invalid file). */
@@ -79,7 +106,8 @@ const POLICY_CODES = new Set(['HG_NOT_ELIGIBLE', 'HG_TERMS_NOT_MET', 'HG_PRINCIP
 class CredentialsError extends Error {}
 
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof UsageError || e instanceof CheckpointsFileError || e instanceof TestsFileInvalid) return EXIT.USAGE;
+  if (e instanceof UsageError || e instanceof CheckpointsFileError || e instanceof TestsFileInvalid || e instanceof ConnectError) return EXIT.USAGE;
+  if (e instanceof NoSuchCredentials) return EXIT.NOT_FOUND;
   if (e instanceof CredentialsError || e instanceof CredentialsFileError) return EXIT.AUTH;
   if (e instanceof UnreachableError) return EXIT.UNAVAILABLE;
   if (e instanceof ApiError) {
@@ -180,6 +208,8 @@ export function describeError(e: unknown, h: HintContext): string {
       hint = h.id ? 'check the id; `hourglass requests` lists the requests you can see' : 'check the name or id';
     } else if (e.code === 'HG_IDEMPOTENCY_MISMATCH') {
       hint = 'that --idempotency-key was used before for a different request; use a new key';
+    } else if (e.status === 409 && (h.command === 'credentials' || h.command === 'connect')) {
+      hint = `credentials exist only while the grant is active: ${show} tells where it stands (hourglass request --wait waits for it)`;
     } else if (e.code === 'HG_ALREADY_APPROVED') {
       hint = `your approval is already counted; ${show} tells who else is needed`;
     } else if (e.status === 409) {
@@ -202,6 +232,12 @@ export function describeError(e: unknown, h: HintContext): string {
   } else if (e instanceof UsageError) {
     lines.push(`hourglass: ${e.message}`);
     lines.push(`hint: see hourglass ${h.command} --help`);
+  } else if (e instanceof NoSuchCredentials) {
+    lines.push(`hourglass: ${e.message}`);
+    lines.push(`hint: ${h.id ? `hourglass credentials ${h.id}` : 'hourglass credentials ID'} lists the targets it has credentials for`);
+  } else if (e instanceof ConnectError) {
+    lines.push(`hourglass: ${e.message}`);
+    lines.push(`hint: ${h.id ? `hourglass credentials ${h.id}` : 'hourglass credentials ID'} shows them; connect to the target with them yourself`);
   } else if (e instanceof CredentialsError) {
     lines.push(`hourglass: ${e.message}`);
     lines.push('hint: run `hourglass login`, or set HOURGLASS_TOKEN (or pass --token)');
@@ -253,6 +289,8 @@ interface Io {
   err: (s: string) => void;
   /** Prints an answer: its JSON with --json, else the human text. */
   print: (body: unknown, human: () => string) => void;
+  /** Scrubs this value from everything printed from now on. */
+  addSecret: (s: string | undefined) => void;
   stdout: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   stderrIsTTY: boolean;
@@ -359,6 +397,7 @@ function action(ctx: CliContext, handler: Handler, opts: { idArg?: boolean } = {
       out,
       err,
       print: (body, human) => out(json ? `${JSON.stringify(body, null, 2)}\n` : human()),
+      addSecret,
       stdout: ctx.stdout ?? process.stdout,
       stdin: ctx.stdin ?? process.stdin,
       stderrIsTTY: ctx.stderrIsTTY ?? Boolean(process.stderr.isTTY),
@@ -716,6 +755,98 @@ function splitList(values: string[]): string[] {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+// ---- credentials and connect ---------------------------------------------------------------------------
+
+/**
+ * The targets of `creds` the command is about: the one named by --target, or all of them; with
+ * `one`, exactly one (the only one, or the one named).
+ */
+function pickTargets(creds: CredentialsJson, target: string | undefined, one: string | false): [string, TargetCredentials][] {
+  const all = Object.entries(creds.targets);
+  if (target !== undefined) {
+    const found = creds.targets[target];
+    if (!found) {
+      throw new NoSuchCredentials(
+        all.length
+          ? `request ${creds.requestId} has no credentials for target ${target} (it has: ${all.map(([n]) => n).join(', ')})`
+          : `request ${creds.requestId} has no credentials for target ${target} (its targets issue none)`,
+      );
+    }
+    return [[target, found]];
+  }
+  if (one && all.length === 0) throw new NoSuchCredentials(`request ${creds.requestId} has no credentials: its targets issue none`);
+  if (one && all.length > 1) throw new UsageError(`request ${creds.requestId} has credentials for ${all.length} targets (${all.map(([n]) => n).join(', ')}): ${one} needs --target NAME`);
+  return all;
+}
+
+interface ConnectOptions {
+  target?: string;
+  extra: string[];
+  print: boolean;
+  client?: string;
+}
+
+/** The client program to run, found on PATH; for mariadb `mariadb`, else `mysql`. */
+function resolveClient(io: Io, kind: keyof typeof CLIENT_PROGRAMS, wanted: string | undefined): { program: string; file: string | undefined; flavor?: 'mariadb' | 'mysql' } {
+  const names = wanted !== undefined ? [wanted] : CLIENT_PROGRAMS[kind];
+  for (const name of names) {
+    const file = findProgram(name, io.env.PATH);
+    if (!file) continue;
+    let flavor: 'mariadb' | 'mysql' | undefined;
+    if (kind === 'mariadb' && wanted === undefined && name === 'mysql') {
+      // Debian's mysql is often MariaDB's client, whose TLS options differ from Oracle's.
+      try {
+        flavor = /MariaDB/i.test(execFileSync(file, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })) ? 'mariadb' : 'mysql';
+      } catch {
+        flavor = 'mysql';
+      }
+    }
+    return { program: name, file, ...(flavor ? { flavor } : {}) };
+  }
+  return { program: names[0]!, file: undefined };
+}
+
+/**
+ * `hourglass connect`: fetches the credentials (an audited retrieval) and runs the target's
+ * client with them, the password in its environment only; returns the client's exit code.
+ */
+async function connectTo(io: Io, id: string, o: ConnectOptions): Promise<number> {
+  const creds = await io.client.credentials(id);
+  for (const c of Object.values(creds.targets)) io.addSecret(typeof c.password === 'string' ? c.password : undefined);
+  const [[name, c]] = pickTargets(creds, o.target, 'connect') as [[string, TargetCredentials]];
+  const kind = requireKind(name, c);
+  const resolved = resolveClient(io, kind, o.client);
+  const ca = caPemOf(c);
+  const caFile = ca ? (o.print ? path.join(tmpdir(), 'hourglass-ca-XXXXXX', 'ca.pem') : undefined) : undefined;
+  const build = (file?: string) =>
+    buildClientCommand(name, c, o.extra, { program: resolved.program, ...(resolved.flavor ? { flavor: resolved.flavor } : {}), ...(file ? { caFile: file } : {}) });
+  if (o.print) {
+    const cmd = build(caFile);
+    io.print(commandJson(name, cmd), () => `${describeCommand(cmd, io.env)}\n`);
+    if (!resolved.file) io.err(`note: ${resolved.program} is not installed here (not found on PATH)\n`);
+    return EXIT.OK;
+  }
+  if (!resolved.file) {
+    const tried = o.client !== undefined ? o.client : CLIENT_PROGRAMS[kind].join(' or ');
+    io.err(
+      `hourglass: cannot connect to ${name}: ${tried} is not installed (not found on PATH)\n` +
+        `hint: install it (Debian: ${kind === 'postgres' ? 'postgresql-client' : kind === 'mariadb' ? 'mariadb-client' : 'redis-tools'}), or name another client with --client PROGRAM\n`,
+    );
+    return EXIT.CLIENT_NOT_FOUND;
+  }
+  const caTemp = ca ? writeCaFile(ca) : undefined;
+  try {
+    const cmd = build(caTemp?.file);
+    const user = partsOf(c, kind).username;
+    io.err(`connecting to ${name}${user ? ` as ${user}` : ''} with ${resolved.program}; access ends ${fmt.when(creds.expiresAt)}\n`);
+    const { code, startError } = await runClient(resolved.file, cmd, clientEnv(io.env, cmd));
+    if (startError) io.err(`hourglass: cannot run ${resolved.file}: ${startError.message}\nhint: check that it is an executable program, or name another client with --client PROGRAM\n`);
+    return code;
+  } finally {
+    caTemp?.remove();
+  }
+}
+
 // ---- the commands -------------------------------------------------------------------------------------------
 
 export function registerClientCommands(program: Command, ctx: CliContext): void {
@@ -807,10 +938,17 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
     .option('--idempotency-key <key>', 'retry-safe submission: the same key returns the same request')
     .option('--wait', 'wait until the request is active (exit 0) or ends otherwise (exit 9)')
     .option('--timeout <duration>', `with --wait: how long to wait (default: ${DEFAULT_WAIT})`, durationArg)
-    .addHelpText('after', '\nExamples:\n  hourglass request demo-db/read --for 30m --reason "look at a slow query"\n  hourglass request demo-db/admin --for 1h --reason "fix index" --ticket INC-42 --wait\n')
+    .option('--connect', 'wait as --wait does, then open the target\'s client with the credentials (as hourglass connect)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  hourglass request demo-db/read --for 30m --reason "look at a slow query"\n  hourglass request demo-db/admin --for 1h --reason "fix index" --ticket INC-42 --wait\n' +
+        '  hourglass request app-db/read --for 1h --connect                                    # then psql\n',
+    )
     .action(
       action(ctx, async (io, o, entitlements: string[]) => {
-        if (o.timeout !== undefined && !o.wait) throw new UsageError('--timeout goes with --wait');
+        if (o.connect && io.json) throw new UsageError('--connect opens a client: it does not go with --json (use --wait --json, then hourglass connect ID)');
+        const wait = Boolean(o.wait || o.connect);
+        if (o.timeout !== undefined && !wait) throw new UsageError('--timeout goes with --wait');
         const { request, replayed } = await io.client.submit(
           {
             entitlements,
@@ -824,15 +962,17 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
           o.idempotencyKey !== undefined ? { idempotencyKey: o.idempotencyKey as string } : {},
         );
         if (replayed) io.err(`hourglass: this --idempotency-key was used before; showing request ${request.id} as it is now\n`);
-        if (!o.wait) {
+        if (!wait) {
           io.print(request, () => fmt.requestLine(request));
           return;
         }
-        if (!io.json) io.out(fmt.requestLine(request));
+        // With --connect, stdout belongs to the client: the request's lines go to stderr.
+        const say = o.connect ? io.err : io.out;
+        if (!io.json) say(fmt.requestLine(request));
         const timeoutMs = parseDuration((o.timeout as string | undefined) ?? DEFAULT_WAIT);
         const { last, timedOut } = await waitFor(io, request, timeoutMs);
         if (io.json) io.out(`${JSON.stringify(last, null, 2)}\n`);
-        else if (last.status !== request.status || last.access !== request.access) io.out(fmt.requestLine(last));
+        else if (last.status !== request.status || last.access !== request.access) say(fmt.requestLine(last));
         if (timedOut) {
           io.err(`hourglass: gave up waiting after ${formatDuration(timeoutMs)}: ${last.id} is still ${last.status}\nhint: hourglass show ${last.id}; cancel it with hourglass cancel ${last.id} if no longer needed\n`);
           return EXIT.WAIT_FAILED;
@@ -841,6 +981,7 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
           io.err(`hourglass: ${last.id} ended ${fmt.nextStep(last)}\n`);
           return EXIT.WAIT_FAILED;
         }
+        if (o.connect) return connectTo(io, last.id, { extra: [], print: false });
         return EXIT.OK;
       }),
     );
@@ -911,6 +1052,61 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
     .action(action(ctx, async (io, o, id: string) => {
       const r = await io.client.review(id, o.comment as string);
       io.print(r, () => fmt.requestLine(r));
+    }, { idArg: true }));
+
+  // ---- credentials
+  client('credentials', 'print the credentials of your active grant, password included (every retrieval is audited)')
+    .argument('<id>', 'request id')
+    .option('--target <name>', 'only the credentials for this target')
+    .addOption(new Option('--format <format>', 'text (a block per target), env (export lines for eval) or url (the connection URL)').choices(['text', 'env', 'url']))
+    .addHelpText(
+      'after',
+      '\nThe requester only, only while the grant is active (exit 5 before and after; 4 for a request that is not yours).\n' +
+        'Examples:\n  hourglass credentials req_01...\n  eval "$(hourglass credentials req_01... --format env)" && psql\n' +
+        '  hourglass credentials req_01... --target cache --format url\n',
+    )
+    .action(action(ctx, async (io, o, id: string) => {
+      const format = (o.format as 'text' | 'env' | 'url' | undefined) ?? 'text';
+      if (io.json && format !== 'text') throw new UsageError(`--json and --format ${format} are two different outputs: choose one`);
+      const creds = await io.client.credentials(id);
+      if (format !== 'text') {
+        const [[name, c]] = pickTargets(creds, o.target as string | undefined, `--format ${format}`) as [[string, TargetCredentials]];
+        if (format === 'env') {
+          io.out(envLines(c));
+          return;
+        }
+        if (typeof c.url !== 'string') throw new NoSuchCredentials(`the credentials of target ${name} carry no connection URL`);
+        io.out(`${c.url}\n`);
+        return;
+      }
+      const view: CredentialsJson = { ...creds, targets: Object.fromEntries(pickTargets(creds, o.target as string | undefined, false)) };
+      const kinds = Object.fromEntries(Object.entries(view.targets).map(([n, c]) => [n, kindOf(c)]));
+      io.print(view, () => fmt.credentialsLines(view, kinds));
+    }, { idArg: true }));
+
+  client('connect', "open the target's client (psql, mariadb, redis-cli) with the credentials of your active grant")
+    .argument('<id>', 'request id')
+    .argument('[client-args...]', "the client's own arguments, after -- (e.g. -- -c 'SELECT 1')")
+    .option('--target <name>', 'the target to connect to (needed when the grant has credentials for several)')
+    .option('--client <program>', 'run this program instead of psql / mariadb (else mysql) / redis-cli, with the same arguments and environment')
+    .option('--print', 'print the command it would run (the password as ***) instead of running it')
+    .showHelpAfterError("(the client's own arguments go after --: hourglass connect ID -- -c 'SELECT 1')")
+    .addHelpText(
+      'after',
+      '\nThe client is chosen by the URL scheme of the credentials: postgres:// psql, mysql:// mariadb (else mysql),\n' +
+        'redis:// and rediss:// redis-cli. The password goes in its environment (PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH),\n' +
+        'never on its command line. Exit: the client\'s own exit code once it runs; 127 if it is not installed;\n' +
+        "before that, hourglass's codes (5: the grant is not active, 4: not your request or no such target).\n" +
+        "Examples:\n  hourglass connect req_01...\n  hourglass connect req_01... -- -c 'SELECT 1'\n  hourglass connect req_01... --target cache -- PING\n",
+    )
+    .action(action(ctx, async (io, o, id: string, extra: string[]) => {
+      if (io.json && !o.print) throw new UsageError('--json goes with --print (the client writes its own output)');
+      return connectTo(io, id, {
+        extra: extra ?? [],
+        print: Boolean(o.print),
+        ...(o.target !== undefined ? { target: o.target as string } : {}),
+        ...(o.client !== undefined ? { client: o.client as string } : {}),
+      });
     }, { idArg: true }));
 
   // ---- grants and check
@@ -1221,6 +1417,6 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
     `\nClient commands take --url (default $HOURGLASS_URL, then the stored login, else ${DEFAULT_URL}), --token (default $HOURGLASS_TOKEN, then the stored login) and --json.\n` +
       'Exit codes: 0 ok, 1 internal (policy test: a test failed), 2 usage/invalid input, 3 unauthenticated/forbidden, 4 not found,\n' +
       '5 conflict, 6 refused by policy, 7 unavailable/unreachable, 8 check: not allowed, 9 request --wait: not active,\n' +
-      '10 audit verify: chain broken. See docs/cli.md.\n',
+      '10 audit verify: chain broken; connect: the client\'s own code once it runs, 127 if it is not installed. See docs/cli.md.\n',
   );
 }

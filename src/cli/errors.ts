@@ -8,6 +8,9 @@ import type { ConfigProblem } from '../config/types.js';
 /** A mistake in the command line that commander cannot see (bad --at, bad URL...). */
 export class UsageError extends Error {}
 
+/** The grant has no credentials for the target asked for (`credentials`/`connect --target`): exit 4. */
+export class NoSuchCredentials extends Error {}
+
 /** An unusable checkpoints file (every bad line listed in the message). */
 export class CheckpointsFileError extends Error {}
 

@@ -2,6 +2,7 @@
 import { formatDuration } from '../core/duration.js';
 import type {
   AuditEventJson,
+  CredentialsJson,
   EntitlementJson,
   ExplainJson,
   GrantJson,
@@ -219,6 +220,37 @@ export function locksTable(l: LocksJson): string {
   ];
   if (rows.length === 0) return 'no principal is locked and no target is frozen\n';
   return table(['KIND', 'SUBJECT', 'BY', 'AT', 'REASON'], rows);
+}
+
+/** Field order of a credentials block: the usual ones first, then anything else the connector sent. */
+const CREDENTIAL_FIELDS = ['username', 'password', 'host', 'port', 'database', 'url'];
+
+/**
+ * `hourglass credentials`: a block per target with every field (the password in clear: that is
+ * what was asked for), and when they stop working.
+ */
+export function credentialsLines(c: CredentialsJson, kinds: Record<string, string | undefined> = {}, now: number = Date.now()): string {
+  const targets = Object.entries(c.targets);
+  if (targets.length === 0) {
+    return `${c.requestId}: no credentials: the grant's targets issue none (access goes through an existing account)\n`;
+  }
+  const lines = [`${c.requestId}: credentials valid until the grant ends, ${when(c.expiresAt, now)}`];
+  for (const [name, creds] of targets) {
+    lines.push('', kinds[name] ? `${name} (${kinds[name]})` : name);
+    const keys = [...CREDENTIAL_FIELDS.filter((k) => k in creds), ...Object.keys(creds).filter((k) => !CREDENTIAL_FIELDS.includes(k))];
+    const rows = keys
+      .filter((k) => creds[k] !== undefined && creds[k] !== null)
+      .map((k) => {
+        const v = creds[k];
+        return [k, typeof v === 'string' ? v : JSON.stringify(v)] as const;
+      });
+    const width = Math.max(0, ...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) {
+      const [first, ...rest] = v.split('\n');
+      lines.push(`  ${k.padEnd(width)}  ${first}`, ...rest.map((l) => `  ${' '.repeat(width)}  ${l}`));
+    }
+  }
+  return lines.join('\n') + '\n';
 }
 
 // ---- policies as code ------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ describe('hourglass --help', () => {
     expect(r.code).toBe(0);
     const commands = [
       'serve', 'login', 'logout', 'request', 'requests', 'show', 'approve', 'deny', 'cancel', 'release', 'revoke', 'extend', 'review',
-      'check', 'grants', 'audit', 'lock', 'unlock', 'freeze', 'unfreeze', 'locks', 'whoami', 'entitlements', 'reload', 'policy', 'completion',
+      'check', 'grants', 'audit', 'lock', 'unlock', 'freeze', 'unfreeze', 'locks', 'whoami', 'entitlements', 'reload', 'policy', 'completion', 'credentials', 'connect',
     ];
     for (const c of commands) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(audit.code).toBe(0);
