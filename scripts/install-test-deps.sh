@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
-PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl)
+PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl zsh)
 
 pkg_installed() {
   local status
@@ -120,7 +120,7 @@ else
   cat >&2 <<EOF
 install-test-deps: not a Debian/Ubuntu system; install these yourself (tests fail without them):
   - PostgreSQL server (initdb, postgres; the harness looks in /usr/lib/postgresql/<version>/bin)
-  - MariaDB server, Redis server, OpenSSH server (sshd), Chromium
+  - MariaDB server, Redis server, OpenSSH server (sshd), Chromium, openssl, zsh
 EOF
 fi
 
