@@ -3,20 +3,12 @@
  * src/config/target-kinds.ts), read into a typed shape, plus the checks the schema cannot make:
  * privilege strings against the catalogue, the host part, TLS files.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { TargetConfig } from '../../../core/types.js';
 import { isSafeHost } from './names.js';
 import { parsePrivilege, type ParsedPrivilege } from './privileges.js';
+import { readPem, type TlsMode, type TlsSettings } from '../tls.js';
 
-export type TlsMode = 'verify-full' | 'verify-ca' | 'require' | 'disable';
-
-export interface TlsSettings {
-  mode: TlsMode;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  serverName?: string;
-}
 
 export interface MariadbSettings {
   name: string;
@@ -103,11 +95,6 @@ export function entitlementSpec(config: Record<string, unknown>): EntitlementSpe
   return { privileges, roles };
 }
 
-/** PEM text, or the contents of `file:PATH`. */
-export function readPem(value: string): string {
-  return value.startsWith('file:') ? readFileSync(value.slice(5), 'utf8') : value;
-}
-
 export function validateSettings(target: TargetConfig): Problem[] {
   const problems: Problem[] = [];
   const s = readSettings(target);
@@ -136,3 +123,5 @@ export function validateSettings(target: TargetConfig): Problem[] {
   }
   return problems;
 }
+
+export { readPem, type TlsMode, type TlsSettings };

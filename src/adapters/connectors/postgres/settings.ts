@@ -6,16 +6,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { TargetConfig } from '../../../core/types.js';
+import { readPem, type TlsMode, type TlsSettings, verification } from '../tls.js';
 
-export type TlsMode = 'verify-full' | 'verify-ca' | 'require' | 'disable';
-
-export interface TlsSettings {
-  mode: TlsMode;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  serverName?: string;
-}
 
 export interface PostgresSettings {
   targetName: string;
@@ -73,11 +65,6 @@ export function parseUrl(text: string): { value?: { host: string; port: number; 
   return { value: { host, port, user, password: decode(url.password), database: path || user }, problems };
 }
 
-/** PEM text, or `file:PATH` read now. */
-export function readPem(value: string): string {
-  return value.startsWith('file:') ? readFileSync(value.slice(5), 'utf8') : value;
-}
-
 export function settingsOf(target: TargetConfig): PostgresSettings {
   const { value } = parseUrl(String(target.url ?? ''));
   const url = value ?? { host: '', port: 5432, user: '', password: '', database: '' };
@@ -112,20 +99,7 @@ export function sslOptions(tls: TlsSettings | undefined): false | ConnectionOpti
   if (tls.cert) opts.cert = readPem(tls.cert);
   if (tls.key) opts.key = readPem(tls.key);
   if (tls.serverName) opts.servername = tls.serverName;
-  switch (tls.mode) {
-    case 'verify-full':
-      opts.rejectUnauthorized = true;
-      break;
-    case 'verify-ca':
-      // The chain must lead to the CA; the name in the certificate is not compared.
-      opts.rejectUnauthorized = true;
-      opts.checkServerIdentity = () => undefined;
-      break;
-    case 'require':
-      opts.rejectUnauthorized = false;
-      break;
-  }
-  return opts;
+  return { ...opts, ...verification(tls.mode) };
 }
 
 /** The kind-specific checks beyond the schema, as [path, message] pairs relative to the target. */
@@ -169,3 +143,5 @@ export function validateSettings(target: TargetConfig, isPrivilegedName: (role: 
   }
   return problems;
 }
+
+export { readPem, type TlsMode, type TlsSettings };

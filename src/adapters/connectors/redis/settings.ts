@@ -3,20 +3,11 @@
  * connection goes, how TLS is set up, and what clients are told. Checked again here (the
  * config schema already did the basics) so a connector never runs on half-understood settings.
  */
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { TargetConfig } from '../../../core/types.js';
 import { parseAclRules } from './acl-rules.js';
+import { readPem as readPemText, type TlsMode, type TlsSettings, verification } from '../tls.js';
 
-export type TlsMode = 'verify-full' | 'verify-ca' | 'require' | 'disable';
-
-export interface TlsSettings {
-  mode: TlsMode;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  serverName?: string;
-}
 
 export interface RedisSettings {
   targetName: string;
@@ -157,14 +148,11 @@ export function readSettings(target: TargetConfig): { settings?: RedisSettings; 
 /** PEM text, or `file:PATH` read now. */
 function readPem(value: unknown): { pem: string } | { problem: string } {
   if (typeof value !== 'string' || !value.trim()) return { problem: 'must be PEM text or file:PATH' };
-  let text = value;
-  if (value.startsWith('file:')) {
-    const path = value.slice('file:'.length);
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      return { problem: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
-    }
+  let text: string;
+  try {
+    text = readPemText(value);
+  } catch (e) {
+    return { problem: `cannot read ${value.slice('file:'.length)} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
   }
   if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) return { problem: 'is not PEM (no -----BEGIN ...----- line)' };
   return { pem: text };
@@ -180,21 +168,7 @@ export function tlsOptions(tls: TlsSettings, host: string): ConnectionOptions {
   // SNI must not be an IP address; the certificate check then matches the IP SAN.
   if (tls.serverName) opts.servername = tls.serverName;
   else if (!isIp) opts.servername = host;
-  switch (tls.mode) {
-    case 'verify-full':
-      opts.rejectUnauthorized = true;
-      break;
-    case 'verify-ca':
-      opts.rejectUnauthorized = true;
-      opts.checkServerIdentity = () => undefined;
-      break;
-    case 'require':
-      opts.rejectUnauthorized = false;
-      break;
-    case 'disable':
-      break;
-  }
-  return opts;
+  return { ...opts, ...verification(tls.mode) };
 }
 
 /** `host` as it goes in a URL (IPv6 in brackets). */
