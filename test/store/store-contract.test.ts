@@ -73,6 +73,19 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(await store.findGrant('alice', 'demo-db/read', T0)).toBeUndefined();
   });
 
+  it('a check never sees a grant whose transaction has not committed (and is then rolled back)', async () => {
+    let seen: unknown;
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.insertRequest(req('req_u1', { requester: 'uma' }));
+        seen = await Promise.race([store.findGrant('uma', 'demo-db/read', T0), new Promise((r) => setTimeout(() => r('still waiting'), 50))]);
+        throw new Error('rollback');
+      }),
+    ).rejects.toThrow('rollback');
+    expect(seen === undefined || seen === 'still waiting').toBe(true);
+    expect(await store.findGrant('uma', 'demo-db/read', T0)).toBeUndefined();
+  });
+
   it('compare-and-swap: a stale version loses and changes nothing', async () => {
     const r = req('req_a2', { status: 'pending', access: 'none', expiresAt: undefined, activatedAt: undefined });
     await store.transaction((tx) => tx.insertRequest(r));

@@ -3,7 +3,8 @@
  * whole as JSON with the columns queries need beside them; `grants` is an index of live grants
  * maintained in the same transaction as the request, so /v1/check is one indexed lookup.
  */
-import { type Kysely, type Selectable, type Transaction, sql } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
 import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
@@ -205,11 +206,16 @@ async function getLock(db: Db, kind: Kind, subject: string): Promise<Lock | unde
 }
 
 export class KyselyStore implements Store {
+  private grantQuery: CompiledQuery | undefined;
+  private grantStatement: BetterSqlite3.Statement | undefined;
+
   constructor(
     /** Exposed for migrations and for tests that must tamper with rows behind the store's back. */
     readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
     private readonly onClose: () => Promise<void> = async () => {},
+    /** The SQLite connection itself, for the check fast path. */
+    private readonly sqlite?: BetterSqlite3.Database,
   ) {}
 
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
@@ -268,16 +274,30 @@ export class KyselyStore implements Store {
     await this.db.deleteFrom('credentials').where('request_id', '=', requestId).execute();
   }
 
+  /**
+   * The hot path of /v1/check. The query is built and compiled once, not per call; on SQLite the
+   * statement is also prepared once and run synchronously, but only while no transaction is open
+   * on the connection, so it never reads another transaction's uncommitted rows.
+   */
   async findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined> {
-    const row = await this.db
+    const compiled = (this.grantQuery ??= this.db
       .selectFrom('grants')
       .select(['request_id', 'expires_at'])
-      .where('principal', '=', principal)
-      .where('entitlement', '=', entitlement)
-      .where('expires_at', '>', now)
+      .where('principal', '=', '')
+      .where('entitlement', '=', '')
+      .where('expires_at', '>', 0)
       .orderBy('expires_at', 'desc')
       .limit(1)
-      .executeTakeFirst();
+      .compile());
+    const params = [principal, entitlement, now, 1];
+    let row: { request_id: string; expires_at: number } | undefined;
+    if (this.sqlite && !this.sqlite.inTransaction) {
+      this.grantStatement ??= this.sqlite.prepare(compiled.sql);
+      row = this.grantStatement.get(...params) as typeof row;
+    } else {
+      const result = await this.db.executeQuery<{ request_id: string; expires_at: number }>(CompiledQuery.raw(compiled.sql, params));
+      row = result.rows[0];
+    }
     return row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
   }
 

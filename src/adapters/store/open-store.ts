@@ -51,7 +51,7 @@ async function openSqlite(path: string): Promise<KyselyStore> {
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db, 'sqlite');
-  return reportUnavailable(new KyselyStore(db, 'sqlite'));
+  return reportUnavailable(new KyselyStore(db, 'sqlite', async () => {}, sqlite));
 }
 
 async function openPostgres(url: string, max: number): Promise<KyselyStore> {
