@@ -252,6 +252,8 @@ export class KyselyStore implements Store {
       .select('body')
       .where('access_due_at', 'is not', null)
       .where('access_due_at', '<=', now)
+      // Taking access away never waits behind creating it.
+      .orderBy(sql`CASE WHEN access = 'removing' THEN 0 ELSE 1 END`)
       .orderBy('access_due_at')
       .limit(limit)
       .execute();
