@@ -3,36 +3,47 @@
  *
  *  1. Seeds the store (bench/seed.ts), writes a config (rate limit off, log level warn) and
  *     spawns `node bin/hourglass.js serve` in its own process; a bare Fastify route runs in a
- *     second process (bench/bare-server.ts). The load generator runs here.
+ *     second process (bench/bare-server.ts). autocannon runs in this process.
  *  2. Saturation: autocannon, 50 connections, warm-up then BENCH_SECONDS (10) each, on GET /bare
- *     and on GET /v1/check, the latter cycling through 4,000 prepared queries (half held grants,
- *     half not) over 20,000 principals, in a different order on every connection.
- *  3. Fixed load at half the measured check throughput: autocannon `overallRate` (what most
- *     people run, but autocannon meters it per connection per second, so each connection sends a
- *     burst at the top of every second and then idles), and an open-loop, evenly paced generator
- *     (bench/lib.ts pacedLoad) that counts latency from when each request was due.
+ *     and on GET /v1/check, the latter over 4,000 prepared queries (half held grants, half not)
+ *     for random principals of 20,000, split across the connections and shuffled. The server's
+ *     CPU time per request is read from /proc.
+ *  3. Fixed load at half the measured check throughput, BENCH_SECONDS each:
+ *     - an open-loop, evenly paced generator (lib.ts pacedLoad, in its own process) that counts
+ *       latency from when each request was due, run 3 times; the run with the median p99 is
+ *       the figure the target is judged on;
+ *     - autocannon `overallRate`, for comparison. autocannon meters the rate per connection per
+ *       second (each connection sends back to back until its share for the second is used up),
+ *       so the load arrives in bursts at the top of every second, and in that mode it adds
+ *       coordinated-omission samples at a 1 ms interval; its p99 is reported but is pessimistic.
  *
  * Run: npm run build && node --import tsx bench/check-throughput.ts
  */
 import { join } from 'node:path';
 import {
   api,
+  CpuMeter,
+  pacedLoadInChild,
+  processCpuMs,
   isMain,
+  latencySummary,
   log,
   pacedLoad,
   prng,
   principalYaml,
   printFigures,
-  rawGet,
   round,
   runAutocannon,
   serverYaml,
+  settle,
   slicePerClient,
   spawnBare,
   spawnHourglass,
   tempDir,
   tokenOf,
   writeFile,
+  waitForQuiet,
+  reportWarnings,
   type BenchFigure,
   type Spawned,
 } from './lib.js';
@@ -49,6 +60,7 @@ const ENTITLEMENTS = TARGETS.flatMap((t) => ROLES.map((r) => `${t}/${r}`));
 const PER_PRINCIPAL = 5;
 const PRINCIPALS = Math.ceil(GRANTS / PER_PRINCIPAL);
 const MIX = 4000;
+const PACED_RUNS = Number(process.env.BENCH_PACED_RUNS ?? 3);
 
 const principalId = (i: number) => `u${String(i).padStart(6, '0')}`;
 /** Principal i holds entitlements i*7 .. i*7+4 (mod 20); i*7+5 .. i*7+9 are misses. */
@@ -94,6 +106,7 @@ export async function run(): Promise<BenchFigure[]> {
     });
     log(`[${BENCH}] seeded in ${seed.seedMs} ms, audit chain of ${seed.auditEvents} events linked and verified in ${seed.chainMs} ms`);
 
+    await settle();
     const startAt = performance.now();
     const hg = await spawnHourglass(configPath);
     servers.push(hg);
@@ -111,7 +124,7 @@ export async function run(): Promise<BenchFigure[]> {
       const hit = i % 2 === 0;
       mix.push({ path: checkPath(principalId(p), entitlementOf(p, hit ? k : k + PER_PRINCIPAL)), hit });
     }
-    // Correctness first: every prepared answer is what the seed says.
+    // Correctness first: a sample of the prepared queries answers what the seed says.
     for (const m of mix.slice(0, 200)) {
       const r = await api<{ allowed: boolean }>(hg.url, 'GET', m.path, token);
       if (r.status !== 200 || r.body.allowed !== m.hit) throw new Error(`check ${m.path} answered ${r.status} ${JSON.stringify(r.body)}, expected allowed=${m.hit}`);
@@ -120,66 +133,96 @@ export async function run(): Promise<BenchFigure[]> {
 
     const auth = { authorization: `Bearer ${token}` };
     const checkRequests = mix.map((m) => ({ method: 'GET', path: m.path, headers: auth }));
-    const saturate = async (url: string, requests: { method: string; path: string; headers: Record<string, string> }[], label: string) => {
-      await runAutocannon({ url, connections: CONNECTIONS, duration: WARMUP_SECONDS, setupClient: slicePerClient(requests, CONNECTIONS) });
-      const r = await runAutocannon({ url, connections: CONNECTIONS, duration: SECONDS, setupClient: slicePerClient(requests, CONNECTIONS) });
+    const saturate = async (server: Spawned, requests: { method: string; path: string; headers: Record<string, string> }[], label: string) => {
+      await waitForQuiet(BENCH);
+      await runAutocannon({ url: server.url, connections: CONNECTIONS, duration: WARMUP_SECONDS, setupClient: slicePerClient(requests, CONNECTIONS) });
+      const cpu0 = processCpuMs(server.pid);
+      const meter = new CpuMeter([server.pid]);
+      const r = await runAutocannon({ url: server.url, connections: CONNECTIONS, duration: SECONDS, setupClient: slicePerClient(requests, CONNECTIONS) });
+      const cpu = meter.stop();
+      const cpuUsPerReq = round(((processCpuMs(server.pid) - cpu0) * 1000) / r.requests.total, 1);
       if (r.errors || r.timeouts || r.non2xx) throw new Error(`${label}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx`);
       // Mean of the per-second samples (autocannon's "Req/Sec Avg").
       const rps = round(r.requests.mean, 0);
-      log(`[${BENCH}] ${label}: ${rps} req/s (latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.requests.total} requests in ${r.duration} s)`);
-      return { rps, result: r };
+      log(
+        `[${BENCH}] ${label}: ${rps} req/s, latency p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms, server CPU ${cpuUsPerReq} us/request ` +
+          `(machine ${cpu.machinePct}% busy, ${cpu.otherPct}% by other processes)`,
+      );
+      return { rps, cpuUsPerReq, latency: latencySummary(r.latency), cpu };
     };
 
-    const bareRun = await saturate(bare.url, [{ method: 'GET', path: '/bare', headers: auth }], 'bare /bare at saturation');
-    const checkRun = await saturate(hg.url, checkRequests, '/v1/check at saturation');
+    const bareRun = await saturate(bare, [{ method: 'GET', path: '/bare', headers: auth }], 'bare GET /bare at saturation');
+    const checkRun = await saturate(hg, checkRequests, 'GET /v1/check at saturation');
     const ratio = round((checkRun.rps / bareRun.rps) * 100, 1);
 
     const rate = Math.floor(checkRun.rps / 2);
-    log(`[${BENCH}] fixed load of ${rate} req/s (half the check throughput) ...`);
-    const ac = await runAutocannon({
-      url: hg.url,
-      connections: CONNECTIONS,
-      duration: SECONDS,
-      overallRate: rate,
-      setupClient: slicePerClient(checkRequests, CONNECTIONS),
-    });
+    log(`[${BENCH}] fixed offered load of ${rate} req/s (half the check throughput) ...`);
+    const pacedRuns: (Awaited<ReturnType<typeof pacedLoadInChild>> & { cpu: ReturnType<CpuMeter['stop']> })[] = [];
+    for (let run = 1; run <= PACED_RUNS; run++) {
+      await waitForQuiet(BENCH);
+      const meter = new CpuMeter([hg.pid]);
+      const result = await pacedLoadInChild({ url: hg.url, rate, durationSec: SECONDS, connections: CONNECTIONS, paths: mix.map((m) => m.path), token });
+      const p = { ...result, cpu: meter.stop(result.generatorCpuMs) };
+      if (p.errors || p.non2xx || p.completed !== p.sent) throw new Error(`paced load: ${p.errors} errors, ${p.non2xx} non-2xx, ${p.completed}/${p.sent} completed`);
+      log(
+        `[${BENCH}] paced open loop ${run}/${PACED_RUNS}: ${p.achievedRate} req/s, p50 ${p.p50} ms, p90 ${p.p90} ms, p99 ${p.p99} ms, ` +
+          `p99.9 ${p.p999} ms, max ${p.max} ms (generator's worst stall ${p.generatorMaxStallMs} ms; machine ${p.cpu.machinePct}% busy, ${p.cpu.otherPct}% by other processes)`,
+      );
+      pacedRuns.push(p);
+    }
+    // The run with the median p99 stands for all (single runs vary with what else the VM does).
+    const paced = [...pacedRuns].sort((a, b) => a.p99 - b.p99)[Math.floor(pacedRuns.length / 2)]!;
+    // For comparison only: autocannon's own rate limiting (bursty, see the header comment).
+    const ac = await runAutocannon({ url: hg.url, connections: CONNECTIONS, duration: SECONDS, overallRate: rate, setupClient: slicePerClient(checkRequests, CONNECTIONS) });
     if (ac.errors || ac.timeouts || ac.non2xx) throw new Error(`fixed-rate autocannon: ${ac.errors} errors, ${ac.timeouts} timeouts, ${ac.non2xx} non-2xx`);
-    log(`[${BENCH}] autocannon overallRate ${rate}: ${round(ac.requests.mean, 0)} req/s, p50 ${ac.latency.p50} ms, p99 ${ac.latency.p99} ms, max ${ac.latency.max} ms`);
+    log(`[${BENCH}] autocannon overallRate: ${round(ac.requests.mean, 0)} req/s, p50 ${ac.latency.p50} ms, p99 ${ac.latency.p99} ms, max ${ac.latency.max} ms`);
 
-    const buffers = mix.map((m) => rawGet(m.path, token));
-    let i = 0;
-    const paced = await pacedLoad({ url: hg.url, rate, durationSec: SECONDS, connections: CONNECTIONS, next: () => buffers[i++ % buffers.length]! });
-    if (paced.errors || paced.non2xx) throw new Error(`paced load: ${paced.errors} errors, ${paced.non2xx} non-2xx`);
-    log(
-      `[${BENCH}] paced open-loop ${rate} req/s: achieved ${paced.achievedRate} req/s, p50 ${paced.p50} ms, p90 ${paced.p90} ms, p99 ${paced.p99} ms, p99.9 ${paced.p999} ms, max ${paced.max} ms`,
-    );
-
+    const serverWarnings = reportWarnings(BENCH, hg);
     return [
-      { bench: BENCH, figure: 'bare Fastify GET /bare', value: bareRun.rps, unit: 'req/s', details: { latency: bareRun.result.latency } },
       {
         bench: BENCH,
-        figure: `GET /v1/check (${GRANTS / 1000}k grants)`,
+        figure: 'bare Fastify GET /bare',
+        value: bareRun.rps,
+        unit: 'req/s',
+        otherCpuPct: bareRun.cpu.otherPct,
+        details: { serverCpuUsPerRequest: bareRun.cpuUsPerReq, cpu: bareRun.cpu, latencyMs: bareRun.latency, connections: CONNECTIONS, seconds: SECONDS },
+      },
+      {
+        bench: BENCH,
+        figure: `GET /v1/check, ${GRANTS / 1000}k grants`,
         value: checkRun.rps,
         unit: 'req/s',
-        details: { latency: checkRun.result.latency, connections: CONNECTIONS, seconds: SECONDS },
+        otherCpuPct: checkRun.cpu.otherPct,
+        details: { serverWarnings, serverCpuUsPerRequest: checkRun.cpuUsPerReq, cpu: checkRun.cpu, latencyMs: checkRun.latency, connections: CONNECTIONS, seconds: SECONDS, seed },
       },
-      { bench: BENCH, figure: 'check / bare', value: ratio, unit: '%', target: '>= 50 %', pass: ratio >= 50 },
       {
         bench: BENCH,
-        figure: `check p50 at ${rate} req/s (paced)`,
-        value: paced.p50,
-        unit: 'ms',
-        details: { ...paced },
+        figure: 'check throughput / bare',
+        value: ratio,
+        unit: '%',
+        target: '>= 50 %',
+        pass: ratio >= 50,
+        otherCpuPct: Math.max(bareRun.cpu.otherPct, checkRun.cpu.otherPct),
       },
-      { bench: BENCH, figure: `check p99 at ${rate} req/s (paced)`, value: paced.p99, unit: 'ms', target: '< 5 ms', pass: paced.p99 < 5 },
+      { bench: BENCH, figure: 'server CPU per check', value: checkRun.cpuUsPerReq, unit: 'us', details: { bare: bareRun.cpuUsPerReq } },
+      { bench: BENCH, figure: 'server CPU per bare request', value: bareRun.cpuUsPerReq, unit: 'us' },
+      { bench: BENCH, figure: `check p50 at ${rate} req/s (paced, median run)`, value: paced.p50, unit: 'ms', otherCpuPct: paced.cpu.otherPct },
+      {
+        bench: BENCH,
+        figure: `check p99 at ${rate} req/s (paced, median run)`,
+        value: paced.p99,
+        unit: 'ms',
+        target: '< 5 ms',
+        pass: paced.p99 < 5,
+        otherCpuPct: paced.cpu.otherPct,
+        details: { median: paced, runs: pacedRuns },
+      },
       {
         bench: BENCH,
         figure: `check p99 at ${rate} req/s (autocannon overallRate)`,
         value: ac.latency.p99,
         unit: 'ms',
-        target: '< 5 ms',
-        pass: ac.latency.p99 < 5,
-        details: { latency: ac.latency, achievedRate: round(ac.requests.mean, 0) },
+        details: { achievedRate: round(ac.requests.mean, 0), latencyMs: latencySummary(ac.latency) },
       },
     ];
   } finally {

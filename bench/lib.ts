@@ -1,14 +1,14 @@
 /**
  * Shared helpers for the benchmarks: spawning servers in their own processes, configuration
- * files with bench principals, seeding a SQLite store through the real application, load
- * generation (autocannon for saturation, an open-loop paced generator for latency at a fixed
- * rate) and result records.
+ * files with bench principals, HTTP clients and load generation (autocannon for saturation, an
+ * open-loop paced generator for latency at a fixed rate), CPU accounting and result records.
+ * Seeding lives in seed.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon, { type AutocannonOptions, type AutocannonResult } from 'autocannon';
@@ -25,6 +25,8 @@ export interface BenchFigure {
   /** Human-readable target, e.g. ">= 500 /s". */
   target?: string;
   pass?: boolean;
+  /** Share of all CPUs that other processes used while the figure was measured, in %. */
+  otherCpuPct?: number;
   details?: Record<string, unknown>;
 }
 
@@ -46,8 +48,9 @@ export function printFigures(figures: BenchFigure[]) {
     `${f.value} ${f.unit}`,
     f.target ?? '',
     f.pass === undefined ? '' : f.pass ? 'PASS' : 'FAIL',
+    f.otherCpuPct === undefined ? '' : `${f.otherCpuPct} %`,
   ]);
-  const head = ['bench', 'figure', 'value', 'target', 'result'];
+  const head = ['bench', 'figure', 'value', 'target', 'result', 'other CPU'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   log(line(head));
@@ -89,6 +92,8 @@ export interface Spawned {
   url: string;
   pid: number;
   child: ChildProcess;
+  /** Log lines at warn level or above (pino JSON on stdout) seen so far, at most 20. */
+  warnings(): string[];
   stop(): Promise<void>;
 }
 
@@ -112,7 +117,17 @@ export function spawnServer(args: string[], env: Record<string, string>, ready: 
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000);
   };
-  child.stdout!.on('data', keep);
+  const warnings: string[] = [];
+  let partial = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    keep(chunk);
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const level = /"level":(\d+)/.exec(line)?.[1];
+      if (level && Number(level) >= 40 && warnings.length < 20) warnings.push(line.slice(0, 500));
+    }
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -138,7 +153,7 @@ export function spawnServer(args: string[], env: Record<string, string>, ready: 
       if (m) {
         clearTimeout(timer);
         started = true;
-        resolve({ url: m[1]!, pid: child.pid!, child, stop });
+        resolve({ url: m[1]!, pid: child.pid!, child, stop, warnings: () => [...warnings] });
       }
     });
     child.once('exit', (code, signal) => {
@@ -146,6 +161,13 @@ export function spawnServer(args: string[], env: Record<string, string>, ready: 
       reject(new Error(`server exited (${code ?? signal}) before it was ready:\n${err}${tail}`));
     });
   });
+}
+
+/** Prints what the server logged at warn level or above during a benchmark; returns the count. */
+export function reportWarnings(bench: string, server: Spawned): number {
+  const w = server.warnings();
+  if (w.length) log(`[${bench}] the server logged ${w.length}${w.length >= 20 ? '+' : ''} warning(s) or error(s); first: ${w[0]}`);
+  return w.length;
 }
 
 /**
@@ -193,7 +215,7 @@ export async function api<T = any>(base: string, method: string, path: string, t
  */
 export class RawConnection {
   private socket: net.Socket;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private pending: ((r: { status: number; body: string }) => void) | undefined;
   private failed: ((e: Error) => void) | undefined;
   readonly ready: Promise<void>;
@@ -243,7 +265,15 @@ export class RawConnection {
 }
 
 export function rawGet(path: string, token?: string): Buffer {
-  return Buffer.from(`GET ${path} HTTP/1.1\r\nhost: bench\r\n${token ? `authorization: Bearer ${token}\r\n` : ''}\r\n`, 'latin1');
+  return rawRequest('GET', path, token);
+}
+
+export function rawRequest(method: string, path: string, token?: string, body?: unknown): Buffer {
+  const auth = token ? `authorization: Bearer ${token}\r\n` : '';
+  if (body === undefined) return Buffer.from(`${method} ${path} HTTP/1.1\r\nhost: bench\r\n${auth}\r\n`, 'latin1');
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const head = `${method} ${path} HTTP/1.1\r\nhost: bench\r\n${auth}content-type: application/json\r\ncontent-length: ${payload.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), payload]);
 }
 
 // ---- load generation ----------------------------------------------------------------------------------
@@ -252,6 +282,11 @@ export function runAutocannon(opts: AutocannonOptions): Promise<AutocannonResult
   return new Promise((resolve, reject) => {
     autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+/** The useful part of an autocannon latency histogram (ms; autocannon records whole milliseconds). */
+export function latencySummary(h: AutocannonResult['latency']) {
+  return { mean: h.mean, p50: h.p50, p90: h.p90, p99: h.p99, p99_9: h.p99_9, max: h.max };
 }
 
 /**
@@ -406,4 +441,111 @@ export function processCpuMs(pid: number): number {
   }
 }
 
+/**
+ * CPU accounting for one measurement window: the whole machine's busy time (/proc/stat) against
+ * what the processes under measurement used (/proc/PID/stat, process.cpuUsage), so a figure
+ * taken while something else was busy on the machine says so. `otherPct` is in percent of all
+ * CPUs and approximate (interrupt time is not always charged to the process that caused it).
+ */
+export class CpuMeter {
+  private machine0 = machineBusyMs();
+  private self0 = process.cpuUsage();
+  private pids0: number[];
+  private t0 = performance.now();
+
+  constructor(private readonly pids: number[]) {
+    this.pids0 = pids.map(processCpuMs);
+  }
+
+  /** `extraMs`: CPU time of measured processes this meter cannot see (a child that reports its own). */
+  stop(extraMs = 0) {
+    const wallMs = performance.now() - this.t0;
+    const machine = machineBusyMs() - this.machine0;
+    const self = process.cpuUsage(this.self0);
+    const pids = this.pids.map((p, i) => processCpuMs(p) - this.pids0[i]!);
+    const ours = pids.reduce((a, b) => a + b, 0) + (self.user + self.system) / 1000 + extraMs;
+    const capacity = wallMs * cpus().length;
+    return {
+      machinePct: round((machine / capacity) * 100, 0),
+      oursPct: round((ours / capacity) * 100, 0),
+      otherPct: round((Math.max(0, machine - ours) / capacity) * 100, 0),
+    };
+  }
+}
+
+function machineBusyMs(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user + nice + system + irq + softirq (loopback networking is largely softirq), in 1/100 s
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The machine is shared (other builds and test runs come and go): before a measurement, wait
+ * until the whole machine is below `maxBusyPct` busy over half a second (the servers under test
+ * idle meanwhile), for at most `maxWaitMs`, and say so when it had to wait or gave up.
+ */
+export async function waitForQuiet(label: string, maxBusyPct = 15, maxWaitMs = 20_000): Promise<number> {
+  const t0 = performance.now();
+  let busy = 0;
+  for (;;) {
+    const m0 = machineBusyMs();
+    const w0 = performance.now();
+    await sleep(500);
+    busy = round(((machineBusyMs() - m0) / ((performance.now() - w0) * cpus().length)) * 100, 0);
+    if (!(busy > maxBusyPct)) break;
+    if (performance.now() - t0 > maxWaitMs) {
+      log(`[${label}] the machine is still ${busy}% busy with other work after ${maxWaitMs / 1000} s; measuring anyway`);
+      return busy;
+    }
+  }
+  const waited = performance.now() - t0;
+  if (waited > 1500) log(`[${label}] waited ${round(waited / 1000, 1)} s for other work on the machine to finish`);
+  return busy;
+}
+
+/**
+ * Lets the machine settle between phases: flushes dirty pages (a freshly seeded store is
+ * hundreds of MB that the kernel would otherwise write back in the middle of a measurement,
+ * slowing every fsync of the server under test), then waits a moment.
+ */
+export async function settle(ms = 1000) {
+  try {
+    execFileSync('sync');
+  } catch {
+    /* not available: just wait */
+  }
+  await sleep(ms);
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs bench/paced-client.ts in its own process and returns its result. */
+export function pacedLoadInChild(opts: {
+  url: string;
+  rate: number;
+  durationSec: number;
+  connections: number;
+  paths: string[];
+  token?: string;
+}): Promise<PacedResult & { generatorMaxStallMs: number; generatorCpuMs: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/paced-client.ts'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin!.end(JSON.stringify(opts));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      children.delete(child);
+      if (code !== 0) return reject(new Error(`paced client exited with ${code}: ${out}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+  });
+}

@@ -12,7 +12,7 @@
  */
 import { openStore } from '../src/adapters/store/open-store.js';
 import { createIds } from '../src/adapters/system.js';
-import { isInline, stamp } from '../src/app/context.js';
+import { factsFor, stamp } from '../src/app/context.js';
 import { Hourglass } from '../src/app/hourglass.js';
 import { parseConfig } from '../src/config/load-config.js';
 import { parseDuration } from '../src/core/duration.js';
@@ -40,6 +40,11 @@ const SOURCE_IP = '10.0.0.1';
 const BATCH = 1000;
 
 const shape = (req: AccessRequest) => Object.keys(req).sort().join(',');
+const shapeDiff = (want: string, got: AccessRequest) => {
+  const a = new Set(want.split(','));
+  const b = new Set(Object.keys(got));
+  return `missing [${[...a].filter((k) => !b.has(k)).join(', ')}], extra [${[...b].filter((k) => !a.has(k)).join(', ')}]`;
+};
 
 export async function seedActiveGrants(opts: { storePath: string; yaml: string; count: number; item: (i: number) => SeedItem }): Promise<SeedReport> {
   const config = parseConfig(opts.yaml, {}, 'bench.yaml');
@@ -70,7 +75,10 @@ export async function seedActiveGrants(opts: { storePath: string; yaml: string; 
       await store.transaction(async (tx) => {
         for (const { outcome, now } of outcomes) {
           if (outcome.request.status !== 'active' || shape(outcome.request) !== expectedShape) {
-            throw new Error(`seeded row differs from a submitted one: ${JSON.stringify(outcome.request)}`);
+            throw new Error(
+              `a fast-seeded request differs from one submitted through the API (${outcome.request.status}; ${shapeDiff(expectedShape, outcome.request)}): ` +
+                'bring open() in bench/seed.ts in line with RequestService.submit',
+            );
           }
           await tx.insertRequest(outcome.request);
           await tx.appendAudit(stamp(app.deps, outcome.events, now, config.policyHash));
@@ -87,7 +95,7 @@ export async function seedActiveGrants(opts: { storePath: string; yaml: string; 
   }
 }
 
-/** RequestService.submit's construction of a request, for one entitlement, then lifecycle.open. */
+/** RequestService.submit's construction of a request, for one entitlement, then lifecycle.open (keep in step with it). */
 function open(app: Hourglass, it: SeedItem): lifecycle.Outcome {
   const config = app.deps.config.current();
   const now = it.now;
@@ -123,5 +131,5 @@ function open(app: Hourglass, it: SeedItem): lifecycle.Outcome {
     reason: REASON,
     sourceIp: SOURCE_IP,
   };
-  return lifecycle.open(request, { now, inline: isInline(config, request.entitlements) });
+  return lifecycle.open(request, factsFor(config, request.entitlements, now));
 }

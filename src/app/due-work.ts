@@ -5,7 +5,7 @@
 import * as lifecycle from '../core/lifecycle.js';
 import { commitOutcome, factsFor, type AppDeps } from './context.js';
 
-const BATCH = 200;
+const BATCH = 100;
 
 export interface DueRun {
   transitions: number;
@@ -41,6 +41,8 @@ export class DueWork {
         }
       });
       if (due.length < BATCH) break;
+      // With SQLite every await resolves at once: yield so checks are served during a storm.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return run;
   }

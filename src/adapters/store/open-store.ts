@@ -53,9 +53,30 @@ async function openSqlite(path: string): Promise<KyselyStore> {
     }
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
   await migrate(db, 'sqlite');
   return reportUnavailable(new KyselyStore(db, 'sqlite', async () => {}, sqlite));
+}
+
+/**
+ * Kysely's SQLite driver prepares every query anew and better-sqlite3 caches nothing; preparing
+ * was 11% of the server's CPU in the request lifecycle. Statements are reused by SQL text (safe:
+ * the store never iterates a statement while running another on it).
+ */
+function cachingStatements(sqlite: BetterSqlite3.Database) {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        statement = sqlite.prepare(sql);
+        if (statements.size >= 500) statements.delete(statements.keys().next().value!);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 async function openPostgres(url: string, max: number): Promise<KyselyStore> {
