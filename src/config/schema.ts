@@ -895,6 +895,28 @@ function parseCredentials(raw: unknown, targets: Record<string, TargetConfig>, o
   return result;
 }
 
+/**
+ * A target's settings without its secrets: the hash is recorded with every decision, and a hash
+ * over a low-entropy password could be searched offline. Rotating a password is not a policy change.
+ */
+function withoutSecrets(target: TargetConfig): TargetConfig {
+  const copy: TargetConfig = { ...target };
+  if (typeof copy.url === 'string') {
+    try {
+      const url = new URL(copy.url);
+      if (url.password) url.password = '';
+      copy.url = url.toString();
+    } catch {
+      // not a URL: nothing to strip
+    }
+  }
+  if (copy.tls && typeof copy.tls === 'object' && 'key' in (copy.tls as object)) {
+    const { key: _key, ...tls } = copy.tls as Record<string, unknown>;
+    copy.tls = tls;
+  }
+  return copy;
+}
+
 /** SHA-256 over the canonical form of principals (id, groups, roles), targets and policies. */
 export function policyHashOf(
   principals: readonly Principal[],
@@ -904,7 +926,7 @@ export function policyHashOf(
   return sha256Hex(
     canonicalJson({
       principals: principals.map((p) => ({ id: p.id, groups: p.groups, roles: p.roles })),
-      targets,
+      targets: Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, withoutSecrets(t)])),
       policies,
     }),
   );

@@ -663,3 +663,23 @@ principals:
     expect(parseConfig(a.replace('roles: [admin]', 'roles: [auditor]'), {}).policyHash).not.toBe(base);
   });
 });
+
+describe('policy hash and secrets', () => {
+  it('does not cover target passwords: rotating one is not a policy change', () => {
+    const yaml = (pw: string) => `
+credentials:
+  key: ${Buffer.alloc(32, 1).toString('base64')}
+targets:
+  db:
+    type: postgres
+    url: postgres://hourglass:${pw}@db.internal:5432/app
+    entitlements:
+      read: { roles: [app_read] }
+`;
+    const a = parseConfig(yaml('first-secret-pw'), {});
+    const b = parseConfig(yaml('second-secret-pw'), {});
+    expect(a.policyHash).toBe(b.policyHash);
+    const c = parseConfig(yaml('first-secret-pw').replace('app_read', 'app_write'), {});
+    expect(c.policyHash).not.toBe(a.policyHash);
+  });
+});
