@@ -4,13 +4,14 @@
 // install them.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
+import { freePort, sleep, terminate, track, untrack } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -75,29 +76,6 @@ export function findMariadbBinaries(
 // ---------------------------------------------------------------------------
 // Cleanup of servers still running when the process exits ('exit' handlers are synchronous).
 
-const live = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const [child, dir] of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-      try {
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      } catch {
-        // best effort
-      }
-    }
-    live.clear();
-  });
-}
-
 // ---------------------------------------------------------------------------
 // Running as root: the server runs as the `mysql` OS user when it exists (the Debian package
 // creates it), with the temp directory handed to it; otherwise as root (`--user=root`).
@@ -131,21 +109,6 @@ function wrap(cmd: string, args: string[], runAs: string | undefined): [string, 
 
 // ---------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr && typeof addr === 'object') resolve(addr.port);
-        else reject(new Error('could not determine a free port'));
-      });
-    });
-  });
-}
-
 function cleanEnv(): NodeJS.ProcessEnv {
   // MYSQL_* / MARIADB_* variables of the developer's shell must not leak in.
   const env: NodeJS.ProcessEnv = {};
@@ -177,7 +140,6 @@ const SPEED_FLAGS = [
   '--performance-schema=0',
 ];
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function tail(file: string, lines = 40): string {
   try {
@@ -274,25 +236,6 @@ async function launch(
   return { child, port };
 }
 
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  // SIGTERM is mariadbd's normal shutdown: it closes client connections and exits.
-  child.kill('SIGTERM');
-  if (await waitForExit(child, STOP_TIMEOUT_MS)) return;
-  child.kill('SIGKILL');
-  await waitForExit(child, STOP_TIMEOUT_MS);
-}
-
 const quoteIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 /** Starts a fresh server; typically 1-2 s. */
@@ -353,8 +296,7 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
       }
     }
     const { child, port } = running;
-    installExitHook();
-    live.set(child, dir);
+    track(child, dir, 'SIGKILL');
     child.unref();
     (child.stderr as net.Socket | null)?.unref?.();
 
@@ -390,8 +332,8 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
       pid: child.pid ?? -1,
       stop() {
         stopping ??= (async () => {
-          await terminate(child);
-          live.delete(child);
+          await terminate(child, 'SIGTERM', STOP_TIMEOUT_MS);
+          untrack(child);
           await rm(dir, { recursive: true, force: true, maxRetries: 3 });
         })();
         return stopping;
@@ -399,8 +341,8 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
     };
   } catch (err) {
     if (running) {
-      await terminate(running.child);
-      live.delete(running.child);
+      await terminate(running.child, 'SIGTERM', STOP_TIMEOUT_MS);
+      untrack(running.child);
     }
     await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     throw err;

@@ -3,13 +3,14 @@
 // server binaries are missing it throws, telling how to install them.
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort, sleep, terminate, track, untrack } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -85,29 +86,6 @@ function compareVersions(a: string, b: string): number {
 // called stop(), or a failing suite). 'exit' handlers must be synchronous:
 // SIGQUIT is PostgreSQL's immediate shutdown (it still releases its IPC).
 
-const live = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const [child, dir] of live) {
-      try {
-        child.kill('SIGQUIT');
-      } catch {
-        // already gone
-      }
-      try {
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      } catch {
-        // best effort
-      }
-    }
-    live.clear();
-  });
-}
-
 // ---------------------------------------------------------------------------
 // Running as root: PostgreSQL refuses to run as root, so the data directory
 // belongs to the `postgres` OS user and the server runs as that user.
@@ -167,21 +145,6 @@ function findSetpriv(): string | null {
 
 // ---------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr && typeof addr === 'object') resolve(addr.port);
-        else reject(new Error('could not determine a free port'));
-      });
-    });
-  });
-}
-
 function cleanEnv(): NodeJS.ProcessEnv {
   // PG* variables of the developer's shell must not leak into initdb/postgres.
   const env: NodeJS.ProcessEnv = {};
@@ -227,7 +190,6 @@ async function canQuery(port: number, password: string): Promise<boolean> {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Running {
   child: ChildProcess;
@@ -322,26 +284,6 @@ async function launch(
   return { child, port, logTail };
 }
 
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  // SIGINT is PostgreSQL's "fast" shutdown: it disconnects open sessions (a pool
-  // a test forgot to close would make SIGTERM's "smart" shutdown wait for ever).
-  child.kill('SIGINT');
-  if (await waitForExit(child, STOP_TIMEOUT_MS)) return;
-  child.kill('SIGKILL');
-  await waitForExit(child, STOP_TIMEOUT_MS);
-}
-
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
   const database = opts.database ?? 'hourglass_test';
   if (!database) throw new Error('startPostgres: database name must not be empty');
@@ -386,8 +328,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       }
     }
     const { child, port } = running;
-    installExitHook();
-    live.set(child, dir);
+    track(child, dir, 'SIGQUIT');
     // Do not keep the test process alive just because a server is running; the
     // 'exit' hook (and the parent-death signal) take care of it.
     child.unref();
@@ -418,8 +359,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       logFile,
       stop() {
         stopping ??= (async () => {
-          await terminate(child);
-          live.delete(child);
+          // SIGINT is PostgreSQL's fast shutdown: it disconnects sessions a test left open.
+          await terminate(child, 'SIGINT', STOP_TIMEOUT_MS);
+          untrack(child);
           await rm(dir, { recursive: true, force: true, maxRetries: 3 });
         })();
         return stopping;
@@ -427,8 +369,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     };
   } catch (err) {
     if (running) {
-      await terminate(running.child);
-      live.delete(running.child);
+      await terminate(running.child, 'SIGINT', STOP_TIMEOUT_MS);
+      untrack(running.child);
     }
     await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     throw err;

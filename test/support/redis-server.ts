@@ -6,7 +6,7 @@
 // Never skips: a missing redis-server (or openssl, for TLS) is a loud error.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { REDIS_ADMIN_ACL_RULES } from '../../src/adapters/connectors/redis/index.js';
+import { freePort, sleep, terminate, track, untrack } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -77,51 +78,12 @@ export function aclFileText(adminPassword: string, rootPassword: string): string
 // ---------------------------------------------------------------------------
 // Servers still running when the process exits are killed ('exit' handlers are synchronous).
 
-const live = new Map<ChildProcess, string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const [child, dir] of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-      try {
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      } catch {
-        // best effort
-      }
-    }
-    live.clear();
-  });
-}
-
 let setprivPath: string | null | undefined;
 function findSetpriv(): string | null {
   if (setprivPath === undefined) setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
   return setprivPath;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => {
-        if (addr && typeof addr === 'object') resolve(addr.port);
-        else reject(new Error('could not determine a free port'));
-      });
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------
 // TLS: a throwaway CA and a server certificate for 127.0.0.1 / localhost.
@@ -236,24 +198,6 @@ async function launch(binary: string, dir: string, baseConfig: string, rootPassw
   return { child, port };
 }
 
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  child.kill('SIGTERM');
-  if (await waitForExit(child, STOP_TIMEOUT_MS)) return;
-  child.kill('SIGKILL');
-  await waitForExit(child, STOP_TIMEOUT_MS);
-}
-
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   const binary = findRedisServer();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hourglass-redis-'));
@@ -294,8 +238,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       }
     }
     const { child, port } = running;
-    installExitHook();
-    live.set(child, dir);
+    track(child, dir, 'SIGKILL');
     child.unref();
     (child.stdout as net.Socket | null)?.unref?.();
     (child.stderr as net.Socket | null)?.unref?.();
@@ -317,8 +260,8 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       pid: child.pid ?? -1,
       stop() {
         stopping ??= (async () => {
-          await terminate(child);
-          live.delete(child);
+          await terminate(child, 'SIGTERM', STOP_TIMEOUT_MS);
+          untrack(child);
           await rm(dir, { recursive: true, force: true, maxRetries: 3 });
         })();
         return stopping;
@@ -326,8 +269,8 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     };
   } catch (err) {
     if (running) {
-      await terminate(running.child);
-      live.delete(running.child);
+      await terminate(running.child, 'SIGTERM', STOP_TIMEOUT_MS);
+      untrack(running.child);
     }
     await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
     throw err;
