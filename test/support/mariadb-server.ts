@@ -5,13 +5,13 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { freePort, sleep, terminate, track, untrack } from './server-process.js';
+import { freePort, shutDown, sleep, track } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -331,20 +331,12 @@ export async function startMariadb(opts: StartMariadbOptions = {}): Promise<Mari
       errorLog,
       pid: child.pid ?? -1,
       stop() {
-        stopping ??= (async () => {
-          await terminate(child, 'SIGTERM', STOP_TIMEOUT_MS);
-          untrack(child);
-          await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-        })();
+        stopping ??= shutDown(child, dir, 'SIGTERM', STOP_TIMEOUT_MS);
         return stopping;
       },
     };
   } catch (err) {
-    if (running) {
-      await terminate(running.child, 'SIGTERM', STOP_TIMEOUT_MS);
-      untrack(running.child);
-    }
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    await shutDown(running?.child, dir, 'SIGTERM', STOP_TIMEOUT_MS).catch(() => {});
     throw err;
   }
 }

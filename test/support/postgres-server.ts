@@ -4,13 +4,13 @@
 import { spawn, execFile, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort, sleep, terminate, track, untrack } from './server-process.js';
+import { freePort, shutDown, sleep, track } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -358,21 +358,13 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       pid: child.pid ?? -1,
       logFile,
       stop() {
-        stopping ??= (async () => {
-          // SIGINT is PostgreSQL's fast shutdown: it disconnects sessions a test left open.
-          await terminate(child, 'SIGINT', STOP_TIMEOUT_MS);
-          untrack(child);
-          await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-        })();
+        // SIGINT is PostgreSQL's fast shutdown: it disconnects sessions a test left open.
+        stopping ??= shutDown(child, dir, 'SIGINT', STOP_TIMEOUT_MS);
         return stopping;
       },
     };
   } catch (err) {
-    if (running) {
-      await terminate(running.child, 'SIGINT', STOP_TIMEOUT_MS);
-      untrack(running.child);
-    }
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    await shutDown(running?.child, dir, 'SIGINT', STOP_TIMEOUT_MS).catch(() => {});
     throw err;
   }
 }

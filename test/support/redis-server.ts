@@ -7,14 +7,14 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { REDIS_ADMIN_ACL_RULES } from '../../src/adapters/connectors/redis/index.js';
-import { freePort, sleep, terminate, track, untrack } from './server-process.js';
+import { freePort, shutDown, sleep, track } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -259,20 +259,12 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
       aclFile,
       pid: child.pid ?? -1,
       stop() {
-        stopping ??= (async () => {
-          await terminate(child, 'SIGTERM', STOP_TIMEOUT_MS);
-          untrack(child);
-          await rm(dir, { recursive: true, force: true, maxRetries: 3 });
-        })();
+        stopping ??= shutDown(child, dir, 'SIGTERM', STOP_TIMEOUT_MS);
         return stopping;
       },
     };
   } catch (err) {
-    if (running) {
-      await terminate(running.child, 'SIGTERM', STOP_TIMEOUT_MS);
-      untrack(running.child);
-    }
-    await rm(dir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+    await shutDown(running?.child, dir, 'SIGTERM', STOP_TIMEOUT_MS).catch(() => {});
     throw err;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -71,4 +72,13 @@ export function track(child: ChildProcess, dir: string, signal: NodeJS.Signals):
 
 export function untrack(child: ChildProcess): void {
   live.delete(child);
+}
+
+/** Stops the server (if it was started) and removes its temp directory. */
+export async function shutDown(child: ChildProcess | undefined, dir: string, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+  if (child) {
+    await terminate(child, signal, timeoutMs);
+    untrack(child);
+  }
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
