@@ -21,6 +21,8 @@ export interface AccessWorkOptions {
 }
 
 const BATCH = 200;
+/** `revocationAlertAfter` when a target does not say (the config default). */
+const DEFAULT_ALERT_AFTER_MS = 300_000;
 /** How long a server owns a request's target work before another may take it over. */
 const LEASE_MS = 60_000;
 
@@ -95,7 +97,7 @@ export class AccessWork implements BackgroundWorker {
       }
     } catch (err) {
       if (req.access === 'removing') for (const g of grants) this.deps.metrics?.revocationRetry(g.target.name);
-      const alertAfterMs = Math.min(...grants.map((g) => Number(g.target.revocationAlertAfter ?? 300_000)), 300_000);
+      const alertAfterMs = grants.length ? Math.min(...grants.map((g) => Number(g.target.revocationAlertAfter ?? DEFAULT_ALERT_AFTER_MS))) : DEFAULT_ALERT_AFTER_MS;
       const now = this.deps.clock.now();
       const message = (err as Error).message || String(err);
       await this.commit(req, () =>

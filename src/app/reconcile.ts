@@ -6,7 +6,7 @@
  * cut it on purpose). Grants still provisioning count as live; grants being removed are left
  * to the access worker.
  */
-import type { ConnectorRegistry, FoundAccess } from './connectors.js';
+import type { Connector, ConnectorRegistry, FoundAccess } from './connectors.js';
 import type { AccessRequest, AuditDraft, TargetConfig } from '../core/types.js';
 import { grantsOnTargets } from './access-work.js';
 import { stamp, SYSTEM_ACTOR, targetOf, type AppDeps } from './context.js';
@@ -72,7 +72,7 @@ export class Reconciler implements BackgroundWorker {
         const expected = connector.expected(grant);
         const missing = expected.filter((x) => !f.holds.includes(x));
         const extra = f.holds.filter((x) => !expected.includes(x) && x !== 'login');
-        if (missing.length) this.once(events, report, req.id, 'missing', { target: name, account: f.account, missing }, () => report.missing.push({ requestId: req.id, missing }));
+        if (missing.length) this.reportMissing(events, report, req.id, { target: name, account: f.account, missing });
         if (extra.length) await this.handleExtra(events, report, connector, target, req, f, extra);
       }
       for (const req of live.values()) {
@@ -80,9 +80,7 @@ export class Reconciler implements BackgroundWorker {
         if (seen.has(req.id) || req.access !== 'present') continue;
         const expected = grantsOnTargets(config, req).find((g) => g.target.name === name);
         const missing = expected ? connector.expected(expected) : [];
-        this.once(events, report, req.id, 'missing', { target: name, account: null, missing: ['account'] }, () =>
-          report.missing.push({ requestId: req.id, missing: missing.length ? missing : ['account'] }),
-        );
+        this.reportMissing(events, report, req.id, { target: name, account: null, missing: missing.length ? missing : ['account'] });
       }
     } catch (err) {
       report.error = (err as Error).message;
@@ -97,7 +95,7 @@ export class Reconciler implements BackgroundWorker {
   private async handleExtra(
     events: AuditDraft[],
     report: DriftReport,
-    connector: NonNullable<ReturnType<ConnectorRegistry['forTarget']>>,
+    connector: Connector,
     target: TargetConfig,
     req: AccessRequest,
     f: FoundAccess,
@@ -116,11 +114,12 @@ export class Reconciler implements BackgroundWorker {
     events.push({ type: 'drift.extra_privileges', actor: SYSTEM_ACTOR, requestId: req.id, details: { target: target.name, account: f.account, extra, removed: trimmed } });
   }
 
-  private once(events: AuditDraft[], _report: DriftReport, requestId: string, kind: string, details: Record<string, unknown>, record: () => void) {
-    const key = `${requestId}/${kind}/${JSON.stringify(details)}`;
+  /** Missing access is reported once per request and finding, not at every interval. */
+  private reportMissing(events: AuditDraft[], report: DriftReport, requestId: string, details: { target: string; account: string | null; missing: string[] }) {
+    const key = `${requestId}/missing/${JSON.stringify(details)}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
-    record();
+    report.missing.push({ requestId, missing: details.missing });
     events.push({ type: 'drift.access_missing', actor: SYSTEM_ACTOR, requestId, details });
   }
 

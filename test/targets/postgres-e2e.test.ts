@@ -199,6 +199,28 @@ describe('postgres target end to end', () => {
   });
 });
 
+describe('overdue-revocation threshold', () => {
+  it('follows revocationAlertAfter beyond five minutes', async () => {
+    const res = await submit('bob', { entitlements: ['app-db/read'], duration: '1h' });
+    await work.runOnce();
+    const good = h.config;
+    const slow = (pw?: string) => yaml(server.port, server.database, pw).replace('revocationAlertAfter: 1m', 'revocationAlertAfter: 10m');
+    h.source.set(configFromYaml(slow('wrong-password'), handle.url, env));
+    const before = (await events('alert.revocation_overdue')).length;
+    await h.call('POST', `/v1/requests/${res.body.id}/release`, token('bob'));
+    for (let i = 0; i < 12; i++) {
+      await work.runOnce();
+      h.clock.advance(31_000); // six minutes in all: past five, short of ten
+    }
+    expect(await get(res.body.id)).toMatchObject({ access: 'removing' });
+    expect((await events('alert.revocation_overdue')).length).toBe(before);
+    h.source.set(good);
+    h.clock.advance(31_000);
+    await work.runOnce();
+    expect(await get(res.body.id)).toMatchObject({ access: 'removed' });
+  });
+});
+
 describe('reconciliation with removeExtraPrivileges', () => {
   it('takes away a role granted by hand beyond the grant, keeping the grant itself working', async () => {
     await su.query('CREATE ROLE app_admin NOLOGIN');
