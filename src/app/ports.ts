@@ -103,8 +103,12 @@ export interface Store {
   putCredentials(requestId: string, target: string, ciphertext: string, at: number): Promise<void>;
   getCredentials(requestId: string): Promise<{ target: string; ciphertext: string }[]>;
   deleteCredentials(requestId: string): Promise<void>;
-  /** The live grant of `entitlement` to `principal` that lasts longest, if any, at `now`. */
-  findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined>;
+  /**
+   * The live grant of `entitlement` to `principal` that lasts longest, if any, at `now`. A store
+   * that can answer without waiting (embedded SQLite) answers synchronously: /v1/check is the
+   * hottest path and then replies in the same tick.
+   */
+  findGrant(principal: string, entitlement: string, now: number): GrantRow | undefined | Promise<GrantRow | undefined>;
   listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: { requestId: string; entitlement: string } }): Promise<GrantRow[]>;
   listLocks(kind: 'principal' | 'target'): Promise<Lock[]>;
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;

@@ -11,9 +11,9 @@ import type { Registry } from 'prom-client';
 import { isHgError, type ErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { Hourglass } from '../app/hourglass.js';
-import { authenticateToken } from '../app/directory.js';
 import type { ConfigSource } from '../app/ports.js';
 import type { SchedulerStatus } from '../adapters/scheduler.js';
+import { bearerPrincipal, tagWithRequestId } from './authenticate.js';
 import { STATUS_OF } from './error-status.js';
 import { RouteTable } from './route.js';
 import { adminRoutes } from './routes/admin.js';
@@ -46,6 +46,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route declared with defineRoute (for the OpenAPI document). */
     routeTable: RouteTable;
+    /** The principal whose bearer token a request presents (see authenticate.ts). */
+    authenticate(req: FastifyRequest): Principal | undefined;
     /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
     registeredRoutes: { method: string; url: string }[];
   }
@@ -89,9 +91,8 @@ const requestSerializer = (req: FastifyRequest) => ({
   principal: req.principal?.id,
 });
 
-const UNAUTHENTICATED = { error: { code: 'HG_UNAUTHENTICATED', message: 'authentication required' } };
-
 function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: unknown) {
+  if (code === 'HG_UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer');
   return reply.status(STATUS_OF[code]).send({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
 }
 
@@ -114,13 +115,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url });
   });
   server.decorate('registeredRoutes', registeredRoutes);
-  // Set on the raw response so it survives handlers that write the response themselves.
-  server.addHook('onRequest', async (req, reply) => {
-    reply.raw.setHeader('x-request-id', req.id);
-  });
   server.decorateRequest('principal', null);
+  server.decorate('authenticate', (req: FastifyRequest) => bearerPrincipal(config, req));
 
   server.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, req, reply) => {
+    tagWithRequestId(req, reply);
     if (isHgError(err)) {
       if (STATUS_OF[err.code] >= 500) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -136,7 +135,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     req.log.error({ err }, 'unexpected error');
     return sendError(reply, 'HG_INTERNAL', 'internal error; the server log has the details');
   });
-  server.setNotFoundHandler((req, reply) => sendError(reply, 'HG_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  server.setNotFoundHandler((req, reply) => {
+    tagWithRequestId(req, reply);
+    // Under /v1 a stranger learns nothing, not even which paths exist.
+    if (req.url.startsWith('/v1/') && !server.authenticate(req)) return sendError(reply, 'HG_UNAUTHENTICATED', 'authentication required');
+    return sendError(reply, 'HG_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+  });
 
   if (settings.rateLimitPerMinute > 0) {
     await server.register(rateLimit, {
@@ -151,16 +155,6 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       errorResponseBuilder: () => ({ statusCode: 429, code: 'HG_RATE_LIMITED', message: 'too many requests; retry later' }),
     });
   }
-
-  // Authentication for every /v1 route; the messages stay bland on purpose.
-  server.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/v1/')) return;
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer ([\x21-\x7e]+)$/.exec(header);
-    const principal = m ? authenticateToken(config.current(), m[1]!) : undefined;
-    if (!principal) return reply.status(401).header('www-authenticate', 'Bearer').send(UNAUTHENTICATED);
-    req.principal = principal;
-  });
 
   const table = new RouteTable();
   const ctx = { server, table, opts };

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { HgError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
+import { tagWithRequestId } from './authenticate.js';
 import { parse } from './schemas.js';
 
 export interface RouteInput<B, Q, P> {
@@ -36,7 +37,8 @@ export interface RouteSpec<B extends z.ZodTypeAny | undefined = undefined, Q ext
   headers?: z.ZodTypeAny;
   /** Status -> description and body schema (errors share one schema and need not be listed). */
   responses: Record<number, { description: string; schema?: z.ZodTypeAny; contentType?: string }>;
-  handler: (input: RouteInput<Out<B>, Out<Q>, Out<P>>) => Promise<unknown>;
+  /** May answer synchronously: Fastify then replies in the same tick (see /v1/check). */
+  handler: (input: RouteInput<Out<B>, Out<Q>, Out<P>>) => unknown;
 }
 
 export type AnyRouteSpec = RouteSpec<z.ZodTypeAny | undefined, z.ZodTypeAny | undefined, z.ZodTypeAny | undefined>;
@@ -52,17 +54,33 @@ export function defineRoute<B extends z.ZodTypeAny | undefined = undefined, Q ex
   spec: RouteSpec<B, Q, P>,
 ): void {
   table.specs.push(spec as unknown as AnyRouteSpec);
+  const bearer = spec.auth === 'bearer';
   server.route({
     method: spec.method,
     url: spec.url,
-    handler: async (req, reply) => {
-      const principal = req.principal;
-      if (spec.auth === 'bearer' && !principal) throw new HgError('HG_UNAUTHENTICATED', 'authentication required');
+    // A route that takes a body authenticates before the body is read, so no stranger's body is
+    // ever parsed; a GET has none and authenticates in the handler (no hook on the hot path).
+    ...(bearer && spec.method !== 'GET'
+      ? {
+          onRequest: (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+            req.principal = server.authenticate(req) ?? null;
+            done(req.principal ? undefined : new HgError('HG_UNAUTHENTICATED', 'authentication required'));
+          },
+        }
+      : {}),
+    // Not async: a value returned synchronously is sent at once, a promise is awaited by Fastify,
+    // and a synchronous throw reaches the error handler like a rejection.
+    handler: (req, reply) => {
+      tagWithRequestId(req, reply);
+      if (bearer) {
+        req.principal ??= server.authenticate(req) ?? null;
+        if (!req.principal) throw new HgError('HG_UNAUTHENTICATED', 'authentication required');
+      }
       const input = {
         body: (spec.body ? parse(spec.body, req.body) : undefined) as Out<B>,
         query: (spec.query ? parse(spec.query, req.query) : undefined) as Out<Q>,
         params: (spec.params ? parse(spec.params, req.params) : undefined) as Out<P>,
-        principal: principal as Principal,
+        principal: req.principal as Principal,
         req,
         reply,
       };

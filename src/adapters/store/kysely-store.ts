@@ -277,11 +277,13 @@ export class KyselyStore implements Store {
   }
 
   /**
-   * The hot path of /v1/check. The query is built and compiled once, not per call; on SQLite the
-   * statement is also prepared once and run synchronously, but only while no transaction is open
-   * on the connection, so it never reads another transaction's uncommitted rows.
+   * The hot path of /v1/check. The query is built and compiled once, not per call. On SQLite the
+   * statement is also prepared once and answered synchronously (no promise, so the HTTP handler
+   * can reply in the same tick), but only while no transaction is open on the connection, so it
+   * never reads another transaction's uncommitted rows. LIMIT is a literal: bound as a parameter
+   * it makes SQLite's lookup three times slower.
    */
-  async findGrant(principal: string, entitlement: string, now: number): Promise<GrantRow | undefined> {
+  findGrant(principal: string, entitlement: string, now: number): GrantRow | undefined | Promise<GrantRow | undefined> {
     const compiled = (this.grantQuery ??= this.db
       .selectFrom('grants')
       .select(['request_id', 'expires_at'])
@@ -289,18 +291,17 @@ export class KyselyStore implements Store {
       .where('entitlement', '=', '')
       .where('expires_at', '>', 0)
       .orderBy('expires_at', 'desc')
-      .limit(1)
+      .limit(sql.lit(1))
       .compile());
-    const params = [principal, entitlement, now, 1];
-    let row: { request_id: string; expires_at: number } | undefined;
+    const toGrant = (row: { request_id: string; expires_at: number } | undefined): GrantRow | undefined =>
+      row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
     if (this.sqlite && !this.sqlite.inTransaction) {
       this.grantStatement ??= this.sqlite.prepare(compiled.sql);
-      row = this.grantStatement.get(...params) as typeof row;
-    } else {
-      const result = await this.db.executeQuery<{ request_id: string; expires_at: number }>(CompiledQuery.raw(compiled.sql, params));
-      row = result.rows[0];
+      return toGrant(this.grantStatement.get(principal, entitlement, now) as { request_id: string; expires_at: number } | undefined);
     }
-    return row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
+    return this.db
+      .executeQuery<{ request_id: string; expires_at: number }>(CompiledQuery.raw(compiled.sql, [principal, entitlement, now]))
+      .then((result) => toGrant(result.rows[0]));
   }
 
   async listGrants(filter: Parameters<Store['listGrants']>[0]) {

@@ -1,3 +1,4 @@
+import type { CheckResult } from '../../app/check-access.js';
 import { defineRoute } from '../route.js';
 import { checkResponse, grantListResponse } from '../responses.js';
 import * as s from '../schemas.js';
@@ -16,11 +17,14 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
     description: 'Answers `allowed: false` from `expiresAt` on, even if the expiry transition has not run yet.',
     query: s.checkQuery,
     responses: { 200: { description: 'the answer', schema: checkResponse } },
-    handler: async ({ query, principal }) => {
+    handler: ({ query, principal }) => {
       const started = process.hrtime.bigint();
-      const r = await app.check(principal, query.principal, query.entitlement);
-      app.deps.metrics?.checkLatency(Number(process.hrtime.bigint() - started) / 1e9, r.allowed);
-      return r.allowed ? { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) } : { allowed: false };
+      const answer = (r: CheckResult) => {
+        app.deps.metrics?.checkLatency(Number(process.hrtime.bigint() - started) / 1e9, r.allowed);
+        return r.allowed ? { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) } : { allowed: false };
+      };
+      const r = app.check(principal, query.principal, query.entitlement);
+      return r instanceof Promise ? r.then(answer) : answer(r);
     },
   });
 

@@ -1,26 +1,19 @@
 import { z } from 'zod';
 import { HgError } from '../../core/errors.js';
-import { authenticateToken, hasRole } from '../../app/directory.js';
+import { hasRole } from '../../app/directory.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
-
-const UNAUTHENTICATED = { error: { code: 'HG_UNAUTHENTICATED', message: 'authentication required' } };
 
 /**
  * GET /metrics: Prometheus text format, for principals with the `metrics` or `admin` role
  * (Prometheus sends the token with `authorization: { credentials: ... }` in its scrape config).
- * Absent registry (`ServerOptions.metrics`): 404, as if the route did not exist.
+ * Absent registry (`ServerOptions.metrics`): the route does not exist. The shared bearer check in
+ * build-server.ts authenticates it, as it does every route declared with `auth: 'bearer'`.
  */
 export function metricsRoutes({ server, table, opts }: RouteContext): void {
-  // The shared bearer check covers /v1 only; /metrics lives at the root where Prometheus looks.
-  server.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.url !== '/metrics') return;
-    if (!opts.metrics) return reply.status(404).send({ error: { code: 'HG_NOT_FOUND', message: 'no route GET /metrics' } });
-    const m = /^Bearer ([\x21-\x7e]+)$/.exec(req.headers.authorization ?? '');
-    const principal = m ? authenticateToken(opts.config.current(), m[1]!) : undefined;
-    if (!principal) return reply.status(401).header('www-authenticate', 'Bearer').send(UNAUTHENTICATED);
-    req.principal = principal;
-  });
+  // Without a registry there is no route at all: 404 whatever the token.
+  const registry = opts.metrics?.registry;
+  if (!registry) return;
 
   defineRoute(server, table, {
     method: 'GET',
@@ -36,8 +29,6 @@ export function metricsRoutes({ server, table, opts }: RouteContext): void {
       200: { description: 'the metrics', schema: z.string(), contentType: 'text/plain; version=0.0.4; charset=utf-8' },
     },
     handler: async ({ principal, reply }) => {
-      const registry = opts.metrics?.registry;
-      if (!registry) throw new HgError('HG_NOT_FOUND', 'no route GET /metrics');
       if (!hasRole(principal, 'metrics', 'admin')) throw new HgError('HG_FORBIDDEN', 'the metrics or admin role is needed');
       const text = await registry.metrics();
       return reply.status(200).header('content-type', registry.contentType).header('cache-control', 'no-store').send(text);
