@@ -2,9 +2,8 @@
  * The thin HTTP shell: authenticate, parse, call a use case, serialise. It never calls listen(),
  * so tests drive it with inject().
  */
-import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -13,7 +12,8 @@ import type { Principal } from '../core/types.js';
 import type { Hourglass } from '../app/hourglass.js';
 import type { ConfigSource } from '../app/ports.js';
 import type { SchedulerStatus } from '../adapters/scheduler.js';
-import { bearerPrincipal, tagWithRequestId } from './authenticate.js';
+import { bearerPrincipal } from './authenticate.js';
+import { RequestLog, requestIdOf } from './request-log.js';
 import { STATUS_OF } from './error-status.js';
 import { RouteTable } from './route.js';
 import { adminRoutes } from './routes/admin.js';
@@ -46,50 +46,14 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route declared with defineRoute (for the OpenAPI document). */
     routeTable: RouteTable;
+    /** Request ids and request log lines (request-log.ts). */
+    requestLog: RequestLog;
     /** The principal whose bearer token a request presents (see authenticate.ts). */
     authenticate(req: FastifyRequest): Principal | undefined;
     /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
     registeredRoutes: { method: string; url: string }[];
   }
 }
-
-/** An incoming `x-request-id` is kept only when it is a short, safe token; otherwise a UUID is made. */
-const SAFE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,99}$/;
-export function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-/** Query parameters whose values never reach a log line (tokens belong in headers, but clients err). */
-const SECRET_PARAM = /token|secret|pass(word|wd)?|key|sig(nature)?|auth|credential|code/i;
-export function loggableUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return url.slice(0, 2000);
-  const params = new URLSearchParams(url.slice(q + 1));
-  const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
-  return `${url.slice(0, q)}?${kept.join('&')}`.slice(0, 2000);
-}
-
-/** One `request completed` line per request at info (probes at debug), with method, route, status and time. */
-const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
-class RequestLog extends LogController {
-  override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ req: request }, 'incoming request');
-  }
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const line = { req: request, res: reply, responseTime: reply.elapsedTime };
-    if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else if (PROBES.has(request.routeOptions.url ?? '')) reply.log.debug(line, 'request completed');
-    else reply.log.info(line, 'request completed');
-  }
-}
-const requestSerializer = (req: FastifyRequest) => ({
-  method: req.method,
-  url: loggableUrl(req.url),
-  route: req.routeOptions?.url,
-  remoteAddress: req.ip,
-  principal: req.principal?.id,
-});
 
 function sendError(reply: FastifyReply, code: ErrorCode, message: string, details?: unknown) {
   if (code === 'HG_UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer');
@@ -99,15 +63,14 @@ function sendError(reply: FastifyReply, code: ErrorCode, message: string, detail
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const { app, config } = opts;
   const settings = config.current().server;
+  // Fastify gets no logger: request lines come from RequestLog (request-log.ts says why).
+  const requestLog = new RequestLog(opts.logger);
   const server = Fastify({
-    ...(opts.logger
-      ? { loggerInstance: opts.logger.child({}, { serializers: { req: requestSerializer } }) as unknown as FastifyBaseLogger }
-      : { logger: false }),
+    logger: false,
     bodyLimit: settings.bodyLimit,
     trustProxy: settings.trustedProxies.length ? settings.trustedProxies : false,
     requestIdHeader: false,
     genReqId: requestIdOf,
-    logController: new RequestLog(),
     return503OnClosing: true,
   });
   const registeredRoutes: { method: string; url: string }[] = [];
@@ -117,13 +80,15 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.decorate('registeredRoutes', registeredRoutes);
   server.decorateRequest('principal', null);
   server.decorate('authenticate', (req: FastifyRequest) => bearerPrincipal(config, req));
+  server.decorate('requestLog', requestLog);
+  server.decorateReply('logBegun', false);
 
   server.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, req, reply) => {
-    tagWithRequestId(req, reply);
+    requestLog.begin(req, reply);
     if (isHgError(err)) {
       if (STATUS_OF[err.code] >= 500) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        req.log.error({ code: err.code, cause: cause ? { code: cause.code, message: cause.message } : undefined }, err.message);
+        requestLog.for(req)?.error({ code: err.code, cause: cause ? { code: cause.code, message: cause.message } : undefined }, err.message);
       }
       return sendError(reply, err.code, err.message, err.details);
     }
@@ -132,11 +97,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, 'HG_INVALID_INPUT', err.code?.startsWith('FST_ERR_CTP') ? 'request body is not valid JSON' : err.message);
     }
-    req.log.error({ err }, 'unexpected error');
+    requestLog.for(req)?.error({ err }, 'unexpected error');
     return sendError(reply, 'HG_INTERNAL', 'internal error; the server log has the details');
   });
   server.setNotFoundHandler((req, reply) => {
-    tagWithRequestId(req, reply);
+    requestLog.begin(req, reply);
     // Under /v1 a stranger learns nothing, not even which paths exist.
     if (req.url.startsWith('/v1/') && !server.authenticate(req)) return sendError(reply, 'HG_UNAUTHENTICATED', 'authentication required');
     return sendError(reply, 'HG_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);

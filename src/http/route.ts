@@ -7,7 +7,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { HgError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
-import { tagWithRequestId } from './authenticate.js';
 import { parse } from './schemas.js';
 
 export interface RouteInput<B, Q, P> {
@@ -71,7 +70,7 @@ export function defineRoute<B extends z.ZodTypeAny | undefined = undefined, Q ex
     // Not async: a value returned synchronously is sent at once, a promise is awaited by Fastify,
     // and a synchronous throw reaches the error handler like a rejection.
     handler: (req, reply) => {
-      tagWithRequestId(req, reply);
+      server.requestLog.begin(req, reply);
       if (bearer) {
         req.principal ??= server.authenticate(req) ?? null;
         if (!req.principal) throw new HgError('HG_UNAUTHENTICATED', 'authentication required');

@@ -335,6 +335,26 @@ describe('authentication and roles', () => {
     }
   });
 
+  it('authenticates before reading a body: a stranger\'s malformed or oversized body still gets 401', async () => {
+    for (const payload of ['{not json', 'x'.repeat(2_000_000)]) {
+      const res = await h.server.inject({ method: 'POST', url: '/v1/requests', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, payload });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    // Unknown /v1 paths tell a stranger nothing; a known caller learns they do not exist.
+    expect((await h.server.inject({ method: 'GET', url: '/v1/nowhere' })).statusCode).toBe(401);
+    expect((await h.call('GET', '/v1/nowhere', token('alice'))).status).toBe(404);
+  });
+
+  it('hands every request of a principal the same frozen principal object', async () => {
+    const { authenticateToken } = await import('../../src/app/directory.js');
+    const p = authenticateToken(h.source.current(), token('alice'))!;
+    expect(authenticateToken(h.source.current(), token('alice'))).toBe(p);
+    expect(Object.isFrozen(p) && Object.isFrozen(p.groups) && Object.isFrozen(p.roles)).toBe(true);
+    expect(() => p.roles.push('admin')).toThrow(TypeError);
+    expect(authenticateToken(h.source.current(), `${token('alice')} `)).toBeUndefined();
+  });
+
   it('check is for checkers and admins; the audit log for auditors and admins', async () => {
     expect((await h.call('GET', '/v1/check?principal=alice&entitlement=db/read', token('alice'))).status).toBe(403);
     expect((await h.call('GET', '/v1/audit', token('alice'))).status).toBe(403);

@@ -3,7 +3,7 @@
  * is a short safe token, else a new UUID) and every request's log lines carry it as `reqId`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggableUrl, requestIdOf } from '../../src/http/build-server.js';
+import { loggableUrl, requestIdOf } from '../../src/http/request-log.js';
 import { token } from '../support/app-harness.js';
 import { createObservedServer, memoryLogger } from './support.js';
 

@@ -86,6 +86,22 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(await store.findGrant('uma', 'demo-db/read', T0)).toBeUndefined();
   });
 
+  it('looks a grant up from the covering index alone, and on SQLite answers without a promise', async () => {
+    await store.transaction((tx) => tx.insertRequest(req('req_c1', { requester: 'cora', expiresAt: T0 + 5_000 })));
+    await store.transaction((tx) => tx.insertRequest(req('req_c2', { requester: 'cora', expiresAt: T0 + 9_000 })));
+    const answer = store.findGrant('cora', 'demo-db/read', T0 + 1.5);
+    if (dialect === 'sqlite') expect(answer).not.toBeInstanceOf(Promise);
+    // The grant that lasts longest wins; a fractional clock is compared like the integer column.
+    expect(await answer).toEqual({ requestId: 'req_c2', principal: 'cora', entitlement: 'demo-db/read', expiresAt: T0 + 9_000 });
+    expect(await store.findGrant('cora', 'demo-db/read', T0 + 8_999.5)).toMatchObject({ requestId: 'req_c2' });
+    expect(await store.findGrant('cora', 'demo-db/read', T0 + 9_000)).toBeUndefined();
+    if (dialect === 'sqlite') {
+      const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT request_id, expires_at FROM grants
+        WHERE principal = ${'cora'} AND entitlement = ${'demo-db/read'} AND expires_at > ${T0} ORDER BY expires_at DESC LIMIT 1`.execute(store.db);
+      expect(plan.rows.map((r) => r.detail).join()).toContain('COVERING INDEX grants_lookup_covering');
+    }
+  });
+
   it('compare-and-swap: a stale version loses and changes nothing', async () => {
     const r = req('req_a2', { status: 'pending', access: 'none', expiresAt: undefined, activatedAt: undefined });
     await store.transaction((tx) => tx.insertRequest(r));

@@ -293,15 +293,19 @@ export class KyselyStore implements Store {
       .orderBy('expires_at', 'desc')
       .limit(sql.lit(1))
       .compile());
-    const toGrant = (row: { request_id: string; expires_at: number } | undefined): GrantRow | undefined =>
-      row ? { requestId: row.request_id, principal, entitlement, expiresAt: Number(row.expires_at) } : undefined;
+    // expires_at is an integer column: `expires_at > floor(now)` is the same test for any now.
+    const at = Math.floor(now);
+    const toGrant = (requestId: string | undefined, expiresAt: number | bigint | undefined): GrantRow | undefined =>
+      requestId === undefined ? undefined : { requestId, principal, entitlement, expiresAt: Number(expiresAt) };
     if (this.sqlite && !this.sqlite.inTransaction) {
-      this.grantStatement ??= this.sqlite.prepare(compiled.sql);
-      return toGrant(this.grantStatement.get(principal, entitlement, now) as { request_id: string; expires_at: number } | undefined);
+      // Raw rows (arrays) and `now` bound as an integer, as the column is: both measurably cheaper.
+      this.grantStatement ??= this.sqlite.prepare(compiled.sql).raw(true);
+      const row = this.grantStatement.get(principal, entitlement, BigInt(at)) as [string, number] | undefined;
+      return row ? toGrant(row[0], row[1]) : undefined;
     }
     return this.db
-      .executeQuery<{ request_id: string; expires_at: number }>(CompiledQuery.raw(compiled.sql, [principal, entitlement, now]))
-      .then((result) => toGrant(result.rows[0]));
+      .executeQuery<{ request_id: string; expires_at: number }>(CompiledQuery.raw(compiled.sql, [principal, entitlement, at]))
+      .then(({ rows: [row] }) => toGrant(row?.request_id, row?.expires_at));
   }
 
   async listGrants(filter: Parameters<Store['listGrants']>[0]) {

@@ -153,6 +153,19 @@ function accessWork(): Migration {
   };
 }
 
+/**
+ * Issue 2: /v1/check reads the grant's request id from the lookup index itself (a covering
+ * index), so a check touches one B-tree rather than two.
+ */
+function coveringGrantLookup(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.createIndex('grants_lookup_covering').on('grants').columns(['principal', 'entitlement', 'expires_at', 'request_id']).execute();
+      await db.schema.dropIndex('grants_lookup').execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -161,6 +174,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0001_initial': initial(dialect),
         '0002_outbox_checkpoints': outboxAndCheckpoints(dialect),
         '0003_access_work': accessWork(),
+        '0004_covering_grant_lookup': coveringGrantLookup(),
       }),
     },
     migrationTableName: 'hg_migrations',

@@ -166,7 +166,7 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
       '`{"result":{...}}` line, the same object GET /v1/audit/verify answers (or `{"error":{code,message}}` if the store fails midway).',
     query: verifyStreamQuery,
     responses: { 200: { description: 'progress lines, then the result', schema: verifyStreamLine, contentType: 'application/x-ndjson' } },
-    handler: async ({ query, principal, reply }) => {
+    handler: async ({ query, principal, req, reply }) => {
       // Problems found before the first byte are plain JSON errors (400, 403, 503), not error lines.
       app.audit.assertReader(principal);
       if (query.expectHead) parseHead(query.expectHead);
@@ -182,7 +182,7 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
         (result) => out.end(line({ result })),
         (err: Error) => {
           if (out.destroyed) return;
-          if (!isHgError(err)) reply.log.error({ err }, 'streamed audit verification failed');
+          if (!isHgError(err)) server.requestLog.for(req)?.error({ err }, 'streamed audit verification failed');
           const error = isHgError(err) ? { code: err.code, message: err.message } : { code: 'HG_INTERNAL', message: 'internal error; the server log has the details' };
           out.end(line({ error }));
         },

@@ -45,14 +45,14 @@ export function docsRoutes({ server, table }: RouteContext): void {
 
   // The page's own assets: not API routes, so not in the document.
   for (const [name, type] of Object.entries(ASSETS)) {
-    server.get(`/docs/${name}`, async (req, reply) =>
-      reply
-        .header('x-request-id', req.id)
+    server.get(`/docs/${name}`, async (req, reply) => {
+      server.requestLog.begin(req, reply);
+      return reply
         .header('content-type', type)
         .header('cache-control', 'public, max-age=86400')
         .header('x-content-type-options', 'nosniff')
-        .send(asset(name)),
-    );
+        .send(asset(name));
+    });
   }
 }
 

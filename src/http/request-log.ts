@@ -1,0 +1,81 @@
+/**
+ * Request ids and request log lines, done by Hourglass rather than by Fastify's logger.
+ *
+ * Fastify, once given a logger, makes a child logger and two response listeners for every
+ * request whatever the level; on /v1/check that cost more than the answer itself (see
+ * docs/benchmarks.md). Here a request costs one header and a level check unless its lines are
+ * actually written: `begin` is called first thing by every route handler and by the error and
+ * not-found handlers, so every response that Hourglass sends goes through it exactly once.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Set once `RequestLog.begin` has run for this reply. */
+    logBegun: boolean;
+  }
+}
+
+/** An incoming `x-request-id` is kept only when it is a short, safe token; otherwise a UUID is made. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,99}$/;
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Query parameters whose values never reach a log line (tokens belong in headers, but clients err). */
+const SECRET_PARAM = /token|secret|pass(word|wd)?|key|sig(nature)?|auth|credential|code/i;
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url.slice(0, 2000);
+  const params = new URLSearchParams(url.slice(q + 1));
+  const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
+  return `${url.slice(0, q)}?${kept.join('&')}`.slice(0, 2000);
+}
+
+/** Probes log at debug; every other request gets one `request completed` line at info. */
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+
+export class RequestLog {
+  constructor(private readonly root: Logger | undefined) {}
+
+  /**
+   * Tags the response with the request id and, when the level lets this request's lines through,
+   * logs `incoming request` (debug) now and `request completed` (info; debug for probes) when
+   * the response is done. Later calls for the same reply do nothing.
+   */
+  begin(req: FastifyRequest, reply: FastifyReply): void {
+    if (reply.logBegun) return;
+    reply.logBegun = true;
+    // On the raw response, so it survives handlers that write the response themselves.
+    reply.raw.setHeader('x-request-id', req.id);
+    const root = this.root;
+    if (!root?.isLevelEnabled(PROBES.has(req.routeOptions.url ?? '') ? 'debug' : 'info')) return;
+    const log = this.for(req)!;
+    const started = performance.now();
+    log.debug({ req: describe(req) }, 'incoming request');
+    let logged = false;
+    const completed = (finished: boolean) => {
+      if (logged) return;
+      logged = true;
+      const line = { req: describe(req), res: { statusCode: reply.statusCode }, responseTime: performance.now() - started };
+      if (!finished) log.info(line, 'request aborted before the response was sent');
+      else if (PROBES.has(req.routeOptions.url ?? '')) log.debug(line, 'request completed');
+      else log.info(line, 'request completed');
+    };
+    reply.raw.once('finish', () => completed(true));
+    reply.raw.once('close', () => completed(false));
+  }
+
+  /** A logger whose lines carry the request's id (`reqId`), for errors met while serving it. */
+  for(req: FastifyRequest): Logger | undefined {
+    return this.root?.child({ reqId: req.id });
+  }
+}
+
+function describe(req: FastifyRequest) {
+  return { method: req.method, url: loggableUrl(req.url), route: req.routeOptions.url, remoteAddress: req.ip, principal: req.principal?.id };
+}
