@@ -66,6 +66,8 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,
   });
+  const checkAllowed = check.labels('true');
+  const checkDenied = check.labels('false');
   const webhooks = new Counter({
     name: 'hourglass_webhook_deliveries_total',
     help: 'Webhook delivery attempts, by endpoint name and outcome (delivered, failed, refused)',
@@ -93,7 +95,14 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
         if (decision) decisions.inc({ decision });
       }),
     dueLag: (ms) => safe(() => dueLag.observe(Math.max(0, ms) / 1000)),
-    checkLatency: (seconds, allowed) => safe(() => check.observe({ allowed: String(allowed) }, seconds)),
+    // Label children bound once: this runs on every /v1/check.
+    checkLatency: (seconds, allowed) => {
+      try {
+        (allowed ? checkAllowed : checkDenied).observe(seconds);
+      } catch {
+        // A metric must never fail the work it observes.
+      }
+    },
     webhookDelivery: (endpoint, outcome) => safe(() => webhooks.inc({ endpoint, outcome })),
     revocationRetry: (target) => safe(() => retries.inc({ target })),
   };

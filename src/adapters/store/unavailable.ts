@@ -28,20 +28,29 @@ function translate(err: unknown): never {
   throw err;
 }
 
-/** Wraps every method of a store so unavailability surfaces as HG_STORE_UNAVAILABLE. */
+/**
+ * Wraps every method of a store so unavailability surfaces as HG_STORE_UNAVAILABLE. Each method's
+ * wrapper is made once, not on every call: /v1/check goes through here on every request.
+ */
 export function reportUnavailable<T extends object>(store: T): T {
+  const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        try {
-          const result = value.apply(target, args);
-          return result instanceof Promise ? result.catch(translate) : result;
-        } catch (err) {
-          return translate(err);
-        }
-      };
+      let wrapper = wrappers.get(prop);
+      if (!wrapper) {
+        wrapper = (...args: unknown[]) => {
+          try {
+            const result = (Reflect.get(target, prop, receiver) as (...a: unknown[]) => unknown).apply(target, args);
+            return result instanceof Promise ? result.catch(translate) : result;
+          } catch (err) {
+            return translate(err);
+          }
+        };
+        wrappers.set(prop, wrapper);
+      }
+      return wrapper;
     },
   });
 }
