@@ -29,27 +29,29 @@ function translate(err: unknown): never {
 }
 
 /**
- * Wraps every method of a store so unavailability surfaces as HG_STORE_UNAVAILABLE. Each method's
- * wrapper is made once, not on every call: /v1/check goes through here on every request.
+ * Wraps every method of a store so unavailability surfaces as HG_STORE_UNAVAILABLE. A method's
+ * wrapper is made once and reused while the method stays the same (/v1/check comes through here
+ * on every request); a wrapper always calls the function it was made for, so a method replaced
+ * later (tests count calls that way) gets a wrapper of its own and never calls itself.
  */
 export function reportUnavailable<T extends object>(store: T): T {
-  const wrappers = new Map<PropertyKey, (...args: unknown[]) => unknown>();
+  const wrappers = new Map<PropertyKey, { fn: (...args: unknown[]) => unknown; wrapper: (...args: unknown[]) => unknown }>();
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
       if (typeof value !== 'function') return value;
-      let wrapper = wrappers.get(prop);
-      if (!wrapper) {
-        wrapper = (...args: unknown[]) => {
-          try {
-            const result = (Reflect.get(target, prop, receiver) as (...a: unknown[]) => unknown).apply(target, args);
-            return result instanceof Promise ? result.catch(translate) : result;
-          } catch (err) {
-            return translate(err);
-          }
-        };
-        wrappers.set(prop, wrapper);
-      }
+      const known = wrappers.get(prop);
+      if (known?.fn === value) return known.wrapper;
+      const fn = value as (...args: unknown[]) => unknown;
+      const wrapper = (...args: unknown[]) => {
+        try {
+          const result = fn.apply(target, args);
+          return result instanceof Promise ? result.catch(translate) : result;
+        } catch (err) {
+          return translate(err);
+        }
+      };
+      wrappers.set(prop, { fn, wrapper });
       return wrapper;
     },
   });
