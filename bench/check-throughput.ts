@@ -27,12 +27,12 @@ import {
   pacedLoadInChild,
   processCpuMs,
   isMain,
+  runAsScript,
   latencySummary,
   log,
   pacedLoad,
   prng,
   principalYaml,
-  printFigures,
   round,
   runAutocannon,
   serverYaml,
@@ -244,11 +244,5 @@ if (isMain(import.meta.url) && process.argv[2] === '--seed') {
   const { storePath, now } = await readJsonInput<{ storePath: string; now: number }>();
   console.log(JSON.stringify(await seedStore(storePath, now)));
 } else if (isMain(import.meta.url)) {
-  run().then(
-    (figures) => printFigures(figures),
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
+  runAsScript(run);
 }

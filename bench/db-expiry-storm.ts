@@ -24,7 +24,7 @@
  * Run: node --import tsx bench/db-expiry-storm.ts   (no build needed: it runs src/ in-process)
  */
 import { cpus } from 'node:os';
-import { api, isMain, log, percentile, printFigures, round, sleep, tokenOf, type BenchFigure } from './lib.js';
+import { api, isMain, runAsScript, log, percentile, round, sleep, tokenOf, type BenchFigure } from './lib.js';
 import {
   CpuWindow,
   machineFacts,
@@ -223,14 +223,5 @@ export async function run(): Promise<BenchFigure[]> {
 }
 
 if (isMain(import.meta.url)) {
-  run().then(
-    (figures) => {
-      printFigures(figures);
-      process.exit(process.exitCode ?? 0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runAsScript(run, { exitWhenDone: true });
 }

@@ -22,10 +22,10 @@ import { join } from 'node:path';
 import {
   CpuMeter,
   isMain,
+  runAsScript,
   log,
   percentile,
   principalYaml,
-  printFigures,
   prng,
   rawGet,
   RawConnection,
@@ -275,11 +275,5 @@ export async function run(): Promise<BenchFigure[]> {
 }
 
 if (isMain(import.meta.url)) {
-  run().then(
-    (figures) => printFigures(figures),
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
+  runAsScript(run);
 }

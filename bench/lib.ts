@@ -41,6 +41,24 @@ export function isMain(metaUrl: string): boolean {
   return process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === metaUrl;
 }
 
+/**
+ * A benchmark run as a script: prints its figures, or the error with exit code 1. `exitWhenDone`
+ * ends the process at once afterwards (for benches whose target clients keep handles open).
+ */
+export function runAsScript(run: () => Promise<BenchFigure[]>, opts: { exitWhenDone?: boolean } = {}): void {
+  run().then(
+    (figures) => {
+      printFigures(figures);
+      if (opts.exitWhenDone) process.exit(process.exitCode ?? 0);
+    },
+    (err) => {
+      console.error(err);
+      if (opts.exitWhenDone) process.exit(1);
+      process.exitCode = 1;
+    },
+  );
+}
+
 export function printFigures(figures: BenchFigure[]) {
   const rows = figures.map((f) => [
     f.bench,

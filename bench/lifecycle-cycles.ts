@@ -18,10 +18,10 @@ import {
   api,
   CpuMeter,
   isMain,
+  runAsScript,
   log,
   percentile,
   principalYaml,
-  printFigures,
   processCpuMs,
   rawRequest,
   RawConnection,
@@ -212,11 +212,5 @@ export async function run(): Promise<BenchFigure[]> {
 }
 
 if (isMain(import.meta.url)) {
-  run().then(
-    (figures) => printFigures(figures),
-    (err) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
+  runAsScript(run);
 }

@@ -47,10 +47,10 @@ import { rootClient, startRedis } from '../test/support/redis-server.js';
 import {
   api,
   isMain,
+  runAsScript,
   log,
   percentile,
   principalYaml,
-  printFigures,
   round,
   serverYaml,
   sleep,
@@ -776,14 +776,5 @@ export async function run(): Promise<BenchFigure[]> {
 }
 
 if (isMain(import.meta.url)) {
-  run().then(
-    (figures) => {
-      printFigures(figures);
-      process.exit(process.exitCode ?? 0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runAsScript(run, { exitWhenDone: true });
 }

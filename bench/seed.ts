@@ -1,10 +1,10 @@
 /**
- * Seeds a SQLite store with active grants, in the bench process before the server starts
- * (the server then holds the SQLite file exclusively).
+ * Seeds a SQLite store with active grants before the server starts (the server then holds the
+ * SQLite file exclusively); check-throughput does it in a child process.
  *
  * The first grant goes through the real use case (RequestService.submit). The rest take the
  * same path minus the per-request transaction: the real policy evaluation (evaluateRequest),
- * the real lifecycle transition (lifecycle.open) and the real store writes (insertRequest,
+ * the same construction (newRequest), the real lifecycle transition (lifecycle.open) and the real store writes (insertRequest,
  * which maintains the grants index, and appendAudit), committed 1,000 to a transaction. A check
  * compares each seeded row's shape with the reference row, so the fast path cannot drift from
  * what the server writes. The audit chain is then linked and verified, as a running server
@@ -14,10 +14,11 @@ import { openStore } from '../src/adapters/store/open-store.js';
 import { createIds } from '../src/adapters/system.js';
 import { factsFor, stamp } from '../src/app/context.js';
 import { Hourglass } from '../src/app/hourglass.js';
+import { newRequest } from '../src/app/requests.js';
 import { parseConfig } from '../src/config/load-config.js';
 import { parseDuration } from '../src/core/duration.js';
 import * as lifecycle from '../src/core/lifecycle.js';
-import { evaluateRequest, termsOf } from '../src/core/policy.js';
+import { evaluateRequest } from '../src/core/policy.js';
 import type { AccessRequest, Principal } from '../src/core/types.js';
 
 export interface SeedItem {
@@ -95,7 +96,7 @@ export async function seedActiveGrants(opts: { storePath: string; yaml: string; 
   }
 }
 
-/** RequestService.submit's construction of a request, for one entitlement, then lifecycle.open (keep in step with it). */
+/** RequestService.submit's steps for one entitlement, without its transaction: evaluate, build (newRequest), open. */
 function open(app: Hourglass, it: SeedItem): lifecycle.Outcome {
   const config = app.deps.config.current();
   const now = it.now;
@@ -109,27 +110,15 @@ function open(app: Hourglass, it: SeedItem): lifecycle.Outcome {
     now,
   });
   if (!verdict.ok) throw new Error(`seed request refused: ${verdict.message}`);
-  const chosen = Object.values(verdict.chosen);
-  const terms = [...new Map(chosen.map((p) => [p.name, termsOf(p)])).values()];
-  const request: AccessRequest = {
+  const request = newRequest({
     id: app.deps.ids.requestId(),
-    status: 'pending',
-    access: 'none',
     requester: it.principal.id,
     entitlements: [it.entitlement],
-    durationMs: verdict.durationMs,
-    requestedAt: now,
-    pendingUntil: now + Math.min(...chosen.map((p) => p.pendingTimeout)),
-    approvals: [],
-    policies: Object.fromEntries(Object.entries(verdict.chosen).map(([e, p]) => [e, p.name])),
-    terms,
+    verdict,
     policyHash: config.policyHash,
-    breakGlass: terms.some((x) => x.breakGlass),
-    reviewAlerted: false,
-    extensions: [],
-    version: 1,
+    now,
     reason: REASON,
     sourceIp: SOURCE_IP,
-  };
+  });
   return lifecycle.open(request, factsFor(config, request.entitlements, now));
 }

@@ -3,7 +3,7 @@ import { canonicalJson, sha256Hex } from '../core/audit-chain.js';
 import { parseDuration } from '../core/duration.js';
 import { HgError, isHgError } from '../core/errors.js';
 import * as lifecycle from '../core/lifecycle.js';
-import { evaluateRequest, subjectMatches, termsOf } from '../core/policy.js';
+import { evaluateRequest, subjectMatches, termsOf, type Evaluation } from '../core/policy.js';
 import type { AccessRequest, Principal, RequestStatus } from '../core/types.js';
 import { commitOutcome, concurrentUpdate, factsFor, stamp, targetOf, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
@@ -28,6 +28,48 @@ const START_AT_SLACK_MS = 60_000;
 const MAX_START_AHEAD_MS = 366 * 86_400_000;
 
 type Action = (req: AccessRequest, facts: lifecycle.Facts) => lifecycle.Outcome;
+
+/**
+ * A submitted request before `lifecycle.open` decides what happens to it: pending, under the
+ * terms of the policies the verdict chose. Pure; also used by the benchmark seeder.
+ */
+export function newRequest(a: {
+  id: string;
+  requester: string;
+  entitlements: string[];
+  verdict: Extract<Evaluation, { ok: true }>;
+  policyHash: string;
+  now: number;
+  reason?: string;
+  ticket?: string;
+  startAt?: number;
+  sourceIp?: string;
+}): AccessRequest {
+  const chosen = Object.values(a.verdict.chosen);
+  const terms = [...new Map(chosen.map((p) => [p.name, termsOf(p)])).values()];
+  return {
+    id: a.id,
+    status: 'pending',
+    access: 'none',
+    requester: a.requester,
+    entitlements: a.entitlements,
+    durationMs: a.verdict.durationMs,
+    requestedAt: a.now,
+    pendingUntil: a.now + Math.min(...chosen.map((p) => p.pendingTimeout)),
+    approvals: [],
+    policies: Object.fromEntries(Object.entries(a.verdict.chosen).map(([e, p]) => [e, p.name])),
+    terms,
+    policyHash: a.policyHash,
+    breakGlass: terms.some((t) => t.breakGlass),
+    reviewAlerted: false,
+    extensions: [],
+    version: 1,
+    ...(a.reason?.trim() ? { reason: a.reason.trim() } : {}),
+    ...(a.ticket?.trim() ? { ticket: a.ticket.trim() } : {}),
+    ...(a.startAt !== undefined ? { startAt: a.startAt } : {}),
+    ...(a.sourceIp ? { sourceIp: a.sourceIp } : {}),
+  };
+}
 
 export class RequestService {
   constructor(private readonly deps: AppDeps) {}
@@ -75,30 +117,18 @@ export class RequestService {
       throw new HgError(verdict.code, verdict.message, { candidates: verdict.candidates });
     }
 
-    const chosen = Object.values(verdict.chosen);
-    const terms = [...new Map(chosen.map((p) => [p.name, termsOf(p)])).values()];
-    const request: AccessRequest = {
+    const request = newRequest({
       id: this.deps.ids.requestId(),
-      status: 'pending',
-      access: 'none',
       requester: actor.id,
       entitlements,
-      durationMs: verdict.durationMs,
-      requestedAt: now,
-      pendingUntil: now + Math.min(...chosen.map((p) => p.pendingTimeout)),
-      approvals: [],
-      policies: Object.fromEntries(Object.entries(verdict.chosen).map(([e, p]) => [e, p.name])),
-      terms,
+      verdict,
       policyHash: config.policyHash,
-      breakGlass: terms.some((t) => t.breakGlass),
-      reviewAlerted: false,
-      extensions: [],
-      version: 1,
-      ...(input.reason?.trim() ? { reason: input.reason.trim() } : {}),
-      ...(input.ticket?.trim() ? { ticket: input.ticket.trim() } : {}),
+      now,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      ...(input.ticket !== undefined ? { ticket: input.ticket } : {}),
       ...(startAt !== undefined ? { startAt } : {}),
-      ...(ctx.sourceIp ? { sourceIp: ctx.sourceIp } : {}),
-    };
+      ...(ctx.sourceIp !== undefined ? { sourceIp: ctx.sourceIp } : {}),
+    });
     const outcome = lifecycle.open(request, factsFor(config, entitlements, now));
 
     try {

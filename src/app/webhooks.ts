@@ -47,15 +47,7 @@ export interface OutboxRow {
   deliveredAt: number | null;
 }
 
-export interface NewOutboxRow {
-  id: string;
-  endpoint: string;
-  eventId: string;
-  eventSeq: number;
-  eventType: string;
-  payload: string;
-  createdAt: number;
-}
+export type NewOutboxRow = Pick<OutboxRow, 'id' | 'endpoint' | 'eventId' | 'eventSeq' | 'eventType' | 'payload' | 'createdAt'>;
 
 export interface AttemptRecord {
   outboxId: string;

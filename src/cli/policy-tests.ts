@@ -7,9 +7,10 @@
  * `<file>:<line>: <path>: <message>`, all at once.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { explain, type ExplainInput, type ExplainResult } from '../app/explain.js';
+import { offsetOf } from '../config/load-config.js';
 import { ROLES } from '../config/schema.js';
 import type { ConfigProblem, HourglassConfig } from '../config/types.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
@@ -112,21 +113,7 @@ function formatPath(path: Path): string {
 }
 
 function lineOf(doc: Document, counter: LineCounter, path: Path): number | undefined {
-  let node: unknown = doc.contents;
-  let offset: number | undefined = (node as Node | null)?.range?.[0];
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => String(isScalar(p.key) ? p.key.value : p.key) === String(seg));
-      if (!pair) break;
-      offset = (pair.key as Node | null)?.range?.[0] ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as Node | undefined;
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-    } else break;
-  }
+  const offset = offsetOf(doc, path);
   return offset === undefined ? undefined : counter.linePos(offset).line;
 }
 

@@ -97,7 +97,7 @@ function interpolateNode(node: unknown, env: ConfigEnv, path: ConfigPath, acc: I
 }
 
 /** Where the deepest node on the path that exists starts (a map entry's key, a list item). */
-function offsetOf(doc: Document, path: ConfigPath): number | undefined {
+export function offsetOf(doc: Document, path: ConfigPath): number | undefined {
   let node: unknown = doc.contents;
   let offset: number | undefined = (node as Node | null)?.range?.[0];
   for (const seg of path) {

@@ -15,7 +15,7 @@ import type { SchedulerStatus } from '../../src/adapters/scheduler.js';
 import { Hourglass } from '../../src/app/hourglass.js';
 import type { HourglassConfig } from '../../src/config/types.js';
 import { buildServer } from '../../src/http/build-server.js';
-import { assertDocumentedShape, configFromYaml, DEMO_YAML, freshStoreUrl, T0 } from '../support/app-harness.js';
+import { assertDocumentedShape, configFromYaml, DEMO_YAML, documentedCall, freshStoreUrl, T0 } from '../support/app-harness.js';
 import { ManualClock } from '../support/manual-clock.js';
 
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -90,18 +90,7 @@ export async function createObservedServer(opts: ObservedServerOptions = {}) {
     ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
   });
 
-  /** A JSON call, checked against the documented schema like every HTTP test. */
-  const call = async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await server.inject({
-      method: method as 'GET',
-      url,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    const parsed = res.body ? JSON.parse(res.body) : undefined;
-    assertDocumentedShape(server, method, url, res.statusCode, parsed);
-    return { status: res.statusCode, body: parsed, headers: res.headers };
-  };
+  const call = documentedCall(server);
 
   /** GET /metrics as Prometheus would; errors are checked against the error schema. */
   const scrape = async (token?: string) => {

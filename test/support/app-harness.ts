@@ -74,11 +74,9 @@ export async function createHarness(opts: { yaml?: string; storeUrl: string; now
   };
 }
 
-/** The Fastify app over a harness, driven with inject(). */
-export async function createHttpHarness(opts: { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> }) {
-  const h = await createHarness(opts);
-  const server = await buildServer({ app: h.app, config: h.source });
-  const call = async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
+/** A JSON call through inject(), its answer checked against the documented schema like every HTTP test. */
+export function documentedCall(server: FastifyInstance) {
+  return async (method: string, url: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await server.inject({
       method: method as 'GET',
       url,
@@ -89,6 +87,13 @@ export async function createHttpHarness(opts: { yaml?: string; storeUrl: string;
     assertDocumentedShape(server, method, url, res.statusCode, parsed);
     return { status: res.statusCode, body: parsed, headers: res.headers };
   };
+}
+
+/** The Fastify app over a harness, driven with inject(). */
+export async function createHttpHarness(opts: { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> }) {
+  const h = await createHarness(opts);
+  const server = await buildServer({ app: h.app, config: h.source });
+  const call = documentedCall(server);
   const closeStore = h.close;
   // Object.assign keeps the harness's live `config` getter (a spread would freeze it).
   return Object.assign(h, {

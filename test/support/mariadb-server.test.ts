@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findMariadbBinaries, startMariadb, type MariadbServer } from './mariadb-server.js';
+import { portAcceptsConnections, processAlive } from './server-process.js';
 
 async function query<T = Record<string, unknown>>(opts: string | mysql.ConnectionOptions, sql: string): Promise<T[]> {
   const conn = await mysql.createConnection(opts as mysql.ConnectionOptions);
@@ -13,26 +13,6 @@ async function query<T = Record<string, unknown>>(opts: string | mysql.Connectio
     return rows as T[];
   } finally {
     await conn.end();
-  }
-}
-
-function portAcceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { freePort, shutDown, sleep, track } from './server-process.js';
+import { freePort, shutDown, sleep, track, watchExit } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -204,18 +204,12 @@ async function launch(
     stderr = (stderr + b.toString('utf8')).slice(-8_000);
   });
 
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  child.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  child.once('error', (err) => {
-    spawnError = err;
-  });
+  const ended = watchExit(child);
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (spawnError) throw new Error(`could not spawn ${server}: ${spawnError.message}`);
+    if (ended.spawnError) throw new Error(`could not spawn ${server}: ${ended.spawnError.message}`);
+    const exited = ended.exited;
     if (exited) {
       const log = `${tail(errorLog)}\n${stderr}`.trim();
       const err = new Error(

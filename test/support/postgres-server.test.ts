@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findPostgresBinDir, startPostgres, type PostgresServer } from './postgres-server.js';
+import { portAcceptsConnections, processAlive } from './server-process.js';
 
 async function query<T extends pg.QueryResultRow>(connectionString: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString });
@@ -14,26 +14,6 @@ async function query<T extends pg.QueryResultRow>(connectionString: string, sql:
     return (await client.query<T>(sql)).rows;
   } finally {
     await client.end();
-  }
-}
-
-function portAcceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort, shutDown, sleep, track } from './server-process.js';
+import { freePort, shutDown, sleep, track, watchExit } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -251,18 +251,12 @@ async function launch(
   child.stderr?.on('data', onData);
   const logTail = () => [...lines, partial].filter(Boolean).join('\n');
 
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  child.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  child.once('error', (err) => {
-    spawnError = err;
-  });
+  const ended = watchExit(child);
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (spawnError) throw new Error(`could not spawn ${postgresBin}: ${spawnError.message}`);
+    if (ended.spawnError) throw new Error(`could not spawn ${postgresBin}: ${ended.spawnError.message}`);
+    const exited = ended.exited;
     if (exited) {
       const err = new Error(
         `postgres exited during startup (code ${exited.code}, signal ${exited.signal}) on port ${port}.\n` +

@@ -1,29 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REDIS_ADMIN_ACL_RULES } from '../../src/adapters/connectors/redis/index.js';
 import { findRedisServer, rootClient, startRedis, type RedisServer } from './redis-server.js';
-
-function portAcceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { portAcceptsConnections, processAlive } from './server-process.js';
 
 /** A client that does not log in by itself: tests send AUTH explicitly. */
 function bareClient(port: number): Redis {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { REDIS_ADMIN_ACL_RULES } from '../../src/adapters/connectors/redis/index.js';
-import { freePort, shutDown, sleep, track } from './server-process.js';
+import { freePort, shutDown, sleep, track, watchExit } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -169,18 +169,12 @@ async function launch(binary: string, dir: string, baseConfig: string, rootPassw
   child.stderr?.on('data', onData);
   const logTail = () => [...lines, partial].filter(Boolean).join('\n');
 
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  child.once('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  child.once('error', (err) => {
-    spawnError = err;
-  });
+  const ended = watchExit(child);
 
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (spawnError) throw new Error(`could not spawn ${binary}: ${spawnError.message}`);
+    if (ended.spawnError) throw new Error(`could not spawn ${binary}: ${ended.spawnError.message}`);
+    const exited = ended.exited;
     if (exited) {
       const err = new Error(
         `redis-server exited during startup (code ${exited.code}, signal ${exited.signal}) on port ${port}.\n--- server log ---\n${logTail()}`,

@@ -10,6 +10,40 @@ import net from 'node:net';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How a spawned server ended, if it has: its start-up loop tells "exited" from "not ready yet". */
+export function watchExit(child: ChildProcess): { exited?: { code: number | null; signal: NodeJS.Signals | null }; spawnError?: Error } {
+  const ended: ReturnType<typeof watchExit> = {};
+  child.once('exit', (code, signal) => {
+    ended.exited = { code, signal };
+  });
+  child.once('error', (err) => {
+    ended.spawnError = err;
+  });
+  return ended;
+}
+
+/** For the harnesses' own tests: is something listening on this loopback port? */
+export function portAcceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+/** For the harnesses' own tests: is this process still running? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
