@@ -11,6 +11,8 @@ export interface PacedClientOptions {
   url: string;
   rate: number;
   durationSec: number;
+  /** Unrecorded load at the same rate first (see lib.ts pacedLoad). */
+  warmupSec?: number;
   connections: number;
   paths: string[];
   token?: string;
@@ -28,9 +30,11 @@ const result = await pacedLoad({
   url: opts.url,
   rate: opts.rate,
   durationSec: opts.durationSec,
+  ...(opts.warmupSec ? { warmupSec: opts.warmupSec } : {}),
+  onMeasure: () => loop.reset(),
   connections: opts.connections,
   next: () => buffers[i++ % buffers.length]!,
 });
 loop.disable();
-const cpu = process.cpuUsage(); // since this process started: all of it belongs to the measurement
+const cpu = process.cpuUsage(); // since this process started: the warm-up and the measured window
 process.stdout.write(`${JSON.stringify({ ...result, generatorMaxStallMs: round(loop.max / 1e6, 1), generatorCpuMs: round((cpu.user + cpu.system) / 1000, 0) })}\n`);

@@ -61,7 +61,7 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
   });
   const check = new Histogram({
     name: 'hourglass_check_duration_seconds',
-    help: 'Time to answer /v1/check, by answer',
+    help: 'Time to decide /v1/check (from the handler to the answer, before it is written), by answer',
     labelNames: ['allowed'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,

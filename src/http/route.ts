@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { HgError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
+import { replyAtEndOfTurn } from './end-of-turn-replies.js';
 import { parse } from './schemas.js';
 
 export interface RouteInput<B, Q, P> {
@@ -38,6 +39,12 @@ export interface RouteSpec<B extends z.ZodTypeAny | undefined = undefined, Q ext
   responses: Record<number, { description: string; schema?: z.ZodTypeAny; contentType?: string }>;
   /** May answer synchronously: Fastify then replies in the same tick (see /v1/check). */
   handler: (input: RouteInput<Out<B>, Out<Q>, Out<P>>) => unknown;
+  /**
+   * A synchronous answer is written with the other answers of the event-loop turn rather than at
+   * once (src/http/end-of-turn-replies.ts): for a hot route whose answers are cheap next to the
+   * write that sends them.
+   */
+  endOfTurnReply?: boolean;
 }
 
 export type AnyRouteSpec = RouteSpec<z.ZodTypeAny | undefined, z.ZodTypeAny | undefined, z.ZodTypeAny | undefined>;
@@ -83,7 +90,12 @@ export function defineRoute<B extends z.ZodTypeAny | undefined = undefined, Q ex
         req,
         reply,
       };
-      return spec.handler(input);
+      const result = spec.handler(input);
+      if (!spec.endOfTurnReply || result === undefined || result === reply || isThenable(result)) return result;
+      replyAtEndOfTurn(reply, result);
+      return undefined; // a non-async handler that returns nothing leaves the reply to us
     },
   });
 }
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === 'function';

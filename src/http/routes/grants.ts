@@ -17,6 +17,7 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
     description: 'Answers `allowed: false` from `expiresAt` on, even if the expiry transition has not run yet.',
     query: s.checkQuery,
     responses: { 200: { description: 'the answer', schema: checkResponse } },
+    endOfTurnReply: true,
     handler: ({ query, principal }) => {
       const started = performance.now();
       const answer = (r: CheckResult) => {
