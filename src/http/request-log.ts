@@ -7,7 +7,7 @@
  * actually written: `begin` is called first thing by every route handler and by the error and
  * not-found handlers, so every response that Hourglass sends goes through it exactly once.
  */
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -23,7 +23,35 @@ declare module 'fastify' {
 const SAFE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:=-]{0,99}$/;
 export function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUuid();
+}
+
+// A random (version 4) UUID, as crypto.randomUUID makes, but as one flat string: randomUUID joins
+// 20 pieces, and Node flattens that rope again when it validates the header value, which cost
+// /v1/check about 2 % of its throughput. Random bytes come from the CSPRNG, 128 ids' worth at a
+// time (as randomUUID does); the hex digits are written into a buffer and decoded once.
+const UUIDS_PER_FILL = 128;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+const uuidText = Buffer.alloc(36);
+let entropy = Buffer.alloc(0);
+let used = UUIDS_PER_FILL;
+
+export function randomUuid(): string {
+  if (used === UUIDS_PER_FILL) {
+    entropy = randomFillSync(Buffer.allocUnsafe(16 * UUIDS_PER_FILL));
+    used = 0;
+  }
+  const at = 16 * used++;
+  let out = 0;
+  for (let i = 0; i < 16; i++) {
+    let byte = entropy[at + i]!;
+    if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
+    else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 9562 variant
+    if (i === 4 || i === 6 || i === 8 || i === 10) uuidText[out++] = 0x2d; // '-'
+    uuidText[out++] = HEX_DIGITS[byte >> 4]!;
+    uuidText[out++] = HEX_DIGITS[byte & 0x0f]!;
+  }
+  return uuidText.toString('latin1');
 }
 
 /** Query parameters whose values never reach a log line (tokens belong in headers, but clients err). */

@@ -3,7 +3,7 @@
  * is a short safe token, else a new UUID) and every request's log lines carry it as `reqId`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggableUrl, requestIdOf } from '../../src/http/request-log.js';
+import { loggableUrl, randomUuid, requestIdOf } from '../../src/http/request-log.js';
 import { token } from '../support/app-harness.js';
 import { createObservedServer, memoryLogger } from './support.js';
 
@@ -43,6 +43,18 @@ describe('x-request-id', () => {
       seen.add(id as string);
     }
     expect(seen.size).toBe(8);
+  });
+
+  it('makes random version-4 UUIDs, unique across many refills of its entropy', () => {
+    const ids = Array.from({ length: 5000 }, randomUuid);
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(ids.length);
+    // Every hex digit turns up in every free position: the bytes reach the text unbiased enough
+    // that no position is stuck (a wrong shift or mask would pin some).
+    for (let pos = 0; pos < 36; pos++) {
+      if ([8, 13, 14, 18, 23].includes(pos)) continue; // dashes, the version digit
+      expect(new Set(ids.map((id) => id[pos])).size, `position ${pos}`).toBe(pos === 19 ? 4 : 16);
+    }
   });
 
   it('keeps a caller\'s id when it is a short safe token, and replaces anything else', async () => {
