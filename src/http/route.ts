@@ -37,7 +37,7 @@ export interface RouteSpec<B extends z.ZodTypeAny | undefined = undefined, Q ext
   headers?: z.ZodTypeAny;
   /** Status -> description and body schema (errors share one schema and need not be listed). */
   responses: Record<number, { description: string; schema?: z.ZodTypeAny; contentType?: string }>;
-  /** May answer synchronously: Fastify then replies in the same tick (see /v1/check). */
+  /** May answer synchronously: Fastify then replies in the same tick (or at the end of the turn, see endOfTurnReply). */
   handler: (input: RouteInput<Out<B>, Out<Q>, Out<P>>) => unknown;
   /**
    * A synchronous answer is written with the other answers of the event-loop turn rather than at
