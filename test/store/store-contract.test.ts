@@ -102,6 +102,21 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     }
   });
 
+  it('counts live grants by entitlement from an index, without sorting (the scrape-time gauges)', async () => {
+    await store.transaction((tx) => tx.insertRequest(req('req_g1', { requester: 'gus', expiresAt: T0 + 5_000 })));
+    if (dialect !== 'sqlite') {
+      // PostgreSQL chooses by statistics; the index must exist for it to choose.
+      const indexes = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'grants'`.execute(store.db);
+      expect(indexes.rows.map((r) => r.indexname)).toContain('grants_by_entitlement');
+      return;
+    }
+    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT entitlement, count(*) FROM grants
+      WHERE expires_at > ${T0} GROUP BY entitlement`.execute(store.db);
+    const detail = plan.rows.map((r) => r.detail).join();
+    expect(detail).toContain('COVERING INDEX grants_by_entitlement');
+    expect(detail).not.toContain('TEMP B-TREE');
+  });
+
   it('compare-and-swap: a stale version loses and changes nothing', async () => {
     const r = req('req_a2', { status: 'pending', access: 'none', expiresAt: undefined, activatedAt: undefined });
     await store.transaction((tx) => tx.insertRequest(r));
