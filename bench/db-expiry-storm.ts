@@ -24,14 +24,13 @@
  * Run: node --import tsx bench/db-expiry-storm.ts   (no build needed: it runs src/ in-process)
  */
 import { cpus } from 'node:os';
-import { api, isMain, runAsScript, log, percentile, round, sleep, tokenOf, type BenchFigure } from './lib.js';
+import { api, isMain, runAsScript, log, percentile, round, sleep, tokenOf, waitForQuiet, type BenchFigure } from './lib.js';
 import {
   CpuWindow,
   machineFacts,
   registeredKinds,
   startHourglass,
   startTarget,
-  waitForQuietMachine,
   type InProcessHourglass,
   type Kind,
   type TargetUnderTest,
@@ -65,7 +64,7 @@ async function auditEvents(url: string, type: string, since: number): Promise<Au
 }
 
 async function storm(kind: Kind): Promise<BenchFigure[]> {
-  const busyBefore = await waitForQuietMachine(`${BENCH} ${kind}`);
+  const busyBefore = await waitForQuiet(`${BENCH} ${kind}`, 20, 60_000);
   const target: TargetUnderTest = await startTarget(kind);
   const principals = Array.from({ length: CLIENTS }, (_, i) => `storm${String(i).padStart(2, '0')}`);
   let hg: InProcessHourglass | undefined;

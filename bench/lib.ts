@@ -534,7 +534,17 @@ export class CpuMeter {
   }
 }
 
-function machineBusyMs(): number {
+/** The CPU model as /proc/cpuinfo names it (Node's own name elsewhere). */
+export function cpuModelName(): string | undefined {
+  try {
+    return /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model;
+  } catch {
+    return cpus()[0]?.model;
+  }
+}
+
+/** Busy CPU time of the whole machine so far, in ms (/proc/stat; NaN elsewhere). */
+export function machineBusyMs(): number {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     // user + nice + system + irq + softirq (loopback networking is largely softirq), in 1/100 s
@@ -614,15 +624,19 @@ export async function readJsonInput<T>(): Promise<T> {
   return JSON.parse(text) as T;
 }
 
-/** Runs bench/paced-client.ts in its own process and returns its result. */
-export function pacedLoadInChild(opts: {
+/** What bench/paced-client.ts is given: the pacedLoad options, with GET paths instead of a request builder. */
+export interface PacedClientOptions {
   url: string;
   rate: number;
   durationSec: number;
+  /** Unrecorded load at the same rate first (see pacedLoad). */
   warmupSec?: number;
   connections: number;
   paths: string[];
   token?: string;
-}): Promise<PacedResult & { generatorMaxStallMs: number; generatorCpuMs: number }> {
+}
+
+/** Runs bench/paced-client.ts in its own process and returns its result. */
+export function pacedLoadInChild(opts: PacedClientOptions): Promise<PacedResult & { generatorMaxStallMs: number; generatorCpuMs: number }> {
   return runJsonChild('bench/paced-client.ts', opts);
 }

@@ -5,23 +5,9 @@
  * stdin, writes the result as JSON on stdout, and reports its own worst event-loop stall.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pacedLoad, rawGet, round } from './lib.js';
+import { pacedLoad, rawGet, readJsonInput, round, type PacedClientOptions } from './lib.js';
 
-export interface PacedClientOptions {
-  url: string;
-  rate: number;
-  durationSec: number;
-  /** Unrecorded load at the same rate first (see lib.ts pacedLoad). */
-  warmupSec?: number;
-  connections: number;
-  paths: string[];
-  token?: string;
-}
-
-let input = '';
-process.stdin.setEncoding('utf8');
-for await (const chunk of process.stdin) input += chunk;
-const opts = JSON.parse(input) as PacedClientOptions;
+const opts = await readJsonInput<PacedClientOptions>();
 const buffers = opts.paths.map((p) => rawGet(p, opts.token));
 let i = 0;
 const loop = monitorEventLoopDelay({ resolution: 5 });

@@ -36,19 +36,20 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import pino from 'pino';
 import { connectorFactories } from '../src/adapters/connectors/index.js';
 import { startServer } from '../src/cli/serve.js';
 import { startPostgres } from '../test/support/postgres-server.js';
-import { rootClient, startRedis } from '../test/support/redis-server.js';
+import { bareClient, rootClient, startRedis } from '../test/support/redis-server.js';
 import {
   api,
+  cpuModelName,
   isMain,
   runAsScript,
   log,
+  machineBusyMs,
   percentile,
   principalYaml,
   round,
@@ -56,6 +57,7 @@ import {
   sleep,
   tempDir,
   tokenOf,
+  waitForQuiet,
   writeFile,
   type BenchFigure,
 } from './lib.js';
@@ -210,21 +212,7 @@ async function startRedisTarget(): Promise<TargetUnderTest> {
   const server = await startRedis();
   const root = rootClient(server);
   await root.set('app:x', 'hello');
-  const bare = (c: Creds) => {
-    const client = new Redis({
-      host: c.host,
-      port: c.port,
-      enableReadyCheck: false,
-      enableOfflineQueue: false,
-      disableClientInfo: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      lazyConnect: true,
-      connectTimeout: 5_000,
-    });
-    client.on('error', () => {});
-    return client;
-  };
+  const bare = (c: Creds) => bareClient(c.host, c.port);
   return {
     kind: 'redis',
     name: 'cache',
@@ -480,13 +468,7 @@ export function machineFacts() {
       return cpus().length;
     }
   })();
-  const cpuModel = (() => {
-    try {
-      return /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model;
-    } catch {
-      return cpus()[0]?.model;
-    }
-  })();
+  const cpuModel = cpuModelName();
   return { nproc, cpuModel, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
 }
 
@@ -515,15 +497,6 @@ function treeCpuMs(pid: number): number {
   return ticks * 10; // CLK_TCK = 100
 }
 
-function machineBusyMs(): number {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return (f[0]! + f[1]! + f[2]! + (f[5] ?? 0) + (f[6] ?? 0)) * 10; // user nice system irq softirq
-  } catch {
-    return NaN;
-  }
-}
-
 /**
  * Machine CPU over a window, split into this process (bench clients + the in-process Hourglass),
  * the database server (with its children) and everything else (in % of all CPUs), so a figure
@@ -548,29 +521,6 @@ export class CpuWindow {
   }
 }
 
-/**
- * The machine is shared: before measuring, wait (at most `maxWaitMs`) until it is below
- * `maxBusyPct` busy over half a second. Returns the last reading, and says when it gave up.
- */
-export async function waitForQuietMachine(label: string, maxBusyPct = 20, maxWaitMs = 60_000): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    const m0 = machineBusyMs();
-    const w0 = performance.now();
-    await sleep(500);
-    const busy = round(((machineBusyMs() - m0) / ((performance.now() - w0) * cpus().length)) * 100, 0);
-    if (!(busy > maxBusyPct)) {
-      const waited = performance.now() - t0;
-      if (waited > 1500) log(`[${label}] waited ${round(waited / 1000, 1)} s for other work on the machine to finish`);
-      return busy;
-    }
-    if (performance.now() - t0 > maxWaitMs) {
-      log(`[${label}] the machine is still ${busy}% busy with other work after ${maxWaitMs / 1000} s; measuring anyway`);
-      return busy;
-    }
-  }
-}
-
 // ---- one kind -------------------------------------------------------------------------------------
 
 interface Sample {
@@ -590,7 +540,7 @@ interface Sample {
 const sleepUntil = (t: number) => sleep(Math.max(0, t - Date.now()));
 
 async function measureKind(kind: Kind): Promise<{ kind: Kind; figures: BenchFigure[]; summary: Record<string, unknown> }> {
-  const busyBefore = await waitForQuietMachine(`${BENCH} ${kind}`);
+  const busyBefore = await waitForQuiet(`${BENCH} ${kind}`, 20, 60_000);
   const t0 = Date.now();
   const target = await startTarget(kind);
   const principals = Array.from({ length: LANES }, (_, i) => `lag${String(i).padStart(2, '0')}`);

@@ -7,7 +7,7 @@
  * (the exit code is non-zero only when a benchmark could not run).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { run as checkThroughput } from './check-throughput.js';
@@ -16,7 +16,7 @@ import { run as lifecycleCycles } from './lifecycle-cycles.js';
 import { run as auditVerify } from './audit-verify.js';
 import { run as revocationLag } from './revocation-lag.js';
 import { run as dbExpiryStorm } from './db-expiry-storm.js';
-import { log, printFigures, ROOT, settle, type BenchFigure } from './lib.js';
+import { cpuModelName, log, printFigures, ROOT, settle, type BenchFigure } from './lib.js';
 
 const benches: [string, () => Promise<BenchFigure[]>][] = [
   ['check-throughput', checkThroughput],
@@ -28,13 +28,7 @@ const benches: [string, () => Promise<BenchFigure[]>][] = [
 ];
 
 function machine() {
-  const cpuModel = (() => {
-    try {
-      return /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpus()[0]?.model;
-    } catch {
-      return cpus()[0]?.model;
-    }
-  })();
+  const cpuModel = cpuModelName();
   const commit = (() => {
     try {
       const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector, Credentials, GrantOnTarget } from '../../src/app/connectors.js';
 import { decodeRequestId, encodeRequestId, normaliseLocally } from '../../src/adapters/connectors/redis/acl-rules.js';
@@ -14,7 +14,7 @@ import { redisConnectorFactory } from '../../src/adapters/connectors/redis/index
 import { parseConfig } from '../../src/config/load-config.js';
 import { HgError } from '../../src/core/errors.js';
 import type { TargetConfig } from '../../src/core/types.js';
-import { rootClient, startRedis, type RedisServer } from '../support/redis-server.js';
+import { bareClient, rootClient, startRedis, type RedisServer } from '../support/redis-server.js';
 import { connectorContract, type ProbeResult } from './contract.js';
 
 // ---- one server for the file ----------------------------------------------------------------------
@@ -64,25 +64,10 @@ function grantOf(target: TargetConfig, names: string[] = ['read']): GrantOnTarge
 
 // ---- real clients -----------------------------------------------------------------------------------
 
-/** A client that has not logged in (AUTH is sent explicitly), never reconnects, never queues. */
-function bareClient(creds: Credentials, ca?: string): Redis {
-  const c = new Redis({
-    host: String(creds.host),
-    port: Number(creds.port),
-    enableReadyCheck: false,
-    enableOfflineQueue: false,
-    disableClientInfo: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    lazyConnect: true,
-    ...(ca ? { tls: { ca, servername: 'localhost' } } : {}),
-  });
-  c.on('error', () => {});
-  return c;
-}
+const clientFor = (creds: Credentials, ca?: string): Redis => bareClient(String(creds.host), Number(creds.port), ca);
 
 async function loggedIn(creds: Credentials, ca?: string): Promise<{ c: Redis; refused?: string }> {
-  const c = bareClient(creds, ca);
+  const c = clientFor(creds, ca);
   await c.connect();
   try {
     await c.call('AUTH', String(creds.username), String(creds.password));

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
-import { freePort, shutDown, sleep, track, watchExit } from './server-process.js';
+import { cleanEnv as envWithout, freePort, isRoot, runTool, SETPRIV, shutDown, sleep, track, watchExit } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -80,7 +80,6 @@ export function findMariadbBinaries(
 // Running as root: the server runs as the `mysql` OS user when it exists (the Debian package
 // creates it), with the temp directory handed to it; otherwise as root (`--user=root`).
 
-const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 let mysqlUserExists: Promise<boolean> | undefined;
 function hasMysqlUser(): Promise<boolean> {
@@ -91,7 +90,7 @@ function hasMysqlUser(): Promise<boolean> {
   return mysqlUserExists;
 }
 
-const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+const setpriv = SETPRIV;
 
 /**
  * The command prefix that runs a program as `runAs` (when given) with a parent-death signal, so
@@ -109,25 +108,9 @@ function wrap(cmd: string, args: string[], runAs: string | undefined): [string, 
 
 // ---------------------------------------------------------------------------
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  // MYSQL_* / MARIADB_* variables of the developer's shell must not leak in.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(MYSQL|MARIADB)_/.test(k)) env[k] = v;
-  }
-  env.LC_ALL = 'C';
-  return env;
-}
-
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  try {
-    await execFileP(cmd, args, { cwd, env: cleanEnv(), maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
-    throw new Error(`${[cmd, ...args].join(' ')} failed: ${e.message}\n${out}`);
-  }
-}
+// MYSQL_* / MARIADB_* variables of the developer's shell must not leak in.
+const cleanEnv = () => envWithout(/^(MYSQL|MARIADB)_/);
+const run = (cmd: string, args: string[], cwd: string) => runTool(cmd, args, cwd, cleanEnv());
 
 /** InnoDB settings that make a small, fast, non-durable throwaway server (install and run). */
 const SPEED_FLAGS = [

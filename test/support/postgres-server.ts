@@ -10,14 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { freePort, shutDown, sleep, track, watchExit } from './server-process.js';
+import { cleanEnv as envWithout, freePort, isRoot, keepLogTail, runTool, SETPRIV, shutDown, sleep, track, watchExit } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
 export const POSTGRES_ROOT = '/usr/lib/postgresql';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
-const LOG_LINES_KEPT = 60;
 
 export interface PostgresServer {
   /** postgres://postgres:<pw>@127.0.0.1:<port>/<database> */
@@ -90,7 +89,6 @@ function compareVersions(a: string, b: string): number {
 // Running as root: PostgreSQL refuses to run as root, so the data directory
 // belongs to the `postgres` OS user and the server runs as that user.
 
-const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
 interface OsUser {
   uid: number;
@@ -134,36 +132,11 @@ function ensurePostgresUser(): Promise<OsUser> {
   return postgresUser;
 }
 
-let setprivPath: string | null | undefined;
-
-function findSetpriv(): string | null {
-  if (setprivPath === undefined) {
-    setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
-  }
-  return setprivPath;
-}
-
 // ---------------------------------------------------------------------------
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  // PG* variables of the developer's shell must not leak into initdb/postgres.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('PG')) env[k] = v;
-  }
-  env.LC_ALL = 'C';
-  return env;
-}
-
-async function run(cmd: string, args: string[], cwd: string): Promise<void> {
-  try {
-    await execFileP(cmd, args, { cwd, env: cleanEnv(), maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
-    throw new Error(`${[cmd, ...args].join(' ')} failed: ${e.message}\n${out}`);
-  }
-}
+// PG* variables of the developer's shell must not leak into initdb/postgres.
+const cleanEnv = () => envWithout(/^PG/);
+const run = (cmd: string, args: string[], cwd: string) => runTool(cmd, args, cwd, cleanEnv());
 
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -225,7 +198,7 @@ async function launch(
   // runuser's supervising parent would not guarantee) and sets a parent-death signal:
   // if the test process dies without running 'exit' handlers (e.g. SIGKILLed by the
   // test runner), the server shuts down instead of lingering.
-  const setpriv = findSetpriv();
+  const setpriv = SETPRIV;
   let child: ChildProcess;
   const spawnOpts: SpawnOptions = { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] };
   if (setpriv) {
@@ -235,21 +208,10 @@ async function launch(
     child = spawn(postgresBin, pgArgs, user ? { ...spawnOpts, uid: user.uid, gid: user.gid } : spawnOpts);
   }
 
-  const lines: string[] = [];
-  let partial = '';
   const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
   log.on('error', () => {});
   child.once('exit', () => log.end());
-  const onData = (buf: Buffer) => {
-    log.write(buf);
-    const parts = (partial + buf.toString('utf8')).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    if (lines.length > LOG_LINES_KEPT) lines.splice(0, lines.length - LOG_LINES_KEPT);
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const logTail = () => [...lines, partial].filter(Boolean).join('\n');
+  const logTail = keepLogTail(child, 60, (buf) => log.write(buf));
 
   const ended = watchExit(child);
 

@@ -14,14 +14,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { REDIS_ADMIN_ACL_RULES } from '../../src/adapters/connectors/redis/index.js';
-import { freePort, shutDown, sleep, track, watchExit } from './server-process.js';
+import { freePort, keepLogTail, SETPRIV, shutDown, sleep, track, watchExit } from './server-process.js';
 
 const execFileP = promisify(execFile);
 
 const REDIS_SERVER_CANDIDATES = ['/usr/bin/redis-server', '/usr/local/bin/redis-server', '/usr/sbin/redis-server'];
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
-const LOG_LINES_KEPT = 60;
 
 export const REDIS_ADMIN_USER = 'hourglass';
 export const REDIS_ROOT_USER = 'root';
@@ -78,11 +77,6 @@ export function aclFileText(adminPassword: string, rootPassword: string): string
 // ---------------------------------------------------------------------------
 // Servers still running when the process exits are killed ('exit' handlers are synchronous).
 
-let setprivPath: string | null | undefined;
-function findSetpriv(): string | null {
-  if (setprivPath === undefined) setprivPath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
-  return setprivPath;
-}
 
 
 // ---------------------------------------------------------------------------
@@ -152,22 +146,12 @@ async function launch(binary: string, dir: string, baseConfig: string, rootPassw
 
   // setpriv sets a parent-death signal: if the test process is SIGKILLed without running its
   // 'exit' handlers, the server dies with it instead of lingering.
-  const setpriv = findSetpriv();
+  const setpriv = SETPRIV;
   const child = setpriv
     ? spawn(setpriv, ['--pdeathsig=SIGKILL', '--', binary, confPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(binary, [confPath], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
 
-  const lines: string[] = [];
-  let partial = '';
-  const onData = (buf: Buffer) => {
-    const parts = (partial + buf.toString('utf8')).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    if (lines.length > LOG_LINES_KEPT) lines.splice(0, lines.length - LOG_LINES_KEPT);
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  const logTail = () => [...lines, partial].filter(Boolean).join('\n');
+  const logTail = keepLogTail(child);
 
   const ended = watchExit(child);
 
@@ -261,6 +245,27 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     await shutDown(running?.child, dir, 'SIGTERM', STOP_TIMEOUT_MS).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * A client that has not logged in (the caller sends AUTH itself, to see a refusal as such),
+ * never reconnects and never queues: what a granted user's own connection looks like.
+ */
+export function bareClient(host: string, port: number, caPem?: string): Redis {
+  const client = new Redis({
+    host,
+    port,
+    enableReadyCheck: false,
+    enableOfflineQueue: false,
+    disableClientInfo: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    ...(caPem ? { tls: { ca: caPem, servername: 'localhost' } } : {}),
+  });
+  client.on('error', () => {});
+  return client;
 }
 
 /** An ioredis client as `root` of a started server (TLS set up when the server uses it). */

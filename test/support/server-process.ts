@@ -1,14 +1,67 @@
 /**
  * Process plumbing shared by the throwaway-server harnesses (PostgreSQL, MariaDB, Redis): a free
- * loopback port, stopping a server gracefully then for sure, and killing whatever is still
- * running (and removing its temp directory) if the test process exits without stopping it.
+ * loopback port, a clean environment and setup tools, the tail of a server's log, stopping a
+ * server gracefully then for sure, and killing whatever is still running (and removing its temp
+ * directory) if the test process exits without stopping it.
  */
-import type { ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * setpriv(1), when installed: it execs the server in place with a parent-death signal (and, as
+ * root, drops to the server's own user first), so a test process killed without running its
+ * 'exit' handlers does not leave a server behind.
+ */
+export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** This process's environment without the variables `leaky` matches (the developer's PG*, MYSQL_*), in the C locale. */
+export function cleanEnv(leaky: RegExp): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!leaky.test(k)) env[k] = v;
+  }
+  env.LC_ALL = 'C';
+  return env;
+}
+
+/** Runs a setup tool (initdb, mariadb-install-db, chown) to the end; when it fails, its output is in the error. */
+export async function runTool(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  try {
+    await execFileP(cmd, args, { cwd, env, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    const out = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
+    throw new Error(`${[cmd, ...args].join(' ')} failed: ${e.message}\n${out}`);
+  }
+}
+
+/**
+ * Keeps the last `keep` lines a server prints on stdout and stderr, for the error when it fails
+ * to start; `tee` also gets every chunk (a log file). Returns a reader of those lines.
+ */
+export function keepLogTail(child: ChildProcess, keep = 60, tee?: (chunk: Buffer) => void): () => string {
+  const lines: string[] = [];
+  let partial = '';
+  const onData = (buf: Buffer) => {
+    tee?.(buf);
+    const parts = (partial + buf.toString('utf8')).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    if (lines.length > keep) lines.splice(0, lines.length - keep);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  return () => [...lines, partial].filter(Boolean).join('\n');
+}
 
 /** How a spawned server ended, if it has: its start-up loop tells "exited" from "not ready yet". */
 export function watchExit(child: ChildProcess): { exited?: { code: number | null; signal: NodeJS.Signals | null }; spawnError?: Error } {
