@@ -41,7 +41,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { connectorFactories } from '../src/adapters/connectors/index.js';
 import { startServer } from '../src/cli/serve.js';
-import { startPostgres } from '../test/support/postgres-server.js';
+import { appReadTargetSql, startPostgres } from '../test/support/postgres-server.js';
 import { bareClient, rootClient, startRedis } from '../test/support/redis-server.js';
 import {
   api,
@@ -129,12 +129,8 @@ async function startPostgresTarget(): Promise<TargetUnderTest> {
   const version = Number((await su.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
   // As test/targets/postgres-e2e.test.ts and docs/targets/postgres.md: a CREATEROLE admin.
   for (const q of [
-    `CREATE ROLE hourglass LOGIN CREATEROLE PASSWORD '${adminPassword}'`,
-    'CREATE ROLE app_read NOLOGIN',
+    ...appReadTargetSql(adminPassword),
     ...(version >= 160000 ? ['GRANT app_read TO hourglass WITH ADMIN OPTION, INHERIT FALSE, SET FALSE'] : []),
-    'CREATE TABLE items (id int, name text)',
-    "INSERT INTO items VALUES (1, 'one')",
-    'GRANT SELECT ON items TO app_read',
   ]) {
     await su.query(q);
   }

@@ -432,14 +432,7 @@ export class HourglassClient {
   }
 
   #errorOf(response: Response, text: string): ApiError {
-    let parsed: unknown;
-    let isJson = false;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-      isJson = text !== '';
-    } catch {
-      // not JSON (e.g. an HTML page from a proxy)
-    }
+    const { parsed, isJson } = jsonOf(text);
     const e = (isJson ? (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } })?.error : undefined) ?? {};
     const code = typeof e.code === 'string' ? e.code : `HTTP_${response.status}`;
     const message =
@@ -480,16 +473,8 @@ export class HourglassClient {
     } catch (err) {
       throw new UnreachableError(this.url, `the connection broke while reading the answer: ${this.#scrub(reasonOf(err))}`);
     }
-    let parsed: unknown;
-    let isJson = false;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-      isJson = text !== '';
-    } catch {
-      // not JSON (e.g. an HTML page from a proxy); handled below
-    }
-
     if (!response.ok) throw this.#errorOf(response, text);
+    const { parsed, isJson } = jsonOf(text);
     if (!isJson) {
       throw new ApiError(response.status, 'HTTP_NOT_JSON', `the server at ${this.url} did not answer with JSON (is this an Hourglass server?)`);
     }
@@ -499,6 +484,16 @@ export class HourglassClient {
   /** Never let the token leak through an error message (fetch repeats invalid header values). */
   #scrub(text: string): string {
     return this.#token ? text.split(this.#token).join('***') : text;
+  }
+}
+
+/** A body as JSON, if it is JSON (a proxy's HTML error page is not). */
+function jsonOf(text: string): { parsed: unknown; isJson: boolean } {
+  if (text === '') return { parsed: undefined, isJson: false };
+  try {
+    return { parsed: JSON.parse(text), isJson: true };
+  } catch {
+    return { parsed: undefined, isJson: false };
   }
 }
 

@@ -745,6 +745,19 @@ async function loadConfigOffline(io: Io, file: string): Promise<HourglassConfig>
   return (await offlineModule()).loadConfig(file, io.env);
 }
 
+/** The file's configuration; or, when it is invalid, every problem reported (as the server gives them) and undefined. */
+async function loadConfigOrReport(io: Io, file: string, hint: string): Promise<HourglassConfig | undefined> {
+  try {
+    return await loadConfigOffline(io, file);
+  } catch (e) {
+    if (!(isHgError(e) && e.code === 'HG_CONFIG_INVALID')) throw e;
+    const problems = problemsOf(e);
+    io.print({ valid: false, file, problems }, () => `${e.message}\n`);
+    io.err(`hourglass: ${file} is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'} (HG_CONFIG_INVALID)\nhint: ${hint}\n`);
+    return undefined;
+  }
+}
+
 function problemsOf(e: HgError): ConfigProblem[] {
   return ((e.details as { problems?: ConfigProblem[] } | undefined)?.problems ?? []).map((p) => ({ ...p }));
 }
@@ -1289,16 +1302,8 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
   local('validate', 'check a configuration file offline, with the messages the server gives (exit 0 valid, 2 not)', policy)
     .argument('<file>', 'the configuration file')
     .action(action(ctx, async (io, _o, file: string) => {
-      let config: HourglassConfig;
-      try {
-        config = await loadConfigOffline(io, file);
-      } catch (e) {
-        if (!(isHgError(e) && e.code === 'HG_CONFIG_INVALID')) throw e;
-        const problems = problemsOf(e);
-        io.print({ valid: false, file, problems }, () => `${e.message}\n`);
-        io.err(`hourglass: ${file} is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'} (HG_CONFIG_INVALID)\nhint: fix every problem listed; the server refuses the whole file until then\n`);
-        return EXIT.USAGE;
-      }
+      const config = await loadConfigOrReport(io, file, 'fix every problem listed; the server refuses the whole file until then');
+      if (!config) return EXIT.USAGE;
       const warnings = (await offlineModule()).policyWarnings(config);
       io.print(
         { valid: true, file, policyHash: config.policyHash, principals: config.principals.length, targets: Object.keys(config.targets).length, policies: config.policies.length, warnings },
@@ -1370,16 +1375,8 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
     .argument('<tests>', 'the tests file (YAML), see docs/policies.md')
     .addHelpText('after', '\nExample:\n  hourglass policy test hourglass.yaml policy-tests.yaml\n')
     .action(action(ctx, async (io, _o, file: string, testsFile: string) => {
-      let config: HourglassConfig;
-      try {
-        config = await loadConfigOffline(io, file);
-      } catch (e) {
-        if (!(isHgError(e) && e.code === 'HG_CONFIG_INVALID')) throw e;
-        const problems = problemsOf(e);
-        io.print({ valid: false, file, problems }, () => `${e.message}\n`);
-        io.err(`hourglass: ${file} is not valid: ${problems.length} problem${problems.length === 1 ? '' : 's'} (HG_CONFIG_INVALID)\nhint: hourglass policy validate ${file} checks it alone\n`);
-        return EXIT.USAGE;
-      }
+      const config = await loadConfigOrReport(io, file, `hourglass policy validate ${file} checks it alone`);
+      if (!config) return EXIT.USAGE;
       const { loadPolicyTests, runPolicyTests } = await offlineModule();
       let tests;
       try {

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClientCommand, describeCommand, envLines, kindOf } from '../../src/cli/connect.js';
 import { tokenHash } from '../fixtures/policies.js';
-import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
+import { appReadTargetSql, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { BIN, ROOT, runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
 import { isolateCredentials, json } from './run.js';
@@ -141,15 +141,7 @@ beforeAll(async () => {
   const su = new pg.Client({ connectionString: pgServer.url });
   await su.connect();
   try {
-    for (const q of [
-      `CREATE ROLE hourglass LOGIN CREATEROLE PASSWORD '${PG_ADMIN_PW}'`,
-      'CREATE ROLE app_read NOLOGIN',
-      'CREATE TABLE items (id int, name text)',
-      "INSERT INTO items VALUES (1, 'one')",
-      'GRANT SELECT ON items TO app_read',
-    ]) {
-      await su.query(q);
-    }
+    for (const q of appReadTargetSql(PG_ADMIN_PW)) await su.query(q);
   } finally {
     await su.end();
   }

@@ -138,6 +138,21 @@ function ensurePostgresUser(): Promise<OsUser> {
 const cleanEnv = () => envWithout(/^PG/);
 const run = (cmd: string, args: string[], cwd: string) => runTool(cmd, args, cwd, cleanEnv());
 
+/**
+ * The SQL that sets up the target the PostgreSQL end-to-end tests and benches grant on
+ * (docs/targets/postgres.md): a CREATEROLE admin `hourglass`, and a NOLOGIN role `app_read` that
+ * may read the one-row table `items`.
+ */
+export function appReadTargetSql(adminPassword: string): string[] {
+  return [
+    `CREATE ROLE hourglass LOGIN CREATEROLE PASSWORD '${adminPassword}'`,
+    'CREATE ROLE app_read NOLOGIN',
+    'CREATE TABLE items (id int, name text)',
+    "INSERT INTO items VALUES (1, 'one')",
+    'GRANT SELECT ON items TO app_read',
+  ];
+}
+
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

@@ -13,7 +13,7 @@ import { AccessWork } from '../../src/app/access-work.js';
 import { Reconciler } from '../../src/app/reconcile.js';
 import { configFromYaml, createHttpHarness, freshStoreUrl, token, type StoreHandle } from '../support/app-harness.js';
 import { tokenHash } from '../fixtures/policies.js';
-import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
+import { appReadTargetSql, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 
 const ADMIN_PW = `adm-${randomBytes(12).toString('hex')}`;
 const env = { PG_ADMIN_PW: ADMIN_PW, HG_KEY: randomBytes(32).toString('base64') };
@@ -57,15 +57,7 @@ beforeAll(async () => {
   server = await startPostgres();
   su = new pg.Client({ connectionString: server.url });
   await su.connect();
-  for (const q of [
-    `CREATE ROLE hourglass LOGIN CREATEROLE PASSWORD '${ADMIN_PW}'`,
-    'CREATE ROLE app_read NOLOGIN',
-    'CREATE TABLE items (id int, name text)',
-    "INSERT INTO items VALUES (1, 'one')",
-    'GRANT SELECT ON items TO app_read',
-  ]) {
-    await su.query(q);
-  }
+  for (const q of appReadTargetSql(ADMIN_PW)) await su.query(q);
   handle = await freshStoreUrl('sqlite');
   h = await createHttpHarness({ yaml: yaml(server.port, server.database), storeUrl: handle.url, now: Date.now(), env });
   const connectors = createConnectorRegistry(h.source, connectorFactories);
