@@ -1,6 +1,6 @@
 /**
  * Audit verification speed: seeds N chained events (1,000,000 by default) straight into a SQLite
- * store, hashing them in the seeding loop exactly as the chainer (KyselyStore.chainAudit) does,
+ * store, hashing them in the seeding loop exactly as the store links them (KyselyTx.linkAudit),
  * then times a full `AuditService.verify` on the real store. Target: 1M events in under 10 s.
  *
  * Run: node --import tsx bench/audit-verify.ts [events]     (HG_BENCH_AUDIT_EVENTS also works)
@@ -73,7 +73,7 @@ export function seed(path: string, n: number, policyHash: string) {
       const id = `evt-${String(seq).padStart(10, '0')}`;
       const at = T0 + seq * 1000;
       const details = d.details === null ? null : JSON.stringify(d.details);
-      // As chainAudit does: the hash covers the details as read back from the store.
+      // As linkAudit does: the hash covers the details as read back from the store.
       const hash = eventHash(
         { seq, id, at, type: d.type, actor: d.actor, requestId: d.requestId, details: details === null ? null : JSON.parse(details), policyHash },
         prev,
@@ -110,7 +110,6 @@ export async function run(events = Number(process.env.HG_BENCH_AUDIT_EVENTS ?? 1
       for (let i = 0; i < 3; i++) {
         global.gc?.();
         const t0 = performance.now();
-        await app.audit.chainPending();
         report = await app.audit.verify({ onProgress: () => (progressCalls += 1) });
         runs.push((performance.now() - t0) / 1000);
         log(`verify run ${i + 1}: ${round(runs.at(-1)!, 2)} s  ok=${report.ok} count=${report.count}`);

@@ -278,7 +278,7 @@ export function registerStateGauges(registry: Registry, src: StateSources): void
     (s) => s.revocationsOverdue,
   );
   fromSnapshot('hourglass_audit_chain_length', 'Events linked into the audit hash chain (the head sequence number)', (s) => s.auditChainLength);
-  fromSnapshot('hourglass_audit_unchained_events', 'Audit events written but not linked into the chain yet', (s) => s.auditUnchained);
+  fromSnapshot('hourglass_audit_unchained_events', 'Audit rows outside the hash chain: the server links every event it writes, so these were written by something else (should be 0)', (s) => s.auditUnchained);
   fromSnapshot('hourglass_audit_last_checkpoint_timestamp_seconds', 'When the last signed audit checkpoint was made', (s) =>
     s.lastCheckpointAt === undefined ? undefined : seconds(s.lastCheckpointAt),
   );

@@ -1,5 +1,5 @@
 /**
- * Runs due work and links the audit chain on a short interval. The interval bounds how late a
+ * Runs due work and the background workers on a short interval. The interval bounds how late a
  * transition may run; every run starts from what the store says is due, so nothing is lost
  * across restarts and several servers may run it at once.
  */
@@ -19,6 +19,8 @@ export class Scheduler {
   readonly status: SchedulerStatus = { running: false, lastLagMs: 0, transitions: 0 };
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<void> | undefined;
+  /** Each worker's run still going; a worker is not started again until its run ends. */
+  private readonly runs = new Map<BackgroundWorker, Promise<void>>();
 
   constructor(
     private readonly app: Hourglass,
@@ -41,19 +43,15 @@ export class Scheduler {
     this.timer.unref?.();
   }
 
-  /** One pass: due transitions, then chain the audit events they wrote. */
+  /**
+   * One pass: due transitions, then start the background workers without waiting for them. Status transitions never wait on a target, a webhook
+   * receiver or a signer: a worker still running from an earlier pass is left to finish (the
+   * access worker itself starts new due work on every call; see app/access-work.ts).
+   */
   async runOnce(): Promise<void> {
     try {
       const run = await this.app.due.runDue();
-      await this.app.audit.chainPending();
-      // A failing worker (an unreachable webhook, say) must not hold up expiry or the others.
-      for (const worker of this.workers) {
-        try {
-          await worker.runOnce();
-        } catch (err) {
-          this.log.error({ worker: worker.name, err: (err as Error).message }, 'background worker failed; retrying next pass');
-        }
-      }
+      for (const worker of this.workers) this.startWorker(worker);
       this.status.lastRunAt = this.app.deps.clock.now();
       this.status.lastLagMs = run.maxLagMs;
       this.status.transitions += run.transitions;
@@ -66,9 +64,28 @@ export class Scheduler {
     }
   }
 
+  private startWorker(worker: BackgroundWorker) {
+    if (this.runs.has(worker)) return;
+    const run = Promise.resolve()
+      .then(() => worker.runOnce())
+      .catch((err: unknown) => {
+        // A failing worker (an unreachable webhook, say) must not hold up expiry or the others.
+        this.log.error({ worker: worker.name, err: (err as Error).message }, 'background worker failed; retrying next pass');
+      })
+      .finally(() => this.runs.delete(worker));
+    this.runs.set(worker, run);
+  }
+
+  /** Resolves when the workers' runs started so far have ended, and detached work they own too. */
+  async idle(): Promise<void> {
+    while (this.runs.size) await Promise.all(this.runs.values());
+    for (const worker of this.workers) await (worker as { idle?: () => Promise<void> }).idle?.();
+  }
+
   async stop() {
     this.status.running = false;
     if (this.timer) clearTimeout(this.timer);
     await this.current;
+    await this.idle();
   }
 }

@@ -20,8 +20,7 @@ export interface AuditExport {
 }
 
 /**
- * Checks the caller's role, links pending events (so exported events carry their seq and hash)
- * and reads the first page before returning: errors (403, 503) surface before a response starts.
+ * Checks the caller's role and reads the first page before returning: errors (403, 503) surface before a response starts.
  */
 export async function openAuditExport(
   deps: AppDeps,
@@ -32,7 +31,6 @@ export async function openAuditExport(
 ): Promise<AuditExport> {
   audit.assertReader(actor);
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new HgError('HG_INVALID_INPUT', 'page size must be a positive integer');
-  await audit.chainPending();
   const first = (await deps.store.listAudit({ ...filter, limit: pageSize })).events;
   async function* pages(): AsyncGenerator<ExportedEvent[], void, undefined> {
     let page = first;
@@ -60,7 +58,6 @@ export async function verifyWithProgress(
   opts: { expectHead?: string; every: number; onProgress: (p: VerifyProgressLine['progress']) => void; aborted?: () => boolean },
 ): Promise<VerifyReport> {
   audit.assertReader(actor);
-  await audit.chainPending();
   let next = opts.every;
   return audit.verify({
     ...(opts.expectHead ? { expectHead: opts.expectHead } : {}),

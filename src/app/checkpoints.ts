@@ -264,7 +264,6 @@ export class CheckpointService {
     const newest = sorted.at(-1)!;
     let chain: VerifyReport | null = null;
     if (input.verifyChain !== false) {
-      await this.audit.chainPending();
       chain = await this.audit.verify({ expectHead: formatHead(newest.seq, newest.hash) });
     }
 
@@ -362,13 +361,11 @@ export class CheckpointWorker implements BackgroundWorker {
   }
 
   /**
-   * For shutdown: links pending events, signs a final checkpoint if events arrived since the last
-   * one, and tries once more to ship what is pending. Returns the checkpoint signed, if any.
+   * For shutdown: signs a final checkpoint if events arrived since the last one, and tries once more to ship what is pending. Returns the checkpoint signed, if any.
    */
   async flush(): Promise<SignedCheckpoint | undefined> {
     const settings = this.deps.settings();
     if (!settings) return undefined;
-    await this.deps.audit.chainPending();
     const signed = await this.signIfDue(settings, true);
     for (const t of this.targets.values()) t.retryAt = 0;
     await this.shipPending(settings);

@@ -4,6 +4,11 @@
  * the state change is committed, driven by the persisted `access` state, so every method must
  * be idempotent and safe to repeat after a crash: `grant` twice leaves one account, `revoke`
  * of something already gone succeeds.
+ *
+ * Calls run in their target's lane (app/target-lanes.ts): at most the target's `concurrency` at
+ * once, each given up after its `callTimeout`. A call given up on may still finish on the target;
+ * the worker starts no other call for the same request on that target until it has, so bound
+ * your own waits (connect, statement and lock timeouts) so that a hung call ends soon after.
  */
 import type { TargetConfig } from '../core/types.js';
 

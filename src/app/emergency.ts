@@ -24,7 +24,10 @@ export class EmergencyControls {
   async lockPrincipal(actor: Principal, id: string, reason?: string): Promise<EmergencyResult> {
     this.assertAdmin(actor);
     const config = this.deps.config.current();
-    if (!findPrincipal(config, id)) throw new HgError('HG_NOT_FOUND', `no principal ${id}`);
+    // A principal gone from the file may still hold (or have held) grants: lockable all the same.
+    if (!findPrincipal(config, id) && (await this.deps.store.listRequests({ requester: id, limit: 1 })).length === 0) {
+      throw new HgError('HG_NOT_FOUND', `no principal ${id}`);
+    }
     if (id === actor.id) throw new HgError('HG_FORBIDDEN', 'an admin cannot lock themselves');
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (tx) => {
@@ -85,22 +88,29 @@ export class EmergencyControls {
     });
   }
 
-  /** Active and scheduled grants are revoked, pending requests cancelled, in the lock's transaction. */
-  private async endAll(tx: StoreTx, actor: Principal, requests: AccessRequest[], reason: string, now: number) {
-    const config = this.deps.config.current();
-    const revoked: string[] = [];
-    const cancelled: string[] = [];
-    for (const req of requests) {
-      const facts = factsFor(config, req.entitlements, now);
-      const outcome =
-        req.status === 'pending'
-          ? lifecycle.cancel(req, actor, reason, facts, true)
-          : lifecycle.revoke(req, actor, reason, facts);
-      if (!(await commitOutcome(this.deps, tx, req, outcome, now))) {
-        throw new HgError('HG_CONCURRENT_UPDATE', `request ${req.id} changed meanwhile; retry`);
-      }
-      (req.status === 'pending' ? cancelled : revoked).push(req.id);
-    }
-    return { revoked, cancelled };
+  private endAll(tx: StoreTx, actor: Principal, requests: AccessRequest[], reason: string, now: number) {
+    return endRequests(this.deps, tx, actor, requests, reason, now);
   }
 }
+
+/**
+ * Ends open requests in the caller's transaction: active and scheduled grants are revoked,
+ * pending requests cancelled. A request that changed meanwhile fails the whole transaction.
+ */
+export async function endRequests(deps: AppDeps, tx: StoreTx, actor: Principal, requests: readonly AccessRequest[], reason: string, now: number) {
+  const config = deps.config.current();
+  const revoked: string[] = [];
+  const cancelled: string[] = [];
+  for (const req of requests) {
+    if (!OPEN.has(req.status)) continue;
+    const facts = factsFor(config, req.entitlements, now);
+    const outcome = req.status === 'pending' ? lifecycle.cancel(req, actor, reason, facts, true) : lifecycle.revoke(req, actor, reason, facts);
+    if (!(await commitOutcome(deps, tx, req, outcome, now))) {
+      throw new HgError('HG_CONCURRENT_UPDATE', `request ${req.id} changed meanwhile; retry`);
+    }
+    (req.status === 'pending' ? cancelled : revoked).push(req.id);
+  }
+  return { revoked, cancelled };
+}
+
+const OPEN: ReadonlySet<string> = new Set(['pending', 'scheduled', 'active']);

@@ -1,14 +1,17 @@
 /** The application: every use case, wired to its ports. The HTTP layer and the CLI call this. */
 import { HgError } from '../core/errors.js';
 import { subjectMatches } from '../core/policy.js';
-import type { Principal } from '../core/types.js';
+import type { AccessRequest, Principal } from '../core/types.js';
+import type { HourglassConfig } from '../config/types.js';
+import { ofUnknownPrincipals, refuseStrandedAccess, strandedAccess } from './config-change.js';
+import type { StoreTx } from './ports.js';
 import { credentialContext } from './access-work.js';
 import { AuditService } from './audit.js';
 import { checkAccess } from './check-access.js';
-import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
+import { SYSTEM_ACTOR, stamp, targetOf, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
 import { DueWork } from './due-work.js';
-import { EmergencyControls } from './emergency.js';
+import { EmergencyControls, endRequests } from './emergency.js';
 import { RequestService } from './requests.js';
 
 /** Grant pages are ordered by (request id, entitlement); the cursor names the last row seen. */
@@ -29,6 +32,9 @@ export class Hourglass {
     this.due = new DueWork(deps);
     this.emergency = new EmergencyControls(deps);
     this.audit = new AuditService(deps);
+    const metrics = deps.metrics;
+    // After commit, by the server that wrote them: each committed event is counted exactly once.
+    if (metrics) deps.store.onAuditCommitted((types) => types.forEach((t) => metrics.eventRecorded(t)));
   }
 
   check(caller: Principal, principal: string, entitlement: string) {
@@ -106,22 +112,73 @@ export class Hourglass {
     });
   }
 
-  /** Records a configuration change; decisions from now on use the new policy hash. */
-  async recordReload(actor: string, previousHash: string) {
-    const config = this.deps.config.current();
-    const now = this.deps.clock.now();
-    await this.deps.store.transaction((tx) =>
-      tx.appendAudit(
-        stamp(this.deps, [{ type: 'config.reloaded', actor, details: { previousPolicyHash: previousHash, policyHash: config.policyHash } }], now, config.policyHash),
-      ),
-    );
+  /**
+   * Refuses (HG_CONFIG_INVALID) a configuration that drops or retypes a target, or drops an
+   * entitlement, that still holds access: call it before putting `next` in force.
+   */
+  async assertSafeChange(next: HourglassConfig): Promise<void> {
+    const holding = await this.deps.store.transaction((tx) => tx.requestsHoldingAccess());
+    refuseStrandedAccess(strandedAccess(this.deps.config.current(), next, holding));
   }
 
-  async recordStart(details: Record<string, unknown>) {
+  /**
+   * Records a configuration change; decisions from now on use the new policy hash. Principals
+   * the file no longer names lose their grants and pending requests in the same transaction.
+   */
+  async recordReload(actor: string, previousHash: string): Promise<EndedAccess> {
     const config = this.deps.config.current();
     const now = this.deps.clock.now();
-    await this.deps.store.transaction((tx) =>
-      tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash)),
-    );
+    return this.deps.store.transaction(async (tx) => {
+      await tx.appendAudit(
+        stamp(this.deps, [{ type: 'config.reloaded', actor, details: { previousPolicyHash: previousHash, policyHash: config.policyHash } }], now, config.policyHash),
+      );
+      return this.endAccessOfUnknownPrincipals(tx, now);
+    });
+  }
+
+  /**
+   * Records the start. Principals removed from the file while the server was down lose their
+   * access now; access held on targets the file no longer names is raised as an alert (its
+   * removal cannot run until the target is configured again).
+   */
+  async recordStart(details: Record<string, unknown>): Promise<EndedAccess & { unconfiguredTargets: Record<string, string[]> }> {
+    const config = this.deps.config.current();
+    const now = this.deps.clock.now();
+    return this.deps.store.transaction(async (tx) => {
+      await tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash));
+      const unconfigured = new Map<string, string[]>();
+      for (const req of await tx.requestsHoldingAccess()) {
+        for (const t of new Set(req.entitlements.map(targetOf))) {
+          if (!config.targets[t]) (unconfigured.get(t) ?? unconfigured.set(t, []).get(t)!).push(req.id);
+        }
+      }
+      const alerts = [...unconfigured].map(([target, requests]) => ({ type: 'alert.target_unconfigured', actor: SYSTEM_ACTOR, details: { target, requests } }));
+      if (alerts.length) await tx.appendAudit(stamp(this.deps, alerts, now, config.policyHash));
+      const ended = await this.endAccessOfUnknownPrincipals(tx, now);
+      return { ...ended, unconfiguredTargets: Object.fromEntries(unconfigured) };
+    });
+  }
+
+  private async endAccessOfUnknownPrincipals(tx: StoreTx, now: number): Promise<EndedAccess> {
+    const config = this.deps.config.current();
+    const byPrincipal = new Map<string, AccessRequest[]>();
+    for (const req of ofUnknownPrincipals(config, await tx.openRequests())) {
+      (byPrincipal.get(req.requester) ?? byPrincipal.set(req.requester, []).get(req.requester)!).push(req);
+    }
+    const ended: EndedAccess = { revoked: [], cancelled: [] };
+    for (const [principal, requests] of byPrincipal) {
+      const r = await endRequests(this.deps, tx, SYSTEM_PRINCIPAL, requests, `principal ${principal} is no longer in the configuration`, now);
+      ended.revoked.push(...r.revoked);
+      ended.cancelled.push(...r.cancelled);
+    }
+    return ended;
   }
 }
+
+export interface EndedAccess {
+  revoked: string[];
+  cancelled: string[];
+}
+
+/** Hourglass itself, ending access the configuration no longer allows. */
+const SYSTEM_PRINCIPAL: Principal = Object.freeze({ id: SYSTEM_ACTOR, groups: Object.freeze([]), roles: Object.freeze(['admin']) }) as unknown as Principal;

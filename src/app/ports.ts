@@ -25,7 +25,7 @@ export interface AuditEvent extends AuditDraft {
   id: string;
   at: number;
   policyHash?: string;
-  /** Set by the chainer, shortly after commit. */
+  /** Set when the event is written: linked onto the chain in the writing transaction. */
   seq?: number;
   prevHash?: string;
   hash?: string;
@@ -82,6 +82,12 @@ export interface StoreTx {
   /** Non-final requests of a principal (for lock) or touching a target (for freeze). */
   openRequestsOf(requester: string): Promise<AccessRequest[]>;
   openRequests(): Promise<AccessRequest[]>;
+  /** Open requests, and ended ones whose access on a target is not confirmed gone (provisioning, present, removing). */
+  requestsHoldingAccess(): Promise<AccessRequest[]>;
+  /**
+   * Records events in this transaction, linked onto the hash chain (seq, prevHash, hash) as part
+   * of it; `at` may be moved forward to the chain head's, never back.
+   */
   appendAudit(events: AuditEvent[]): Promise<void>;
   getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined>;
   putIdempotency(principal: string, key: string, record: IdempotencyRecord, at: number): Promise<void>;
@@ -89,6 +95,13 @@ export interface StoreTx {
   setLock(kind: 'principal' | 'target', lock: Lock): Promise<void>;
   clearLock(kind: 'principal' | 'target', subject: string): Promise<boolean>;
 }
+
+/**
+ * State key written by the migration that moved linking into the writing transaction: JSON
+ * `{seq, linkedAtUpgrade}`, the last link made by the previous version (which did not keep time
+ * order). Absent: every link is held to time order.
+ */
+export const AUDIT_TIME_ORDER_KEY = 'audit.time_order_from';
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -114,12 +127,15 @@ export interface Store {
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
 
   listAudit(filter: AuditFilter): Promise<AuditPage>;
-  /** Links unchained events in commit order; returns the types of the events it linked. Safe to run from several servers. */
-  chainAudit(limit: number): Promise<string[]>;
   /** Chained links in sequence order from `fromSeq` (inclusive). */
   readChain(fromSeq: number, limit: number): Promise<StoredChainLink[]>;
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
-  countUnchained(): Promise<number>;
+  /** How many links have a seq from 1 to `upToSeq`: `upToSeq` itself when none is missing. */
+  countChained(upToSeq: number): Promise<number>;
+  /** Rows without a seq: the server never writes one, so each is foreign. `first` by insertion position. */
+  unchainedAudit(): Promise<{ count: number; first?: { pos: number; id: string } }>;
+  /** Called after each commit that wrote audit events, with their types (for metrics). */
+  onAuditCommitted(listener: (types: readonly string[]) => void): void;
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
 

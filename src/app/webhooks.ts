@@ -1,7 +1,7 @@
 /**
  * Event webhooks: a durable outbox fed from the audit chain, delivered at least once.
  *
- * - Fan-out follows the audit chain by `seq` (gap-free, assigned in commit order by the chainer)
+ * - Fan-out follows the audit chain by `seq` (gap-free, assigned in commit order by the writing transaction)
  *   from a persisted cursor, and writes one outbox row per (matching endpoint, event) in the same
  *   transaction as the cursor advance. The cursor moves by compare-and-swap, and (endpoint, event)
  *   is unique, so several servers may run it at once and a crash at any point loses nothing.

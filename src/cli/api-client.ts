@@ -66,6 +66,9 @@ export interface LocksJson {
 export interface ReloadJson {
   policyHash: string;
   previousPolicyHash: string;
+  /** Grants revoked and requests cancelled because their principal left the file (absent from older servers). */
+  revoked?: string[];
+  cancelled?: string[];
 }
 
 export type ExplainJson = ExplainResult;

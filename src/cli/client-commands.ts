@@ -1290,11 +1290,14 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
   client('reload', 'make the server re-read its configuration file (admin)')
     .action(action(ctx, async (io) => {
       const r = await io.client.reload();
-      io.print(r, () =>
-        r.policyHash === r.previousPolicyHash
-          ? `configuration reloaded; policies unchanged (${r.policyHash})\n`
-          : `configuration reloaded; policy hash ${r.previousPolicyHash} -> ${r.policyHash}\n`,
-      );
+      io.print(r, () => {
+        const head =
+          r.policyHash === r.previousPolicyHash
+            ? `configuration reloaded; policies unchanged (${r.policyHash})\n`
+            : `configuration reloaded; policy hash ${r.previousPolicyHash} -> ${r.policyHash}\n`;
+        const ended = [...(r.revoked ?? []).map((id) => `revoked ${id}`), ...(r.cancelled ?? []).map((id) => `cancelled ${id}`)];
+        return ended.length ? `${head}principals no longer in the file: ${ended.join(', ')}\n` : head;
+      });
     }));
 
   // ---- policies as code

@@ -162,9 +162,11 @@ export function auditTable(events: AuditEventJson[]): string {
 }
 
 export function verifyLines(r: VerifyReportJson): string {
-  const pending = r.unchained ? ` (${r.unchained} newer event(s) not linked yet)` : '';
-  if (r.ok) return `audit chain ok: ${r.count} event(s), head ${r.head ?? '(empty)'}${pending}\n`;
-  return `AUDIT CHAIN BROKEN at seq ${r.firstBadSeq ?? '?'}: ${r.problem ?? 'unknown problem'}\n  verified ${r.count} event(s) up to ${r.head ?? '(none)'}${pending}\n`;
+  // Rows outside the chain are a failure of their own; named here when another problem came first.
+  const foreign = r.unchained && r.firstBadSeq !== undefined ? `; ${r.unchained} event(s) outside the chain` : '';
+  if (r.ok) return `audit chain ok: ${r.count} event(s), head ${r.head ?? '(empty)'}\n`;
+  const at = r.firstBadSeq !== undefined ? ` at seq ${r.firstBadSeq}` : '';
+  return `AUDIT CHAIN BROKEN${at}: ${r.problem ?? 'unknown problem'}\n  verified ${r.count} event(s) up to ${r.head ?? '(none)'}${foreign}\n`;
 }
 
 export function entitlementsTable(list: EntitlementJson[]): string {

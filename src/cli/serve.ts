@@ -78,6 +78,8 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     const next = applyEnvOverrides(loadConfigFile(configPath, env), env);
     checkCheckpointKey(next, log); // a bad key refuses the reload instead of failing every pass
     validateTargets(next);
+    // Before the swap: a target that still holds access may not leave (app/config-change.ts).
+    await app.assertSafeChange(next);
     if (next.server.store !== config.server.store || next.server.listen.port !== config.server.listen.port || next.server.listen.host !== config.server.listen.host) {
       log.warn('server.listen and server.store changes take effect at the next restart');
     }
@@ -89,8 +91,8 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
   // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
   const webhooks = createWebhookWorker(app.deps);
   const checkpoints = createCheckpointWorker(app.deps, undefined, { log });
-  // Access work first in each pass: revocations are what must not wait.
-  const access = new AccessWork(app.deps, { connectors, random: Math.random });
+  // Access work runs detached too, each target in its own lane: a stuck target never delays expiry or other targets.
+  const access = new AccessWork(app.deps, { connectors, random: Math.random, detached: true });
   const reconciler = new Reconciler(app.deps, connectors);
   const scheduler = new Scheduler(app, () => config.server.schedulerIntervalMs, log, [access, webhooks, checkpoints, reconciler]);
   registerStateGauges(registry, {
@@ -109,14 +111,28 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     schedulerIntervalMs: config.server.schedulerIntervalMs,
     metrics: { registry },
   });
-  await app.recordStart({ store: store.dialect, policyHash: config.policyHash, auditChainOk: report.ok });
+  const started = await app.recordStart({ store: store.dialect, policyHash: config.policyHash, auditChainOk: report.ok });
+  logEnded(log, started);
+  for (const [target, requests] of Object.entries(started.unconfiguredTargets)) {
+    log.error({ target, requests }, `target ${target} is not in the configuration but holds access: its removal waits until the target is configured again`);
+  }
   scheduler.start();
   const { host, port } = config.server.listen;
   const address = await server.listen({ host, port });
+  // Re-hashes the whole chain once, in the background: it catches edits below the start-up point.
+  app.audit.startFullVerification().then(
+    (full) => {
+      if (!full) return;
+      if (full.ok) log.info({ events: full.count, head: full.head }, 'audit chain fully verified');
+      else log.error({ firstBadSeq: full.firstBadSeq, problem: full.problem }, 'AUDIT CHAIN BROKEN (full verification): the audit log was altered; investigate now');
+    },
+    (err: Error) => log.error({ err: err.message }, 'full audit verification failed to run'),
+  );
 
   const onHup = () => {
     reload()
       .then((r) => app.recordReload('system', r.previousPolicyHash))
+      .then((ended) => logEnded(log, ended))
       .catch((err: Error) => log.error({ problems: (err as HgError).details }, `reload refused, keeping the old configuration: ${err.message}`));
   };
   process.on('SIGHUP', onHup);
@@ -125,6 +141,7 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
     url: address,
     async stop() {
       process.off('SIGHUP', onHup);
+      await app.audit.stopFullVerification();
       await scheduler.stop();
       await webhooks.idle();
       await checkpoints.flush().catch((err: Error) => log.error({ err: err.message }, 'final audit checkpoint failed'));
@@ -133,6 +150,13 @@ export async function startServer(configPath: string, env: Env, log: Logger = cr
       await store.close();
     },
   };
+}
+
+/** Grants and requests ended because their principal left the configuration. */
+function logEnded(log: Logger, ended: { revoked: string[]; cancelled: string[] }) {
+  if (ended.revoked.length || ended.cancelled.length) {
+    log.warn({ revoked: ended.revoked, cancelled: ended.cancelled }, 'access of principals no longer in the configuration was ended');
+  }
 }
 
 export async function serveCommand(opts: { config?: string }, env: Env): Promise<number> {

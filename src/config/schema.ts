@@ -45,6 +45,16 @@ export const DEFAULTS = {
   store: 'sqlite:.hourglass/hourglass.db',
   bodyLimit: 64 * 1024,
   rateLimitPerMinute: 600,
+  /** Whole request (line, headers and body) must arrive within this. */
+  requestTimeout: '30s',
+  headersTimeout: '10s',
+  /** Above the 60 s idle timeout of common proxies and load balancers, so they close first (Fastify's default). */
+  keepAliveTimeout: '72s',
+  maxConnections: 10_000,
+  /** Well above a busy client's or the benchmark's 50 keep-alive connections. */
+  maxConnectionsPerAddress: 256,
+  authFailureBurst: 20,
+  authFailurePerMinute: 30,
   schedulerIntervalMs: 250,
   maxDuration: HOUR,
   minDuration: MINUTE,
@@ -351,6 +361,20 @@ const schedulerIntervalSchema = z
     return value;
   });
 
+/** A duration between `min` and `max` ms (whole seconds, as parseDuration gives). */
+const boundedDuration = (min: number, max: number, range: string) =>
+  durationSchema.superRefine((ms, ctx) => {
+    if (ms < min || ms > max) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${range}` });
+  });
+
+const timeoutsShape = {
+  request: boundedDuration(SECOND, HOUR, '1s and 1h').default(DEFAULTS.requestTimeout),
+  headers: boundedDuration(SECOND, 10 * MINUTE, '1s and 10m').default(DEFAULTS.headersTimeout),
+  keepAlive: boundedDuration(SECOND, 10 * MINUTE, '1s and 10m').default(DEFAULTS.keepAliveTimeout),
+};
+
+const count = (max: number, fallback: number) => z.number().int().min(0).max(max).default(fallback);
+
 export const serverShape = {
   listen: listenSchema.default(DEFAULTS.listen),
   store: storeSchema.default(DEFAULTS.store),
@@ -359,6 +383,14 @@ export const serverShape = {
   trustedProxies: z.array(cidrSchema).default([]),
   schedulerInterval: schedulerIntervalSchema.default(`${DEFAULTS.schedulerIntervalMs}ms`),
   allowedHosts: z.array(nonEmptyString).default([]),
+  timeouts: strictObject(timeoutsShape).default({}),
+  maxRequestsPerSocket: count(1_000_000, 0),
+  maxConnections: count(1_000_000, DEFAULTS.maxConnections),
+  maxConnectionsPerAddress: count(1_000_000, DEFAULTS.maxConnectionsPerAddress),
+  authFailures: strictObject({
+    burst: count(100_000, DEFAULTS.authFailureBurst),
+    perMinute: count(100_000, DEFAULTS.authFailurePerMinute),
+  }).default({}),
 };
 
 // ---- principals ---------------------------------------------------------------------------------
@@ -540,6 +572,12 @@ function parseServer(raw: unknown, out: RawProblem[]): ServerSettings | undefine
   }
   const { values: v, ok } = parseFields(serverShape, input, ['server'], out);
   if (!ok) return undefined;
+  const t = v.timeouts!;
+  if (t.headers > t.request) {
+    // Node refuses it too: the headers are part of the request.
+    out.push({ path: ['server', 'timeouts', 'headers'], message: 'must not be longer than timeouts.request' });
+    return undefined;
+  }
   return {
     listen: v.listen!,
     store: v.store!.trim(),
@@ -548,6 +586,11 @@ function parseServer(raw: unknown, out: RawProblem[]): ServerSettings | undefine
     trustedProxies: v.trustedProxies!.map((c) => c.trim()),
     schedulerIntervalMs: v.schedulerInterval!,
     allowedHosts: v.allowedHosts!,
+    timeouts: { requestMs: t.request, headersMs: t.headers, keepAliveMs: t.keepAlive },
+    maxRequestsPerSocket: v.maxRequestsPerSocket!,
+    maxConnections: v.maxConnections!,
+    maxConnectionsPerAddress: v.maxConnectionsPerAddress!,
+    authFailures: v.authFailures!,
   };
 }
 
@@ -597,8 +640,24 @@ function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrincipal[]
 let kinds: Record<string, z.ZodTypeAny> | undefined;
 const kindSchemas = () => (kinds ??= targetKindSchemas({ strictObject, durationSchema, nonEmptyString }));
 
+/**
+ * Maps keyed by names that come from outside (target and entitlement names, looked up with what a
+ * request names) have no prototype: `targets['constructor']` must be undefined, not Object's.
+ */
+export function nameMap<V>(entries: Iterable<[string, V]> = []): Record<string, V> {
+  const map = Object.create(null) as Record<string, V>;
+  for (const [k, v] of entries) map[k] = v;
+  return map;
+}
+
+/** A parsed target whose entitlements mapping has no prototype (see nameMap). */
+function withNameMaps(data: object, name: string): TargetConfig {
+  const t = { ...data, name } as TargetConfig;
+  return { ...t, entitlements: nameMap(Object.entries(t.entitlements)) };
+}
+
 function parseTargets(raw: unknown, out: RawProblem[]): { targets: Record<string, TargetConfig>; refs: Set<string> } {
-  const targets: Record<string, TargetConfig> = {};
+  const targets = nameMap<TargetConfig>();
   const refs = new Set<string>();
   if (raw === undefined || raw === null) return { targets, refs };
   if (!isPlainObject(raw)) {
@@ -636,10 +695,10 @@ function parseTargets(raw: unknown, out: RawProblem[]): { targets: Record<string
         issuesToProblems(k.error.issues, out);
         continue;
       }
-      if (ok) targets[name] = { ...(k.data as object), name } as TargetConfig;
+      if (ok) targets[name] = withNameMaps(k.data as object, name);
       continue;
     }
-    if (ok) targets[name] = { ...r.data, name } as TargetConfig;
+    if (ok) targets[name] = withNameMaps(r.data, name);
   }
   return { targets, refs };
 }

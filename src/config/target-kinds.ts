@@ -11,6 +11,9 @@ export interface SchemaPrimitives {
   nonEmptyString: z.ZodType<string, z.ZodTypeDef, unknown>;
 }
 
+/** The access worker's lease (60 s, src/app/access-work.ts) less the 10 s it keeps back to commit. */
+export const CALL_TIMEOUT_MAX_MS = 50_000;
+
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'must be a plain SQL identifier (letters, digits, _)');
 
 export function targetKindSchemas(p: SchemaPrimitives): Record<string, z.ZodTypeAny> {
@@ -42,6 +45,12 @@ export function targetKindSchemas(p: SchemaPrimitives): Record<string, z.ZodType
     description: z.string().optional(),
     provisioningTimeout: p.durationSchema.default('2m'),
     revocationAlertAfter: p.durationSchema.default('5m'),
+    /** Connector calls to this target at once (its lane; other targets have their own). */
+    concurrency: z.number().int().min(1).max(64).default(8),
+    /** A call (waiting for a slot included) that takes longer fails and is retried like any failure. */
+    callTimeout: p.durationSchema
+      .default('30s')
+      .refine((ms) => !Number.isFinite(ms) || (ms >= 1000 && ms <= CALL_TIMEOUT_MAX_MS), `must be between 1s and ${CALL_TIMEOUT_MAX_MS / 1000}s (below the 60s access lease, less time to commit)`),
     accountPrefix: z.string().regex(/^[a-z][a-z0-9_]{0,15}$/, 'must be 1-16 of a-z 0-9 _ starting with a letter').default('hg_'),
     /** Host and port clients are told to use, when they differ from the admin URL's. */
     clientHost: p.nonEmptyString.optional(),

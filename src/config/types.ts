@@ -11,7 +11,7 @@ export interface ServerSettings {
   store: string;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
-  /** Requests per minute per caller (per token, or per address when unauthenticated); 0 turns it off. */
+  /** /v1 requests per minute per caller (per principal, or per address without a valid token); 0 turns it off. */
   rateLimitPerMinute: number;
   /** Proxies whose X-Forwarded-For is believed (CIDRs); empty: the socket address is the source. */
   trustedProxies: string[];
@@ -22,6 +22,15 @@ export interface ServerSettings {
    * reach even though they resolve to private, loopback or link-local addresses.
    */
   allowedHosts: string[];
+  /** Against slow clients: the whole request, its headers, and an idle keep-alive connection, in ms. */
+  timeouts: { requestMs: number; headersMs: number; keepAliveMs: number };
+  /** Requests served on one connection before it is closed; 0 = no limit. */
+  maxRequestsPerSocket: number;
+  /** Open connections in all and per socket address (a proxy counts as one); 0 = no limit. */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Failed authentications per source address: a token bucket of `burst` refilled at `perMinute`; either 0 turns it off. */
+  authFailures: { burst: number; perMinute: number };
 }
 
 export interface WebhookEndpoint {

@@ -2,6 +2,8 @@
  * Hash chain over audit events. Each chained event's hash covers its content and the previous
  * event's hash, so editing, deleting, reordering or inserting an event breaks every hash after it.
  * Truncating the tail is caught by comparing with a head pinned elsewhere (`--expect-head`).
+ * The writer stamps each link no earlier than its predecessor, so time never goes backwards along
+ * the chain: a link that does was not written by the server (a backdated forgery).
  */
 import { hash as oneShotHash } from 'node:crypto';
 
@@ -90,10 +92,20 @@ export interface StoredChainLink extends ChainedEventContent {
   hash: string;
 }
 
+/** A verified point to continue from; `lastAt` is the `at` of the link at `lastSeq` (absent: genesis). */
+export interface ChainPoint {
+  lastSeq: number;
+  head: string;
+  count: number;
+  lastAt?: number;
+}
+
 export interface VerifyProgress {
   count: number;
   head: string;
   lastSeq: number;
+  /** `at` of the last good link (-Infinity before the first). */
+  lastAt: number;
   firstBadSeq?: number;
   problem?: string;
 }
@@ -101,27 +113,38 @@ export interface VerifyProgress {
 /**
  * Checks links in sequence order, continuing from a known good point. Returns the first bad
  * sequence number: a gap (deleted event), a prevHash that does not match (reordered or inserted),
- * or a hash that does not match the content (edited).
+ * a hash that does not match the content (edited), or a time earlier than the previous link's
+ * (backdated). `timeOrderFrom`: links at or below this seq are not held to time order (they were
+ * linked by a version that did not stamp it; see the 0006 migration).
  */
-export function verifyLinks(
-  links: Iterable<StoredChainLink>,
-  from: { lastSeq: number; head: string; count: number },
-): VerifyProgress {
+export function verifyLinks(links: Iterable<StoredChainLink>, from: ChainPoint, timeOrderFrom = 0): VerifyProgress {
   let { lastSeq, head, count } = from;
+  let lastAt = from.lastAt ?? Number.NEGATIVE_INFINITY;
   for (const link of links) {
     if (link.seq !== lastSeq + 1) {
-      return { count, head, lastSeq, firstBadSeq: lastSeq + 1, problem: `sequence gap: expected ${lastSeq + 1}, found ${link.seq}` };
+      return { count, head, lastSeq, lastAt, firstBadSeq: lastSeq + 1, problem: `sequence gap: expected ${lastSeq + 1}, found ${link.seq}` };
     }
     if (link.prevHash !== head) {
-      return { count, head, lastSeq, firstBadSeq: link.seq, problem: 'previous hash does not match' };
+      return { count, head, lastSeq, lastAt, firstBadSeq: link.seq, problem: 'previous hash does not match' };
     }
     const hash = link.hash;
     if (linkHash(link, head) !== hash) {
-      return { count, head, lastSeq, firstBadSeq: link.seq, problem: 'event content does not match its hash' };
+      return { count, head, lastSeq, lastAt, firstBadSeq: link.seq, problem: 'event content does not match its hash' };
+    }
+    if (link.at < lastAt && link.seq > timeOrderFrom) {
+      return {
+        count,
+        head,
+        lastSeq,
+        lastAt,
+        firstBadSeq: link.seq,
+        problem: `time goes backwards: at ${link.at} is earlier than ${lastAt} of seq ${lastSeq} (backdated)`,
+      };
     }
     lastSeq = link.seq;
     head = hash;
+    lastAt = link.at;
     count += 1;
   }
-  return { count, head, lastSeq };
+  return { count, head, lastSeq, lastAt };
 }

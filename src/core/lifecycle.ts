@@ -214,6 +214,15 @@ export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'remi
   };
 }
 
+/**
+ * The access worker's claim: this server owns the request's target work until `now + leaseMs`.
+ * `accessNextAt` moves past the lease too, so other servers' passes skip the request meanwhile.
+ * Not a decision, so no audit event; a lease that runs out makes the work due again.
+ */
+export function lease(req: AccessRequest, now: number, leaseMs: number): AccessRequest {
+  return next(req, { accessNextAt: now + leaseMs, leaseUntil: now + leaseMs });
+}
+
 /** True when an active grant's targets still hold an older end than expiresAt. */
 export function needsTargetExtension(req: AccessRequest): boolean {
   return req.status === 'active' && req.targetExpiresAt !== undefined && req.targetExpiresAt !== req.expiresAt;
@@ -222,7 +231,7 @@ export function needsTargetExtension(req: AccessRequest): boolean {
 /** The targets were told the grant's new end. */
 export function extendedOnTarget(req: AccessRequest): Outcome {
   if (!needsTargetExtension(req)) throw illegal(req, 'confirm an extension on the target for');
-  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, ...rest } = req;
+  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, leaseUntil: _l, ...rest } = req;
   return { request: next(rest, { targetExpiresAt: req.expiresAt! }), events: [event(req, 'grant.extended_on_target', SYSTEM, { expiresAt: req.expiresAt })] };
 }
 
@@ -235,19 +244,25 @@ export function removed(req: AccessRequest): Outcome {
 export function fail(req: AccessRequest, error: string, facts: Facts): Outcome {
   if (req.status !== 'scheduled') throw illegal(req, 'fail');
   const access = req.access === 'none' ? 'none' : facts.inline ? 'removed' : 'removing';
-  const removal = access === 'removing' ? startRemoving(facts.now) : {};
+  const removal = access === 'removing' ? startRemoving(req, facts.now) : {};
   return {
     request: next(req, { status: 'failed', access, endedAt: facts.now, endedBy: SYSTEM, error, ...removal }),
     events: [event(req, 'request.failed', SYSTEM, { error })],
   };
 }
 
-function startRemoving(now: number): Partial<AccessRequest> {
-  return { accessNextAt: now, accessAttempts: 0, removingSince: now, removalAlerted: false };
+/**
+ * Removal starts now, unless a server holds the provisioning lease: its grant may still commit
+ * on the target after a removal that ran now found nothing. Removal then waits for the lease
+ * (the provisioning server takes it over as soon as its commit loses, see access-work.ts).
+ */
+function startRemoving(req: AccessRequest, now: number): Partial<AccessRequest> {
+  const at = req.access === 'provisioning' ? Math.max(now, req.leaseUntil ?? now) : now;
+  return { accessNextAt: at, accessAttempts: 0, removingSince: now, removalAlerted: false };
 }
 
 function clearAccessWork(req: AccessRequest): AccessRequest {
-  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, provisioningDeadline: _d, ...rest } = req;
+  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, provisioningDeadline: _d, leaseUntil: _l, ...rest } = req;
   return rest;
 }
 
@@ -262,30 +277,36 @@ export function accessBackoffMs(attempt: number, removing: boolean, jitter: numb
  * A connector call failed. Provisioning retries until its deadline, then the request fails (and
  * anything half-created is removed). Removal retries for ever; past `alertAfterMs` it raises one
  * overdue-revocation alert. `/v1/check` denies from expiresAt regardless.
+ *
+ * The lease ends with the attempt, unless `keepLease`: a grant call that timed out may still
+ * commit on the target, so neither a retry nor a removal may start before the lease runs out.
  */
 export function accessAttemptFailed(
   req: AccessRequest,
   error: string,
-  facts: Facts & { jitter: number; alertAfterMs: number },
+  facts: Facts & { jitter: number; alertAfterMs: number; keepLease?: boolean },
 ): Outcome {
   if (req.access !== 'provisioning' && req.access !== 'removing' && !needsTargetExtension(req)) throw illegal(req, 'retry access work for');
   const attempts = (req.accessAttempts ?? 0) + 1;
   const removing = req.access === 'removing';
+  const keep = facts.keepLease === true && req.access === 'provisioning' && (req.leaseUntil ?? 0) > facts.now;
+  const { leaseUntil: _lease, ...unleased } = req;
   if (!removing && req.status === 'scheduled' && req.provisioningDeadline !== undefined && facts.now >= req.provisioningDeadline) {
-    const failed = fail(req, `provisioning failed: ${error}`, facts);
+    const failed = fail(keep ? req : unleased, `provisioning failed: ${error}`, facts);
     return { request: { ...failed.request, accessAttempts: 0 }, events: failed.events };
   }
+  const retryAt = facts.now + accessBackoffMs(attempts, removing, facts.jitter);
   const patch: Partial<AccessRequest> = {
     accessAttempts: attempts,
     accessError: error,
-    accessNextAt: facts.now + accessBackoffMs(attempts, removing, facts.jitter),
+    accessNextAt: keep ? Math.max(retryAt, req.leaseUntil!) : retryAt,
   };
   const events: AuditDraft[] = [];
   if (removing && !req.removalAlerted && facts.now - (req.removingSince ?? facts.now) >= facts.alertAfterMs) {
     patch.removalAlerted = true;
     events.push(event(req, 'alert.revocation_overdue', SYSTEM, { since: req.removingSince, attempts, error }));
   }
-  return { request: next(req, patch), events };
+  return { request: next(keep ? req : unleased, patch), events };
 }
 
 // ---- ending ---------------------------------------------------------------------------------------
@@ -299,7 +320,7 @@ function end(req: AccessRequest, ending: Ending, facts: Facts): Outcome {
   const { pendingExtension: _drop, remindAt: _reminder, ...rest } = req;
   const patch: Partial<AccessRequest> = { status: ending.status, access, endedAt: facts.now, endedBy: ending.by };
   if (ending.reason) patch.endReason = ending.reason;
-  if (access === 'removing') Object.assign(patch, startRemoving(facts.now));
+  if (access === 'removing') Object.assign(patch, startRemoving(req, facts.now));
   return {
     request: next(rest, patch),
     events: [event(req, ending.type, ending.by, ending.reason ? { reason: ending.reason } : undefined)],

@@ -127,6 +127,12 @@ export interface AccessRequest {
   accessNextAt?: number;
   accessAttempts?: number;
   accessError?: string;
+  /**
+   * Until when a server owns the request's target work (set by the access worker's claim). Apart
+   * from `accessNextAt`, which is also a backoff: an ending request waits for a held provisioning
+   * lease (the grant may still commit) but never for a provisioning retry's backoff.
+   */
+  leaseUntil?: number;
   /** Provisioning that has not succeeded by then ends the request `failed`. */
   provisioningDeadline?: number;
   /** The end time the target was last told (connectors that enforce expiry); differs from expiresAt after an extension until the target confirms. */

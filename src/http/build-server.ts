@@ -2,17 +2,18 @@
  * The thin HTTP shell: authenticate, parse, call a use case, serialise. It never calls listen(),
  * so tests drive it with inject().
  */
-import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { isHgError, type ErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import type { Hourglass } from '../app/hourglass.js';
 import type { ConfigSource } from '../app/ports.js';
 import type { SchedulerStatus } from '../adapters/scheduler.js';
-import { bearerPrincipal } from './authenticate.js';
+import { AuthFailureLimiter, type RetryAfter } from './auth-failure-limiter.js';
+import { authenticator } from './authenticate.js';
+import { limitConnections } from './connection-limits.js';
 import { RequestLog, requestIdOf } from './request-log.js';
 import { STATUS_OF } from './error-status.js';
 import { RouteTable } from './route.js';
@@ -42,13 +43,18 @@ export interface ServerOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** server.authenticate has run for this request and found no principal (it runs at most once). */
+    authChecked: boolean;
   }
   interface FastifyInstance {
     /** Every route declared with defineRoute (for the OpenAPI document). */
     routeTable: RouteTable;
     /** Request ids and request log lines (request-log.ts). */
     requestLog: RequestLog;
-    /** The principal whose bearer token a request presents (see authenticate.ts). */
+    /**
+     * The principal whose bearer token a request presents (see authenticate.ts); throws
+     * HG_RATE_LIMITED while the source address is out of its failed-authentication budget.
+     */
     authenticate(req: FastifyRequest): Principal | undefined;
     /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
     registeredRoutes: { method: string; url: string }[];
@@ -65,6 +71,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const settings = config.current().server;
   // Fastify gets no logger: request lines come from RequestLog (request-log.ts says why).
   const requestLog = new RequestLog(opts.logger);
+  const { requestMs, headersMs, keepAliveMs } = settings.timeouts;
   const server = Fastify({
     logger: false,
     bodyLimit: settings.bodyLimit,
@@ -72,20 +79,47 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     requestIdHeader: false,
     genReqId: requestIdOf,
     return503OnClosing: true,
+    // Against slow clients (docs/operations.md): Node answers 408 and closes a connection whose
+    // headers or whole request (body included) do not arrive in time, and closes idle keep-alive
+    // connections. It checks every connectionsCheckingInterval, so keep that well below them.
+    requestTimeout: requestMs,
+    keepAliveTimeout: keepAliveMs,
+    maxRequestsPerSocket: settings.maxRequestsPerSocket,
+    http: {
+      requestTimeout: requestMs,
+      headersTimeout: headersMs,
+      connectionsCheckingInterval: Math.min(1000, Math.floor(headersMs / 2)),
+    },
   });
+  // Refusals a busy operator wants to see: a cap reached from behind a proxy refuses real users.
+  const refusedCounter = opts.metrics
+    ? ((opts.metrics.registry.getSingleMetric('hourglass_http_refused_total') as Counter | undefined) ??
+      new Counter({
+        name: 'hourglass_http_refused_total',
+        help: 'Connections and requests refused by the limits against hostile clients, by reason',
+        labelNames: ['reason'],
+        registers: [opts.metrics.registry],
+      }))
+    : undefined;
+  const refused = (reason: 'connections_total' | 'connections_per_address' | 'auth_failures') => refusedCounter?.inc({ reason });
+  limitConnections(server.server, settings, refused);
+  const failures = new AuthFailureLimiter(() => config.current().server.authFailures, app.deps.clock);
   const registeredRoutes: { method: string; url: string }[] = [];
   server.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url });
   });
   server.decorate('registeredRoutes', registeredRoutes);
   server.decorateRequest('principal', null);
-  server.decorate('authenticate', (req: FastifyRequest) => bearerPrincipal(config, req));
+  server.decorateRequest('authChecked', false);
+  server.decorate('authenticate', authenticator(config, failures, () => refused('auth_failures')));
   server.decorate('requestLog', requestLog);
   server.decorateReply('logBegun', false);
 
   server.setErrorHandler((err: Error & { code?: string; statusCode?: number; validation?: unknown }, req, reply) => {
     requestLog.begin(req, reply);
     if (isHgError(err)) {
+      const retryAfter = (err as Partial<RetryAfter>).retryAfterSeconds;
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
       if (STATUS_OF[err.code] >= 500) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         requestLog.for(req)?.error({ code: err.code, cause: cause ? { code: cause.code, message: cause.message } : undefined }, err.message);
@@ -112,10 +146,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       max: settings.rateLimitPerMinute,
       timeWindow: 60_000,
       allowList: (req) => !req.url.startsWith('/v1/'),
-      // Per token when one is presented (hashed: the key is kept in memory), else per address.
+      // Per principal when the token authenticates, else per address: a caller who makes up
+      // tokens gets no fresh bucket for each. The route reuses this authentication (at most once
+      // per request); an address out of failure budget is refused here already. Every /v1 route
+      // takes a bearer token (docs/api.md), so authenticating here judges no other kind of caller.
       keyGenerator: (req) => {
-        const auth = req.headers.authorization;
-        return auth ? createHash('sha256').update(auth).digest('hex') : req.ip;
+        if (!req.url.startsWith('/v1/')) return '';
+        const principal = server.authenticate(req);
+        return principal ? `principal:${principal.id}` : req.ip;
       },
       errorResponseBuilder: () => ({ statusCode: 429, code: 'HG_RATE_LIMITED', message: 'too many requests; retry later' }),
     });

@@ -48,7 +48,7 @@ const ERROR_RESPONSES: Readonly<Record<number, { name: string; text: string }>> 
   409: { name: 'Conflict', text: 'The transition is no longer legal (someone else acted first)' },
   413: { name: 'PayloadTooLarge', text: 'Body above `server.bodyLimit`' },
   422: { name: 'UnprocessableContent', text: 'Outside the policy terms, or an invalid configuration on reload' },
-  429: { name: 'TooManyRequests', text: 'Above `server.rateLimit.perMinute` for this token (or address)' },
+  429: { name: 'TooManyRequests', text: 'Above `server.rateLimit.perMinute` for this principal (or address), or the address is out of its `server.authFailures` budget' },
   502: { name: 'BadGateway', text: 'A target is unavailable' },
   503: { name: 'ServiceUnavailable', text: 'The store is unavailable; retry shortly' },
 };
@@ -223,6 +223,7 @@ export function buildOpenApiDocument(specs: readonly AnyRouteSpec[]): Json {
       headers: {
         'x-request-id': REQUEST_ID_HEADER,
         ...(status === '401' ? { 'www-authenticate': { description: 'Always `Bearer`', schema: { type: 'string' } } } : {}),
+        ...(status === '429' ? { 'retry-after': { description: 'Seconds until a retry may succeed', schema: { type: 'string' } } } : {}),
       },
       content: { 'application/json': { schema: errorSchemaRef } },
     };

@@ -72,7 +72,7 @@ export const checkResponse = z
 export const auditEventResponse = z
   .object({
     id: z.string(),
-    seq: z.number().int().nullable().describe('null until the chainer links it (well under a second)'),
+    seq: z.number().int().nullable().describe('null only for a row not written by the server (verification then fails)'),
     at: time,
     type: z.string(),
     actor: z.string(),
@@ -92,7 +92,8 @@ export const verifyResponse = z
     head: z.string().nullable().describe('SEQ:HASH of the last good link'),
     firstBadSeq: z.number().int().optional(),
     problem: z.string().optional(),
-    unchained: z.number().int(),
+    unchained: z.number().int().describe('rows without a seq: the server never writes one, so any is foreign and fails the check'),
+    firstUnchained: z.object({ pos: z.number().int(), id: z.string() }).optional().describe('the first such row, by insertion position'),
   })
   .passthrough();
 
@@ -121,7 +122,14 @@ export const emergencyResponse = z
 const lock = z.object({ subject: z.string(), by: z.string(), at: time, reason: z.string().nullable() }).strict();
 export const locksResponse = z.object({ principals: z.array(lock), targets: z.array(lock) }).strict();
 
-export const reloadResponse = z.object({ policyHash: z.string(), previousPolicyHash: z.string() }).strict();
+export const reloadResponse = z
+  .object({
+    policyHash: z.string(),
+    previousPolicyHash: z.string(),
+    revoked: z.array(z.string()).describe('grants revoked because their principal is no longer in the file'),
+    cancelled: z.array(z.string()).describe('pending requests cancelled because their principal is no longer in the file'),
+  })
+  .strict();
 
 export const healthResponse = z.object({ ok: z.literal(true) }).strict();
 export const readyResponse = z

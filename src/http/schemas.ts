@@ -3,15 +3,21 @@ import { z } from 'zod';
 import { HgError } from '../core/errors.js';
 import { REQUEST_STATUSES } from '../core/types.js';
 
-const text = (max: number) => z.string().max(max);
-const isoTime = z
+/** A lone UTF-16 surrogate: valid in a JSON string, not Unicode, and it breaks strict JSON readers of the export. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+const WELL_FORMED = 'must be well-formed Unicode (it holds a lone surrogate)';
+
+/** Free text that is stored or echoed: bounded, and refused when it holds a lone surrogate. */
+export const text = (max: number, min = 0) => z.string().min(min).max(max).refine(wellFormed, WELL_FORMED);
+export const isoTime = z
   .string()
   .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), 'must be an ISO-8601 date-time')
   .transform((s) => Date.parse(s));
 
 export const submitBody = z
   .object({
-    entitlements: z.array(z.string().min(3).max(200)).min(1).max(20),
+    entitlements: z.array(text(200, 3)).min(1).max(20),
     duration: text(32).optional(),
     reason: text(2000).optional(),
     ticket: text(200).optional(),
@@ -24,10 +30,10 @@ export const submitBody = z
 export const commentBody = z.object({ comment: text(2000).optional() }).strict();
 export const reasonBody = z.object({ reason: text(2000).optional() }).strict();
 export const extendBody = z.object({ duration: text(32), reason: text(2000).optional() }).strict();
-export const reviewBody = z.object({ comment: text(2000).min(1) }).strict();
+export const reviewBody = z.object({ comment: text(2000, 1) }).strict();
 
 const limit = z.coerce.number().int().min(1).max(1000).default(100);
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+export const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const listRequestsQuery = z
   .object({
@@ -44,7 +50,8 @@ export const listRequestsQuery = z
   })
   .strict();
 
-export const checkQuery = z.object({ principal: text(200).min(1), entitlement: text(200).min(1) }).strict();
+// Not `text`: nothing of a check is stored, a lone surrogate matches no grant, and this is the hot path.
+export const checkQuery = z.object({ principal: z.string().max(200).min(1), entitlement: z.string().max(200).min(1) }).strict();
 
 export const grantsQuery = z
   .object({ principal: text(200).optional(), entitlement: text(200).optional(), limit, cursor: text(200).optional() })

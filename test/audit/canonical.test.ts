@@ -84,7 +84,7 @@ describe('canonical JSON and hashes, fast paths against the definition', () => {
     const content = { seq: 1, id: 'e1', at: 1, type: 't', actor: 'a', requestId: null, details: { b: 1, a: 2 }, policyHash: null };
     const hash = referenceHash(content, GENESIS_HASH);
     const link: StoredChainLink = { ...content, prevHash: GENESIS_HASH, hash };
-    expect(verifyLinks([link], { lastSeq: 0, head: GENESIS_HASH, count: 0 })).toEqual({ count: 1, head: hash, lastSeq: 1 });
+    expect(verifyLinks([link], { lastSeq: 0, head: GENESIS_HASH, count: 0 })).toEqual({ count: 1, head: hash, lastSeq: 1, lastAt: 1 });
     const withExtra = { ...link, note: 'x' } as StoredChainLink;
     expect(verifyLinks([withExtra], { lastSeq: 0, head: GENESIS_HASH, count: 0 }).firstBadSeq).toBe(1);
     const extraHash = referenceHash({ ...content, note: 'x' }, GENESIS_HASH);

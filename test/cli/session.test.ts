@@ -199,7 +199,7 @@ describe('--json on every command', () => {
     expect(json(unfreeze)).toMatchObject({ frozen: false, changed: true });
 
     const reload = await as('sec-admin', 'reload', '--json');
-    expect(keys(reload)).toEqual(['policyHash', 'previousPolicyHash']);
+    expect(keys(reload)).toEqual(['policyHash', 'previousPolicyHash', 'revoked', 'cancelled']);
 
     const [validate, test] = await Promise.all([
       runCli(['policy', 'validate', 'examples/demo.yaml', '--json']),

@@ -61,6 +61,11 @@ describe('examples/demo.yaml', () => {
       trustedProxies: [],
       schedulerIntervalMs: 250,
       allowedHosts: [],
+      timeouts: { requestMs: 30_000, headersMs: 10_000, keepAliveMs: 72_000 },
+      maxRequestsPerSocket: 0,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
+      authFailures: { burst: 20, perMinute: 30 },
     });
     expect(c.principals.map((p) => p.id)).toEqual(['alice', 'bob', 'carol', 'dave', 'sec-admin', 'auditor', 'app', 'prometheus']);
     for (const p of c.principals) expect(p.apiTokens).toEqual([hex(`${p.id}-demo-token`)]);
@@ -117,6 +122,11 @@ describe('defaults', () => {
       trustedProxies: [],
       schedulerIntervalMs: 250,
       allowedHosts: [],
+      timeouts: { requestMs: 30_000, headersMs: 10_000, keepAliveMs: 72_000 },
+      maxRequestsPerSocket: 0,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
+      authFailures: { burst: 20, perMinute: 30 },
     });
     expect(c.principals[0]).toEqual({ id: 'alice', groups: ['developers'], roles: [], apiTokens: [] });
     expect(c.policies[0]).toEqual({
@@ -166,6 +176,11 @@ describe('defaults', () => {
   rateLimit: { perMinute: 0 }
   trustedProxies: [10.0.0.0/8, "fd00::/8"]
   schedulerInterval: 1s
+  timeouts: { request: 1m, headers: 5s, keepAlive: 4s }
+  maxRequestsPerSocket: 1000
+  maxConnections: 0
+  maxConnectionsPerAddress: 2000
+  authFailures: { burst: 5, perMinute: 0 }
 ${BASE}`,
       {},
     );
@@ -177,6 +192,11 @@ ${BASE}`,
       trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
       schedulerIntervalMs: 1000,
       allowedHosts: [],
+      timeouts: { requestMs: 60_000, headersMs: 5_000, keepAliveMs: 4_000 },
+      maxRequestsPerSocket: 1000,
+      maxConnections: 0,
+      maxConnectionsPerAddress: 2000,
+      authFailures: { burst: 5, perMinute: 0 },
     });
     expect(parseConfig(`server: { bodyLimit: 2048, schedulerInterval: 10ms }\n${BASE}`, {}).server).toMatchObject({
       bodyLimit: 2048,
@@ -348,6 +368,24 @@ policies:
     expect(problems[0]!.message).toMatch(/no approvers named.*required: 0 for self-service/);
     expect(problems[0]!.line).toBe(13); // the policy's line: the key is absent
     expect(problems[1]!.line).toBe(19);
+  });
+
+  it('refuses timeouts and limits out of range', () => {
+    const range = failure(`server:
+  timeouts: { request: 2h, headers: 500, keepAlive: 0s }
+  maxConnectionsPerAddress: -1
+  authFailures: { burst: 1.5, perMinut: 3 }
+${BASE}`);
+    expect(range.problems.map((p) => [p.path, p.message])).toEqual([
+      ['server.timeouts.request', 'must be between 1s and 1h'],
+      ['server.timeouts.headers', expect.stringContaining('must be a duration string')],
+      ['server.timeouts.keepAlive', expect.stringContaining('is not a duration')],
+      ['server.maxConnectionsPerAddress', 'must be at least 0'],
+      ['server.authFailures.burst', 'must be a whole number'],
+      ['server.authFailures.perMinut', expect.stringContaining('did you mean "perMinute"?')],
+    ]);
+    const order = failure(`server:\n  timeouts: { request: 5s, headers: 10s }\n${BASE}`);
+    expect(order.problems.map((p) => [p.path, p.message])).toEqual([['server.timeouts.headers', 'must not be longer than timeouts.request']]);
   });
 
   it('refuses break-glass without review, and review without break-glass', () => {

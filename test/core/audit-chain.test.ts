@@ -147,11 +147,11 @@ describe('eventHash', () => {
 describe('verifyLinks', () => {
   it('accepts an intact chain and reports its head', () => {
     const links = chain(10);
-    expect(verifyLinks(links, START)).toEqual({ count: 10, head: at(links, 10).hash, lastSeq: 10 });
+    expect(verifyLinks(links, START)).toEqual({ count: 10, head: at(links, 10).hash, lastSeq: 10, lastAt: at(links, 10).at });
   });
 
   it('accepts nothing to check', () => {
-    expect(verifyLinks([], START)).toEqual(START);
+    expect(verifyLinks([], START)).toEqual({ ...START, lastAt: Number.NEGATIVE_INFINITY });
   });
 
   it('accepts any iterable, e.g. a generator', () => {
@@ -184,6 +184,7 @@ describe('verifyLinks', () => {
         count: 3,
         head: at(links, 3).hash,
         lastSeq: 3,
+        lastAt: at(links, 3).at,
         firstBadSeq: 4,
         problem: 'event content does not match its hash',
       });
@@ -206,6 +207,7 @@ describe('verifyLinks', () => {
         count: 4,
         head: links[3]!.hash,
         lastSeq: 4,
+        lastAt: links[3]!.at,
         firstBadSeq: 5,
         problem: 'previous hash does not match',
       });
@@ -225,6 +227,7 @@ describe('verifyLinks', () => {
         count: 3,
         head: at(links, 3).hash,
         lastSeq: 3,
+        lastAt: at(links, 3).at,
         firstBadSeq: 4,
         problem: 'sequence gap: expected 4, found 5',
       });
@@ -297,6 +300,7 @@ describe('verifyLinks', () => {
         count: 4,
         head: fake.hash,
         lastSeq: 4,
+        lastAt: fake.at,
         firstBadSeq: 5,
         problem: 'previous hash does not match',
       });
@@ -311,12 +315,38 @@ describe('verifyLinks', () => {
     });
   });
 
+  describe('detects time going backwards', () => {
+    it('in a correctly hashed link (a backdated forgery at the tail)', () => {
+      const contents = Array.from({ length: 6 }, (_, i) => content(i + 1));
+      contents[5] = content(6, { at: contents[4]!.at - 1, type: 'request.approved', actor: 'mallory' });
+      const links = link(contents);
+      expect(verifyLinks(links, START)).toEqual({
+        count: 5,
+        head: at(links, 5).hash,
+        lastSeq: 5,
+        lastAt: at(links, 5).at,
+        firstBadSeq: 6,
+        problem: `time goes backwards: at ${at(links, 5).at - 1} is earlier than ${at(links, 5).at} of seq 5 (backdated)`,
+      });
+    });
+
+    it('but accepts equal times, and skips links at or below timeOrderFrom (linked by the previous version)', () => {
+      const contents = Array.from({ length: 6 }, (_, i) => content(i + 1));
+      contents[2] = content(3, { at: contents[1]!.at });
+      contents[3] = content(4, { at: T0 });
+      const links = link(contents);
+      expect(verifyLinks(links, START)).toMatchObject({ firstBadSeq: 4, problem: expect.stringMatching(/^time goes backwards/) });
+      expect(verifyLinks(links, START, 4).firstBadSeq).toBeUndefined();
+      expect(verifyLinks(links, START, 3).firstBadSeq).toBe(4);
+    });
+  });
+
   describe('continuing from a checkpoint', () => {
     it('gives the same result as verifying from the start', () => {
       const links = chain(12);
       const whole = verifyLinks(links, START);
       const checkpoint = verifyLinks(links.slice(0, 5), START);
-      expect(checkpoint).toEqual({ count: 5, head: at(links, 5).hash, lastSeq: 5 });
+      expect(checkpoint).toEqual({ count: 5, head: at(links, 5).hash, lastSeq: 5, lastAt: at(links, 5).at });
       expect(verifyLinks(links.slice(5), checkpoint)).toEqual(whole);
     });
 
@@ -347,12 +377,19 @@ describe('verifyLinks', () => {
       expect(verifyLinks(links.slice(5), checkpoint)).toMatchObject({ firstBadSeq: 7, problem: 'sequence gap: expected 7, found 6' });
     });
 
+    it('holds the first link after the checkpoint to the checkpoint time', () => {
+      const links = chain(12);
+      const checkpoint = { count: 6, head: at(links, 6).hash, lastSeq: 6, lastAt: at(links, 7).at + 1 };
+      expect(verifyLinks(links.slice(6), checkpoint)).toMatchObject({ firstBadSeq: 7, problem: expect.stringMatching(/^time goes backwards/) });
+    });
+
     it('keeps counting from the checkpoint count', () => {
       const links = link([content(101), content(102)], 'a'.repeat(64));
       expect(verifyLinks(links, { count: 100, head: 'a'.repeat(64), lastSeq: 100 })).toEqual({
         count: 102,
         head: links[1]!.hash,
         lastSeq: 102,
+        lastAt: links[1]!.at,
       });
     });
   });

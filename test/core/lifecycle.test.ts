@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HgError, type ErrorCode } from '../../src/core/errors.js';
 import {
+  accessAttemptFailed,
   activate,
   approve,
   approverFor,
@@ -10,6 +11,7 @@ import {
   extend,
   fail,
   isFinal,
+  lease,
   mayRevoke,
   needsApproval,
   open,
@@ -751,6 +753,63 @@ describe('provisioned, removed and fail', () => {
 
   it.each(['pending', 'active', ...FINAL_STATUSES] as RequestStatus[])('refuses to fail a %s request', (status) => {
     expect(codeOf(() => fail(requestUnder([selfService], { status }), 'x', at(T0)))).toBe('HG_INVALID_TRANSITION');
+  });
+});
+
+describe('the access lease and removal', () => {
+  const provisioning = () => open(requestUnder([selfService]), at(T0, false)).request;
+  const failedAttempt = (r: AccessRequest, now: number, keepLease?: boolean) =>
+    accessAttemptFailed(r, 'boom', { ...at(now, false), jitter: 0.5, alertAfterMs: 5 * MINUTE, ...(keepLease !== undefined ? { keepLease } : {}) }).request;
+
+  it('a claim leases the request: accessNextAt and leaseUntil move past the lease, the version moves', () => {
+    const req = provisioning();
+    const leased = step(req, { request: lease(req, T0, MINUTE), events: [] });
+    expect(leased).toMatchObject({ accessNextAt: T0 + MINUTE, leaseUntil: T0 + MINUTE });
+  });
+
+  it('a revoke while a server holds the provisioning lease schedules removal for the end of the lease', () => {
+    const leased = lease(provisioning(), T0, MINUTE);
+    const r = revoke(leased, root, undefined, at(T0 + 5 * SECOND, false)).request;
+    expect(r).toMatchObject({ status: 'revoked', access: 'removing', removingSince: T0 + 5 * SECOND, accessNextAt: T0 + MINUTE });
+    // Expiry and cancellation take the same path.
+    expect(cancel(leased, alice, undefined, at(T0 + SECOND, false)).request.accessNextAt).toBe(T0 + MINUTE);
+  });
+
+  it('a revoke during a provisioning retry\'s backoff removes at once: the lease ended with the attempt', () => {
+    const attempt = lease(provisioning(), T0, MINUTE);
+    const backingOff = failedAttempt(attempt, T0 + SECOND);
+    expect(backingOff.leaseUntil).toBeUndefined();
+    expect(backingOff.accessNextAt).toBeGreaterThan(T0 + SECOND);
+    const r = revoke(backingOff, root, undefined, at(T0 + 2 * SECOND, false)).request;
+    expect(r.accessNextAt).toBe(T0 + 2 * SECOND);
+  });
+
+  it('a lease that ran out (a crashed server) does not delay removal', () => {
+    const leased = lease(provisioning(), T0, MINUTE);
+    expect(revoke(leased, root, undefined, at(T0 + 2 * MINUTE, false)).request.accessNextAt).toBe(T0 + 2 * MINUTE);
+  });
+
+  it('a removal lease never delays anything: only a grant can commit behind a removal', () => {
+    const removing = revoke(activeUnder([oneLead]), root, undefined, at(T0, false)).request;
+    expect(removing.accessNextAt).toBe(T0);
+  });
+
+  it('a grant that timed out keeps the lease: neither its retry nor a removal starts before the lease ends', () => {
+    const attempt = lease(provisioning(), T0, MINUTE);
+    const kept = failedAttempt(attempt, T0 + 30 * SECOND, true);
+    expect(kept).toMatchObject({ leaseUntil: T0 + MINUTE, accessNextAt: T0 + MINUTE, accessAttempts: 1 });
+    expect(revoke(kept, root, undefined, at(T0 + 31 * SECOND, false)).request.accessNextAt).toBe(T0 + MINUTE);
+    // Past the provisioning deadline it fails; removal of what it may have created still waits for the lease.
+    const late = lease({ ...provisioning(), provisioningDeadline: T0 }, T0, MINUTE);
+    expect(failedAttempt(late, T0 + SECOND, true)).toMatchObject({ status: 'failed', access: 'removing', accessNextAt: T0 + MINUTE });
+    expect(failedAttempt(late, T0 + SECOND, false)).toMatchObject({ status: 'failed', access: 'removing', accessNextAt: T0 + SECOND });
+  });
+
+  it('confirmed work ends the lease', () => {
+    const leased = lease(provisioning(), T0, MINUTE);
+    expect(provisioned(leased, { now: T0 + SECOND }).request.leaseUntil).toBeUndefined();
+    const removing = lease(revoke(activeUnder([oneLead]), root, undefined, at(T0, false)).request, T0, MINUTE);
+    expect(removed(removing).request.leaseUntil).toBeUndefined();
   });
 });
 

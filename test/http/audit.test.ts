@@ -16,7 +16,6 @@ beforeEach(async () => {
   for (let i = 0; i < 3; i++) {
     await h.call('POST', '/v1/requests', token('alice'), { entitlements: ['db/read'], duration: '1h' });
   }
-  await h.app.audit.chainPending();
 });
 afterEach(async () => {
   await h.close();
@@ -57,12 +56,13 @@ describe('audit chain', () => {
   });
 
   it('detects an inserted event even when its own hash is computed correctly', async () => {
-    const prev = (await exec(sql`SELECT hash FROM audit_events WHERE seq = 2`)).rows[0] as { hash: string };
+    const prev = (await exec(sql`SELECT hash, at FROM audit_events WHERE seq = 2`)).rows[0] as { hash: string; at: number };
     await exec(sql`UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3`);
     await exec(sql`UPDATE audit_events SET seq = seq - 99 WHERE seq >= 103`);
-    const content = { seq: 3, id: 'forged', at: 1, type: 'grant.revoked', actor: 'admin', requestId: null, details: null, policyHash: null };
+    const at = Number(prev.at);
+    const content = { seq: 3, id: 'forged', at, type: 'grant.revoked', actor: 'admin', requestId: null, details: null, policyHash: null };
     const hash = eventHash(content, prev.hash);
-    await exec(sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('forged', 1, 'grant.revoked', 'admin', 3, ${prev.hash}, ${hash})`);
+    await exec(sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('forged', ${at}, 'grant.revoked', 'admin', 3, ${prev.hash}, ${hash})`);
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 4 });
   });
 
@@ -85,7 +85,6 @@ describe('audit chain', () => {
     expect(h.app.audit.lastVerify?.incremental).toBe(true);
 
     await h.call('POST', '/v1/requests', token('alice'), { entitlements: ['db/read'], duration: '1h' });
-    await h.app.audit.chainPending();
     await exec(sql`UPDATE audit_events SET actor = 'mallory' WHERE seq = 9`);
     const broken = await h.app.audit.verifyIncrementally();
     expect(broken).toMatchObject({ ok: false, firstBadSeq: 9 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import type { AccessRequest } from '../../src/core/types.js';
+import { verifyLinks } from '../../src/core/audit-chain.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
 
 function req(id: string, patch: Partial<AccessRequest> = {}): AccessRequest {
@@ -200,16 +201,25 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect((await store.listAudit({ requestId: 'r1', limit: 1000 })).events.map((e) => e.id)).not.toContain('ev-rb');
   });
 
-  it('chains audit events in commit order and lists them with filters', async () => {
+  it('links audit events in the transaction that writes them, and lists them with filters', async () => {
+    const committed: string[][] = [];
+    store.onAuditCommitted((types) => committed.push([...types]));
+    const before = (await store.auditHead())?.seq ?? 0;
     await store.transaction((tx) => tx.appendAudit([event('ev-1'), event('ev-2', 'other.event')]));
     await store.transaction((tx) => tx.appendAudit([event('ev-3')]));
-    expect(await store.countUnchained()).toBe(3);
-    expect(await store.chainAudit(1000)).toEqual(['test.event', 'other.event', 'test.event']);
-    expect(await store.countUnchained()).toBe(0);
-    const links = await store.readChain(1, 10);
-    expect(links.map((l) => [l.seq, l.id])).toEqual([[1, 'ev-1'], [2, 'ev-2'], [3, 'ev-3']]);
+    await expect(store.transaction(async (tx) => {
+      await tx.appendAudit([event('ev-rolled-back')]);
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    // Counted after commit, once each; a rolled-back transaction's events never.
+    expect(committed).toEqual([['test.event', 'other.event'], ['test.event']]);
+    expect(await store.unchainedAudit()).toEqual({ count: 0 });
+    const links = await store.readChain(before + 1, 10);
+    expect(links.map((l) => [l.seq, l.id])).toEqual([[before + 1, 'ev-1'], [before + 2, 'ev-2'], [before + 3, 'ev-3']]);
     expect(links[1]!.prevHash).toBe(links[0]!.hash);
-    expect((await store.auditHead())?.seq).toBe(3);
+    expect(verifyLinks(links.slice(1), { lastSeq: before + 1, head: links[0]!.hash, count: 1 }).firstBadSeq).toBeUndefined();
+    expect((await store.auditHead())?.seq).toBe(before + 3);
+    expect(await store.countChained(before + 3)).toBe(before + 3);
     const filtered = await store.listAudit({ type: 'other.event', limit: 10 });
     expect(filtered.events.map((e) => e.id)).toEqual(['ev-2']);
     const prefixed = await store.listAudit({ type: 'test.*', limit: 10 });
@@ -218,17 +228,39 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(page.events.map((e) => e.id)).toEqual(['ev-3']);
   });
 
-  it('several chainers at once still give every event exactly one sequence number', async () => {
+  it('never moves time backwards along the chain: a late clock is stamped with the head time', async () => {
+    await store.transaction((tx) => tx.appendAudit([{ ...event('ev-t1'), at: T0 + 5000 }]));
+    await store.transaction((tx) => tx.appendAudit([{ ...event('ev-t2'), at: T0 + 1000 }]));
+    const head = (await store.auditHead())!;
+    const [t1, t2] = await store.readChain(head.seq - 1, 2);
+    expect([t1!.id, t1!.at, t2!.id, t2!.at]).toEqual(['ev-t1', T0 + 5000, 'ev-t2', T0 + 5000]);
+    expect(verifyLinks([t2!], { lastSeq: t1!.seq, head: t1!.hash, count: 0, lastAt: t1!.at }).firstBadSeq).toBeUndefined();
+  });
+
+  it('a row inserted without a seq is never linked, and is reported as foreign', async () => {
+    await sql`INSERT INTO audit_events (id, at, type, actor) VALUES ('forged-null', ${T0}, 'request.approved', 'mallory')`.execute(store.db);
+    await store.transaction((tx) => tx.appendAudit([event('ev-after-forgery')]));
+    const rows = await sql<{ id: string; seq: unknown }>`SELECT id, seq FROM audit_events WHERE id IN ('forged-null', 'ev-after-forgery')`.execute(store.db);
+    expect(Object.fromEntries(rows.rows.map((r) => [r.id, r.seq === null]))).toEqual({ 'forged-null': true, 'ev-after-forgery': false });
+    const foreign = await store.unchainedAudit();
+    expect(foreign).toMatchObject({ count: 1, first: { id: 'forged-null', pos: expect.any(Number) } });
+    await sql`DELETE FROM audit_events WHERE id = 'forged-null'`.execute(store.db);
+  });
+
+  it('several writers at once (several servers on PostgreSQL) still make one gap-free chain', async () => {
     const others = dialect === 'postgres' ? [await openStore(handle.url), await openStore(handle.url)] : [];
     try {
       const before = (await store.auditHead())?.seq ?? 0;
-      const writers = Array.from({ length: 20 }, (_, i) => store.transaction((tx) => tx.appendAudit([event(`ev-c${i}`)])));
-      const chainers = [store, ...others].flatMap((s) => [s.chainAudit(7), s.chainAudit(7)]);
-      await Promise.all([...writers, ...chainers]);
-      while ((await store.chainAudit(100)).length > 0);
-      const links = await store.readChain(before + 1, 100);
-      expect(links.map((l) => l.seq)).toEqual(Array.from({ length: 20 }, (_, i) => before + 1 + i));
+      const writers = [store, ...others].flatMap((s, k) =>
+        Array.from({ length: 10 }, (_, i) => s.transaction((tx) => tx.appendAudit([event(`ev-c${k}-${i}a`), event(`ev-c${k}-${i}b`)]))),
+      );
+      await Promise.all(writers);
+      const n = 20 * (1 + others.length);
+      const links = await store.readChain(before + 1, 1000);
+      expect(links.map((l) => l.seq)).toEqual(Array.from({ length: n }, (_, i) => before + 1 + i));
       for (let i = 1; i < links.length; i++) expect(links[i]!.prevHash).toBe(links[i - 1]!.hash);
+      expect(verifyLinks(links.slice(1), { lastSeq: before + 1, head: links[0]!.hash, count: 0, lastAt: links[0]!.at }).firstBadSeq).toBeUndefined();
+      expect(await store.unchainedAudit()).toEqual({ count: 0 });
     } finally {
       await Promise.all(others.map((s) => s.close()));
     }

@@ -39,9 +39,8 @@ function worker(): WebhookWorker {
   return createWebhookWorker(deps(), { detached: false, random: () => 0.5 });
 }
 
-/** What the scheduler does before its workers: link the events just written. */
+/** One scheduler pass of the worker (events are linked as they are written). */
 async function pass(w: WebhookWorker) {
-  await h.app.audit.chainPending();
   await w.runOnce();
 }
 
@@ -222,7 +221,6 @@ describe('durability', () => {
   it('a crash between fan-out and delivery loses nothing', async () => {
     await open();
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
-    await h.app.audit.chainPending();
     // The first server fans out, then dies before delivering.
     expect(await webhookServiceFor(deps()).fanOut()).toBe(1);
     await h.close();
@@ -236,7 +234,6 @@ describe('durability', () => {
   it('a crash during a send (claimed, never finished) is retried once the lease runs out', async () => {
     await open();
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
-    await h.app.audit.chainPending();
     const service = webhookServiceFor(deps());
     await service.fanOut();
     const now = h.clock.now();
@@ -256,11 +253,9 @@ describe('durability', () => {
     await open();
     const service = webhookServiceFor(deps());
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
-    await h.app.audit.chainPending();
     expect(await service.fanOut()).toBe(1);
     expect(await service.fanOut()).toBe(0);
     await submit('bob', { entitlements: ['db/read'], duration: '1h' });
-    await h.app.audit.chainPending();
     expect(await service.fanOut()).toBe(1);
     const rows = await h.store.db.selectFrom('webhook_outbox').select(['endpoint', 'event_type']).execute();
     expect(rows).toEqual([
@@ -308,7 +303,6 @@ describe('durability', () => {
     await open();
     const w = createWebhookWorker(deps(), { random: () => 0.5 });
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
-    await h.app.audit.chainPending();
     await w.runOnce();
     await w.idle();
     expect(rx.on('/grants')).toHaveLength(1);
@@ -330,7 +324,7 @@ describe('in the scheduler', () => {
       const started = Date.now();
       await scheduler.runOnce();
       expect(Date.now() - started).toBeLessThan(500);
-      await w.idle();
+      await scheduler.idle(); // the pass starts workers without waiting; this waits for the run and its round
       const log = (await h.call('GET', '/v1/webhooks/deliveries', token('auditor'))).body.deliveries;
       expect(log).toHaveLength(1);
       expect(log[0]).toMatchObject({ outcome: 'failed', statusCode: null, error: 'no answer within 1000 ms' });

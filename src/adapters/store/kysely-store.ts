@@ -26,8 +26,12 @@ type AuditRow = Selectable<AuditEventsTable>;
 type Kind = 'principal' | 'target';
 
 const OPEN_STATUSES = ['pending', 'scheduled', 'active'];
-/** Advisory lock id that lets only one server at a time link the audit chain on PostgreSQL. */
-const CHAIN_LOCK_ID = 4_842_001;
+/** Access a target may still hold. */
+const HELD_ACCESS = ['provisioning', 'present', 'removing'];
+/** Advisory lock id that lets only one transaction at a time link the audit chain on PostgreSQL. */
+export const CHAIN_LOCK_ID = 4_842_001;
+/** Rows per INSERT: well under PostgreSQL's 65535 bind parameters at 10 columns a row. */
+const AUDIT_INSERT_ROWS = 1000;
 
 function toRow(req: AccessRequest) {
   return {
@@ -94,8 +98,26 @@ function toLink(row: AuditRow): StoredChainLink {
   };
 }
 
+/** The newest link, read by the unique index on seq (a backward scan that stops at once). */
+async function readHead(db: Db): Promise<{ seq: number; hash: string; at: number } | undefined> {
+  const row = await db
+    .selectFrom('audit_events')
+    .select(['seq', 'hash', 'at'])
+    .where('seq', 'is not', null)
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? { seq: Number(row.seq), hash: row.hash!, at: Number(row.at) } : undefined;
+}
+
 class KyselyTx implements StoreTx {
-  constructor(private readonly db: Db) {}
+  /** Events appended in this transaction, written and linked by `linkAudit` just before commit. */
+  private pending: AuditEvent[] | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
+  ) {}
 
   async getRequest(id: string) {
     const row = await this.db.selectFrom('requests').select('body').where('id', '=', id).executeTakeFirst();
@@ -139,25 +161,55 @@ class KyselyTx implements StoreTx {
     return rows.map(parse);
   }
 
+  async requestsHoldingAccess() {
+    const rows = await this.db
+      .selectFrom('requests')
+      .select('body')
+      .where((eb) => eb.or([eb('status', 'in', OPEN_STATUSES), eb('access', 'in', HELD_ACCESS)]))
+      .execute();
+    return rows.map(parse);
+  }
+
   async appendAudit(events: AuditEvent[]) {
     if (events.length === 0) return;
-    await this.db
-      .insertInto('audit_events')
-      .values(
-        events.map((e) => ({
-          id: e.id,
-          at: e.at,
-          type: e.type,
-          actor: e.actor,
-          request_id: e.requestId ?? null,
-          details: e.details ? JSON.stringify(e.details) : null,
-          policy_hash: e.policyHash ?? null,
-          seq: null,
-          prev_hash: null,
-          hash: null,
-        })),
-      )
-      .execute();
+    (this.pending ??= []).push(...events);
+  }
+
+  /**
+   * Writes this transaction's events already linked onto the chain head: the server links only
+   * what it writes itself, so a row without a seq is never its own. Done last, right before
+   * commit, so on PostgreSQL the chain lock (held until commit) is taken after every row lock the
+   * transaction needs: audit writers queue only for the insert and never deadlock on it. On SQLite
+   * transactions are already exclusive. `at` is stamped no earlier than the head's, so servers
+   * with slightly skewed clocks never make time go backwards along the chain.
+   */
+  async linkAudit(): Promise<string[]> {
+    const events = this.pending;
+    if (!events) return [];
+    this.pending = undefined;
+    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(this.db);
+    const head = await readHead(this.db);
+    let seq = head?.seq ?? 0;
+    let prev = head?.hash ?? GENESIS_HASH;
+    let lastAt = head?.at ?? Number.NEGATIVE_INFINITY;
+    const rows = events.map((e) => {
+      seq += 1;
+      const at = Math.max(Math.floor(e.at), lastAt);
+      const details = e.details ? JSON.stringify(e.details) : null;
+      const requestId = e.requestId ?? null;
+      const policyHash = e.policyHash ?? null;
+      // The hash covers the details as they will be read back, as verification sees them.
+      const content = { seq, id: e.id, at, type: e.type, actor: e.actor, requestId, details: details === null ? null : JSON.parse(details), policyHash };
+      const hash = eventHash(content, prev);
+      const row = { id: e.id, at, type: e.type, actor: e.actor, request_id: requestId, details, policy_hash: policyHash, seq, prev_hash: prev, hash };
+      prev = hash;
+      lastAt = at;
+      return row;
+    });
+    for (let i = 0; i < rows.length; i += AUDIT_INSERT_ROWS) {
+      await this.db.insertInto('audit_events').values(rows.slice(i, i + AUDIT_INSERT_ROWS)).execute();
+    }
+    return events.map((e) => e.type);
   }
 
   async getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -218,8 +270,23 @@ export class KyselyStore implements Store {
     private readonly sqlite?: BetterSqlite3.Database,
   ) {}
 
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(new KyselyTx(trx)));
+  private readonly auditListeners: ((types: readonly string[]) => void)[] = [];
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    let linked: string[] = [];
+    const result = await this.db.transaction().execute(async (trx) => {
+      const tx = new KyselyTx(trx, this.dialect);
+      const value = await fn(tx);
+      linked = await tx.linkAudit();
+      return value;
+    });
+    // After commit: a rolled-back transaction's events are never reported.
+    if (linked.length > 0) for (const listener of this.auditListeners) listener(linked);
+    return result;
+  }
+
+  onAuditCommitted(listener: (types: readonly string[]) => void) {
+    this.auditListeners.push(listener);
   }
 
   getRequest(id: string) {
@@ -358,40 +425,6 @@ export class KyselyStore implements Store {
     return { events: rows.map(toEvent) };
   }
 
-  async chainAudit(limit: number): Promise<string[]> {
-    return this.db.transaction().execute(async (trx) => {
-      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(trx);
-      const pending = await trx
-        .selectFrom('audit_events')
-        .selectAll()
-        .where('seq', 'is', null)
-        .orderBy('pos')
-        .limit(limit)
-        .execute();
-      if (pending.length === 0) return [];
-      const head = await trx
-        .selectFrom('audit_events')
-        .select(['seq', 'hash'])
-        .where('seq', 'is not', null)
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      let seq = head ? Number(head.seq) : 0;
-      let prev = head?.hash ?? GENESIS_HASH;
-      for (const row of pending) {
-        seq += 1;
-        const link = toLink({ ...row, seq });
-        const hash = eventHash(
-          { seq, id: link.id, at: link.at, type: link.type, actor: link.actor, requestId: link.requestId, details: link.details, policyHash: link.policyHash },
-          prev,
-        );
-        await trx.updateTable('audit_events').set({ seq, prev_hash: prev, hash }).where('pos', '=', row.pos).execute();
-        prev = hash;
-      }
-      return pending.map((r) => r.type);
-    });
-  }
-
   async readChain(fromSeq: number, limit: number) {
     const rows = await this.db
       .selectFrom('audit_events')
@@ -404,23 +437,32 @@ export class KyselyStore implements Store {
   }
 
   async auditHead() {
-    const row = await this.db
-      .selectFrom('audit_events')
-      .select(['seq', 'hash'])
-      .where('seq', 'is not', null)
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row ? { seq: Number(row.seq), hash: row.hash! } : undefined;
+    const head = await readHead(this.db);
+    return head ? { seq: head.seq, hash: head.hash } : undefined;
   }
 
-  async countUnchained() {
+  async countChained(upToSeq: number) {
     const row = await this.db
       .selectFrom('audit_events')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('seq', 'is', null)
+      .where('seq', '>=', 1)
+      .where('seq', '<=', upToSeq)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  async unchainedAudit() {
+    // Both from the partial index audit_unchained, which holds only rows without a seq.
+    const [count, first] = await Promise.all([
+      this.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('seq', 'is', null)
+        .executeTakeFirst(),
+      this.db.selectFrom('audit_events').select(['pos', 'id']).where('seq', 'is', null).orderBy('pos').limit(1).executeTakeFirst(),
+    ]);
+    const n = Number(count?.n ?? 0);
+    return n > 0 && first ? { count: n, first: { pos: Number(first.pos), id: first.id } } : { count: n };
   }
 
   async getState(key: string) {

@@ -1,4 +1,7 @@
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
+import { eventHash, GENESIS_HASH } from '../../core/audit-chain.js';
+import { CHAIN_LOCK_ID } from './kysely-store.js';
+import { AUDIT_TIME_ORDER_KEY as TIME_ORDER_KEY } from '../../app/ports.js';
 import type { Database } from './schema.js';
 
 type Dialect = 'sqlite' | 'postgres';
@@ -179,6 +182,51 @@ function grantsByEntitlement(): Migration {
   };
 }
 
+/**
+ * Issue 9: events are linked in the transaction that writes them, so a row without a seq is
+ * foreign from now on. Rows the previous version's after-commit chainer had not linked yet are
+ * linked here, once, exactly as it would have; nothing written after this runs is linked later.
+ * The previous chainer did not keep time order along the chain, so the seq this ends at is kept:
+ * verification holds only later links to it.
+ */
+function chainInTransaction(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      // PostgreSQL runs migrations in a transaction: no old chainer can link in between.
+      if (dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(db);
+      const head = await db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', 'is not', null).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      let seq = head ? Number(head.seq) : 0;
+      let prev: string = head?.hash ?? GENESIS_HASH;
+      let linked = 0;
+      for (;;) {
+        const rows = await db.selectFrom('audit_events').selectAll().where('seq', 'is', null).orderBy('pos').limit(1000).execute();
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          seq += 1;
+          const content = {
+            seq,
+            id: row.id,
+            at: Number(row.at),
+            type: row.type,
+            actor: row.actor,
+            requestId: row.request_id,
+            details: row.details === null ? null : JSON.parse(row.details),
+            policyHash: row.policy_hash,
+          };
+          const hash = eventHash(content, prev);
+          await db.updateTable('audit_events').set({ seq, prev_hash: prev, hash }).where('pos', '=', row.pos).execute();
+          prev = hash;
+          linked += 1;
+        }
+      }
+      if (seq > 0) {
+        await db.deleteFrom('hg_state').where('key', '=', TIME_ORDER_KEY).execute();
+        await db.insertInto('hg_state').values({ key: TIME_ORDER_KEY, value: JSON.stringify({ seq, linkedAtUpgrade: linked }) }).execute();
+      }
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -189,6 +237,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0003_access_work': accessWork(),
         '0004_covering_grant_lookup': coveringGrantLookup(),
         '0005_grants_by_entitlement': grantsByEntitlement(),
+        '0006_chain_in_transaction': chainInTransaction(dialect),
       }),
     },
     migrationTableName: 'hg_migrations',

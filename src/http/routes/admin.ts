@@ -58,8 +58,8 @@ export function adminRoutes({ server, table, opts }: RouteContext) {
       if (!hasRole(principal, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can reload the configuration');
       if (!opts.reload) throw new HgError('HG_INVALID_TRANSITION', 'this server was not started from a configuration file');
       const r = await opts.reload();
-      await app.recordReload(principal.id, r.previousPolicyHash);
-      return r;
+      const ended = await app.recordReload(principal.id, r.previousPolicyHash);
+      return { ...r, ...ended };
     },
   });
 }

@@ -170,7 +170,6 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
       // Problems found before the first byte are plain JSON errors (400, 403, 503), not error lines.
       app.audit.assertReader(principal);
       if (query.expectHead) parseHead(query.expectHead);
-      await app.audit.chainPending();
       const out = new PassThrough();
       const line = (value: unknown) => `${JSON.stringify(value)}\n`;
       verifyWithProgress(app.audit, principal, {

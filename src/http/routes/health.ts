@@ -41,8 +41,16 @@ export function healthRoutes({ server, table, opts }: RouteContext) {
           ? { ok: schedulerOk, running: sched.running, lastRunAt: iso(sched.lastRunAt), lagMs: sched.lastLagMs, error: sched.lastError ?? null }
           : { ok: true, running: false },
         audit: v
-          ? { ok: v.ok, verifiedAt: iso(v.at), count: v.count, head: v.head, firstBadSeq: v.firstBadSeq ?? null, problem: v.problem ?? null }
-          : { ok: true, verifiedAt: null },
+          ? {
+              ok: v.ok,
+              verifiedAt: iso(v.at),
+              count: v.count,
+              head: v.head,
+              firstBadSeq: v.firstBadSeq ?? null,
+              problem: v.problem ?? null,
+              fullPass: v.fullPass ?? null,
+            }
+          : { ok: true, verifiedAt: null, fullPass: null },
       };
       return reply.status(body.ready ? 200 : 503).send(body);
     },

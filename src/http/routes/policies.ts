@@ -5,13 +5,8 @@ import { hasRole } from '../../app/directory.js';
 import { HgError } from '../../core/errors.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
+import { bool, isoTime, text } from '../schemas.js';
 
-const text = (max: number) => z.string().max(max);
-const isoTime = z
-  .string()
-  .refine((s) => !Number.isNaN(Date.parse(s)) && /^\d{4}-\d{2}-\d{2}T/.test(s), 'must be an ISO-8601 date-time')
-  .transform((s) => Date.parse(s));
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 /** `entitlement=a&entitlement=b` or `entitlement=a,b` (or both). */
 const entitlementList = z
@@ -21,7 +16,7 @@ const entitlementList = z
 
 export const explainQuery = z
   .object({
-    principal: text(200).min(1).optional().describe('whose request to explain; default the caller'),
+    principal: text(200, 1).optional().describe('whose request to explain; default the caller'),
     entitlement: entitlementList.describe('target/role; repeat the parameter or separate with commas'),
     duration: text(32).optional().describe('90s, 15m, 1h30m, 2d or PT1H; default the policy default'),
     at: isoTime.optional().describe('when the request would be made; default now'),

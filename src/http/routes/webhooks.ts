@@ -118,8 +118,6 @@ export function webhookRoutes({ server, table, opts }: RouteContext): void {
     responses: { 202: { description: 'the redelivery is requested', schema: redeliverResponse } },
     handler: async ({ principal, params, body, reply }) => {
       if (!hasRole(principal, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can ask for a redelivery');
-      // An event written a moment ago may not be linked yet: link it so it can be named.
-      await app.audit.chainPending();
       const result = await service().requestRedelivery(principal, params.name, body.eventId);
       return reply.status(202).send(result);
     },
