@@ -49,6 +49,7 @@ import {
   reportWarnings,
   readJsonInput,
   runJsonChild,
+  requestersYaml,
   type BenchFigure,
   type Spawned,
 } from './lib.js';
@@ -77,6 +78,7 @@ function configYaml(storePath: string): string {
   return `${serverYaml(storePath)}
 principals:
 ${principalYaml('app', [], ['checker'])}
+${requestersYaml(Array.from({ length: PRINCIPALS }, (_, i) => principalId(i)), ['staff'])}
 targets:
 ${TARGETS.map((t) => `  ${t}:\n    type: hourglass\n    entitlements:\n${ROLES.map((r) => `      ${r}: {}`).join('\n')}`).join('\n')}
 policies:

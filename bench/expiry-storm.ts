@@ -39,6 +39,7 @@ import {
   writeFile,
   waitForQuiet,
   reportWarnings,
+  requestersYaml,
   type BenchFigure,
   type Spawned,
 } from './lib.js';
@@ -60,6 +61,7 @@ function configYaml(storePath: string): string {
 principals:
 ${principalYaml('app', [], ['checker'])}
 ${principalYaml('auditor', [], ['auditor'])}
+${requestersYaml(Array.from({ length: GRANTS }, (_, i) => principalId(i)), ['staff'])}
 targets:
   db:
     type: hourglass

@@ -90,6 +90,14 @@ export function principalYaml(id: string, groups: string[] = [], roles: string[]
   return `  - { id: ${id}, groups: [${groups.join(', ')}], roles: [${roles.join(', ')}], apiTokens: [{ sha256: ${sha256(tokenOf(id))} }] }`;
 }
 
+/**
+ * Principals without tokens (seeded requesters): they must be in the file, since a server ends
+ * the access of principals its configuration does not name (docs/configuration.md#reloading).
+ */
+export function requestersYaml(ids: Iterable<string>, groups: string[]): string {
+  return [...ids].map((id) => `  - { id: ${id}, groups: [${groups.join(', ')}] }`).join('\n');
+}
+
 /** `server:` block: SQLite store, rate limit off; the listen address comes from HOURGLASS_LISTEN. */
 export function serverYaml(storePath: string, extra = ''): string {
   return `server:

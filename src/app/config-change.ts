@@ -7,8 +7,8 @@
 import { formatPath } from '../config/schema.js';
 import type { HourglassConfig } from '../config/types.js';
 import { HgError } from '../core/errors.js';
-import type { AccessRequest } from '../core/types.js';
 import { targetOf } from './context.js';
+import type { HeldAccess } from './ports.js';
 
 export interface ConfigChangeProblem {
   path: (string | number)[];
@@ -18,46 +18,45 @@ export interface ConfigChangeProblem {
 /** Request ids shown per problem; the rest are counted. */
 const SHOWN = 5;
 
-function listed(ids: string[]): string {
-  const shown = ids.slice(0, SHOWN).join(', ');
-  return ids.length > SHOWN ? `${shown} and ${ids.length - SHOWN} more` : shown;
+function listed(ids: Iterable<string>): string {
+  const all = [...ids].sort();
+  const shown = all.slice(0, SHOWN).join(', ');
+  return all.length > SHOWN ? `${shown} and ${all.length - SHOWN} more` : shown;
+}
+
+function grouped(held: readonly HeldAccess[], key: (h: HeldAccess) => string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const h of held) {
+    const k = key(h);
+    let ids = out.get(k);
+    if (!ids) out.set(k, (ids = new Set()));
+    ids.add(h.requestId);
+  }
+  return out;
 }
 
 /**
- * Problems with moving from `current` to `next` while `holding` (open requests, and ended ones
- * whose access is not confirmed gone) exist. Empty: the change is safe.
+ * Problems with moving from `current` to `next` while `held` access exists (open requests, and
+ * ended ones whose removal is not confirmed). Empty: the change is safe.
  */
-export function strandedAccess(current: HourglassConfig, next: HourglassConfig, holding: readonly AccessRequest[]): ConfigChangeProblem[] {
-  const byTarget = new Map<string, Set<string>>();
-  const byEntitlement = new Map<string, Set<string>>();
-  for (const req of holding) {
-    for (const e of req.entitlements) {
-      const t = targetOf(e);
-      (byTarget.get(t) ?? byTarget.set(t, new Set()).get(t)!).add(req.id);
-      (byEntitlement.get(e) ?? byEntitlement.set(e, new Set()).get(e)!).add(req.id);
-    }
-  }
+export function strandedAccess(current: HourglassConfig, next: HourglassConfig, held: readonly HeldAccess[]): ConfigChangeProblem[] {
   const problems: ConfigChangeProblem[] = [];
   const advice = 'end those grants (revoke, or freeze the target) and reload once their access is removed';
-  for (const [name, ids] of byTarget) {
+  for (const [name, ids] of grouped(held, (h) => targetOf(h.entitlement))) {
     const before = current.targets[name];
     const after = next.targets[name];
-    const reqs = [...ids].sort();
     if (!after) {
-      problems.push({ path: ['targets', name], message: `target ${name} is gone from the file (removed or renamed) but holds access for ${listed(reqs)}: ${advice}` });
+      problems.push({ path: ['targets', name], message: `target ${name} is gone from the file (removed or renamed) but holds access for ${listed(ids)}: ${advice}` });
     } else if (before && before.type !== after.type) {
-      problems.push({ path: ['targets', name, 'type'], message: `target ${name} changes type from ${before.type} to ${after.type} but holds access for ${listed(reqs)}: ${advice}` });
+      problems.push({ path: ['targets', name, 'type'], message: `target ${name} changes type from ${before.type} to ${after.type} but holds access for ${listed(ids)}: ${advice}` });
     }
   }
-  for (const [entitlement, ids] of byEntitlement) {
+  for (const [entitlement, ids] of grouped(held, (h) => h.entitlement)) {
     const t = targetOf(entitlement);
     const role = entitlement.slice(t.length + 1);
     const target = next.targets[t];
     if (!target || target.entitlements[role]) continue; // a missing target is reported above
-    problems.push({
-      path: ['targets', t, 'entitlements', role],
-      message: `entitlement ${entitlement} is gone from the file but holds access for ${listed([...ids].sort())}: ${advice}`,
-    });
+    problems.push({ path: ['targets', t, 'entitlements', role], message: `entitlement ${entitlement} is gone from the file but holds access for ${listed(ids)}: ${advice}` });
   }
   return problems;
 }
@@ -71,8 +70,15 @@ export function refuseStrandedAccess(problems: ConfigChangeProblem[]): void {
   );
 }
 
-/** Requests held by principals the configuration no longer names. */
-export function ofUnknownPrincipals(config: HourglassConfig, requests: readonly AccessRequest[]): AccessRequest[] {
+/** Targets that hold access but are not in `config`, with the requests holding it there. */
+export function unconfiguredTargets(config: HourglassConfig, held: readonly HeldAccess[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [target, ids] of grouped(held, (h) => targetOf(h.entitlement))) if (!config.targets[target]) out.set(target, [...ids].sort());
+  return out;
+}
+
+/** Principals with open requests that `config` no longer names. */
+export function unknownPrincipals(config: HourglassConfig, held: readonly HeldAccess[]): string[] {
   const known = new Set(config.principals.map((p) => p.id));
-  return requests.filter((r) => !known.has(r.requester));
+  return [...new Set(held.filter((h) => h.open && !known.has(h.requester)).map((h) => h.requester))].sort();
 }

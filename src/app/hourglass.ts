@@ -1,14 +1,14 @@
 /** The application: every use case, wired to its ports. The HTTP layer and the CLI call this. */
 import { HgError } from '../core/errors.js';
 import { subjectMatches } from '../core/policy.js';
-import type { AccessRequest, Principal } from '../core/types.js';
+import type { Principal } from '../core/types.js';
 import type { HourglassConfig } from '../config/types.js';
-import { ofUnknownPrincipals, refuseStrandedAccess, strandedAccess } from './config-change.js';
-import type { StoreTx } from './ports.js';
+import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from './config-change.js';
+import type { HeldAccess, StoreTx } from './ports.js';
 import { credentialContext } from './access-work.js';
 import { AuditService } from './audit.js';
 import { checkAccess } from './check-access.js';
-import { SYSTEM_ACTOR, stamp, targetOf, type AppDeps } from './context.js';
+import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
 import { DueWork } from './due-work.js';
 import { EmergencyControls, endRequests } from './emergency.js';
@@ -117,8 +117,8 @@ export class Hourglass {
    * entitlement, that still holds access: call it before putting `next` in force.
    */
   async assertSafeChange(next: HourglassConfig): Promise<void> {
-    const holding = await this.deps.store.transaction((tx) => tx.requestsHoldingAccess());
-    refuseStrandedAccess(strandedAccess(this.deps.config.current(), next, holding));
+    const held = await this.deps.store.transaction((tx) => tx.heldAccess());
+    refuseStrandedAccess(strandedAccess(this.deps.config.current(), next, held));
   }
 
   /**
@@ -132,7 +132,7 @@ export class Hourglass {
       await tx.appendAudit(
         stamp(this.deps, [{ type: 'config.reloaded', actor, details: { previousPolicyHash: previousHash, policyHash: config.policyHash } }], now, config.policyHash),
       );
-      return this.endAccessOfUnknownPrincipals(tx, now);
+      return this.endAccessOfUnknownPrincipals(tx, await tx.heldAccess(), now);
     });
   }
 
@@ -146,27 +146,19 @@ export class Hourglass {
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (tx) => {
       await tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash));
-      const unconfigured = new Map<string, string[]>();
-      for (const req of await tx.requestsHoldingAccess()) {
-        for (const t of new Set(req.entitlements.map(targetOf))) {
-          if (!config.targets[t]) (unconfigured.get(t) ?? unconfigured.set(t, []).get(t)!).push(req.id);
-        }
-      }
+      const held = await tx.heldAccess();
+      const unconfigured = unconfiguredTargets(config, held);
       const alerts = [...unconfigured].map(([target, requests]) => ({ type: 'alert.target_unconfigured', actor: SYSTEM_ACTOR, details: { target, requests } }));
       if (alerts.length) await tx.appendAudit(stamp(this.deps, alerts, now, config.policyHash));
-      const ended = await this.endAccessOfUnknownPrincipals(tx, now);
+      const ended = await this.endAccessOfUnknownPrincipals(tx, held, now);
       return { ...ended, unconfiguredTargets: Object.fromEntries(unconfigured) };
     });
   }
 
-  private async endAccessOfUnknownPrincipals(tx: StoreTx, now: number): Promise<EndedAccess> {
-    const config = this.deps.config.current();
-    const byPrincipal = new Map<string, AccessRequest[]>();
-    for (const req of ofUnknownPrincipals(config, await tx.openRequests())) {
-      (byPrincipal.get(req.requester) ?? byPrincipal.set(req.requester, []).get(req.requester)!).push(req);
-    }
+  private async endAccessOfUnknownPrincipals(tx: StoreTx, held: readonly HeldAccess[], now: number): Promise<EndedAccess> {
     const ended: EndedAccess = { revoked: [], cancelled: [] };
-    for (const [principal, requests] of byPrincipal) {
+    for (const principal of unknownPrincipals(this.deps.config.current(), held)) {
+      const requests = await tx.openRequestsOf(principal);
       const r = await endRequests(this.deps, tx, SYSTEM_PRINCIPAL, requests, `principal ${principal} is no longer in the configuration`, now);
       ended.revoked.push(...r.revoked);
       ended.cancelled.push(...r.cancelled);

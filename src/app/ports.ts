@@ -73,6 +73,14 @@ export interface AuditPage {
   events: (AuditEvent & { pos: number })[];
 }
 
+export interface HeldAccess {
+  requestId: string;
+  requester: string;
+  entitlement: string;
+  /** Open (pending, scheduled, active): the request itself can still be ended. */
+  open: boolean;
+}
+
 /** Everything a use case may do inside one transaction. */
 export interface StoreTx {
   getRequest(id: string): Promise<AccessRequest | undefined>;
@@ -82,8 +90,12 @@ export interface StoreTx {
   /** Non-final requests of a principal (for lock) or touching a target (for freeze). */
   openRequestsOf(requester: string): Promise<AccessRequest[]>;
   openRequests(): Promise<AccessRequest[]>;
-  /** Open requests, and ended ones whose access on a target is not confirmed gone (provisioning, present, removing). */
-  requestsHoldingAccess(): Promise<AccessRequest[]>;
+  /**
+   * One row per entitlement of every request that holds access or may still come to: open
+   * requests, and ended ones whose removal is not confirmed. Compact (no request bodies) for
+   * active grants, so a reload or a start over many grants stays cheap.
+   */
+  heldAccess(): Promise<HeldAccess[]>;
   /**
    * Records events in this transaction, linked onto the hash chain (seq, prevHash, hash) as part
    * of it; `at` may be moved forward to the chain head's, never back.

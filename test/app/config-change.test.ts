@@ -1,24 +1,26 @@
 /** Which configuration changes would strand access (pure: configurations and requests in, problems out). */
 import { describe, expect, it } from 'vitest';
-import { ofUnknownPrincipals, refuseStrandedAccess, strandedAccess } from '../../src/app/config-change.js';
-import type { AccessRequest } from '../../src/core/types.js';
+import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from '../../src/app/config-change.js';
+import type { HeldAccess } from '../../src/app/ports.js';
 import { configFromYaml } from '../support/app-harness.js';
 import { policiesYaml } from '../fixtures/policies.js';
 
 const current = configFromYaml(policiesYaml());
-const req = (id: string, entitlements: string[], requester = 'alice') => ({ id, entitlements, requester }) as unknown as AccessRequest;
+/** The held-access rows of one request (one per entitlement), as the store gives them. */
+const req = (id: string, entitlements: string[], requester = 'alice', open = true): HeldAccess[] =>
+  entitlements.map((entitlement) => ({ requestId: id, requester, entitlement, open }));
 const without = (edit: (y: string) => string) => configFromYaml(edit(policiesYaml()));
 
 describe('strandedAccess', () => {
   it('allows any change when nothing holds access there', () => {
     const dropped = without((y) => y.replace(/  cache:\n    type: hourglass\n    entitlements:\n      read: \{\}\n/, '').replace(/, cache\/read/g, ''));
     expect(Object.keys(dropped.targets)).toEqual(['db']);
-    expect(strandedAccess(current, dropped, [req('r1', ['db/read'])])).toEqual([]);
+    expect(strandedAccess(current, dropped, req('r1', ['db/read']))).toEqual([]);
   });
 
   it('names a dropped target and every request holding it (five shown, the rest counted)', () => {
     const dropped = without((y) => y.replace(/  cache:\n    type: hourglass\n    entitlements:\n      read: \{\}\n/, '').replace(/, cache\/read/g, ''));
-    const holding = Array.from({ length: 7 }, (_, i) => req(`r${i}`, ['cache/read', 'db/read']));
+    const holding = Array.from({ length: 7 }, (_, i) => req(`r${i}`, ['cache/read', 'db/read'])).flat();
     const problems = strandedAccess(current, dropped, holding);
     expect(problems).toHaveLength(1);
     expect(problems[0]!.path).toEqual(['targets', 'cache']);
@@ -27,9 +29,9 @@ describe('strandedAccess', () => {
 
   it('names an entitlement that is gone, and a target whose type changes', () => {
     const noAdmin = without((y) => y.replace('      admin: { description: admin }\n', '').replace(/db\/admin/g, 'db/write'));
-    expect(strandedAccess(current, noAdmin, [req('r1', ['db/admin'])]).map((p) => p.path)).toEqual([['targets', 'db', 'entitlements', 'admin']]);
+    expect(strandedAccess(current, noAdmin, req('r1', ['db/admin'])).map((p) => p.path)).toEqual([['targets', 'db', 'entitlements', 'admin']]);
     const retyped = { ...current, targets: { ...current.targets, cache: { ...current.targets.cache!, type: 'redis' } } };
-    expect(strandedAccess(current, retyped, [req('r2', ['cache/read'])]).map((p) => p.path)).toEqual([['targets', 'cache', 'type']]);
+    expect(strandedAccess(current, retyped, req('r2', ['cache/read'])).map((p) => p.path)).toEqual([['targets', 'cache', 'type']]);
   });
 
   it('refuses with HG_CONFIG_INVALID and one problem per path', () => {
@@ -38,9 +40,14 @@ describe('strandedAccess', () => {
   });
 });
 
-describe('ofUnknownPrincipals', () => {
-  it('picks the requests of principals the configuration does not name', () => {
-    const reqs = [req('a', ['db/read'], 'alice'), req('g', ['db/read'], 'gone'), req('c', ['db/read'], 'constructor')];
-    expect(ofUnknownPrincipals(current, reqs).map((r) => r.id)).toEqual(['g', 'c']);
+describe('unknownPrincipals and unconfiguredTargets', () => {
+  it('names principals with open requests that the configuration does not name, once each', () => {
+    const held = [...req('a', ['db/read'], 'alice'), ...req('g', ['db/read', 'db/write'], 'gone'), ...req('c', ['db/read'], 'constructor'), ...req('x', ['db/read'], 'ended', false)];
+    expect(unknownPrincipals(current, held)).toEqual(['constructor', 'gone']);
+  });
+
+  it('names targets that hold access but are not configured, ended requests whose removal waits included', () => {
+    const held = [...req('a', ['db/read']), ...req('b', ['old/read'], 'alice', false), ...req('c', ['old/write', 'db/read'])];
+    expect(Object.fromEntries(unconfiguredTargets(current, held))).toEqual({ old: ['b', 'c'] });
   });
 });

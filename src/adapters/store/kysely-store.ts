@@ -13,6 +13,7 @@ import type {
   AuditFilter,
   AuditPage,
   GrantRow,
+  HeldAccess,
   IdempotencyRecord,
   Lock,
   RequestFilter,
@@ -26,8 +27,6 @@ type AuditRow = Selectable<AuditEventsTable>;
 type Kind = 'principal' | 'target';
 
 const OPEN_STATUSES = ['pending', 'scheduled', 'active'];
-/** Access a target may still hold. */
-const HELD_ACCESS = ['provisioning', 'present', 'removing'];
 /** Advisory lock id that lets only one transaction at a time link the audit chain on PostgreSQL. */
 export const CHAIN_LOCK_ID = 4_842_001;
 /** Rows per INSERT: well under PostgreSQL's 65535 bind parameters at 10 columns a row. */
@@ -161,13 +160,21 @@ class KyselyTx implements StoreTx {
     return rows.map(parse);
   }
 
-  async requestsHoldingAccess() {
-    const rows = await this.db
+  async heldAccess(): Promise<HeldAccess[]> {
+    // Active grants from their index (no JSON); the rest (pending, scheduled, removal not yet
+    // confirmed) are few and read whole.
+    const active = await this.db.selectFrom('grants').select(['request_id', 'principal', 'entitlement']).execute();
+    const others = await this.db
       .selectFrom('requests')
       .select('body')
-      .where((eb) => eb.or([eb('status', 'in', OPEN_STATUSES), eb('access', 'in', HELD_ACCESS)]))
+      .where((eb) => eb.or([eb('status', 'in', ['pending', 'scheduled']), eb('access', 'in', ['provisioning', 'removing'])]))
       .execute();
-    return rows.map(parse);
+    const out: HeldAccess[] = active.map((r) => ({ requestId: r.request_id, requester: r.principal, entitlement: r.entitlement, open: true }));
+    for (const req of others.map(parse)) {
+      const open = OPEN_STATUSES.includes(req.status);
+      for (const entitlement of req.entitlements) out.push({ requestId: req.id, requester: req.requester, entitlement, open });
+    }
+    return out;
   }
 
   async appendAudit(events: AuditEvent[]) {
