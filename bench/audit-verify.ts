@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { createIds } from '../src/adapters/system.js';
 import { openStore } from '../src/adapters/store/open-store.js';
-import { Hourglass } from '../src/app/hourglass.js';
+import { createHourglass } from '../src/compose.js';
+import { connectorFactories } from '../src/adapters/connectors/index.js';
 import { parseConfig } from '../src/config/load-config.js';
 import { eventHash, GENESIS_HASH } from '../src/core/audit-chain.js';
 import { isMain, log, printFigures, round, type BenchFigure } from './lib.js';
@@ -92,17 +92,17 @@ export async function run(events = Number(process.env.HG_BENCH_AUDIT_EVENTS ?? 1
   const dir = mkdtempSync(join(tmpdir(), 'hg-bench-audit-'));
   const path = join(dir, 'hg.db');
   try {
-    const config = parseConfig(CONFIG, {}, 'bench.yaml');
+    const config = parseConfig(CONFIG, {}, 'bench.yaml', connectorFactories);
     // Create the schema through the real store, then seed with the driver directly.
-    await (await openStore(`sqlite:${path}`)).close();
+    await (await openStore(`sqlite:${path}`, { cwd: dir })).close();
     const s0 = performance.now();
     const lastHash = seed(path, events, config.policyHash);
     const seedSeconds = (performance.now() - s0) / 1000;
     log(`seeded ${events} chained events in ${round(seedSeconds)} s`);
 
-    const store = await openStore(`sqlite:${path}`);
     const clock = { now: () => T0 };
-    const app = new Hourglass({ store, clock, ids: createIds(clock), config: { current: () => config } });
+    const hg = await createHourglass(config, {}, { clock, storeUrl: `sqlite:${path}`, metrics: false, http: false });
+    const { app } = hg;
     try {
       const runs: number[] = [];
       let report;
@@ -134,7 +134,7 @@ export async function run(events = Number(process.env.HG_BENCH_AUDIT_EVENTS ?? 1
         { bench: 'audit-verify', figure: 'verify throughput', value: Math.round(events / median), unit: 'events/s' },
       ];
     } finally {
-      await store.close();
+      await hg.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,11 +10,11 @@
  * what the server writes. The audit chain is then linked and verified, as a running server
  * would have done, so the server under test starts from a verified chain.
  */
-import { openStore } from '../src/adapters/store/open-store.js';
-import { createIds } from '../src/adapters/system.js';
 import { factsFor, stamp } from '../src/app/context.js';
-import { Hourglass } from '../src/app/hourglass.js';
+import type { Hourglass } from '../src/app/hourglass.js';
+import { createHourglass } from '../src/compose.js';
 import { newRequest } from '../src/app/requests.js';
+import { connectorFactories } from '../src/adapters/connectors/index.js';
 import { parseConfig } from '../src/config/load-config.js';
 import { parseDuration } from '../src/core/duration.js';
 import * as lifecycle from '../src/core/lifecycle.js';
@@ -48,12 +48,12 @@ const shapeDiff = (want: string, got: AccessRequest) => {
 };
 
 export async function seedActiveGrants(opts: { storePath: string; yaml: string; count: number; item: (i: number) => SeedItem }): Promise<SeedReport> {
-  const config = parseConfig(opts.yaml, {}, 'bench.yaml');
-  const source = { current: () => config };
+  const config = parseConfig(opts.yaml, {}, 'bench.yaml', connectorFactories);
   let t = Date.now();
   const clock = { now: () => t };
-  const store = await openStore(`sqlite:${opts.storePath}`);
-  const app = new Hourglass({ store, clock, ids: createIds(clock), config: source });
+  const hg = await createHourglass(config, {}, { clock, storeUrl: `sqlite:${opts.storePath}`, metrics: false, http: false });
+  const { app } = hg;
+  const store = hg.stores.store;
   try {
     const started = performance.now();
     const first = opts.item(0);
@@ -92,7 +92,7 @@ export async function seedActiveGrants(opts: { storePath: string; yaml: string; 
     if (!report.ok) throw new Error(`seeded audit chain does not verify: ${report.problem}`);
     return { requests: opts.count, seedMs: Math.round(seedMs), chainMs: Math.round(performance.now() - chainStart), auditEvents: report.count };
   } finally {
-    await store.close();
+    await hg.close();
   }
 }
 

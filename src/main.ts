@@ -3,7 +3,7 @@
  * everything else receives what it needs.
  */
 import { Command, CommanderError } from 'commander';
-import { registerClientCommands } from './cli/client-commands.js';
+import { registerClientCommands } from './cli/commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
   const env = { ...process.env };

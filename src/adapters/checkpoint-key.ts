@@ -68,16 +68,17 @@ const loaded = new WeakMap<CheckpointSettings, CheckpointKey>();
 /**
  * Loads (or, with generateKey, creates) the signing key of these settings. The result is kept per
  * settings object, so a configuration reload picks up a new key and anything else costs nothing.
- * Relative `keyFile` paths are taken from `cwd` (the working directory by default), like the store.
+ * Relative `keyFile` paths are taken from `cwd` (the composition root passes the working
+ * directory), like the store.
  */
-export function loadCheckpointKey(settings: CheckpointSettings, opts: { cwd?: string } = {}): CheckpointKey {
+export function loadCheckpointKey(settings: CheckpointSettings, opts: { cwd: string }): CheckpointKey {
   const cached = loaded.get(settings);
   if (cached) return cached;
   let key: CheckpointKey;
   if (settings.signingKeyPem) {
     key = signerOf(fromPem(settings.signingKeyPem, 'audit.checkpoints.signingKey'), 'signingKey', undefined, []);
   } else if (settings.keyFile) {
-    const path = resolve(opts.cwd ?? process.cwd(), settings.keyFile);
+    const path = resolve(opts.cwd, settings.keyFile);
     let source: CheckpointKey['source'] = 'keyFile';
     if (!existsSync(path)) {
       if (!settings.generateKey) {

@@ -4,16 +4,10 @@
  * across restarts and several servers may run it at once.
  */
 import type { Hourglass } from '../app/hourglass.js';
-import type { BackgroundWorker } from '../app/ports.js';
+import type { BackgroundWorker, SchedulerStatus } from '../app/ports.js';
 import type { Logger } from 'pino';
 
-export interface SchedulerStatus {
-  running: boolean;
-  lastRunAt?: number;
-  lastError?: string;
-  lastLagMs: number;
-  transitions: number;
-}
+export type { SchedulerStatus };
 
 export class Scheduler {
   readonly status: SchedulerStatus = { running: false, lastLagMs: 0, transitions: 0 };

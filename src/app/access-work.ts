@@ -39,7 +39,7 @@ const MAX_IN_FLIGHT = 1000;
 export const LEASE_MS = 60_000;
 /** Kept back from the lease for the claim and the commit around the calls (config: callTimeout max). */
 const COMMIT_MARGIN_MS = 10_000;
-/** The config defaults (src/config/target-kinds.ts), for targets built without the loader. */
+/** The config defaults (commonTargetShape, src/config/sections/targets.ts), for targets built without the loader. */
 const DEFAULT_ALERT_AFTER_MS = 300_000;
 const DEFAULT_TARGET_CONCURRENCY = 8;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -50,8 +50,8 @@ export function credentialContext(requestId: string, target: string): string {
 
 /** A target's lane limits; the timeout never reaches into the commit margin of the lease. */
 export function laneLimits(target: TargetConfig): LaneLimits {
-  const concurrency = Number(target.concurrency ?? DEFAULT_TARGET_CONCURRENCY);
-  const timeout = Number(target.callTimeout ?? DEFAULT_CALL_TIMEOUT_MS);
+  const concurrency = target.concurrency ?? DEFAULT_TARGET_CONCURRENCY;
+  const timeout = target.callTimeout ?? DEFAULT_CALL_TIMEOUT_MS;
   return {
     concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : DEFAULT_TARGET_CONCURRENCY,
     callTimeoutMs: Math.min(timeout > 0 ? timeout : DEFAULT_CALL_TIMEOUT_MS, LEASE_MS - COMMIT_MARGIN_MS),
@@ -60,8 +60,8 @@ export function laneLimits(target: TargetConfig): LaneLimits {
 
 /**
  * A request's access grouped by target, as connectors see it, and the targets it names that are
- * no longer configured (work there cannot be done, so it must fail, never be skipped). The
- * built-in `hourglass` kind keeps its grants inline and is in neither.
+ * no longer configured (work there cannot be done, so it must fail, never be skipped). Targets
+ * of an inline kind (the built-in `hourglass`) keep their grants in Hourglass and are in neither.
  */
 export function targetsOf(config: HourglassConfig, req: AccessRequest): { grants: GrantOnTarget[]; unconfigured: string[] } {
   const byTarget = new Map<string, GrantOnTarget>();
@@ -73,7 +73,7 @@ export function targetsOf(config: HourglassConfig, req: AccessRequest): { grants
       unconfigured.add(targetName);
       continue;
     }
-    if (target.type === 'hourglass') continue;
+    if (config.capabilities[targetName]?.inline) continue;
     const name = entitlement.slice(targetName.length + 1);
     let g = byTarget.get(targetName);
     if (!g) {
@@ -260,7 +260,7 @@ export class AccessWork implements BackgroundWorker {
   }
 
   private async failed(req: AccessRequest, config: HourglassConfig, failures: Failure[], granted: GrantOnTarget[]) {
-    const alertAfter = failures.map((f) => Number(config.targets[f.target]?.revocationAlertAfter ?? DEFAULT_ALERT_AFTER_MS));
+    const alertAfter = failures.map((f) => config.targets[f.target]?.revocationAlertAfter ?? DEFAULT_ALERT_AFTER_MS);
     const now = this.deps.clock.now();
     const message = failures.map((f) => (f.message.includes(`"${f.target}"`) ? f.message : `${f.target}: ${f.message}`)).join('; ');
     const facts = {

@@ -5,7 +5,7 @@
  */
 import { HgError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
-import type { AuditService, VerifyReport } from './audit.js';
+import { parseHead, type AuditService, type VerifyReport } from './audit.js';
 import type { AppDeps } from './context.js';
 import type { AuditEvent, AuditFilter } from './ports.js';
 
@@ -51,13 +51,16 @@ export interface VerifyProgressLine {
 /**
  * Full verification that reports progress every `every` verified events (by page, so a little
  * past each multiple). `aborted()` is asked at each page; when true the walk stops with an error.
+ * A caller without the role, or a malformed `expectHead`, throws at once (not in the promise),
+ * so a streaming route can answer those as plain errors before its first byte.
  */
-export async function verifyWithProgress(
+export function verifyWithProgress(
   audit: AuditService,
   actor: Principal,
   opts: { expectHead?: string; every: number; onProgress: (p: VerifyProgressLine['progress']) => void; aborted?: () => boolean },
 ): Promise<VerifyReport> {
   audit.assertReader(actor);
+  if (opts.expectHead) parseHead(opts.expectHead);
   let next = opts.every;
   return audit.verify({
     ...(opts.expectHead ? { expectHead: opts.expectHead } : {}),

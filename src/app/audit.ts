@@ -78,6 +78,12 @@ export class AuditService {
     if (!hasRole(actor, 'admin', 'auditor')) throw new HgError('HG_FORBIDDEN', 'the auditor or admin role is needed to read the audit log');
   }
 
+  /** verify() for a caller, who needs the auditor or admin role. */
+  async verifyFor(actor: Principal, opts: { expectHead?: string } = {}): Promise<VerifyReport> {
+    this.assertReader(actor);
+    return this.verify(opts);
+  }
+
   /**
    * Walks the chain from `from` (genesis by default). `expectHead` (from an earlier
    * /v1/audit/head, kept outside the database) catches a truncated tail. Rows outside the chain

@@ -10,7 +10,8 @@
  * the worker starts no other call for the same request on that target until it has, so bound
  * your own waits (connect, statement and lock timeouts) so that a hung call ends soon after.
  */
-import type { TargetConfig } from '../core/types.js';
+import type { TargetCapabilities, TargetConfig } from '../core/types.js';
+import type { TargetKind } from '../config/target-kind.js';
 
 /** One request's access on one target: every entitlement of the request on that target. */
 export interface GrantOnTarget {
@@ -47,16 +48,8 @@ export interface FoundAccess {
   holds: string[];
 }
 
-export interface ConnectorCapabilities {
-  /** Ends live sessions at revoke. */
-  killsSessions: boolean;
-  /** The target refuses the access after expiresAt by itself (VALID UNTIL, certificate validity). */
-  enforcesExpiry: boolean;
-  /** `list` is meaningful (reconciliation is possible). */
-  canList: boolean;
-  /** Credentials are issued (POST /v1/requests/{id}/credentials). */
-  issuesCredentials: boolean;
-}
+/** What the connector's grants can do: its factory's `capabilities(target)` (core/types.ts). */
+export type ConnectorCapabilities = TargetCapabilities;
 
 export interface Connector {
   readonly kind: string;
@@ -79,16 +72,64 @@ export interface Connector {
   close(): Promise<void>;
 }
 
-/** Builds connectors from target configuration; validation problems are reported at config load. */
-export interface ConnectorFactory {
-  readonly kind: string;
-  /** Checks the target's kind-specific settings; returns problems as [path, message] pairs. */
-  validate(target: TargetConfig): { path: (string | number)[]; message: string }[];
+/**
+ * Everything about one target kind, in its folder under src/adapters/connectors/: the settings
+ * schema, capabilities and semantic checks the loader runs (TargetKind), how `hourglass connect`
+ * opens its credentials (`client`), and the connectors it builds. Listed once, in
+ * src/adapters/connectors/index.ts.
+ */
+export interface ConnectorFactory extends TargetKind {
+  /** How `hourglass connect` and `credentials --format env` open this kind's credentials; absent: they cannot. */
+  readonly client?: ClientDescription;
   create(target: TargetConfig, opts: { secretsToScrub: (text: string) => string }): Connector;
 }
 
+/** Credentials as the CLI received them (the fields a connector's `grant` returned). */
+export type ClientCredentials = Record<string, unknown>;
+
+/** The connection's parts: the explicit fields first, else what the URL says. */
+export interface ConnectionParts {
+  username?: string;
+  password?: string;
+  host?: string;
+  port?: number;
+  database?: string;
+  /** postgres: sslmode; mariadb: the tls mode; redis: 'on' when TLS is used. */
+  tls?: string;
+}
+
+/** The client command `connect` runs (before the user's own arguments), secrets in `env` only. */
+export interface ClientInvocation {
+  args: string[];
+  env: Record<string, string>;
+  /** Names in `env` that hold secrets: shown as *** only. */
+  secretEnv: string[];
+  /** Variables removed from the inherited environment (they would send the client elsewhere). */
+  unset: string[];
+}
+
+/** How the CLI opens a kind's credentials. The password never goes on a command line. */
+export interface ClientDescription {
+  /** URL schemes (and `kind`/`type` field values) that mean this kind, named in messages. */
+  readonly schemes: readonly string[];
+  /** Schemes accepted too, not named in messages (postgresql://). */
+  readonly otherSchemes?: readonly string[];
+  /** Client programs, in order of preference. */
+  readonly programs: readonly string[];
+  /** The Debian package that has them (for the hint when none is found). */
+  readonly debianPackage: string;
+  /** How the credentials tell TLS, in the client's words (see ConnectionParts.tls). */
+  tlsOf(credentials: ClientCredentials, url: URL | undefined): string | undefined;
+  /** `credentials --format env`: variables the client reads; `then`, the command for what it cannot read from them. */
+  env(parts: ConnectionParts): { vars: [string, string | number | undefined][]; then?: string[] };
+  /** Which TLS options a default `program` takes, when its name does not tell (`version` runs it with --version). */
+  flavorOf?(program: string, version: () => string): 'mariadb' | 'mysql' | undefined;
+  /** The command for `program` (a name or path), `caFile` holding the CA the credentials carried. */
+  command(parts: ConnectionParts, opts: { program: string; flavor?: 'mariadb' | 'mysql'; caFile?: string }): ClientInvocation;
+}
+
 export interface ConnectorRegistry {
-  /** The connector for a target, or undefined for the built-in `hourglass` kind (inline). */
+  /** The connector for a target, or undefined when it is not configured or its kind is not in this build. */
   forTarget(name: string): Connector | undefined;
   closeAll(): Promise<void>;
 }

@@ -38,8 +38,8 @@ export async function commitOutcome(
 /** The facts a transition of this request needs at `now` under the configuration in force. */
 export function factsFor(config: HourglassConfig, entitlements: readonly string[], now: number): Facts {
   const timeouts = [...new Set(entitlements.map(targetOf))]
-    .map((t) => config.targets[t]?.provisioningTimeout)
-    .filter((v): v is number => typeof v === 'number');
+    .filter((t) => !config.capabilities[t]?.inline)
+    .flatMap((t) => config.targets[t]?.provisioningTimeout ?? []);
   return {
     now,
     inline: isInline(config, entitlements),
@@ -48,9 +48,9 @@ export function factsFor(config: HourglassConfig, entitlements: readonly string[
   };
 }
 
-/** True when every target of these entitlements keeps its grants inside Hourglass. */
+/** True when every target of these entitlements keeps its grants inside Hourglass (an inline kind). */
 export function isInline(config: HourglassConfig, entitlements: readonly string[]): boolean {
-  return entitlements.every((e) => config.targets[targetOf(e)]?.type === 'hourglass');
+  return entitlements.every((e) => config.capabilities[targetOf(e)]?.inline === true);
 }
 
 export function targetOf(entitlement: string): string {

@@ -21,6 +21,13 @@ export class EmergencyControls {
     if (!hasRole(actor, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can do this');
   }
 
+  /** Locked principals and frozen targets (admin, auditor). */
+  async listLocks(actor: Principal) {
+    if (!hasRole(actor, 'admin', 'auditor')) throw new HgError('HG_FORBIDDEN', 'the admin or auditor role is needed');
+    const [principals, targets] = await Promise.all([this.deps.store.listLocks('principal'), this.deps.store.listLocks('target')]);
+    return { principals, targets };
+  }
+
   async lockPrincipal(actor: Principal, id: string, reason?: string): Promise<EmergencyResult> {
     this.assertAdmin(actor);
     const config = this.deps.config.current();

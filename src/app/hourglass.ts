@@ -4,15 +4,32 @@ import { subjectMatches } from '../core/policy.js';
 import type { Principal } from '../core/types.js';
 import type { HourglassConfig } from '../config/types.js';
 import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from './config-change.js';
-import type { HeldAccess, StoreTx } from './ports.js';
+import type { AppLog, HeldAccess, ReloadableConfig, StoreTx } from './ports.js';
 import { credentialContext } from './access-work.js';
 import { AuditService } from './audit.js';
+import { CheckpointService, type CheckpointSigner, type CheckpointStore } from './checkpoints.js';
 import { checkAccess } from './check-access.js';
 import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
 import { DueWork } from './due-work.js';
 import { EmergencyControls, endRequests } from './emergency.js';
+import { explain, type ExplainInput, type ExplainResult } from './explain.js';
 import { RequestService } from './requests.js';
+import { WebhookService, type WebhookOptions, type WebhookSender, type WebhookStore } from './webhooks.js';
+
+/**
+ * The ports beside AppDeps that some use cases need; the composition root (src/compose.ts) gives
+ * them all. Absent: those use cases answer that the server runs without them.
+ */
+export interface AppPorts {
+  /** The webhook outbox and the sender: webhook admin use cases. */
+  webhooks?: { store: WebhookStore; sender: WebhookSender; options: WebhookOptions & { random: () => number } };
+  /** The checkpoint table and the key configured now (read on every call, so a reload applies). */
+  checkpoints?: { store: CheckpointStore; key: () => CheckpointSigner | undefined };
+  /** The configuration file, for reloadConfig; absent when the server was started without one. */
+  configFile?: ReloadableConfig;
+  log?: AppLog;
+}
 
 /** Grant pages are ordered by (request id, entitlement); the cursor names the last row seen. */
 function parseGrantCursor(cursor: string): { requestId: string; entitlement: string } {
@@ -26,15 +43,79 @@ export class Hourglass {
   readonly due: DueWork;
   readonly emergency: EmergencyControls;
   readonly audit: AuditService;
+  private readonly webhookService: WebhookService | undefined;
+  private readonly checkpointService: CheckpointService | undefined;
 
-  constructor(readonly deps: AppDeps) {
+  constructor(
+    readonly deps: AppDeps,
+    private readonly ports: AppPorts = {},
+  ) {
     this.requests = new RequestService(deps);
     this.due = new DueWork(deps);
     this.emergency = new EmergencyControls(deps);
     this.audit = new AuditService(deps);
+    const w = ports.webhooks;
+    this.webhookService = w ? new WebhookService(deps, w.store, w.sender, w.options) : undefined;
+    const c = ports.checkpoints;
+    this.checkpointService = c ? new CheckpointService(deps, this.audit, c.store, c.key) : undefined;
     const metrics = deps.metrics;
     // After commit, by the server that wrote them: each committed event is counted exactly once.
     if (metrics) deps.store.onAuditCommitted((types) => types.forEach((t) => metrics.eventRecorded(t)));
+  }
+
+  /** Webhook endpoints, the delivery log and redelivery (each use case checks the caller's roles). */
+  get webhooks(): WebhookService {
+    if (!this.webhookService) throw new HgError('HG_INTERNAL', 'this server runs without the webhook outbox');
+    return this.webhookService;
+  }
+
+  /** Signed audit checkpoints: list, public key, verify (each use case checks the caller's roles). */
+  get checkpoints(): CheckpointService {
+    if (!this.checkpointService) throw new HgError('HG_INTERNAL', 'this server runs without audit checkpoints');
+    return this.checkpointService;
+  }
+
+  /** The caller, and whether they are locked. */
+  async me(actor: Principal) {
+    const lock = await this.deps.store.getLock('principal', actor.id);
+    return { id: actor.id, groups: actor.groups, roles: actor.roles, locked: Boolean(lock) };
+  }
+
+  /** For readiness: does the store answer? */
+  async storeHealth(): Promise<{ ok: boolean; error?: string }> {
+    try {
+      await this.deps.store.ping();
+      return { ok: true };
+    } catch {
+      return { ok: false, error: 'store unreachable' };
+    }
+  }
+
+  /** The metrics exposition, for principals with the `metrics` or `admin` role. */
+  async metricsText(actor: Principal, source: { metrics(): Promise<string> }): Promise<string> {
+    if (!hasRole(actor, 'metrics', 'admin')) throw new HgError('HG_FORBIDDEN', 'the metrics or admin role is needed');
+    return source.metrics();
+  }
+
+  /**
+   * explain() for a caller: for themselves, or for anyone with the admin or auditor role; the
+   * locks and freezes in force are taken into account, `at` defaults to now.
+   */
+  async explain(caller: Principal, q: Omit<ExplainInput, 'principal' | 'at' | 'locks'> & { principal?: string; at?: number }): Promise<ExplainResult> {
+    const principal = q.principal ?? caller.id;
+    if (principal !== caller.id && !hasRole(caller, 'admin', 'auditor')) {
+      throw new HgError('HG_FORBIDDEN', 'you may explain only your own requests; the admin or auditor role is needed for others');
+    }
+    const config = this.deps.config.current();
+    const targets = [...new Set(q.entitlements.map((e) => e.split('/')[0]!).filter(Boolean))];
+    const { store } = this.deps;
+    const [lock, ...frozen] = await Promise.all([store.getLock('principal', principal), ...targets.map((t) => store.getLock('target', t))]);
+    return explain(config, {
+      ...q,
+      principal,
+      at: q.at ?? this.deps.clock.now(),
+      locks: { principal: Boolean(lock), frozenTargets: targets.filter((_, i) => frozen[i]) },
+    });
   }
 
   check(caller: Principal, principal: string, entitlement: string) {
@@ -92,7 +173,6 @@ export class Hourglass {
    */
   async credentials(actor: Principal, id: string) {
     const now = this.deps.clock.now();
-    const config = this.deps.config.current();
     // Read before the transaction: a store call inside it would wait on the transaction itself.
     const rows = await this.deps.store.getCredentials(id);
     return this.deps.store.transaction(async (tx) => {
@@ -119,6 +199,31 @@ export class Hourglass {
   async assertSafeChange(next: HourglassConfig): Promise<void> {
     const held = await this.deps.store.transaction((tx) => tx.heldAccess());
     refuseStrandedAccess(strandedAccess(this.deps.config.current(), next, held));
+  }
+
+  /**
+   * Re-reads the configuration file and puts it in force (admin; SIGHUP acts as SYSTEM_PRINCIPAL).
+   * Refused, the old configuration stays: a file with problems, or one that strands held access.
+   * server.listen and server.store keep their values until the next restart.
+   */
+  async reloadConfig(actor: Principal): Promise<{ policyHash: string; previousPolicyHash: string } & EndedAccess> {
+    if (!hasRole(actor, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can reload the configuration');
+    const file = this.ports.configFile;
+    if (!file) throw new HgError('HG_INVALID_TRANSITION', 'this server was not started from a configuration file');
+    const current = file.current();
+    const previousPolicyHash = current.policyHash;
+    const next = file.load();
+    // Before the swap: a target that still holds access may not leave (config-change.ts).
+    await this.assertSafeChange(next);
+    const { listen, store } = current.server;
+    if (next.server.store !== store || next.server.listen.port !== listen.port || next.server.listen.host !== listen.host) {
+      this.ports.log?.warn({}, 'server.listen and server.store changes take effect at the next restart');
+    }
+    file.replace({ ...next, server: { ...next.server, listen, store } });
+    const policyHash = next.policyHash;
+    this.ports.log?.info({ policyHash, previousPolicyHash }, 'configuration reloaded');
+    const ended = await this.recordReload(actor.id, previousPolicyHash);
+    return { policyHash, previousPolicyHash, ...ended };
   }
 
   /**
@@ -172,5 +277,5 @@ export interface EndedAccess {
   cancelled: string[];
 }
 
-/** Hourglass itself, ending access the configuration no longer allows. */
-const SYSTEM_PRINCIPAL: Principal = Object.freeze({ id: SYSTEM_ACTOR, groups: Object.freeze([]), roles: Object.freeze(['admin']) }) as unknown as Principal;
+/** Hourglass itself: ending access the configuration no longer allows, reloading on SIGHUP. */
+export const SYSTEM_PRINCIPAL: Principal = Object.freeze({ id: SYSTEM_ACTOR, groups: Object.freeze([]), roles: Object.freeze(['admin']) }) as unknown as Principal;

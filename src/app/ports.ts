@@ -21,6 +21,33 @@ export interface ConfigSource {
   current(): HourglassConfig;
 }
 
+/**
+ * A configuration read from a file that can be read again (POST /v1/reload, SIGHUP). The
+ * composition root knows the file and the environment; the reload use case decides what to keep.
+ */
+export interface ReloadableConfig extends ConfigSource {
+  /** Reads the file again with every check the start ran; throws HG_CONFIG_INVALID listing the problems. */
+  load(): HourglassConfig;
+  /** Puts `next` in force. */
+  replace(next: HourglassConfig): void;
+}
+
+/** Operational log lines from use cases (a pino logger fits). */
+export interface AppLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** What the scheduler reports for readiness and metrics. */
+export interface SchedulerStatus {
+  running: boolean;
+  lastRunAt?: number;
+  lastError?: string;
+  lastLagMs: number;
+  transitions: number;
+}
+
 export interface AuditEvent extends AuditDraft {
   id: string;
   at: number;

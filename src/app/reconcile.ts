@@ -36,7 +36,7 @@ export class Reconciler implements BackgroundWorker {
   async runOnce(): Promise<void> {
     const now = this.deps.clock.now();
     for (const [name, target] of Object.entries(this.deps.config.current().targets)) {
-      const interval = Number((target.reconcile as { interval?: number } | undefined)?.interval ?? 0);
+      const interval = target.reconcile?.interval ?? 0;
       if (!interval || now - (this.lastRun.get(name) ?? 0) < interval) continue;
       this.lastRun.set(name, now);
       await this.reconcileTarget(name);
@@ -101,7 +101,7 @@ export class Reconciler implements BackgroundWorker {
     f: FoundAccess,
     extra: string[],
   ) {
-    const trim = (target.reconcile as { removeExtraPrivileges?: boolean } | undefined)?.removeExtraPrivileges === true;
+    const trim = target.reconcile?.removeExtraPrivileges === true;
     let trimmed = false;
     if (trim && connector.trimExtra) {
       await connector.trimExtra(f, extra);

@@ -219,7 +219,7 @@ export interface WebhookOptions {
   backoff?: Partial<BackoffSettings>;
   /** Added to the longest endpoint timeout to form the claim lease. */
   leaseMarginMs?: number;
-  /** In [0, 1); Math.random by default (tests pin it). */
+  /** In [0, 1), for the backoff's jitter; the composition supplies it (tests pin it). */
   random?: () => number;
 }
 
@@ -235,7 +235,7 @@ export class WebhookService {
     private readonly deps: AppDeps,
     readonly store: WebhookStore,
     private readonly sender: WebhookSender,
-    opts: WebhookOptions = {},
+    opts: WebhookOptions & { random: () => number },
   ) {
     this.o = {
       fanOutBatch: opts.fanOutBatch ?? 500,
@@ -243,7 +243,7 @@ export class WebhookService {
       concurrency: opts.concurrency ?? 8,
       maxPerRound: opts.maxPerRound ?? 200,
       leaseMarginMs: opts.leaseMarginMs ?? 30_000,
-      random: opts.random ?? Math.random,
+      random: opts.random,
       backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
     };
   }

@@ -1,7 +1,9 @@
 /**
  * `hourglass credentials` and `hourglass connect`: what a grant's credentials look like as shell
- * variables, and the database client command built from them. Everything here but
- * `runClient` is pure (no I/O), so the command lines can be checked in unit tests.
+ * variables, and the database client command built from them. Which client, and how it is
+ * told where to go, is each target kind's `client` description (src/adapters/connectors/KIND/
+ * client.ts); `clientCommands(kinds)` puts them to work. Everything here but `runClient` is
+ * pure (no I/O), so the command lines can be checked in unit tests.
  *
  * The rule of `connect`: the password never goes on a command line (anyone can read another
  * process's argv with `ps`); it travels in the client's environment only (PGPASSWORD, MYSQL_PWD,
@@ -11,33 +13,23 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ClientDescription, ConnectionParts } from '../app/connectors.js';
 import type { CredentialsJson } from './api-client.js';
 
 export type TargetCredentials = CredentialsJson['targets'][string];
 
-/** The clients `connect` knows how to start. */
-export type ClientKind = 'postgres' | 'mariadb' | 'redis';
+/** A kind `connect` can open (a target kind's name). */
+export type ClientKind = string;
 
-/** The default program per kind, in order of preference. */
-export const CLIENT_PROGRAMS: Record<ClientKind, string[]> = {
-  postgres: ['psql'],
-  mariadb: ['mariadb', 'mysql'],
-  redis: ['redis-cli'],
-};
+/** The kinds of this build with their client descriptions (connectorFactories fits). */
+export type ClientKinds = readonly { readonly kind: string; readonly client?: ClientDescription }[];
+
+export type { ConnectionParts };
 
 /** Exit code of `connect` when the client program is missing (as a shell says "command not found"). */
 export const CLIENT_NOT_FOUND = 127;
 /** Exit code of `connect` when the client program exists but cannot be run. */
 export const CLIENT_NOT_EXECUTABLE = 126;
-
-const SCHEMES: Record<string, ClientKind> = {
-  postgres: 'postgres',
-  postgresql: 'postgres',
-  mysql: 'mariadb',
-  mariadb: 'mariadb',
-  redis: 'redis',
-  rediss: 'redis',
-};
 
 /** What the placeholder in a shown command line stands for. */
 export const HIDDEN = '***';
@@ -52,16 +44,6 @@ function parsedUrl(c: TargetCredentials): URL | undefined {
   }
 }
 
-/** The client kind of a target's credentials: an explicit `kind`/`type` field, else the URL's scheme. */
-export function kindOf(c: TargetCredentials): ClientKind | undefined {
-  for (const field of ['kind', 'type']) {
-    const v = c[field];
-    if (typeof v === 'string' && SCHEMES[v.toLowerCase()]) return SCHEMES[v.toLowerCase()];
-  }
-  const scheme = parsedUrl(c)?.protocol.replace(/:$/, '').toLowerCase();
-  return scheme ? SCHEMES[scheme] : undefined;
-}
-
 const decode = (s: string) => {
   try {
     return decodeURIComponent(s);
@@ -69,43 +51,6 @@ const decode = (s: string) => {
     return s;
   }
 };
-
-/** The connection's parts: the explicit fields first, else what the URL says. */
-export interface ConnectionParts {
-  username?: string;
-  password?: string;
-  host?: string;
-  port?: number;
-  database?: string;
-  /** postgres: sslmode; mariadb: the tls mode; redis: 'on' when TLS is used. */
-  tls?: string;
-}
-
-export function partsOf(c: TargetCredentials, kind: ClientKind | undefined = kindOf(c)): ConnectionParts {
-  const u = parsedUrl(c);
-  const parts: ConnectionParts = {};
-  const username = typeof c.username === 'string' ? c.username : u?.username ? decode(u.username) : undefined;
-  const password = typeof c.password === 'string' ? c.password : u?.password ? decode(u.password) : undefined;
-  const host = typeof c.host === 'string' ? c.host : u?.hostname ? u.hostname.replace(/^\[(.*)\]$/, '$1') : undefined;
-  const port = typeof c.port === 'number' ? c.port : u?.port ? Number(u.port) : undefined;
-  const fromPath = u ? decode(u.pathname.replace(/^\/+/, '')) : '';
-  const database = typeof c.database === 'string' ? c.database : fromPath || undefined;
-  if (username !== undefined && username !== '') parts.username = username;
-  if (password !== undefined) parts.password = password;
-  if (host) parts.host = host;
-  if (port !== undefined && Number.isFinite(port)) parts.port = port;
-  if (database !== undefined && database !== '') parts.database = database;
-  if (kind === 'postgres') {
-    const mode = u?.searchParams.get('sslmode') ?? (typeof c.sslmode === 'string' ? c.sslmode : undefined);
-    if (mode) parts.tls = mode;
-  } else if (kind === 'mariadb') {
-    if (typeof c.tls === 'string' && c.tls) parts.tls = c.tls;
-    else if (c.tls === true) parts.tls = 'require';
-  } else if (kind === 'redis') {
-    if (c.tls === true || (typeof c.tls === 'string' && c.tls !== 'disable' && c.tls !== '') || u?.protocol === 'rediss:') parts.tls = 'on';
-  }
-  return parts;
-}
 
 /** A PEM CA certificate carried by the credentials (field `ca`), if any. */
 export function caPemOf(c: TargetCredentials): string | undefined {
@@ -118,49 +63,6 @@ export function caPemOf(c: TargetCredentials): string | undefined {
 export function shellQuote(s: string): string {
   if (s !== '' && /^[A-Za-z0-9_./:@%+=,-]+$/.test(s)) return s;
   return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * `credentials --format env`: `export NAME=value` lines for `eval "$(hourglass credentials ID
- * --format env)"`, named as the kind's client reads them; a comment line tells what the client
- * cannot read from its environment. Credentials of an unknown kind get HOURGLASS_CRED_<FIELD>.
- */
-export function envLines(c: TargetCredentials): string {
-  const kind = kindOf(c);
-  const p = partsOf(c, kind);
-  const vars: [string, string | number | undefined][] = [];
-  const notes: string[] = [];
-  switch (kind) {
-    case 'postgres':
-      vars.push(['PGHOST', p.host], ['PGPORT', p.port], ['PGUSER', p.username], ['PGPASSWORD', p.password], ['PGDATABASE', p.database], ['PGSSLMODE', p.tls]);
-      break;
-    case 'mariadb': {
-      vars.push(['MYSQL_HOST', p.host], ['MYSQL_TCP_PORT', p.port], ['MYSQL_PWD', p.password]);
-      const rest = [...(p.username ? [`--user=${p.username}`] : []), ...(p.database ? [`--database=${p.database}`] : [])];
-      notes.push(`# then: mariadb --protocol=TCP ${rest.map(shellQuote).join(' ')}`.trimEnd());
-      break;
-    }
-    case 'redis': {
-      vars.push(['REDISCLI_AUTH', p.password]);
-      const rest = [
-        ...(p.host ? ['-h', p.host] : []),
-        ...(p.port !== undefined ? ['-p', String(p.port)] : []),
-        ...(p.username ? ['--user', p.username] : []),
-        ...(p.database ? ['-n', p.database] : []),
-        ...(p.tls ? ['--tls'] : []),
-      ];
-      notes.push(`# then: redis-cli ${rest.map(shellQuote).join(' ')}`.trimEnd());
-      break;
-    }
-    default:
-      for (const [k, v] of Object.entries(c)) {
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-          vars.push([`HOURGLASS_CRED_${k.replace(/[^A-Za-z0-9]+/g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`, String(v)]);
-        }
-      }
-  }
-  const lines = vars.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `export ${k}=${shellQuote(String(v))}`);
-  return [...lines, ...notes].join('\n') + '\n';
 }
 
 // ---- the client command ----------------------------------------------------------------------------
@@ -193,86 +95,6 @@ export interface BuildOptions {
 
 /** A usage problem with the credentials for `connect` (no URL, unknown kind). */
 export class ConnectError extends Error {}
-
-const MYSQL_SSL_MODES: Record<string, string> = {
-  disable: 'DISABLED',
-  require: 'REQUIRED',
-  'verify-ca': 'VERIFY_CA',
-  'verify-full': 'VERIFY_IDENTITY',
-};
-
-/**
- * The client command for a target's credentials, followed by `extra` (the user's own arguments,
- * after `--`). The password goes into the environment only.
- */
-export function buildClientCommand(target: string, c: TargetCredentials, extra: string[] = [], opts: BuildOptions = {}): ClientCommand {
-  const kind = requireKind(target, c);
-  const p = partsOf(c, kind);
-  const program = opts.program ?? CLIENT_PROGRAMS[kind][0]!;
-  const env: Record<string, string> = {};
-  const args: string[] = [];
-  const secretEnv: string[] = [];
-  const unset: string[] = [];
-  const secret = (name: string) => {
-    if (p.password !== undefined) {
-      env[name] = p.password;
-      secretEnv.push(name);
-    }
-  };
-  switch (kind) {
-    case 'postgres':
-      // Everything through libpq's variables: psql (and pgcli, etc. with --client) read them.
-      if (p.host) env.PGHOST = p.host;
-      if (p.port !== undefined) env.PGPORT = String(p.port);
-      if (p.username) env.PGUSER = p.username;
-      if (p.database) env.PGDATABASE = p.database;
-      secret('PGPASSWORD');
-      if (p.tls) env.PGSSLMODE = p.tls;
-      else unset.push('PGSSLMODE', 'PGREQUIRESSL');
-      if (opts.caFile) env.PGSSLROOTCERT = opts.caFile;
-      // These would send the client elsewhere than the credentials say.
-      unset.push('PGHOSTADDR', 'PGSERVICE');
-      break;
-    case 'mariadb': {
-      const flavor = opts.flavor ?? (path.basename(program).startsWith('mysql') ? 'mysql' : 'mariadb');
-      // --protocol=TCP: with host "localhost" the client would otherwise use a Unix socket.
-      if (p.host) args.push(`--host=${p.host}`);
-      if (p.port !== undefined) args.push(`--port=${p.port}`);
-      args.push('--protocol=TCP');
-      if (p.username) args.push(`--user=${p.username}`);
-      if (p.database) args.push(`--database=${p.database}`);
-      if (p.tls) {
-        if (flavor === 'mysql') args.push(`--ssl-mode=${MYSQL_SSL_MODES[p.tls] ?? 'REQUIRED'}`);
-        else if (p.tls === 'disable') args.push('--skip-ssl');
-        else args.push('--ssl', p.tls === 'require' ? '--skip-ssl-verify-server-cert' : '--ssl-verify-server-cert');
-      }
-      if (opts.caFile) args.push(`--ssl-ca=${opts.caFile}`);
-      secret('MYSQL_PWD');
-      break;
-    }
-    case 'redis':
-      if (p.host) args.push('-h', p.host);
-      if (p.port !== undefined) args.push('-p', String(p.port));
-      if (p.username) args.push('--user', p.username);
-      if (p.database) args.push('-n', p.database);
-      if (p.tls) args.push('--tls');
-      if (opts.caFile) args.push('--cacert', opts.caFile);
-      secret('REDISCLI_AUTH');
-      break;
-  }
-  return { kind, program, args: [...args, ...extra], env, unset, secretEnv };
-}
-
-/** The client kind of a target's credentials, or a ConnectError saying why it cannot be told. */
-export function requireKind(target: string, c: TargetCredentials): ClientKind {
-  const kind = kindOf(c);
-  if (kind) return kind;
-  throw new ConnectError(
-    typeof c.url === 'string'
-      ? `cannot tell which client opens the credentials of target ${target}: the URL scheme is not postgres://, mysql://, mariadb://, redis:// or rediss://`
-      : `cannot tell which client opens the credentials of target ${target}: they carry no connection URL`,
-  );
-}
 
 /**
  * The command as a shell line, secrets replaced by ***: what `connect --print` shows. With
@@ -367,4 +189,108 @@ export function runClient(file: string, cmd: ClientCommand, env: NodeJS.ProcessE
       else done({ code: 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0) });
     });
   });
+}
+
+// ---- per kind ------------------------------------------------------------------------------------
+
+export interface ClientCommands {
+  /** The client kind of a target's credentials: an explicit `kind`/`type` field, else the URL's scheme. */
+  kindOf(c: TargetCredentials): ClientKind | undefined;
+  /** The client kind, or a ConnectError saying why it cannot be told. */
+  requireKind(target: string, c: TargetCredentials): ClientKind;
+  partsOf(c: TargetCredentials, kind?: ClientKind): ConnectionParts;
+  /**
+   * `credentials --format env`: `export NAME=value` lines for `eval "$(hourglass credentials ID
+   * --format env)"`, named as the kind's client reads them; a comment line tells what the client
+   * cannot read from its environment. Credentials of an unknown kind get HOURGLASS_CRED_<FIELD>.
+   */
+  envLines(c: TargetCredentials): string;
+  /**
+   * The client command for a target's credentials, followed by `extra` (the user's own arguments,
+   * after `--`). The password goes into the environment only.
+   */
+  buildClientCommand(target: string, c: TargetCredentials, extra?: string[], opts?: BuildOptions): ClientCommand;
+  /** The kind's client description (known kinds only). */
+  client(kind: ClientKind): ClientDescription;
+}
+
+export function clientCommands(kinds: ClientKinds): ClientCommands {
+  const described = kinds.flatMap((k) => (k.client ? [{ kind: k.kind, client: k.client }] : []));
+  const byName = new Map<string, ClientKind>();
+  for (const { kind, client } of described) {
+    for (const name of [kind, ...client.schemes, ...(client.otherSchemes ?? [])]) if (!byName.has(name)) byName.set(name, kind);
+  }
+  const clients = new Map(described.map((d) => [d.kind, d.client]));
+  const client = (kind: ClientKind) => clients.get(kind)!;
+  const shownSchemes = described.flatMap((d) => d.client.schemes).map((s) => `${s}://`);
+
+  const kindOf = (c: TargetCredentials): ClientKind | undefined => {
+    for (const field of ['kind', 'type']) {
+      const v = c[field];
+      if (typeof v === 'string' && byName.has(v.toLowerCase())) return byName.get(v.toLowerCase());
+    }
+    const scheme = parsedUrl(c)?.protocol.replace(/:$/, '').toLowerCase();
+    return scheme ? byName.get(scheme) : undefined;
+  };
+
+  const requireKind = (target: string, c: TargetCredentials): ClientKind => {
+    const kind = kindOf(c);
+    if (kind) return kind;
+    throw new ConnectError(
+      typeof c.url === 'string'
+        ? `cannot tell which client opens the credentials of target ${target}: the URL scheme is not ${shownSchemes.slice(0, -1).join(', ')} or ${shownSchemes.at(-1)}`
+        : `cannot tell which client opens the credentials of target ${target}: they carry no connection URL`,
+    );
+  };
+
+  const partsOf = (c: TargetCredentials, kind: ClientKind | undefined = kindOf(c)): ConnectionParts => {
+    const u = parsedUrl(c);
+    const parts: ConnectionParts = {};
+    const username = typeof c.username === 'string' ? c.username : u?.username ? decode(u.username) : undefined;
+    const password = typeof c.password === 'string' ? c.password : u?.password ? decode(u.password) : undefined;
+    const host = typeof c.host === 'string' ? c.host : u?.hostname ? u.hostname.replace(/^\[(.*)\]$/, '$1') : undefined;
+    const port = typeof c.port === 'number' ? c.port : u?.port ? Number(u.port) : undefined;
+    const fromPath = u ? decode(u.pathname.replace(/^\/+/, '')) : '';
+    const database = typeof c.database === 'string' ? c.database : fromPath || undefined;
+    if (username !== undefined && username !== '') parts.username = username;
+    if (password !== undefined) parts.password = password;
+    if (host) parts.host = host;
+    if (port !== undefined && Number.isFinite(port)) parts.port = port;
+    if (database !== undefined && database !== '') parts.database = database;
+    const tls = kind && clients.has(kind) ? client(kind).tlsOf(c, u) : undefined;
+    if (tls) parts.tls = tls;
+    return parts;
+  };
+
+  const envLines = (c: TargetCredentials): string => {
+    const kind = kindOf(c);
+    const vars: [string, string | number | undefined][] = [];
+    const notes: string[] = [];
+    if (kind) {
+      const described = client(kind).env(partsOf(c, kind));
+      vars.push(...described.vars);
+      if (described.then) notes.push(`# then: ${described.then.map(shellQuote).join(' ')}`);
+    } else {
+      for (const [k, v] of Object.entries(c)) {
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+          vars.push([`HOURGLASS_CRED_${k.replace(/[^A-Za-z0-9]+/g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`, String(v)]);
+        }
+      }
+    }
+    const lines = vars.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `export ${k}=${shellQuote(String(v))}`);
+    return [...lines, ...notes].join('\n') + '\n';
+  };
+
+  const buildClientCommand = (target: string, c: TargetCredentials, extra: string[] = [], opts: BuildOptions = {}): ClientCommand => {
+    const kind = requireKind(target, c);
+    const program = opts.program ?? client(kind).programs[0]!;
+    const inv = client(kind).command(partsOf(c, kind), {
+      program,
+      ...(opts.flavor ? { flavor: opts.flavor } : {}),
+      ...(opts.caFile ? { caFile: opts.caFile } : {}),
+    });
+    return { kind, program, args: [...inv.args, ...extra], env: inv.env, unset: inv.unset, secretEnv: inv.secretEnv };
+  };
+
+  return { kindOf, requireKind, partsOf, envLines, buildClientCommand, client };
 }

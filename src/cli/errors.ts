@@ -8,6 +8,9 @@ import type { ConfigProblem } from '../config/types.js';
 /** A mistake in the command line that commander cannot see (bad --at, bad URL...). */
 export class UsageError extends Error {}
 
+/** No usable API token (none given, unusable, or not for this server): exit 3. */
+export class CredentialsError extends Error {}
+
 /** The grant has no credentials for the target asked for (`credentials`/`connect --target`): exit 4. */
 export class NoSuchCredentials extends Error {}
 

@@ -13,8 +13,11 @@ export { checkSignature, pinKey, readCheckpointsFile, type PinnedKey } from './c
 export { bashCompletion, zshCompletion } from './completion.js';
 export { loadPolicyTests, runPolicyTests } from './policy-tests.js';
 
-export function loadConfig(file: string, env: ConfigEnv): HourglassConfig {
-  return loadConfigFile(file, env);
+/** The file checked as `serve` checks it: the same target kinds, schemas and semantic checks. */
+export async function loadConfig(file: string, env: ConfigEnv): Promise<HourglassConfig> {
+  // Loaded here, not at the top: the connectors' drivers are only needed when a file is checked.
+  const { connectorFactories } = await import('../adapters/connectors/index.js');
+  return loadConfigFile(file, env, connectorFactories);
 }
 
 /** Quorums nobody could ever meet, and break-glass grants nobody could review: legal, but surely a mistake. */

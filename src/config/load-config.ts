@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { HgError } from '../core/errors.js';
 import { ECHO_END, ECHO_START, formatPath, validateConfig, type ConfigPath, type RawProblem } from './schema.js';
+import type { TargetKinds } from './target-kind.js';
 import type { ConfigProblem, HourglassConfig } from './types.js';
 
 export type ConfigEnv = Record<string, string | undefined>;
@@ -171,9 +172,11 @@ function fail(source: string, problems: ConfigProblem[]): never {
 
 /**
  * Parses and validates configuration text. `env` supplies `${VAR}` values; `source` names the
- * text in messages (normally the file path). Throws HG_CONFIG_INVALID listing every problem.
+ * text in messages (normally the file path); `kinds` are the target kinds of this build (their
+ * schemas and semantic checks run here, for `serve` and `policy validate` alike). Throws
+ * HG_CONFIG_INVALID listing every problem.
  */
-export function parseConfig(text: string, env: ConfigEnv, source = 'config'): HourglassConfig {
+export function parseConfig(text: string, env: ConfigEnv, source: string, kinds: TargetKinds): HourglassConfig {
   const body = text.replace(/^\uFEFF/, '');
   const counter = new LineCounter();
   const doc = parseDocument(body, {
@@ -196,7 +199,7 @@ export function parseConfig(text: string, env: ConfigEnv, source = 'config'): Ho
     rawOk = false;
     problems.push({ path: '(syntax)', message: (e as Error).message.split('\n')[0]! });
   }
-  const validation = rawOk ? validateConfig(raw) : undefined;
+  const validation = rawOk ? validateConfig(raw, kinds) : undefined;
   // A value whose interpolation failed is not checked further: its problem is already told.
   const broken = acc.problems.map((p) => p.path);
   const checked = (validation?.problems ?? []).filter(
@@ -223,7 +226,7 @@ export function parseConfig(text: string, env: ConfigEnv, source = 'config'): Ho
 }
 
 /** Reads and parses a configuration file; a missing or unreadable file is HG_CONFIG_INVALID too. */
-export function loadConfigFile(path: string, env: ConfigEnv): HourglassConfig {
+export function loadConfigFile(path: string, env: ConfigEnv, kinds: TargetKinds): HourglassConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -239,5 +242,5 @@ export function loadConfigFile(path: string, env: ConfigEnv): HourglassConfig {
             : `configuration file cannot be read (${code ?? 'unknown error'})`;
     fail(path, [{ path: '(file)', message }]);
   }
-  return parseConfig(text, env, path);
+  return parseConfig(text, env, path, kinds);
 }

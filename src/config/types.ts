@@ -1,4 +1,4 @@
-import type { Policy, Principal, TargetConfig } from '../core/types.js';
+import type { Policy, Principal, TargetCapabilities, TargetConfig } from '../core/types.js';
 
 export interface ConfiguredPrincipal extends Principal {
   /** Hex SHA-256 digests of the principal's bearer tokens (lower-case). */
@@ -75,6 +75,8 @@ export interface HourglassConfig {
   server: ServerSettings;
   principals: ConfiguredPrincipal[];
   targets: Record<string, TargetConfig>;
+  /** Target name → what its kind can do with it, as the kind's factory told the loader (no prototype). */
+  capabilities: Record<string, TargetCapabilities>;
   policies: Policy[];
   webhooks: WebhookEndpoint[];
   reminders: ReminderSettings;

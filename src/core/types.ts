@@ -47,10 +47,48 @@ export interface TargetEntitlement {
   [key: string]: unknown;
 }
 
+/** What a target's kind does with its grants, as the kind's factory tells from the target's settings. */
+export interface TargetCapabilities {
+  /** Grants live in Hourglass itself (the built-in `hourglass` kind): no target is called, `access` moves with `status`. */
+  inline?: boolean;
+  /** Credentials are issued (POST /v1/requests/{id}/credentials), so a credentials key is needed. */
+  issuesCredentials: boolean;
+  /** Ending a grant ends its live sessions. */
+  endsSessions: boolean;
+  /** The target refuses the access after expiresAt by itself (VALID UNTIL, certificate validity). */
+  enforcesExpiry: boolean;
+  /** The target can list what Hourglass created there (reconciliation is possible). */
+  canList: boolean;
+}
+
+/** Drift reconciliation of one target (`reconcile` in the file). */
+export interface ReconcileSettings {
+  /** ms between passes; 0 = off. */
+  interval: number;
+  removeExtraPrivileges: boolean;
+}
+
+/**
+ * A configured target. The settings common to the kinds that call a target are typed here (the
+ * loader applies their defaults; the inline `hourglass` kind has none); each kind reads its own
+ * keys from the rest.
+ */
 export interface TargetConfig {
   name: string;
   type: string;
+  description?: string;
   entitlements: Record<string, TargetEntitlement>;
+  /** ms a grant may stay in provisioning before it fails. */
+  provisioningTimeout?: number;
+  /** ms a removal may stay unconfirmed before `alert.revocation_overdue`. */
+  revocationAlertAfter?: number;
+  /** Connector calls to this target at once (its lane). */
+  concurrency?: number;
+  /** ms a connector call may take, waiting for a slot included. */
+  callTimeout?: number;
+  /** Prefix of the accounts Hourglass creates on the target. */
+  accountPrefix?: string;
+  reconcile?: ReconcileSettings;
   [key: string]: unknown;
 }
 

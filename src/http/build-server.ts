@@ -2,18 +2,15 @@
  * The thin HTTP shell: authenticate, parse, call a use case, serialise. It never calls listen(),
  * so tests drive it with inject().
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
-import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { Counter } from 'prom-client';
 import { isHgError, type ErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
-import type { Hourglass } from '../app/hourglass.js';
-import type { ConfigSource } from '../app/ports.js';
-import type { SchedulerStatus } from '../adapters/scheduler.js';
 import { AuthFailureLimiter, type RetryAfter } from './auth-failure-limiter.js';
 import { authenticator } from './authenticate.js';
 import { limitConnections } from './connection-limits.js';
+import type { ServerOptions } from './options.js';
 import { RequestLog, requestIdOf } from './request-log.js';
 import { STATUS_OF } from './error-status.js';
 import { RouteTable } from './route.js';
@@ -28,17 +25,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
-export interface ServerOptions {
-  app: Hourglass;
-  config: ConfigSource;
-  logger?: Logger;
-  /** Re-reads the configuration file; absent when the server was started without one. */
-  reload?: () => Promise<{ policyHash: string; previousPolicyHash: string }>;
-  scheduler?: () => SchedulerStatus;
-  schedulerIntervalMs?: number;
-  /** Prometheus registry served at GET /metrics (src/adapters/metrics.ts); absent: /metrics answers 404. */
-  metrics?: { registry: Registry };
-}
+export type { ServerOptions };
 
 declare module 'fastify' {
   interface FastifyRequest {

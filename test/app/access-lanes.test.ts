@@ -14,7 +14,7 @@ import { Scheduler } from '../../src/adapters/scheduler.js';
 import { AccessWork, laneLimits } from '../../src/app/access-work.js';
 import type { ConnectorRegistry } from '../../src/app/connectors.js';
 import { TargetLanes, type Timers } from '../../src/app/target-lanes.js';
-import { parseConfig } from '../../src/config/load-config.js';
+import { parseConfig } from '../support/config.js';
 import { configFromYaml, createHttpHarness, freshStoreUrl, token, type StoreHandle } from '../support/app-harness.js';
 import { tokenHash } from '../fixtures/policies.js';
 import { appReadTargetSql, startPostgres, type PostgresServer } from '../support/postgres-server.js';

@@ -103,7 +103,7 @@ describe('signed checkpoints (SQLite)', () => {
 
   const open = async (yaml: string) => {
     h = await createHttpHarness({ yaml, storeUrl: handle.url });
-    return createCheckpointWorker(h.app.deps, undefined, { cwd: dir });
+    return createCheckpointWorker(h.app.deps, h.stores.checkpoints, { cwd: dir });
   };
 
   beforeEach(async () => {
@@ -348,23 +348,23 @@ describe('signed checkpoints (SQLite)', () => {
   it('takes an inline key, and refuses missing or non-Ed25519 keys with a clear message', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const inline = loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, signingKeyPem: pem });
+    const inline = loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, signingKeyPem: pem }, { cwd: dir });
     expect(inline).toMatchObject({ source: 'signingKey', keyId: checkpointKeyId(publicKey) });
-    expect(() => loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, keyFile: join(dir, 'none.pem') })).toThrow(
+    expect(() => loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, keyFile: join(dir, 'none.pem') }, { cwd: dir })).toThrow(
       /does not exist: make one with `openssl genpkey -algorithm ed25519/,
     );
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    expect(() => loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, signingKeyPem: rsa })).toThrow(/rsa key; audit checkpoints need Ed25519/);
+    expect(() => loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, signingKeyPem: rsa }, { cwd: dir })).toThrow(/rsa key; audit checkpoints need Ed25519/);
     const loose = join(dir, 'loose.pem');
     writeFileSync(loose, pem, { mode: 0o644 });
-    expect(loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, keyFile: loose }).warnings).toEqual([
+    expect(loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, keyFile: loose }, { cwd: dir }).warnings).toEqual([
       expect.stringMatching(/can be read by others \(mode 644\)/),
     ]);
   });
 
   it('answers 404 for the public key when checkpoints are not configured, and the worker idles', async () => {
     h = await createHttpHarness({ yaml: policiesYaml(), storeUrl: handle.url });
-    const worker = createCheckpointWorker(h.app.deps, undefined, { cwd: dir });
+    const worker = createCheckpointWorker(h.app.deps, h.stores.checkpoints, { cwd: dir });
     await seedEvents(h, 3);
     await worker.runOnce();
     expect(await worker.flush()).toBeUndefined();
@@ -416,8 +416,8 @@ describe('signed checkpoints (PostgreSQL)', () => {
     const receiver = await startReceiver();
     const h = await createHttpHarness({ yaml: checkpointYaml(dir, { every: 10, webhook: receiver.url }), storeUrl: handle.url });
     try {
-      const a = createCheckpointWorker(h.app.deps, undefined, { cwd: dir });
-      const b = createCheckpointWorker(h.app.deps, undefined, { cwd: dir });
+      const a = createCheckpointWorker(h.app.deps, h.stores.checkpoints, { cwd: dir });
+      const b = createCheckpointWorker(h.app.deps, h.stores.checkpoints, { cwd: dir });
       await seedEvents(h, 12);
       await Promise.all([a.runOnce(), b.runOnce()]);
       await seedEvents(h, 10);

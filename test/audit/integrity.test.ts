@@ -226,7 +226,7 @@ describe('upgrading from the version that linked after commit', () => {
     }
     await old.close();
 
-    const store = await openStore(handle.url);
+    const store = (await openStore(handle.url, { cwd: '.' })).store;
     open.push(store);
     const links = await store.readChain(1, 100);
     expect(links.map((l) => [l.seq, l.id])).toEqual([

@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
-import { isolateCredentials, json } from './run.js';
+import { runCli, spawnServer, type SpawnedServer } from '../support/spawn-server.js';
+import { cliAs, isolateCredentials, json } from './run.js';
 
 isolateCredentials();
 let server: SpawnedServer;
@@ -26,9 +26,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function as(principal: string, ...args: string[]): Promise<CliResult> {
-  return runCli(args, { HOURGLASS_URL: server.url, HOURGLASS_TOKEN: `${principal}-demo-token` });
-}
+const as = cliAs(() => server);
 
 /** A checkpoints file as the server ships it, signed with a fresh key. */
 function checkpointFile(name: string, head: string, opts: { tamperHash?: boolean; tamperSignature?: boolean } = {}) {

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
-import { isolateCredentials } from './run.js';
+import { cliAs, isolateCredentials, json } from './run.js';
 
 isolateCredentials();
 let server: SpawnedServer;
@@ -16,18 +16,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** Runs a client command as `principal` (token `<principal>-demo-token`). */
-function as(principal: string, ...args: string[]): Promise<CliResult> {
-  return runCli(args, { HOURGLASS_URL: server.url, HOURGLASS_TOKEN: `${principal}-demo-token` });
-}
-
-function json<T = any>(r: CliResult): T {
-  try {
-    return JSON.parse(r.stdout) as T;
-  } catch {
-    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
-  }
-}
+const as = cliAs(() => server);
 
 /** The id a human `request` prints first. */
 function idOf(r: CliResult): string {

@@ -9,12 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildClientCommand, describeCommand, envLines, kindOf } from '../../src/cli/connect.js';
+import { connectorFactories } from '../../src/adapters/connectors/index.js';
+import { clientCommands, describeCommand } from '../../src/cli/connect.js';
 import { tokenHash } from '../fixtures/policies.js';
 import { appReadTargetSql, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { BIN, ROOT, runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
-import { isolateCredentials, json } from './run.js';
+import { BIN, ROOT, spawnServer, type SpawnedServer } from '../support/spawn-server.js';
+import { cliAs, isolateCredentials, json } from './run.js';
+
+const { buildClientCommand, envLines, kindOf } = clientCommands(connectorFactories);
 
 // ---- the command lines, without any server ----------------------------------------------------------
 
@@ -156,13 +159,11 @@ afterAll(async () => {
   await Promise.all([pgServer?.stop(), redis?.stop()]);
 });
 
-function as(principal: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(args, { HOURGLASS_URL: server.url, HOURGLASS_TOKEN: `${principal}-demo-token`, ...env });
-}
+const as = cliAs(() => server);
 
 /** Requests and waits until active; returns the request id. */
 async function activeRequest(principal: string, ...entitlements: string[]): Promise<string> {
-  const r = await as(principal, ['request', ...entitlements, '--for', '1h', '--wait', '--timeout', '20s', '--json']);
+  const r = await as(principal, 'request', ...entitlements, '--for', '1h', '--wait', '--timeout', '20s', '--json');
   expect(r.code, r.stderr).toBe(0);
   const req = json<{ id: string; status: string; access: string }>(r);
   expect(req).toMatchObject({ status: 'active', access: 'present' });
@@ -197,7 +198,7 @@ describe('hourglass credentials and connect (postgres)', () => {
   });
 
   it('credentials --json: the API answer; text: a block with the password and when the grant ends', async () => {
-    const r = await as('alice', ['credentials', id, '--json']);
+    const r = await as('alice', 'credentials', id, '--json');
     expect(r.code, r.stderr).toBe(0);
     const body = json<Creds>(r);
     expect(body.requestId).toBe(id);
@@ -207,21 +208,21 @@ describe('hourglass credentials and connect (postgres)', () => {
     expect(creds.password.length).toBeGreaterThan(10);
     expect(creds.url).toMatch(/^postgres:\/\//);
 
-    const text = await as('alice', ['credentials', id]);
+    const text = await as('alice', 'credentials', id);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`${id}: credentials valid until the grant ends, ${body.expiresAt} (in `);
     expect(text.stdout).toContain('app-db (postgres)');
     expect(text.stdout).toMatch(new RegExp(`^  password +${creds.password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
 
-    const url = await as('alice', ['credentials', id, '--format', 'url']);
+    const url = await as('alice', 'credentials', id, '--format', 'url');
     expect(url).toMatchObject({ code: 0, stdout: `${creds.url}\n` });
     // Every retrieval is in the audit log.
-    const audit = json(await as('admin', ['audit', 'list', '--type', 'credentials.retrieved', '--request-id', id, '--json']));
+    const audit = json(await as('admin', 'audit', 'list', '--type', 'credentials.retrieved', '--request-id', id, '--json'));
     expect(audit.events.length).toBeGreaterThanOrEqual(3);
   });
 
   it('credentials --format env: lines a shell can eval, and psql then logs in with them', async () => {
-    const r = await as('alice', ['credentials', id, '--format', 'env']);
+    const r = await as('alice', 'credentials', id, '--format', 'env');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`export PGHOST=127.0.0.1\nexport PGPORT=${pgServer.port}\nexport PGUSER=${creds.username}\n`);
     expect(r.stdout).toContain(`export PGDATABASE=${pgServer.database}\n`);
@@ -244,23 +245,23 @@ describe('hourglass credentials and connect (postgres)', () => {
   });
 
   it('connect runs psql for real with the granted rights, and passes its exit code through', async () => {
-    const ok = await as('alice', ['connect', id, '--', '-X', '-tA', '-c', 'SELECT name FROM items']);
+    const ok = await as('alice', 'connect', id, '--', '-X', '-tA', '-c', 'SELECT name FROM items');
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe('one\n');
     expect(ok.stderr).toContain(`connecting to app-db as ${creds.username} with psql; access ends`);
     expect(ok.stderr).not.toContain(creds.password);
 
-    const one = await as('alice', ['connect', id, '--', '-c', 'SELECT 1']);
+    const one = await as('alice', 'connect', id, '--', '-c', 'SELECT 1');
     expect(one.code, one.stderr).toBe(0);
 
-    const refused = await as('alice', ['connect', id, '--', '-X', '-v', 'ON_ERROR_STOP=1', '-c', "INSERT INTO items VALUES (2, 'two')"]);
+    const refused = await as('alice', 'connect', id, '--', '-X', '-v', 'ON_ERROR_STOP=1', '-c', "INSERT INTO items VALUES (2, 'two')");
     expect(refused.code).toBe(1); // psql's own code
     expect(refused.stderr).toMatch(/permission denied/);
   });
 
   it('the password is on no command line while psql runs (checked in /proc), and --print hides it', async () => {
     const marker = `hg_marker_${randomBytes(4).toString('hex')}`;
-    const running = as('alice', ['connect', id, '--', '-X', '-c', `SELECT pg_sleep(1.5) AS ${marker}`]);
+    const running = as('alice', 'connect', id, '--', '-X', '-c', `SELECT pg_sleep(1.5) AS ${marker}`);
     let sawPsql = false;
     const deadline = Date.now() + 10_000;
     let done = false;
@@ -275,12 +276,12 @@ describe('hourglass credentials and connect (postgres)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(sawPsql).toBe(true);
 
-    const shown = await as('alice', ['connect', id, '--print', '--', '-c', 'SELECT 1']);
+    const shown = await as('alice', 'connect', id, '--print', '--', '-c', 'SELECT 1');
     expect(shown.code).toBe(0);
     expect(shown.stdout).toBe(
       `PGHOST=127.0.0.1 PGPORT=${pgServer.port} PGUSER=${creds.username} PGDATABASE=${pgServer.database} PGPASSWORD=*** psql -c 'SELECT 1'\n`,
     );
-    const shownJson = json(await as('alice', ['connect', id, '--print', '--json']));
+    const shownJson = json(await as('alice', 'connect', id, '--print', '--json'));
     expect(shownJson).toMatchObject({ target: 'app-db', kind: 'postgres', program: 'psql', args: [], env: { PGPASSWORD: '***', PGUSER: creds.username } });
     expect(JSON.stringify(shownJson)).not.toContain(creds.password);
   });
@@ -291,7 +292,7 @@ describe('hourglass credentials and connect (postgres)', () => {
     const seen = path.join(dir, 'seen');
     writeFileSync(wrapper, `#!/bin/sh\ncat /proc/$$/cmdline | tr '\\0' ' ' > "${seen}"\n[ -n "$PGPASSWORD" ] && echo has-password >> "${seen}"\nexec psql "$@"\n`);
     chmodSync(wrapper, 0o755);
-    const r = await as('alice', ['connect', id, '--client', wrapper, '--', '-X', '-tA', '-c', 'SELECT 42']);
+    const r = await as('alice', 'connect', id, '--client', wrapper, '--', '-X', '-tA', '-c', 'SELECT 42');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('42\n');
     const text = readFileSync(seen, 'utf8');
@@ -301,37 +302,37 @@ describe('hourglass credentials and connect (postgres)', () => {
   });
 
   it('a missing client is exit 127, with what to install', async () => {
-    const missing = await as('alice', ['connect', id, '--client', '/nonexistent/psql']);
+    const missing = await as('alice', 'connect', id, '--client', '/nonexistent/psql');
     expect(missing.code).toBe(127);
     expect(missing.stderr).toContain('/nonexistent/psql is not installed');
-    const noPath = await as('alice', ['connect', id], { PATH: mkdtempSync(path.join(os.tmpdir(), 'hourglass-empty-')) });
+    const noPath = await cliAs(() => server, { PATH: mkdtempSync(path.join(os.tmpdir(), 'hourglass-empty-')) })('alice', 'connect', id);
     expect(noPath.code).toBe(127);
     expect(noPath.stderr).toMatch(/psql is not installed.*\nhint: install it \(Debian: postgresql-client\)/);
   });
 
   it("someone else's request is not found (exit 4); a grant that is not active has none (exit 5)", async () => {
     for (const cmd of [['credentials', id], ['connect', id, '--', '-c', 'SELECT 1'], ['credentials', id, '--format', 'env']]) {
-      const r = await as('bob', cmd);
+      const r = await as('bob', ...cmd);
       expect(r.code, r.stderr).toBe(4);
       expect(r.stdout).toBe('');
     }
-    const later = json<{ id: string; status: string }>(await as('alice', ['request', 'app-db/read', '--at', '+1h', '--for', '1h', '--json']));
+    const later = json<{ id: string; status: string }>(await as('alice', 'request', 'app-db/read', '--at', '+1h', '--for', '1h', '--json'));
     expect(later.status).toBe('scheduled');
     for (const cmd of [['credentials', later.id], ['connect', later.id]]) {
-      const r = await as('alice', cmd);
+      const r = await as('alice', ...cmd);
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain('credentials exist only while the grant is active');
     }
-    const unknown = await as('alice', ['credentials', id, '--target', 'nope']);
+    const unknown = await as('alice', 'credentials', id, '--target', 'nope');
     expect(unknown.code).toBe(4);
     expect(unknown.stderr).toContain('has no credentials for target nope (it has: app-db)');
-    const usage = await as('alice', ['credentials', id, '--json', '--format', 'env']);
+    const usage = await as('alice', 'credentials', id, '--json', '--format', 'env');
     expect(usage.code).toBe(2);
   });
 
   it('request --connect waits for the grant, then opens psql (stdin empty here: it ends at once)', async () => {
-    const r = await as('alice', ['request', 'app-db/read', '--for', '30m', '--connect', '--timeout', '20s']);
+    const r = await as('alice', 'request', 'app-db/read', '--for', '30m', '--connect', '--timeout', '20s');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^req_\S+ {2}(scheduled|active) {2}app-db\/read/m);
@@ -342,33 +343,33 @@ describe('hourglass credentials and connect (postgres)', () => {
 describe('hourglass credentials and connect (redis, and several targets)', () => {
   it('connect runs redis-cli for real: PING answers PONG', async () => {
     const id = await activeRequest('alice', 'cache/read');
-    const r = await as('alice', ['connect', id, '--', 'PING']);
+    const r = await as('alice', 'connect', id, '--', 'PING');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('PONG\n');
-    const creds = json<Creds>(await as('alice', ['credentials', id, '--json'])).targets.cache!;
+    const creds = json<Creds>(await as('alice', 'credentials', id, '--json')).targets.cache!;
     expect(creds.url).toMatch(/^redis:\/\//);
-    const env = await as('alice', ['credentials', id, '--format', 'env']);
+    const env = await as('alice', 'credentials', id, '--format', 'env');
     expect(env.stdout).toBe(`export REDISCLI_AUTH=${creds.password.match(/^[A-Za-z0-9_./:@%+=,-]+$/) ? creds.password : `'${creds.password}'`}\n# then: redis-cli -h 127.0.0.1 -p ${redis.port} --user ${creds.username}\n`);
-    const shown = await as('alice', ['connect', id, '--print', '--', 'PING']);
+    const shown = await as('alice', 'connect', id, '--print', '--', 'PING');
     expect(shown.stdout).toBe(`REDISCLI_AUTH=*** redis-cli -h 127.0.0.1 -p ${redis.port} --user ${creds.username} PING\n`);
   });
 
   it('a grant on two targets needs --target for connect and --format, and shows both blocks', async () => {
     const id = await activeRequest('bob', 'app-db/read', 'cache/read');
-    const text = await as('bob', ['credentials', id]);
+    const text = await as('bob', 'credentials', id);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('app-db (postgres)');
     expect(text.stdout).toContain('cache (redis)');
     for (const cmd of [['connect', id], ['credentials', id, '--format', 'env']]) {
-      const r = await as('bob', cmd);
+      const r = await as('bob', ...cmd);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('credentials for 2 targets (app-db, cache)');
     }
-    const only = json<Creds>(await as('bob', ['credentials', id, '--target', 'cache', '--json']));
+    const only = json<Creds>(await as('bob', 'credentials', id, '--target', 'cache', '--json'));
     expect(Object.keys(only.targets)).toEqual(['cache']);
     const [pgOut, redisOut] = await Promise.all([
-      as('bob', ['connect', id, '--target', 'app-db', '--', '-X', '-tA', '-c', 'SELECT count(*) FROM items']),
-      as('bob', ['connect', id, '--target', 'cache', '--', 'PING']),
+      as('bob', 'connect', id, '--target', 'app-db', '--', '-X', '-tA', '-c', 'SELECT count(*) FROM items'),
+      as('bob', 'connect', id, '--target', 'cache', '--', 'PING'),
     ]);
     expect(pgOut).toMatchObject({ code: 0, stdout: '1\n' });
     expect(redisOut).toMatchObject({ code: 0, stdout: 'PONG\n' });

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BIN, ROOT, type CliResult } from '../support/spawn-server.js';
+import { BIN, ROOT, runCli, type CliResult } from '../support/spawn-server.js';
 
 /**
  * Points XDG_CONFIG_HOME (and HOME) of this test process, and so of every child runCli starts,
@@ -44,6 +44,19 @@ export function runCliInput(args: string[], env: Record<string, string | undefin
   });
 }
 
+/** Runs a client command as a demo principal (token `<principal>-demo-token`). */
+export type RunAs = (principal: string, ...args: string[]) => Promise<CliResult>;
+
+/**
+ * The `as(principal, ...args)` of the CLI tests, against the server `server()` returns when the
+ * command runs (it is started in beforeAll, after the test file defines `as`); `env` is added to
+ * the command's environment.
+ */
+export function cliAs(server: () => { url: string }, env: Record<string, string> = {}): RunAs {
+  return (principal, ...args) => runCli(args, { HOURGLASS_URL: server().url, HOURGLASS_TOKEN: `${principal}-demo-token`, ...env });
+}
+
+/** The command's stdout as JSON, or a failure that shows what it printed instead. */
 export function json<T = any>(r: CliResult): T {
   try {
     return JSON.parse(r.stdout) as T;

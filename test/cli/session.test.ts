@@ -2,11 +2,10 @@
 // command: the real binary against a real server started from examples/demo.yaml.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { BIN, runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
-import { isolateCredentials, json, runCliInput } from './run.js';
+import { cliAs, isolateCredentials, json, runCliInput } from './run.js';
 
 const home = isolateCredentials();
 let server: SpawnedServer;
@@ -19,9 +18,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function as(principal: string, ...args: string[]): Promise<CliResult> {
-  return runCli(args, { HOURGLASS_URL: server.url, HOURGLASS_TOKEN: `${principal}-demo-token` });
-}
+const as = cliAs(() => server);
 
 /** A fresh config directory: the stored login lives in XDG_CONFIG_HOME/hourglass. */
 function freshXdg(): { env: Record<string, string>; file: string } {

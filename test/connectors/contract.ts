@@ -111,7 +111,7 @@ export function connectorContract(kind: string, setup: () => Promise<ConnectorFi
       try {
         expect(await session.alive()).toBe(true);
         await c.revoke(g);
-        if (c.capabilities.killsSessions) expect(await session.alive()).toBe(false);
+        if (c.capabilities.endsSessions) expect(await session.alive()).toBe(false);
       } finally {
         await session.close().catch(() => {});
       }

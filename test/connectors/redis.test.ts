@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector, Credentials, GrantOnTarget } from '../../src/app/connectors.js';
 import { decodeRequestId, encodeRequestId, normaliseLocally } from '../../src/adapters/connectors/redis/acl-rules.js';
 import { redisConnectorFactory } from '../../src/adapters/connectors/redis/index.js';
-import { parseConfig } from '../../src/config/load-config.js';
+import { parseConfig } from '../support/config.js';
 import { HgError } from '../../src/core/errors.js';
 import type { TargetConfig } from '../../src/core/types.js';
 import { bareClient, rootClient, startRedis, type RedisServer } from '../support/redis-server.js';

@@ -12,8 +12,6 @@ import {
 import type { TimeWindow } from '../../src/core/types.js';
 import { DAY, HOUR, MINUTE, T0, ask, breakGlassPolicy, policy, principal, subjects } from '../support/builders.js';
 
-const alice = principal('alice', ['developers']);
-
 /** True when the window's day and hour rules allow the instant. */
 function open(window: TimeWindow, at: number): boolean {
   return windowViolations(window, at).length === 0;

@@ -62,7 +62,8 @@ export async function createObservedServer(opts: ObservedServerOptions = {}) {
   let config: HourglassConfig = configFromYaml(observabilityYaml(), handle.url);
   const source = { current: () => config, set: (c: HourglassConfig) => (config = c) };
   const clock = new ManualClock(T0);
-  const store = await openStore(handle.url);
+  const opened = await openStore(handle.url, { cwd: '.' });
+  const store = opened.store;
   const withMetrics = opts.metrics ?? true;
   const registry: Registry | undefined = withMetrics ? createMetricsRegistry() : undefined;
   const app = new Hourglass({
@@ -74,7 +75,7 @@ export async function createObservedServer(opts: ObservedServerOptions = {}) {
   });
   if (registry) {
     registerStateGauges(registry, {
-      db: store.db,
+      snapshot: opened.stateSnapshot,
       clock,
       config: source,
       lastVerify: () => app.audit.lastVerify,

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import { explain } from '../../src/app/explain.js';
-import { parseConfig } from '../../src/config/load-config.js';
+import { parseConfig } from '../support/config.js';
 import { explainResponse } from '../../src/http/routes/policies.js';
 
 const DEMO = parseConfig(readFileSync(new URL('../../examples/demo.yaml', import.meta.url), 'utf8'), {}, 'demo.yaml');

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { explainResponse } from '../../src/http/routes/policies.js';
-import { runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
-import { isolateCredentials, json } from '../cli/run.js';
+import { runCli, spawnServer, type SpawnedServer } from '../support/spawn-server.js';
+import { cliAs, isolateCredentials, json } from '../cli/run.js';
 
 isolateCredentials();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'hourglass-policy-cli-'));
@@ -221,8 +221,7 @@ describe('GET /v1/policies/explain and `policy explain` against a server', () =>
     const res = await fetch(`${server.url}/v1/policies/explain?${query}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: res.status, body: (await res.json()) as any };
   };
-  const as = (principal: string, ...args: string[]): Promise<CliResult> =>
-    runCli(args, { HOURGLASS_URL: server.url, HOURGLASS_TOKEN: `${principal}-demo-token` });
+  const as = cliAs(() => server);
 
   it('anyone may explain their own request; admins and auditors anyone\'s', async () => {
     const [own, other, auditor, repeated, comma] = await Promise.all([

@@ -49,7 +49,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 
   beforeAll(async () => {
     handle = await freshStoreUrl(dialect);
-    store = await openStore(handle.url);
+    store = (await openStore(handle.url, { cwd: '.' })).store;
   });
   afterAll(async () => {
     await store?.close();
@@ -248,7 +248,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
   });
 
   it('several writers at once (several servers on PostgreSQL) still make one gap-free chain', async () => {
-    const others = dialect === 'postgres' ? [await openStore(handle.url), await openStore(handle.url)] : [];
+    const others = dialect === 'postgres' ? [(await openStore(handle.url, { cwd: '.' })).store, (await openStore(handle.url, { cwd: '.' })).store] : [];
     try {
       const before = (await store.auditHead())?.seq ?? 0;
       const writers = [store, ...others].flatMap((s, k) =>
@@ -278,9 +278,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 describe('SQLite is for one server', () => {
   it('a second store on the same file is refused with a clear message', async () => {
     const handle = await freshStoreUrl('sqlite');
-    const first = await openStore(handle.url);
+    const first = (await openStore(handle.url, { cwd: '.' })).store;
     try {
-      await expect(openStore(handle.url)).rejects.toMatchObject({
+      await expect(openStore(handle.url, { cwd: '.' })).rejects.toMatchObject({
         code: 'HG_STORE_IN_USE',
         message: expect.stringMatching(/another Hourglass server is using the SQLite store.*PostgreSQL/),
       });
@@ -291,7 +291,7 @@ describe('SQLite is for one server', () => {
     const { statSync } = await import('node:fs');
     expect(statSync(handle.url.slice('sqlite:'.length)).mode & 0o777).toBe(0o600);
     // Once the first closes, the file can be opened again (a restart after a clean stop or a crash).
-    const again = await openStore(handle.url);
+    const again = (await openStore(handle.url, { cwd: '.' })).store;
     await again.close();
     await handle.cleanup();
   });

@@ -5,21 +5,20 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createIds } from '../../src/adapters/system.js';
-import { loadSecretKey, secretBox } from '../../src/adapters/secret-box.js';
-import { openStore } from '../../src/adapters/store/open-store.js';
+import type { OpenedStore } from '../../src/adapters/store/open-store.js';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
-import { Hourglass } from '../../src/app/hourglass.js';
+import type { Hourglass } from '../../src/app/hourglass.js';
 import type { ConfigSource } from '../../src/app/ports.js';
-import { parseConfig } from '../../src/config/load-config.js';
+import { createHourglass, type HourglassSystem } from '../../src/compose.js';
+import { parseConfig } from './config.js';
 import type { HourglassConfig } from '../../src/config/types.js';
 import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../../src/http/build-server.js';
 import { errorResponse } from '../../src/http/responses.js';
 import { ManualClock } from './manual-clock.js';
 import { startPostgres } from './postgres-server.js';
 
-export const T0 = Date.UTC(2026, 0, 5, 10, 0); // a Monday, 10:00 UTC
+import { T0 } from './builders.js'; // the one fixed instant of every suite, a Monday 10:00 UTC
+export { T0 };
 
 export const DEMO_YAML = readFileSync(new URL('../../examples/demo.yaml', import.meta.url), 'utf8');
 
@@ -43,6 +42,10 @@ export async function freshStoreUrl(dialect: Dialect): Promise<StoreHandle> {
 export interface Harness {
   app: Hourglass;
   store: KyselyStore;
+  /** The store's role ports (webhook outbox, checkpoint table, metrics figures). */
+  stores: OpenedStore;
+  /** Everything the composition root built (workers and scheduler, not started). */
+  system: HourglassSystem;
   clock: ManualClock;
   config: HourglassConfig;
   source: ConfigSource & { set(c: HourglassConfig): void };
@@ -54,24 +57,31 @@ export function configFromYaml(yaml: string, storeUrl = 'sqlite::memory:', env: 
   return { ...config, server: { ...config.server, store: storeUrl, rateLimitPerMinute: 0 } };
 }
 
-export async function createHarness(opts: { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> }): Promise<Harness> {
-  let config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl, opts.env);
-  const source = { current: () => config, set: (c: HourglassConfig) => (config = c) };
+type HarnessOptions = { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> };
+
+/** The composition root as serve uses it, with a manual clock and without metrics; nothing is started. */
+async function compose(opts: HarnessOptions, http: boolean) {
+  const config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl, opts.env);
   const clock = new ManualClock(opts.now ?? T0);
-  const store = await openStore(opts.storeUrl);
-  // As in serve: a configured credentials key seals connector credentials at rest.
-  const key = loadSecretKey(config.credentials);
-  const app = new Hourglass({ store, clock, ids: createIds(clock), config: source, ...(key ? { sealer: secretBox(key) } : {}) });
-  return {
-    app,
-    store,
+  const system = await createHourglass(config, opts.env ?? {}, { clock, storeUrl: opts.storeUrl, metrics: false, http });
+  const source = Object.assign(system.config, { set: (c: HourglassConfig) => system.config.replace(c) });
+  const h: Harness = {
+    app: system.app,
+    store: system.stores.store,
+    stores: system.stores,
+    system,
     clock,
     get config() {
-      return config;
+      return source.current();
     },
     source,
-    close: () => store.close(),
+    close: () => system.close(),
   };
+  return { h, system };
+}
+
+export async function createHarness(opts: HarnessOptions): Promise<Harness> {
+  return (await compose(opts, false)).h;
 }
 
 /** A JSON call through inject(), its answer checked against the documented schema like every HTTP test. */
@@ -90,20 +100,11 @@ export function documentedCall(server: FastifyInstance) {
 }
 
 /** The Fastify app over a harness, driven with inject(). */
-export async function createHttpHarness(opts: { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> }) {
-  const h = await createHarness(opts);
-  const server = await buildServer({ app: h.app, config: h.source });
-  const call = documentedCall(server);
-  const closeStore = h.close;
+export async function createHttpHarness(opts: HarnessOptions) {
+  const { h, system } = await compose(opts, true);
+  const server = system.server!;
   // Object.assign keeps the harness's live `config` getter (a spread would freeze it).
-  return Object.assign(h, {
-    server,
-    call,
-    async close() {
-      await server.close();
-      await closeStore();
-    },
-  });
+  return Object.assign(h, { server, call: documentedCall(server) });
 }
 
 export const token = (id: string) => `${id}-demo-token`;

@@ -4,8 +4,8 @@
  * stores over one database stand for two servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWebhookWorker, webhookServiceFor } from '../../src/adapters/outbound/webhook-worker.js';
-import { openStore } from '../../src/adapters/store/open-store.js';
+import { createWebhookService, createWebhookWorker } from '../../src/adapters/outbound/webhook-worker.js';
+import { openStore, type OpenedStore } from '../../src/adapters/store/open-store.js';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { createIds } from '../../src/adapters/system.js';
 import type { AppDeps } from '../../src/app/context.js';
@@ -19,18 +19,20 @@ const EVENTS = 30;
 describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) => {
   let handle: StoreHandle;
   let stores: KyselyStore[];
+  let opened: OpenedStore[];
   let rx: Receiver;
   const clock = new ManualClock(T0);
 
   beforeAll(async () => {
     handle = await freshStoreUrl(dialect);
     rx = await startReceiver();
-    const first = await openStore(handle.url);
+    const first = await openStore(handle.url, { cwd: '.' });
     // SQLite serves one server; PostgreSQL gets a second "server" over the same database.
-    stores = dialect === 'postgres' ? [first, await openStore(handle.url)] : [first, first];
+    opened = dialect === 'postgres' ? [first, await openStore(handle.url, { cwd: '.' })] : [first, first];
+    stores = opened.map((o) => o.store);
   });
   afterAll(async () => {
-    for (const s of new Set(stores ?? [])) await s.close();
+    for (const s of new Set(opened ?? [])) await s.close();
     await rx?.close();
     await handle?.cleanup();
   });
@@ -50,6 +52,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
     const c = config();
     return { store, clock, ids: createIds(clock), config: { current: () => c } };
   };
+  /** The outbox beside a store (its role port from openStore). */
+  const outboxOf = (store: KyselyStore) => opened[stores.indexOf(store)]!.webhooks;
   const count = async (where?: string) => {
     let q = stores[0]!.db.selectFrom('webhook_outbox').select((eb) => eb.fn.countAll<number>().as('n'));
     if (where) q = q.where('endpoint', '=', where);
@@ -63,7 +67,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
       ),
     );
     // Small pages so the two interleave across many cursor moves.
-    const services = stores.map((s) => webhookServiceFor(depsOf(s), { fanOutBatch: 4, fanOutPages: 100 }));
+    const services = stores.map((s) => createWebhookService(depsOf(s), outboxOf(s), { fanOutBatch: 4, fanOutPages: 100 }));
     await Promise.all([services[0]!.fanOut(), services[1]!.fanOut(), services[0]!.fanOut(), services[1]!.fanOut()]);
     expect(await count('a')).toBe(20);
     expect(await count('b')).toBe(EVENTS);
@@ -72,7 +76,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
   });
 
   it('two servers claiming at once take disjoint rows, and leased rows wait for their lease', async () => {
-    const [s0, s1] = stores.map((s) => webhookServiceFor(depsOf(s), {}).store);
+    const [s0, s1] = stores.map((s) => createWebhookService(depsOf(s), outboxOf(s), {}).store);
     const now = clock.now();
     const [c0, c1] = await Promise.all([s0!.claimDue(now, ['a', 'b'], 30, now + 1000), s1!.claimDue(now, ['a', 'b'], 30, now + 1000)]);
     const ids = [...c0, ...c1].map((r) => r.id);
@@ -99,7 +103,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
   });
 
   it('two servers delivering at once send each event once (normal case)', async () => {
-    const workers = stores.map((s) => createWebhookWorker(depsOf(s), { detached: false, concurrency: 4 }));
+    const workers = stores.map((s) => createWebhookWorker(depsOf(s), outboxOf(s), { detached: false, concurrency: 4 }));
     await Promise.all([workers[0]!.runOnce(), workers[1]!.runOnce(), workers[0]!.runOnce(), workers[1]!.runOnce()]);
     expect(rx.on('/a')).toHaveLength(20);
     expect(rx.on('/b')).toHaveLength(EVENTS);
@@ -108,7 +112,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
     expect(rx.received.every((r) => r.headers['hourglass-delivery']!.toString().endsWith('.1'))).toBe(true);
     const pending = await stores[0]!.db.selectFrom('webhook_outbox').select('id').where('status', '=', 'pending').execute();
     expect(pending).toEqual([]);
-    const service = webhookServiceFor(depsOf(stores[1]!));
+    const service = createWebhookService(depsOf(stores[1]!), outboxOf(stores[1]!));
     const overview = await service.overview({ id: 'auditor', groups: [], roles: ['auditor'] });
     expect(overview.webhooks.map((w) => [w.name, w.delivered, w.pending, w.failing])).toEqual([
       ['a', 20, 0, 0],
@@ -120,9 +124,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
     const leaky: WebhookSender = { send: async (req) => ({ kind: 'error', message: `TLS failure near ${req.secret} (x)`, durationMs: 3 }) };
     const deps = depsOf(stores[0]!);
     await stores[0]!.transaction((tx) => tx.appendAudit([{ id: 'ev-leak', at: T0, type: 'test.leak', actor: 'alice' }]));
-    const w = createWebhookWorker(deps, { detached: false, sender: leaky });
+    const w = createWebhookWorker(deps, outboxOf(stores[0]!), { detached: false, sender: leaky });
     await w.runOnce();
-    const log = await webhookServiceFor(deps).deliveries({ id: 'admin', groups: [], roles: ['admin'] }, { limit: 10, eventId: 'ev-leak' });
+    const log = await createWebhookService(deps, outboxOf(stores[0]!)).deliveries({ id: 'admin', groups: [], roles: ['admin'] }, { limit: 10, eventId: 'ev-leak' });
     expect(log.deliveries.map((d) => d.webhook).sort()).toEqual(['a', 'b']);
     for (const d of log.deliveries) expect(d).toMatchObject({ outcome: 'failed', statusCode: null, error: 'TLS failure near [redacted] (x)' });
     expect(JSON.stringify(log)).not.toContain(SECRET_A);

@@ -7,7 +7,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '../../src/adapters/scheduler.js';
-import { createWebhookWorker, webhookServiceFor } from '../../src/adapters/outbound/webhook-worker.js';
+import { createWebhookService, createWebhookWorker } from '../../src/adapters/outbound/webhook-worker.js';
 import { verifyWebhookSignature } from '../../src/adapters/outbound/verify-signature.js';
 import type { AppDeps } from '../../src/app/context.js';
 import { DEFAULT_BACKOFF, retryDelay, type WebhookWorker } from '../../src/app/webhooks.js';
@@ -36,7 +36,7 @@ function deps(): AppDeps {
 
 /** Pins the jitter so the retry schedule is known: half of each ceiling. */
 function worker(): WebhookWorker {
-  return createWebhookWorker(deps(), { detached: false, random: () => 0.5 });
+  return createWebhookWorker(deps(), h.stores.webhooks, { detached: false, random: () => 0.5 });
 }
 
 /** One scheduler pass of the worker (events are linked as they are written). */
@@ -165,7 +165,7 @@ describe('delivery', () => {
 
   it('an endpoint that fails gets no more of its backlog in that round', async () => {
     await open();
-    const w = createWebhookWorker(deps(), { detached: false, concurrency: 1, random: () => 0.5 });
+    const w = createWebhookWorker(deps(), h.stores.webhooks, { detached: false, concurrency: 1, random: () => 0.5 });
     rx.respond = () => 503;
     for (let i = 0; i < 3; i++) await submit('alice', { entitlements: ['db/read'], duration: '1h' });
     await pass(w);
@@ -222,7 +222,7 @@ describe('durability', () => {
     await open();
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
     // The first server fans out, then dies before delivering.
-    expect(await webhookServiceFor(deps()).fanOut()).toBe(1);
+    expect(await createWebhookService(deps(), h.stores.webhooks).fanOut()).toBe(1);
     await h.close();
 
     // A new server over the same store.
@@ -234,7 +234,7 @@ describe('durability', () => {
   it('a crash during a send (claimed, never finished) is retried once the lease runs out', async () => {
     await open();
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
-    const service = webhookServiceFor(deps());
+    const service = createWebhookService(deps(), h.stores.webhooks);
     await service.fanOut();
     const now = h.clock.now();
     const claimed = await service.store.claimDue(now, ['grants'], 10, now + 32_000);
@@ -251,7 +251,7 @@ describe('durability', () => {
 
   it('fan-out is idempotent and picks up from its cursor', async () => {
     await open();
-    const service = webhookServiceFor(deps());
+    const service = createWebhookService(deps(), h.stores.webhooks);
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
     expect(await service.fanOut()).toBe(1);
     expect(await service.fanOut()).toBe(0);
@@ -274,7 +274,7 @@ describe('durability', () => {
     const head = (await h.store.auditHead())!.seq;
     await h.store.db.deleteFrom('audit_events').where('seq', '>=', head - 1).execute();
     await pass(w);
-    expect(await webhookServiceFor(deps()).store.getCursor()).toBe(head - 2);
+    expect(await createWebhookService(deps(), h.stores.webhooks).store.getCursor()).toBe(head - 2);
     await submit('bob', { entitlements: ['db/read'], duration: '1h' });
     await pass(w);
     const got = rx.on('/grants');
@@ -287,7 +287,7 @@ describe('durability', () => {
     const w = worker();
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
     await pass(w);
-    expect(await webhookServiceFor(deps()).store.getCursor()).toBe((await h.store.auditHead())!.seq);
+    expect(await createWebhookService(deps(), h.stores.webhooks).store.getCursor()).toBe((await h.store.auditHead())!.seq);
     h.source.set(configFromYaml(webhookYaml(hooks(), ['127.0.0.1']), handle.url));
     await submit('bob', { entitlements: ['db/read'], duration: '1h' });
     await pass(w);
@@ -301,7 +301,7 @@ describe('durability', () => {
 
   it('the detached worker does not hold up the scheduler pass; idle() waits for the round', async () => {
     await open();
-    const w = createWebhookWorker(deps(), { random: () => 0.5 });
+    const w = createWebhookWorker(deps(), h.stores.webhooks, { random: () => 0.5 });
     await submit('alice', { entitlements: ['db/read'], duration: '1h' });
     await w.runOnce();
     await w.idle();
@@ -318,7 +318,7 @@ describe('in the scheduler', () => {
         storeUrl: handle.url,
       });
       hang.respond = () => 'hang';
-      const w = createWebhookWorker(deps(), { random: () => 0.5 });
+      const w = createWebhookWorker(deps(), h.stores.webhooks, { random: () => 0.5 });
       const scheduler = new Scheduler(h.app, () => 50, pino({ level: 'silent' }), [w]);
       await submit('alice', { entitlements: ['db/read'], duration: '1h' });
       const started = Date.now();

@@ -14,7 +14,6 @@ import {
   type WebhookStore,
   type WebhookWorker,
 } from '../../app/webhooks.js';
-import { webhookStoreFor } from '../store/webhook-store.js';
 import { OutboundRefused, signedPost } from './signed-post.js';
 
 /** A network error's message, with its code when Node gives one (ECONNREFUSED, ...). */
@@ -39,31 +38,22 @@ export const signedPostSender: WebhookSender = {
 };
 
 export interface WebhookWiring extends WebhookOptions {
-  /** Defaults to the outbox beside `deps.store`. */
-  store?: WebhookStore;
   /** Defaults to signedPostSender. */
   sender?: WebhookSender;
 }
 
-const services = new WeakMap<AppDeps, WebhookService>();
-
-/** The webhook use cases over the store of `deps` (one per deps unless options are given). */
-export function webhookServiceFor(deps: AppDeps, opts?: WebhookWiring): WebhookService {
-  if (!opts) {
-    const known = services.get(deps);
-    if (known) return known;
-  }
-  const { store, sender, ...rest } = opts ?? {};
-  const service = new WebhookService(deps, store ?? webhookStoreFor(deps.store), sender ?? signedPostSender, rest);
-  if (!opts) services.set(deps, service);
-  return service;
+/** The webhook use cases over an outbox (`OpenedStore.webhooks`). */
+export function createWebhookService(deps: AppDeps, store: WebhookStore, opts: WebhookWiring = {}): WebhookService {
+  const { sender, random, ...rest } = opts;
+  return new WebhookService(deps, store, sender ?? signedPostSender, { ...rest, random: random ?? Math.random });
 }
 
 /**
- * The background worker for the scheduler: each pass fans new audit events out to the outbox,
- * then starts a delivery round (not awaited unless `detached: false`).
+ * The background worker for the scheduler over a webhook service of its own: each pass fans new
+ * audit events out to the outbox, then starts a delivery round (not awaited unless `detached: false`).
+ * The composition root gives the application's service to `webhookWorker` instead.
  */
-export function createWebhookWorker(deps: AppDeps, opts: WebhookWiring & { detached?: boolean } = {}): WebhookWorker {
+export function createWebhookWorker(deps: AppDeps, store: WebhookStore, opts: WebhookWiring & { detached?: boolean } = {}): WebhookWorker {
   const { detached, ...wiring } = opts;
-  return webhookWorker(webhookServiceFor(deps, Object.keys(wiring).length ? wiring : undefined), detached === undefined ? {} : { detached });
+  return webhookWorker(createWebhookService(deps, store, wiring), detached === undefined ? {} : { detached });
 }

@@ -9,8 +9,8 @@ import { dirname, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { AuditService } from '../../app/audit.js';
 import {
-  CheckpointService,
   CheckpointWorker,
+  type CheckpointSigner,
   type CheckpointLine,
   type CheckpointLog,
   type CheckpointShipper,
@@ -18,13 +18,11 @@ import {
   type StoredCheckpoint,
 } from '../../app/checkpoints.js';
 import type { AppDeps } from '../../app/context.js';
-import type { Clock, Store } from '../../app/ports.js';
+import type { Clock } from '../../app/ports.js';
 import type { CheckpointSettings } from '../../config/types.js';
 import { loadCheckpointKey } from '../checkpoint-key.js';
 import { signedPost } from '../outbound/signed-post.js';
-import { KyselyStore } from './kysely-store.js';
 import type { AuditCheckpointsTable, Database } from './schema.js';
-import { reportUnavailable } from './unavailable.js';
 
 // ---- the table ------------------------------------------------------------------------------------
 
@@ -84,12 +82,6 @@ export class KyselyCheckpointStore implements CheckpointStore {
   }
 }
 
-/** The checkpoint table of the application's store (which must be the Kysely store). */
-export function createCheckpointStore(store: Store): CheckpointStore {
-  if (!(store instanceof KyselyStore)) throw new Error('audit checkpoints need the SQL store (KyselyStore)');
-  return reportUnavailable(new KyselyCheckpointStore(store.db));
-}
-
 // ---- outside the database -------------------------------------------------------------------------
 
 /** Appends each checkpoint as one JSON line and syncs it to disk before it counts as shipped. */
@@ -135,44 +127,39 @@ export function webhookShipper(opts: { url: string; secret: string; allowedHosts
 // ---- wiring ---------------------------------------------------------------------------------------
 
 export interface CheckpointWiring {
-  /** Base for relative keyFile and file paths (the working directory by default). */
-  cwd?: string;
+  /** Base for relative keyFile and file paths (the composition root passes the working directory). */
+  cwd: string;
   /** A pino logger fits. */
   log?: CheckpointLog;
-}
-
-const services = new WeakMap<Store, CheckpointService>();
-
-/**
- * The checkpoint queries and checks for the HTTP routes, over the application's store and the key
- * configured now (`audit.checkpoints`, read on every call, so a reload applies). One per store.
- */
-export function checkpointServiceFor(deps: AppDeps, audit: AuditService = new AuditService(deps), opts: CheckpointWiring = {}): CheckpointService {
-  let service = services.get(deps.store);
-  if (!service) {
-    service = new CheckpointService(deps, audit, createCheckpointStore(deps.store), () => {
-      const settings = deps.config.current().audit.checkpoints;
-      return settings ? loadCheckpointKey(settings, opts) : undefined;
-    });
-    services.set(deps.store, service);
-  }
-  return service;
+  /** Fixed settings; absent: `audit.checkpoints` of the configuration in force. */
+  settings?: CheckpointSettings;
 }
 
 /**
- * The background worker that signs and ships checkpoints; give it to the scheduler. With
- * `settings` it uses those; without, it follows `audit.checkpoints` of the configuration in force
- * (and does nothing while there is none). Call `flush()` on shutdown, after the last due-work
- * pass, to sign a final checkpoint when events arrived since the last one.
+ * The signing key of `audit.checkpoints` in force now (read on every call, so a reload applies),
+ * for the checkpoint use cases (Hourglass `ports.checkpoints.key`).
  */
-export function createCheckpointWorker(deps: AppDeps, settings?: CheckpointSettings, opts: CheckpointWiring = {}): CheckpointWorker {
-  const cwd = opts.cwd ?? process.cwd();
+export function configuredCheckpointKey(deps: Pick<AppDeps, 'config'>, cwd: string): () => CheckpointSigner | undefined {
+  return () => {
+    const settings = deps.config.current().audit.checkpoints;
+    return settings ? loadCheckpointKey(settings, { cwd }) : undefined;
+  };
+}
+
+/**
+ * The background worker that signs and ships checkpoints into `store`; give it to the scheduler.
+ * With `opts.settings` it uses those; without, it follows `audit.checkpoints` of the configuration
+ * in force (and does nothing while there is none). Call `flush()` on shutdown, after the last
+ * due-work pass, to sign a final checkpoint when events arrived since the last one.
+ */
+export function createCheckpointWorker(deps: AppDeps, store: CheckpointStore, opts: CheckpointWiring): CheckpointWorker {
+  const { cwd, settings } = opts;
   const shippersOf = new WeakMap<CheckpointSettings, CheckpointShipper[]>();
   const announced = new WeakSet<object>();
   return new CheckpointWorker({
     app: deps,
     audit: new AuditService(deps),
-    store: createCheckpointStore(deps.store),
+    store,
     settings: () => settings ?? deps.config.current().audit.checkpoints,
     signer: (s) => {
       const key = loadCheckpointKey(s, { cwd });

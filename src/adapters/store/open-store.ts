@@ -4,22 +4,56 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { HgError } from '../../core/errors.js';
+import type { CheckpointStore } from '../../app/checkpoints.js';
+import type { WebhookStore } from '../../app/webhooks.js';
+import { KyselyCheckpointStore } from './checkpoint-store.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrate } from './migrations.js';
+import { readStoreSnapshot, type StoreSnapshot } from './state-snapshot.js';
 import { reportUnavailable } from './unavailable.js';
+import { KyselyWebhookStore } from './webhook-store.js';
 import type { Database } from './schema.js';
 
 // BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-/** Opens `sqlite:PATH` or `postgres://...`, runs migrations, and returns the store. */
-export async function openStore(url: string, opts: { cwd?: string; poolSize?: number } = {}): Promise<KyselyStore> {
+/**
+ * One database, seen through the role ports its users need: the use cases' store, the webhook
+ * outbox, the checkpoint table and the metrics figures. Each translates outages into
+ * HG_STORE_UNAVAILABLE; `close` closes the database they share.
+ */
+export interface OpenedStore {
+  /** The Store port (the concrete class, whose `db` tests and maintenance tools may use). */
+  store: KyselyStore;
+  webhooks: WebhookStore;
+  checkpoints: CheckpointStore;
+  /** The figures the metrics gauges read at scrape time. */
+  stateSnapshot(now: number): Promise<StoreSnapshot>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `sqlite:PATH` (relative to `cwd`) or `postgres://...`, runs migrations, and returns its
+ * role ports.
+ */
+export async function openStore(url: string, opts: { cwd: string; poolSize?: number }): Promise<OpenedStore> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
-    return openSqlite(path === ':memory:' ? path : resolve(opts.cwd ?? '.', path));
+    return roles(await openSqlite(path === ':memory:' ? path : resolve(opts.cwd, path)));
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, opts.poolSize ?? 10);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return roles(await openPostgres(url, opts.poolSize ?? 10));
   throw new HgError('HG_CONFIG_INVALID', 'server.store must be sqlite:PATH or postgres://...');
+}
+
+function roles(store: KyselyStore): OpenedStore {
+  const db = store.db;
+  return {
+    store,
+    webhooks: reportUnavailable(new KyselyWebhookStore(db, store.dialect)),
+    checkpoints: reportUnavailable(new KyselyCheckpointStore(db)),
+    stateSnapshot: (now) => readStoreSnapshot(db, now),
+    close: () => store.close(),
+  };
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
 import type { StoredChainLink } from '../../core/audit-chain.js';
-import type { Store } from '../../app/ports.js';
 import {
   REFUSED_PREFIX,
   type AttemptRecord,
@@ -17,7 +16,6 @@ import {
   type WebhookStore,
 } from '../../app/webhooks.js';
 import type { Database, WebhookDeliveriesTable, WebhookOutboxTable } from './schema.js';
-import { reportUnavailable } from './unavailable.js';
 
 /** hg_state key of the fan-out cursor: the last audit seq turned into outbox rows. */
 export const CURSOR_KEY = 'webhooks.cursor';
@@ -256,21 +254,3 @@ export class KyselyWebhookStore implements WebhookStore {
     return rows.map((r) => ({ ...toAttempt(r), pos: Number(r.pos), eventId: r.event_id, eventType: r.event_type }));
   }
 }
-
-const cache = new WeakMap<object, WebhookStore>();
-
-/**
- * The webhook store beside a store opened by `openStore` (which shares its Kysely database),
- * with the same translation of outages into HG_STORE_UNAVAILABLE. One per store.
- */
-export function webhookStoreFor(store: Store): WebhookStore {
-  let ws = cache.get(store);
-  if (!ws) {
-    const db = (store as Store & { db?: Kysely<Database> }).db;
-    if (!db) throw new Error('webhooks need the Kysely store (openStore)');
-    ws = reportUnavailable(new KyselyWebhookStore(db, store.dialect));
-    cache.set(store, ws);
-  }
-  return ws;
-}
-

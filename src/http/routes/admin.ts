@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { HgError } from '../../core/errors.js';
 import type { Principal } from '../../core/types.js';
-import { hasRole } from '../../app/directory.js';
 import { defineRoute } from '../route.js';
 import { emergencyResponse, locksResponse, reloadResponse } from '../responses.js';
 import * as s from '../schemas.js';
@@ -40,8 +38,7 @@ export function adminRoutes({ server, table, opts }: RouteContext) {
     summary: 'Locked principals and frozen targets (admin, auditor)',
     responses: { 200: { description: 'locks', schema: locksResponse } },
     handler: async ({ principal }) => {
-      if (!hasRole(principal, 'admin', 'auditor')) throw new HgError('HG_FORBIDDEN', 'the admin or auditor role is needed');
-      const [principals, targets] = await Promise.all([app.deps.store.listLocks('principal'), app.deps.store.listLocks('target')]);
+      const { principals, targets } = await app.emergency.listLocks(principal);
       const out = (l: { subject: string; by: string; at: number; reason?: string }) => ({ subject: l.subject, by: l.by, at: iso(l.at), reason: l.reason ?? null });
       return { principals: principals.map(out), targets: targets.map(out) };
     },
@@ -54,12 +51,6 @@ export function adminRoutes({ server, table, opts }: RouteContext) {
     auth: 'bearer',
     summary: 'Re-read the configuration file; new decisions use it (admin)',
     responses: { 200: { description: 'the new and previous policy hashes', schema: reloadResponse } },
-    handler: async ({ principal }) => {
-      if (!hasRole(principal, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can reload the configuration');
-      if (!opts.reload) throw new HgError('HG_INVALID_TRANSITION', 'this server was not started from a configuration file');
-      const r = await opts.reload();
-      const ended = await app.recordReload(principal.id, r.previousPolicyHash);
-      return { ...r, ...ended };
-    },
+    handler: async ({ principal }) => app.reloadConfig(principal),
   });
 }

@@ -6,10 +6,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { z } from 'zod';
 import { isHgError } from '../../core/errors.js';
-import { parseHead } from '../../app/audit.js';
 import { openAuditExport, verifyWithProgress, type ExportedEvent } from '../../app/audit-export.js';
-import type { CheckpointService } from '../../app/checkpoints.js';
-import { checkpointServiceFor } from '../../adapters/store/checkpoint-store.js';
 import { defineRoute } from '../route.js';
 import { auditEventResponse, errorResponse, verifyResponse } from '../responses.js';
 import * as s from '../schemas.js';
@@ -123,8 +120,6 @@ function fileStamp(ms: number): string {
 
 export function auditExportRoutes({ server, table, opts }: RouteContext): void {
   const { app } = opts;
-  let service: CheckpointService | undefined;
-  const checkpoints = () => (service ??= checkpointServiceFor(app.deps, app.audit));
 
   defineRoute(server, table, {
     method: 'GET',
@@ -167,17 +162,22 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
     query: verifyStreamQuery,
     responses: { 200: { description: 'progress lines, then the result', schema: verifyStreamLine, contentType: 'application/x-ndjson' } },
     handler: async ({ query, principal, req, reply }) => {
-      // Problems found before the first byte are plain JSON errors (400, 403, 503), not error lines.
-      app.audit.assertReader(principal);
-      if (query.expectHead) parseHead(query.expectHead);
       const out = new PassThrough();
       const line = (value: unknown) => `${JSON.stringify(value)}\n`;
-      verifyWithProgress(app.audit, principal, {
-        ...(query.expectHead ? { expectHead: query.expectHead } : {}),
-        every: query.every,
-        onProgress: (progress) => out.write(line({ progress })),
-        aborted: () => out.destroyed,
-      }).then(
+      let done: ReturnType<typeof verifyWithProgress>;
+      try {
+        done = verifyWithProgress(app.audit, principal, {
+          ...(query.expectHead ? { expectHead: query.expectHead } : {}),
+          every: query.every,
+          onProgress: (progress) => out.write(line({ progress })),
+          aborted: () => out.destroyed,
+        });
+      } catch (err) {
+        // Problems found before the first byte are plain JSON errors (400, 403), not error lines.
+        out.destroy();
+        throw err;
+      }
+      done.then(
         (result) => out.end(line({ result })),
         (err: Error) => {
           if (out.destroyed) return;
@@ -200,7 +200,7 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
     query: checkpointsQuery,
     responses: { 200: { description: 'a page of checkpoints', schema: checkpointListResponse } },
     handler: async ({ query, principal }) =>
-      checkpoints().list(principal, { limit: query.limit, ...(query.cursor !== undefined ? { after: query.cursor } : {}) }),
+      app.checkpoints.list(principal, { limit: query.limit, ...(query.cursor !== undefined ? { after: query.cursor } : {}) }),
   });
 
   defineRoute(server, table, {
@@ -211,7 +211,7 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
     summary: 'The Ed25519 public key that signs checkpoints, and its key id (roles auditor, admin)',
     description: 'keyId is the first 16 hex digits of SHA-256 over the SPKI DER. 404 when checkpoints are not configured.',
     responses: { 200: { description: 'the public key (PEM, SPKI)', schema: publicKeyResponse } },
-    handler: async ({ principal }) => checkpoints().publicKey(principal),
+    handler: async ({ principal }) => app.checkpoints.publicKey(principal),
   });
 
   defineRoute(server, table, {
@@ -228,7 +228,7 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
     body: verifyCheckpointsBody,
     responses: { 200: { description: 'the result; ok is false on any failure', schema: checkpointVerifyResponse } },
     handler: async ({ body, principal }) =>
-      checkpoints().verify(principal, {
+      app.checkpoints.verify(principal, {
         checkpoints: body.checkpoints.map(({ publicKey, ...cp }) => ({ ...cp, ...(publicKey ? { publicKey } : {}) })),
         ...(body.publicKey ? { publicKey: body.publicKey } : {}),
         ...(body.trustedKeyIds ? { trustedKeyIds: body.trustedKeyIds } : {}),

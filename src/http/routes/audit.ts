@@ -37,10 +37,7 @@ export function auditRoutes({ server, table, opts }: RouteContext) {
     summary: 'Verify the hash chain; `expectHead` (SEQ:HASH) catches truncation',
     query: s.verifyQuery,
     responses: { 200: { description: 'the verification result', schema: verifyResponse } },
-    handler: async ({ query, principal }) => {
-      app.audit.assertReader(principal);
-      return app.audit.verify(query.expectHead ? { expectHead: query.expectHead } : {});
-    },
+    handler: async ({ query, principal }) => app.audit.verifyFor(principal, query.expectHead ? { expectHead: query.expectHead } : {}),
   });
 
   defineRoute(server, table, {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ServerOptions } from '../build-server.js';
+import type { ServerOptions } from '../options.js';
 import type { RouteTable } from '../route.js';
 
 /** What every route module receives. */

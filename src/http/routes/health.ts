@@ -24,12 +24,7 @@ export function healthRoutes({ server, table, opts }: RouteContext) {
     description: 'A broken audit chain is reported here but does not make the server unready: revocations must go on.',
     responses: { 200: { description: 'ready', schema: readyResponse }, 503: { description: 'not ready', schema: readyResponse } },
     handler: async ({ reply }) => {
-      let store: { ok: boolean; error?: string } = { ok: true };
-      try {
-        await app.deps.store.ping();
-      } catch {
-        store = { ok: false, error: 'store unreachable' };
-      }
+      const store = await app.storeHealth();
       const sched = opts.scheduler?.();
       const staleAfter = (opts.schedulerIntervalMs ?? 250) * 20 + 5000;
       const schedulerOk = !sched || (sched.running && !sched.lastError && (sched.lastRunAt ?? 0) >= app.deps.clock.now() - staleAfter);

@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import { HgError } from '../../core/errors.js';
-import { hasRole } from '../../app/directory.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 
@@ -11,6 +9,7 @@ import type { RouteContext } from './context.js';
  * build-server.ts authenticates it, as it does every route declared with `auth: 'bearer'`.
  */
 export function metricsRoutes({ server, table, opts }: RouteContext): void {
+  const { app } = opts;
   // Without a registry there is no route at all: 404 whatever the token.
   const registry = opts.metrics?.registry;
   if (!registry) return;
@@ -29,8 +28,7 @@ export function metricsRoutes({ server, table, opts }: RouteContext): void {
       200: { description: 'the metrics', schema: z.string(), contentType: 'text/plain; version=0.0.4; charset=utf-8' },
     },
     handler: async ({ principal, reply }) => {
-      if (!hasRole(principal, 'metrics', 'admin')) throw new HgError('HG_FORBIDDEN', 'the metrics or admin role is needed');
-      const text = await registry.metrics();
+      const text = await app.metricsText(principal, registry);
       return reply.status(200).header('content-type', registry.contentType).header('cache-control', 'no-store').send(text);
     },
   });

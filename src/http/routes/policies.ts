@@ -1,8 +1,5 @@
 /** Policies as code: `GET /v1/policies/explain` answers "would this request be allowed, and why". */
 import { z } from 'zod';
-import { explain } from '../../app/explain.js';
-import { hasRole } from '../../app/directory.js';
-import { HgError } from '../../core/errors.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 import { bool, isoTime, text } from '../schemas.js';
@@ -82,27 +79,17 @@ export function policyRoutes({ server, table, opts }: RouteContext): void {
       'means "none given". Locks and freezes in force are taken into account. An unknown principal is answered as not eligible.',
     query: explainQuery,
     responses: { 200: { description: 'the explanation (allowed or not)', schema: explainResponse } },
-    handler: async ({ query: q, principal: caller }) => {
-      const principal = q.principal ?? caller.id;
-      if (principal !== caller.id && !hasRole(caller, 'admin', 'auditor')) {
-        throw new HgError('HG_FORBIDDEN', 'you may explain only your own requests; the admin or auditor role is needed for others');
-      }
-      const config = opts.config.current();
-      const targets = [...new Set(q.entitlement.map((e) => e.split('/')[0]!).filter(Boolean))];
-      const { store } = app.deps;
-      const [lock, ...frozen] = await Promise.all([store.getLock('principal', principal), ...targets.map((t) => store.getLock('target', t))]);
-      return explain(config, {
-        principal,
+    handler: async ({ query: q, principal: caller }) =>
+      app.explain(caller, {
         entitlements: q.entitlement,
-        at: q.at ?? app.deps.clock.now(),
-        locks: { principal: Boolean(lock), frozenTargets: targets.filter((_, i) => frozen[i]) },
+        ...(q.principal !== undefined ? { principal: q.principal } : {}),
+        ...(q.at !== undefined ? { at: q.at } : {}),
         ...(q.duration !== undefined ? { duration: q.duration } : {}),
         ...(q.breakGlass !== undefined ? { breakGlass: q.breakGlass } : {}),
         ...(q.policy !== undefined ? { policy: q.policy } : {}),
         ...(q.reason !== undefined ? { reason: q.reason } : {}),
         ...(q.ticket !== undefined ? { ticket: q.ticket } : {}),
         ...(q.sourceIp !== undefined ? { sourceIp: q.sourceIp } : {}),
-      });
-    },
+      }),
   });
 }

@@ -19,10 +19,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
     auth: 'bearer',
     summary: 'The calling principal',
     responses: { 200: { description: 'the caller', schema: meResponse } },
-    handler: async ({ principal }) => {
-      const lock = await app.deps.store.getLock('principal', principal.id);
-      return { id: principal.id, groups: principal.groups, roles: principal.roles, locked: Boolean(lock) };
-    },
+    handler: async ({ principal }) => app.me(principal),
   });
 
   defineRoute(server, table, {

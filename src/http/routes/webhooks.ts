@@ -1,8 +1,5 @@
 /** Event webhooks: endpoints with their backlog, the delivery log, and redelivery (docs/events.md). */
 import { z } from 'zod';
-import { webhookServiceFor } from '../../adapters/outbound/webhook-worker.js';
-import { hasRole } from '../../app/directory.js';
-import { HgError } from '../../core/errors.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 
@@ -77,7 +74,7 @@ const redeliverBody = z.object({ eventId: z.string().min(1).max(200) }).strict()
 
 export function webhookRoutes({ server, table, opts }: RouteContext): void {
   const { app } = opts;
-  const service = () => webhookServiceFor(app.deps);
+  const service = () => app.webhooks;
 
   defineRoute(server, table, {
     method: 'GET',
@@ -117,7 +114,6 @@ export function webhookRoutes({ server, table, opts }: RouteContext): void {
     body: redeliverBody,
     responses: { 202: { description: 'the redelivery is requested', schema: redeliverResponse } },
     handler: async ({ principal, params, body, reply }) => {
-      if (!hasRole(principal, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can ask for a redelivery');
       const result = await service().requestRedelivery(principal, params.name, body.eventId);
       return reply.status(202).send(result);
     },

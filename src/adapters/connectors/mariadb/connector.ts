@@ -52,15 +52,17 @@ const errnoOf = (e: unknown): number | undefined => (e as MysqlError | undefined
 
 type Row = Record<string, unknown>;
 
+export const MARIADB_CAPABILITIES: ConnectorCapabilities = {
+  endsSessions: true,
+  // MariaDB has no VALID UNTIL: the account lives until Hourglass drops it.
+  enforcesExpiry: false,
+  canList: true,
+  issuesCredentials: true,
+};
+
 export class MariadbConnector implements Connector {
   readonly kind = 'mariadb';
-  readonly capabilities: ConnectorCapabilities = {
-    killsSessions: true,
-    // MariaDB has no VALID UNTIL: the account lives until Hourglass drops it.
-    enforcesExpiry: false,
-    canList: true,
-    issuesCredentials: true,
-  };
+  readonly capabilities = MARIADB_CAPABILITIES;
 
   private readonly settings: MariadbSettings;
   private pool: mysql.Pool | undefined;

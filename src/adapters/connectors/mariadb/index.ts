@@ -2,12 +2,16 @@
  * The `mariadb` target kind: see connector.ts and docs/targets/mariadb.md.
  */
 import type { ConnectorFactory } from '../../../app/connectors.js';
-import { MariadbConnector } from './connector.js';
-import { validateSettings } from './settings.js';
+import { mariadbClient } from './client.js';
+import { MARIADB_CAPABILITIES, MariadbConnector } from './connector.js';
+import { mariadbSettingsSchema, validateSettings } from './settings.js';
 
 export const mariadbConnectorFactory: ConnectorFactory = {
   kind: 'mariadb',
+  settings: mariadbSettingsSchema,
+  capabilities: () => MARIADB_CAPABILITIES,
   validate: (target) => validateSettings(target),
+  client: mariadbClient,
   create: (target, opts) => new MariadbConnector(target, opts.secretsToScrub),
 };
 

@@ -1,14 +1,31 @@
 /**
- * The mariadb target's settings as the config loader produced them (defaults applied by
- * src/config/target-kinds.ts), read into a typed shape, plus the checks the schema cannot make:
- * privilege strings against the catalogue, the host part, TLS files.
+ * The mariadb target's settings: their schema (the loader applies it, with the defaults), the
+ * typed shape read from a validated target, and the checks the schema cannot make: privilege
+ * strings against the catalogue, the host part, TLS files.
  */
 import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { entitlementDescription, sqlIdentifier, strictObject, targetSettings, urlWith } from '../../../config/schema.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { isSafeHost } from './names.js';
 import { parsePrivilege, type ParsedPrivilege } from './privileges.js';
 import { readPem, type TlsMode, type TlsSettings } from '../tls.js';
 
+
+export const mariadbSettingsSchema = targetSettings(
+  {
+    url: urlWith(['mysql', 'mariadb']).describe('the admin connection, mysql://USER:PASSWORD@HOST:PORT'),
+    userHost: z.string().min(1).max(255).default('%').describe("host part of created accounts ('%' = any)"),
+  },
+  strictObject({
+    description: entitlementDescription,
+    privileges: z
+      .array(z.string().regex(/^[A-Za-z ,_]+ ON [`A-Za-z0-9_*$.-]+$/, 'must look like "SELECT, INSERT ON shop.*"'))
+      .optional()
+      .describe('privileges granted to the account, "SELECT, INSERT ON shop.*"'),
+    roles: z.array(sqlIdentifier).optional().describe('roles granted to the account (and made its default)'),
+  }).refine((e) => (Array.isArray(e.privileges) ? e.privileges.length : 0) + (Array.isArray(e.roles) ? e.roles.length : 0) > 0, 'give privileges or roles'),
+);
 
 export interface MariadbSettings {
   name: string;

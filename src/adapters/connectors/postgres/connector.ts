@@ -25,7 +25,7 @@ import type { TargetConfig } from '../../../core/types.js';
 import { accountName, parseRoleComment, roleComment } from './names.js';
 import { checkEntitlementRoles } from './safety.js';
 import { generatePassword, scramSha256Verifier } from './scram.js';
-import { settingsOf, sslOptions, type PostgresSettings } from './settings.js';
+import { capabilitiesOf, settingsOf, sslOptions, type PostgresSettings } from './settings.js';
 
 const ident = (name: string): string => pg.escapeIdentifier(name);
 const lit = (text: string): string => pg.escapeLiteral(text);
@@ -72,10 +72,7 @@ export class PostgresConnector implements Connector {
     private readonly opts: { secretsToScrub: (text: string) => string },
   ) {
     this.s = settingsOf(target);
-    this.capabilities =
-      this.s.mode === 'account'
-        ? { killsSessions: true, enforcesExpiry: true, canList: true, issuesCredentials: true }
-        : { killsSessions: false, enforcesExpiry: false, canList: true, issuesCredentials: false };
+    this.capabilities = capabilitiesOf(this.s.mode);
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------

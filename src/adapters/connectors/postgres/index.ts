@@ -3,13 +3,17 @@
  * existing users (membership mode). See docs/targets/postgres.md.
  */
 import type { ConnectorFactory } from '../../../app/connectors.js';
+import { postgresClient } from './client.js';
 import { PostgresConnector } from './connector.js';
 import { isPrivilegedBuiltinName } from './safety.js';
-import { validateSettings } from './settings.js';
+import { capabilitiesOf, postgresSettingsSchema, settingsOf, validateSettings } from './settings.js';
 
 export const postgresConnectorFactory: ConnectorFactory = {
   kind: 'postgres',
+  settings: postgresSettingsSchema,
+  capabilities: (target) => capabilitiesOf(settingsOf(target).mode),
   validate: (target) => validateSettings(target, isPrivilegedBuiltinName),
+  client: postgresClient,
   create: (target, opts) => new PostgresConnector(target, opts),
 };
 

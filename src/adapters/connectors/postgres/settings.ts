@@ -1,12 +1,32 @@
 /**
- * The postgres target's settings, typed, from the target configuration the loader validated
- * (src/config/target-kinds.ts applies the defaults): the admin connection (parsed from `url`,
- * TLS from the `tls` block), what clients are told, and the account/membership options.
+ * The postgres target's settings: their schema (the loader applies it, with the defaults), the
+ * typed shape read from a validated target (the admin connection parsed from `url`, TLS from the
+ * `tls` block, what clients are told, the account/membership options), and the checks beyond it.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { TargetConfig } from '../../../core/types.js';
+import { z } from 'zod';
+import { entitlementDescription, sqlIdentifier, strictObject, targetSettings, urlWith } from '../../../config/schema.js';
+import type { TargetCapabilities, TargetConfig } from '../../../core/types.js';
 import { readPem, type TlsMode, type TlsSettings, verification } from '../tls.js';
+
+export const postgresSettingsSchema = targetSettings(
+  {
+    url: urlWith(['postgres', 'postgresql']).describe('the admin connection, postgres://USER:PASSWORD@HOST:PORT/DATABASE'),
+    mode: z.enum(['account', 'membership']).default('account').describe('account: a login role per grant; membership: roles granted to existing users'),
+    owner: sqlIdentifier.optional().describe('REASSIGN OWNED target at the end of an account grant (default: the admin user)'),
+    allowPrivilegedRoles: z.boolean().default(false).describe('permit granting superuser-like built-in roles (pg_write_server_files, ...)'),
+    userTemplate: z.string().default('{principal}').describe('membership mode: the existing database user of a principal ({principal} is replaced)'),
+  },
+  strictObject({ description: entitlementDescription, roles: z.array(sqlIdentifier).min(1).describe('roles the grant is given') }),
+);
+
+/** Account mode creates a login role (credentials, VALID UNTIL, its backends ended); membership mode lends roles to existing users. */
+export function capabilitiesOf(mode: 'account' | 'membership'): TargetCapabilities {
+  return mode === 'account'
+    ? { endsSessions: true, enforcesExpiry: true, canList: true, issuesCredentials: true }
+    : { endsSessions: false, enforcesExpiry: false, canList: true, issuesCredentials: false };
+}
 
 
 export interface PostgresSettings {

@@ -12,7 +12,6 @@ import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type {
   Connector,
   ConnectorCapabilities,
-  ConnectorFactory,
   Credentials,
   FoundAccess,
   GrantOnTarget,
@@ -62,8 +61,8 @@ const PASSWORD_BYTES = 32;
  */
 const SCRATCH_MARK = '!canonical.';
 
-const capabilities: ConnectorCapabilities = {
-  killsSessions: true,
+export const REDIS_CAPABILITIES: ConnectorCapabilities = {
+  endsSessions: true,
   enforcesExpiry: false,
   canList: true,
   issuesCredentials: true,
@@ -73,7 +72,7 @@ type Scrub = (text: string) => string;
 
 export class RedisConnector implements Connector {
   readonly kind = REDIS_KIND;
-  readonly capabilities = capabilities;
+  readonly capabilities = REDIS_CAPABILITIES;
 
   private readonly settings?: RedisSettings;
   private readonly setupError?: HgError;
@@ -504,13 +503,3 @@ function commandName(cmd: readonly string[]): string {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
-
-export const redisConnectorFactory: ConnectorFactory = {
-  kind: REDIS_KIND,
-  validate(target: TargetConfig) {
-    return readSettings(target).problems;
-  },
-  create(target: TargetConfig, opts: { secretsToScrub: (text: string) => string }): Connector {
-    return new RedisConnector(target, opts.secretsToScrub);
-  },
-};

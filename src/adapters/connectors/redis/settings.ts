@@ -1,13 +1,27 @@
 /**
- * The redis target's settings, read from the validated target configuration: where the admin
- * connection goes, how TLS is set up, and what clients are told. Checked again here (the
- * config schema already did the basics) so a connector never runs on half-understood settings.
+ * The redis target's settings: their schema (the loader applies it, with the defaults), and the
+ * typed shape read from the validated target configuration: where the admin connection goes,
+ * how TLS is set up, and what clients are told. Checked again here (the schema already did the
+ * basics) so a connector never runs on half-understood settings.
  */
 import type { ConnectionOptions } from 'node:tls';
+import { z } from 'zod';
+import { entitlementDescription, strictObject, targetSettings, urlWith } from '../../../config/schema.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { parseAclRules } from './acl-rules.js';
 import { readPem as readPemText, type TlsMode, type TlsSettings, verification } from '../tls.js';
 
+export const redisSettingsSchema = targetSettings(
+  { url: urlWith(['redis', 'rediss']).describe('the admin connection, redis://USER:PASSWORD@HOST:PORT (rediss:// for TLS)') },
+  strictObject({
+    description: entitlementDescription,
+    acl: z
+      .string()
+      .min(1)
+      .refine((s) => !/(^|\s)(>|<|#|!|nopass|resetpass|on|off|reset)(\s|$|\S)/.test(s.replace(/~\S+|%\S+|&\S+|[+-]\S+/g, '')), 'must hold only key (~), channel (&) and command (+/-) rules')
+      .describe('ACL rules for the user, e.g. "~app:* +@read"; on, the password and resets are added by Hourglass'),
+  }),
+);
 
 export interface RedisSettings {
   targetName: string;

@@ -1,0 +1,101 @@
+/** `hourglass login` and `logout`: the stored login (src/cli/credentials.ts) that later commands use. */
+import { createInterface } from 'node:readline';
+import { HourglassClient } from '../api-client.js';
+import { credentialsPath, readCredentials, removeCredentials, writeCredentials } from '../credentials.js';
+import { CredentialsError, UsageError } from '../errors.js';
+import { action, checkToken, checkUrl, DEFAULT_URL, type Io, type Registrar } from './shared.js';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) {
+    text += chunk as string;
+    if (text.length > 64 * 1024) throw new UsageError('stdin holds more than a token (over 64 KB)');
+  }
+  return text;
+}
+
+/** Asks on the terminal (prompt on stderr); `hidden` does not echo what is typed. */
+async function ask(io: Io, question: string, hidden = false): Promise<string> {
+  const rl = createInterface({ input: io.stdin, output: process.stderr, terminal: true });
+  if (hidden) {
+    const rlw = rl as unknown as { _writeToOutput: (s: string) => void };
+    let asked = false;
+    rlw._writeToOutput = (s: string) => {
+      if (!asked) {
+        asked = true;
+        process.stderr.write(s);
+      }
+    };
+  }
+  try {
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    if (hidden) process.stderr.write('\n');
+    return answer.trim();
+  } finally {
+    rl.close();
+  }
+}
+
+export function registerSessionCommands({ program, ctx }: Registrar): void {
+  program
+    .command('login')
+    .description('check a server URL and API token, and store them for later commands (mode 0600)')
+    .option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, else asked, else ${DEFAULT_URL})`)
+    .option('--token <token>', 'API token (visible in ps: prefer --token-stdin or the prompt)')
+    .option('--token-stdin', 'read the API token from stdin')
+    .option('--json', 'print the JSON answer instead of text')
+    .addHelpText(
+      'after',
+      '\nThe token is checked with GET /v1/me before it is stored, in $XDG_CONFIG_HOME/hourglass/credentials.json\n' +
+        '(default ~/.config/hourglass/credentials.json). Later commands use it when neither --url/--token nor\n' +
+        'HOURGLASS_URL/HOURGLASS_TOKEN say otherwise, and only ever send it to the URL it was stored with.\n\n' +
+        'Examples:\n  hourglass login --url https://hourglass.example.com            # asks for the token\n' +
+        '  printf %s "$TOKEN" | hourglass login --url https://hourglass.example.com --token-stdin\n',
+    )
+    .action(
+      action(ctx, async (io, o) => {
+        if (o.token !== undefined && o.tokenStdin) throw new UsageError('give the token with --token or --token-stdin, not both');
+        const file = credentialsPath(io.env);
+        let previous;
+        try {
+          previous = readCredentials(file);
+        } catch {
+          previous = undefined; // a broken file is replaced
+        }
+        const interactive = Boolean(io.stdin.isTTY) && !o.tokenStdin;
+        let url = ((o.url as string | undefined) ?? io.env.HOURGLASS_URL ?? '').trim();
+        if (!url && interactive) {
+          const fallback = previous?.url ?? DEFAULT_URL;
+          url = (await ask(io, `Hourglass URL [${fallback}]: `)) || fallback;
+        }
+        url = checkUrl(url || previous?.url || DEFAULT_URL);
+        let token = o.token as string | undefined;
+        if (token === undefined && o.tokenStdin) token = (await readAll(io.stdin)).trim();
+        if (token === undefined && io.env.HOURGLASS_TOKEN) token = io.env.HOURGLASS_TOKEN;
+        if (token === undefined && interactive) token = await ask(io, `API token for ${url}: `, true);
+        if (!token) {
+          throw new CredentialsError(
+            o.tokenStdin ? 'stdin held no token' : 'no API token given: pipe it in with --token-stdin, or run hourglass login in a terminal to be asked',
+          );
+        }
+        checkToken(token);
+        const verifier = new HourglassClient({ url, token, userAgent: 'hourglass-cli/0.1.0' });
+        const me = await verifier.me();
+        writeCredentials(file, { url, token });
+        io.print({ url, credentials: file, principal: me }, () => `logged in to ${url} as ${me.id}${me.locked ? ' (LOCKED)' : ''}\ncredentials stored in ${file} (mode 0600)\n`);
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('forget the stored login (the token itself stays valid until removed from the configuration)')
+    .option('--json', 'print the JSON answer instead of text')
+    .action(
+      action(ctx, async (io) => {
+        const file = credentialsPath(io.env);
+        const removed = removeCredentials(file);
+        io.print({ removed, credentials: file }, () => (removed ? `logged out: removed ${file}\n` : `not logged in (no ${file})\n`));
+      }),
+    );
+}

@@ -1,0 +1,229 @@
+/**
+ * The composition root: builds the store (as its role ports), the application, the connector
+ * registry, the background workers, the scheduler, metrics and the HTTP server, each once, and
+ * hands each what it needs. `serve`, the test harnesses and the benches all call createHourglass;
+ * with src/main.ts it is the only code that reads process.cwd() (adapters get `cwd` from here).
+ */
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { AccessWork } from './app/access-work.js';
+import type { ConnectorFactory, ConnectorRegistry } from './app/connectors.js';
+import { Hourglass, type EndedAccess } from './app/hourglass.js';
+import type { Clock, IdGenerator, ReloadableConfig } from './app/ports.js';
+import { Reconciler } from './app/reconcile.js';
+import { webhookWorker, type WebhookWorker } from './app/webhooks.js';
+import type { CheckpointWorker } from './app/checkpoints.js';
+import { loadCheckpointKey } from './adapters/checkpoint-key.js';
+import { connectorFactories } from './adapters/connectors/index.js';
+import { createConnectorRegistry } from './adapters/connectors/registry.js';
+import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } from './adapters/metrics.js';
+import { signedPostSender } from './adapters/outbound/webhook-worker.js';
+import { Scheduler } from './adapters/scheduler.js';
+import { loadSecretKey, secretBox } from './adapters/secret-box.js';
+import { configuredCheckpointKey, createCheckpointWorker } from './adapters/store/checkpoint-store.js';
+import { openStore, type OpenedStore } from './adapters/store/open-store.js';
+import { createIds, systemClock } from './adapters/system.js';
+import { loadConfigFile } from './config/load-config.js';
+import { parseListenOrThrow, type TargetKinds } from './config/schema.js';
+import type { HourglassConfig } from './config/types.js';
+import { buildServer } from './http/build-server.js';
+
+export type Env = Record<string, string | undefined>;
+
+/** HOURGLASS_LISTEN overrides server.listen (host:port, or [v6]:port). */
+export function applyEnvOverrides(config: HourglassConfig, env: Env): HourglassConfig {
+  if (!env.HOURGLASS_LISTEN) return config;
+  return { ...config, server: { ...config.server, listen: parseListenOrThrow(env.HOURGLASS_LISTEN) } };
+}
+
+/** Reads and checks a configuration file as `serve` does (and `policy validate`: the same kinds' checks), at start and at every reload. */
+export function loadServeConfig(path: string, env: Env, kinds: TargetKinds = connectorFactories): HourglassConfig {
+  return applyEnvOverrides(loadConfigFile(path, env, kinds), env);
+}
+
+export interface HourglassOverrides {
+  /** Default: the system clock. Tests pass a ManualClock. */
+  clock?: Clock;
+  /** Default: createIds(clock). */
+  ids?: IdGenerator;
+  /** In [0, 1): jitter of retries. Default Math.random. */
+  random?: () => number;
+  /** Opened instead of config.server.store (a test's fresh store). */
+  storeUrl?: string;
+  /** Base of relative paths (SQLite store, checkpoint key and file). Default process.cwd(). */
+  cwd?: string;
+  /** Default: a silent logger. */
+  log?: Logger;
+  /** The file the configuration came from: enables reloadConfig (POST /v1/reload, SIGHUP). */
+  configFile?: string;
+  /** Prometheus metrics and GET /metrics. Default true. */
+  metrics?: boolean;
+  /** Build the HTTP server. Default true. */
+  http?: boolean;
+  /** Access work and webhook delivery run detached from the scheduler pass. Default true. */
+  detached?: boolean;
+  /** Default: every kind in src/adapters/connectors/index.ts. */
+  factories?: readonly ConnectorFactory[];
+}
+
+export interface HourglassSystem {
+  app: Hourglass;
+  /** The configuration in force (swapped by reloads; tests may `replace` it). */
+  config: ReloadableConfig;
+  stores: OpenedStore;
+  clock: Clock;
+  connectors: ConnectorRegistry;
+  access: AccessWork;
+  reconciler: Reconciler;
+  webhooks: WebhookWorker;
+  checkpoints: CheckpointWorker;
+  scheduler: Scheduler;
+  registry: Registry | undefined;
+  /** Absent with `http: false`. */
+  server: FastifyInstance | undefined;
+  /**
+   * What `serve` does after building: load the checkpoint key (a bad one refuses the start), verify the audit chain since the last saved point, record
+   * the start (ending access of principals the file no longer names), start the scheduler,
+   * listen on server.listen, then re-verify the whole chain in the background. Returns the address.
+   */
+  start(): Promise<string>;
+  /** Stops what start() started, in order, then closes the server, connectors and the store. */
+  close(): Promise<void>;
+}
+
+/** Loads the audit checkpoint key now, so a bad key is a configuration error rather than a failing pass. */
+function checkCheckpointKey(config: HourglassConfig, cwd: string, log: Logger) {
+  const cp = config.audit.checkpoints;
+  if (!cp) return;
+  const key = loadCheckpointKey(cp, { cwd });
+  log.info({ keyId: key.keyId, source: key.source }, 'audit checkpoint signing key loaded');
+  for (const w of key.warnings) log.warn(w);
+}
+
+/** Grants and requests ended because their principal left the configuration. */
+export function logEnded(log: Logger, ended: EndedAccess) {
+  if (ended.revoked.length || ended.cancelled.length) {
+    log.warn({ revoked: ended.revoked, cancelled: ended.cancelled }, 'access of principals no longer in the configuration was ended');
+  }
+}
+
+export async function createHourglass(initial: HourglassConfig, env: Env, overrides: HourglassOverrides = {}): Promise<HourglassSystem> {
+  const clock = overrides.clock ?? systemClock;
+  const ids = overrides.ids ?? createIds(clock);
+  const random = overrides.random ?? Math.random;
+  const cwd = overrides.cwd ?? process.cwd();
+  const log = overrides.log ?? pino({ level: 'silent' });
+  const detached = overrides.detached ?? true;
+  const factories = overrides.factories ?? connectorFactories;
+  const configFile = overrides.configFile;
+
+  let current = initial;
+  const config: ReloadableConfig = {
+    current: () => current,
+    load() {
+      if (!configFile) throw new Error('no configuration file to load');
+      const next = loadServeConfig(configFile, env, factories);
+      checkCheckpointKey(next, cwd, log); // a bad key refuses the reload instead of failing every pass
+      return next;
+    },
+    replace(next) {
+      current = next;
+    },
+  };
+
+  const key = loadSecretKey(initial.credentials);
+  const stores = await openStore(overrides.storeUrl ?? initial.server.store, { cwd });
+  try {
+    const registry = (overrides.metrics ?? true) ? createMetricsRegistry() : undefined;
+    const deps = {
+      store: stores.store,
+      clock,
+      ids,
+      config,
+      ...(registry ? { metrics: createPrometheusMetrics(registry) } : {}),
+      ...(key ? { sealer: secretBox(key) } : {}),
+    };
+    const app = new Hourglass(deps, {
+      webhooks: { store: stores.webhooks, sender: signedPostSender, options: { random } },
+      checkpoints: { store: stores.checkpoints, key: configuredCheckpointKey(deps, cwd) },
+      ...(configFile ? { configFile: config } : {}),
+      log,
+    });
+    const connectors = createConnectorRegistry(config, factories);
+    // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
+    const webhooks = webhookWorker(app.webhooks, detached ? {} : { detached: false });
+    const checkpoints = createCheckpointWorker(deps, stores.checkpoints, { cwd, log });
+    // Access work runs detached too, each target in its own lane: a stuck target never delays expiry or other targets.
+    const access = new AccessWork(deps, { connectors, random, detached });
+    const reconciler = new Reconciler(deps, connectors);
+    const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [access, webhooks, checkpoints, reconciler]);
+    if (registry) {
+      registerStateGauges(registry, {
+        snapshot: stores.stateSnapshot,
+        clock,
+        config,
+        scheduler: () => scheduler.status,
+        lastVerify: () => app.audit.lastVerify,
+      });
+    }
+    let started = false;
+    const server =
+      (overrides.http ?? true)
+        ? await buildServer({
+            app,
+            config,
+            ...(overrides.log ? { logger: log } : {}),
+            // Reported once started: a harness that never starts it is not "not ready".
+            scheduler: () => (started ? scheduler.status : undefined),
+            schedulerIntervalMs: initial.server.schedulerIntervalMs,
+            ...(registry ? { metrics: { registry } } : {}),
+          })
+        : undefined;
+
+    const start = async (): Promise<string> => {
+      if (!server) throw new Error('createHourglass was told to build no HTTP server');
+      checkCheckpointKey(config.current(), cwd, log);
+      const report = await app.audit.verifyIncrementally();
+      if (report.ok) log.info({ events: report.count, head: report.head }, 'audit chain verified');
+      else log.error({ firstBadSeq: report.firstBadSeq, problem: report.problem }, 'AUDIT CHAIN BROKEN: the audit log was altered; investigate now');
+      const policyHash = config.current().policyHash;
+      const ended = await app.recordStart({ store: stores.store.dialect, policyHash, auditChainOk: report.ok });
+      logEnded(log, ended);
+      for (const [target, requests] of Object.entries(ended.unconfiguredTargets)) {
+        log.error({ target, requests }, `target ${target} is not in the configuration but holds access: its removal waits until the target is configured again`);
+      }
+      started = true;
+      scheduler.start();
+      const { host, port } = config.current().server.listen;
+      const address = await server.listen({ host, port });
+      // Re-hashes the whole chain once, in the background: it catches edits below the start-up point.
+      app.audit.startFullVerification().then(
+        (full) => {
+          if (!full) return;
+          if (full.ok) log.info({ events: full.count, head: full.head }, 'audit chain fully verified');
+          else log.error({ firstBadSeq: full.firstBadSeq, problem: full.problem }, 'AUDIT CHAIN BROKEN (full verification): the audit log was altered; investigate now');
+        },
+        (err: Error) => log.error({ err: err.message }, 'full audit verification failed to run'),
+      );
+      return address;
+    };
+
+    const close = async () => {
+      if (started) {
+        await app.audit.stopFullVerification();
+        await scheduler.stop();
+        await webhooks.idle();
+        await checkpoints.flush().catch((err: Error) => log.error({ err: err.message }, 'final audit checkpoint failed'));
+      }
+      await server?.close();
+      await connectors.closeAll();
+      await stores.close();
+    };
+
+    return { app, config, stores, clock, connectors, access, reconciler, webhooks, checkpoints, scheduler, registry, server, start, close };
+  } catch (err) {
+    await stores.close().catch(() => {});
+    throw err;
+  }
+}

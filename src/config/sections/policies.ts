@@ -1,0 +1,216 @@
+/** The `policies` section: who may request what, for how long, with whose approval, when. */
+import { z } from 'zod';
+import { formatDuration } from '../../core/duration.js';
+import type { Policy, SubjectSet, TimeWindow } from '../../core/types.js';
+import {
+  cidrSchema,
+  DEFAULTS,
+  durationSchema,
+  ENTITLEMENT_REF_PATTERN,
+  isValidTimezone,
+  nonEmptyString,
+  parseHours,
+  POLICY_NAME_PATTERN,
+  strictObject,
+  WEEKDAYS,
+} from '../primitives.js';
+import { isPlainObject, parseFields, shown, type ConfigPath, type RawProblem } from '../problems.js';
+
+const subjectSetShape = {
+  groups: z.array(nonEmptyString).default([]),
+  users: z.array(nonEmptyString).default([]),
+};
+const subjectSetSchema = strictObject(subjectSetShape);
+const nonEmptySubjectSet = (what: string) =>
+  subjectSetSchema.superRefine((set, ctx) => {
+    if (set.groups.length === 0 && set.users.length === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} must name at least one group or user` });
+    }
+  });
+
+const approvalSchema = strictObject({
+  required: z.number().int().min(0).max(100).default(DEFAULTS.approvalsRequired),
+  approvers: subjectSetSchema.default({}),
+}).superRefine((a, ctx) => {
+  if (a.required > 0 && a.approvers.groups.length === 0 && a.approvers.users.length === 0) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['approvers'],
+      message:
+        `${a.required} approval(s) required but no approvers named: list approvers.groups or approvers.users, ` +
+        'or set approval.required: 0 for self-service',
+    });
+  }
+});
+
+const whenSchema = strictObject({
+  days: z.array(z.enum(WEEKDAYS)).min(1).optional(),
+  hours: z
+    .string()
+    .transform((text, ctx) => {
+      const r = parseHours(text);
+      if (typeof r === 'string') {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: r });
+        return z.NEVER;
+      }
+      return r;
+    })
+    .optional(),
+  timezone: z
+    .string()
+    .superRefine((tz, ctx) => {
+      if (!isValidTimezone(tz)) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          message: `${shown(tz)} is not a known IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)`,
+        });
+      }
+    })
+    .default(DEFAULTS.timezone),
+  sourceNetworks: z.array(cidrSchema).min(1).optional(),
+});
+
+export const policyShape = {
+  name: z.string().regex(POLICY_NAME_PATTERN, 'must be 1-128 characters: letters, digits and . _ - (not first)'),
+  subjects: nonEmptySubjectSet('subjects'),
+  entitlements: z
+    .array(z.string().regex(ENTITLEMENT_REF_PATTERN, 'must be "target/entitlement", e.g. demo-db/read'))
+    .min(1),
+  defaultDuration: durationSchema.optional(),
+  minDuration: durationSchema.optional(),
+  maxDuration: durationSchema.optional(),
+  reason: z.enum(['required', 'optional']).default('required'),
+  ticket: strictObject({
+    required: z.boolean().default(false),
+    pattern: z
+      .string()
+      .superRefine((p, ctx) => {
+        try {
+          new RegExp(p);
+        } catch (e) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: `${shown(p)} is not a valid regular expression: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /, '')}`,
+          });
+        }
+      })
+      .optional(),
+  }).default({}),
+  approval: approvalSchema.default({}),
+  pendingTimeout: durationSchema.default(DEFAULTS.pendingTimeout),
+  extension: strictObject({
+    allowed: z.boolean().default(false),
+    maxTotal: durationSchema.optional(),
+    requiresApproval: z.boolean().default(true),
+  }).default({}),
+  when: whenSchema.optional(),
+  breakGlass: z.boolean().default(false),
+  review: strictObject({
+    approvers: nonEmptySubjectSet('review.approvers'),
+    within: durationSchema.default(DEFAULTS.reviewWithin),
+  }).optional(),
+};
+
+export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<string>, out: RawProblem[]): Policy[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    out.push({ path: ['policies'], message: 'must be a list of policies' });
+    return [];
+  }
+  const result: Policy[] = [];
+  const nameAt = new Map<string, number>();
+  raw.forEach((item, i) => {
+    const path: ConfigPath = ['policies', i];
+    if (!isPlainObject(item)) {
+      out.push({ path, message: 'must be a mapping with at least name, subjects and entitlements' });
+      return;
+    }
+    const before = out.length;
+    const { values: v } = parseFields(policyShape, item, path, out);
+    const problem = (key: ConfigPath, message: string) => out.push({ path: [...path, ...key], message });
+
+    if (v.name !== undefined) {
+      const first = nameAt.get(v.name);
+      if (first !== undefined) problem(['name'], `duplicate policy name ${shown(v.name)} (also policies[${first}])`);
+      else nameAt.set(v.name, i);
+    }
+    // References are checked even when a sibling is malformed (that one has its own problem).
+    const entitlementRefs: unknown[] = Array.isArray(item.entitlements) ? item.entitlements : [];
+    entitlementRefs.forEach((ref, j) => {
+      if (typeof ref !== 'string' || !ENTITLEMENT_REF_PATTERN.test(ref) || refs.has(ref)) return;
+      const target = ref.split('/')[0]!;
+      const known = targetNames.has(target);
+      problem(
+        ['entitlements', j],
+        known
+          ? `${shown(ref)}: target ${shown(target)} has no such entitlement`
+          : `${shown(ref)}: no target named ${shown(target)} is configured`,
+      );
+    });
+
+    // Durations, with defaults that depend on each other (checked only when each given one parsed).
+    const durationKeys = ['maxDuration', 'minDuration', 'defaultDuration'] as const;
+    const durationsOk = durationKeys.every((k) => item[k] === undefined || v[k] !== undefined);
+    let durations: { min: number; max: number; def: number } | undefined;
+    if (durationsOk) {
+      const max = v.maxDuration ?? DEFAULTS.maxDuration;
+      const min = v.minDuration ?? (max < DEFAULTS.minDuration ? DEFAULTS.minDurationShort : DEFAULTS.minDuration);
+      const def = v.defaultDuration ?? Math.max(min, Math.min(DEFAULTS.defaultDurationCap, max));
+      if (min > max) {
+        problem(
+          [item.minDuration !== undefined ? 'minDuration' : 'maxDuration'],
+          `minDuration (${formatDuration(min)}) must not be longer than maxDuration (${formatDuration(max)})`,
+        );
+      } else if (def < min || def > max) {
+        problem(
+          ['defaultDuration'],
+          `defaultDuration (${formatDuration(def)}) must be within minDuration (${formatDuration(min)}) and maxDuration (${formatDuration(max)})`,
+        );
+      } else durations = { min, max, def };
+    }
+
+    let maxTotal: number | undefined;
+    if (v.extension && durations) {
+      maxTotal = v.extension.maxTotal ?? durations.max;
+      if (maxTotal < durations.min) {
+        problem(['extension', 'maxTotal'], 'extension.maxTotal must not be shorter than minDuration');
+      }
+    }
+
+    if (v.breakGlass === true && item.review === undefined) {
+      problem(
+        ['review'],
+        'a break-glass policy must be reviewed: add review: { approvers: { groups: [...] }, within: 24h }',
+      );
+    }
+    if (v.breakGlass === false && item.review !== undefined) {
+      problem(['review'], 'review applies only to break-glass policies: set breakGlass: true or remove review');
+    }
+
+    if (out.length !== before || !durations || maxTotal === undefined) return;
+    const policy: Policy = {
+      name: v.name!,
+      subjects: v.subjects! as SubjectSet,
+      entitlements: [...v.entitlements!],
+      defaultDuration: durations.def,
+      minDuration: durations.min,
+      maxDuration: durations.max,
+      reason: v.reason!,
+      ticket: { required: v.ticket!.required, ...(v.ticket!.pattern !== undefined ? { pattern: v.ticket!.pattern } : {}) },
+      approval: { required: v.approval!.required, approvers: v.approval!.approvers as SubjectSet },
+      pendingTimeout: v.pendingTimeout!,
+      extension: { allowed: v.extension!.allowed, maxTotal, requiresApproval: v.extension!.requiresApproval },
+      breakGlass: v.breakGlass!,
+    };
+    if (v.when) {
+      const when: TimeWindow = { timezone: v.when.timezone };
+      if (v.when.days) when.days = [...v.when.days];
+      if (v.when.hours) when.hours = v.when.hours;
+      if (v.when.sourceNetworks) when.sourceNetworks = v.when.sourceNetworks.map((c) => c.trim());
+      policy.when = when;
+    }
+    if (v.review) policy.review = { approvers: v.review.approvers as SubjectSet, within: v.review.within };
+    result.push(policy);
+  });
+  return result;
+}

@@ -1,0 +1,64 @@
+/** The `principals` section: ids, groups, roles and the SHA-256 of their API tokens. */
+import { z } from 'zod';
+import type { ConfiguredPrincipal } from '../types.js';
+import { nonEmptyString, PRINCIPAL_ID_PATTERN, ROLES, strictObject } from '../primitives.js';
+import { formatPath, isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
+
+export const principalShape = {
+  id: z.string().regex(PRINCIPAL_ID_PATTERN, 'must be 1-128 characters: letters, digits and . _ @ - (not first)'),
+  groups: z.array(nonEmptyString).default([]),
+  roles: z.array(z.enum(ROLES)).default([]),
+  apiTokens: z
+    .array(
+      strictObject({
+        sha256: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, 'must be the 64 hex digit SHA-256 of the token (printf %s TOKEN | sha256sum)')
+          .transform((h) => h.toLowerCase()),
+      }),
+    )
+    .default([]),
+};
+
+export function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrincipal[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    out.push({ path: ['principals'], message: 'must be a list of principals' });
+    return [];
+  }
+  const result: ConfiguredPrincipal[] = [];
+  const idAt = new Map<string, number>();
+  const tokenAt = new Map<string, string>();
+  raw.forEach((item, i) => {
+    const path = ['principals', i];
+    if (!isPlainObject(item)) {
+      out.push({ path, message: 'must be a mapping with at least an id' });
+      return;
+    }
+    const { values: v, ok } = parseFields(principalShape, item, path, out);
+    if (v.id !== undefined) {
+      const first = idAt.get(v.id);
+      if (first !== undefined) {
+        out.push({ path: [...path, 'id'], message: `duplicate principal id ${shown(v.id)} (also principals[${first}])` });
+      } else idAt.set(v.id, i);
+    }
+    v.apiTokens?.forEach((t, j) => {
+      const first = tokenAt.get(t.sha256);
+      const here = formatPath([...path, 'apiTokens', j]);
+      if (first !== undefined) {
+        out.push({
+          path: [...path, 'apiTokens', j, 'sha256'],
+          message: `duplicate token hash (also ${first}): every token must be unique`,
+        });
+      } else tokenAt.set(t.sha256, here);
+    });
+    if (!ok) return;
+    result.push({
+      id: v.id!,
+      groups: [...new Set(v.groups!)],
+      roles: [...new Set(v.roles!)],
+      apiTokens: v.apiTokens!.map((t) => t.sha256),
+    });
+  });
+  return result;
+}

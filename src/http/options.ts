@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Hourglass } from '../app/hourglass.js';
+import type { ConfigSource, SchedulerStatus } from '../app/ports.js';
+
+/** What buildServer needs; the composition root (src/compose.ts) gives it all. */
+export interface ServerOptions {
+  app: Hourglass;
+  config: ConfigSource;
+  logger?: Logger;
+  /** The scheduler's status for /readyz; undefined while it does not run. */
+  scheduler?: () => SchedulerStatus | undefined;
+  schedulerIntervalMs?: number;
+  /** Prometheus registry served at GET /metrics (src/adapters/metrics.ts); absent: /metrics answers 404. */
+  metrics?: { registry: Registry };
+}
