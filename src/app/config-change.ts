@@ -66,7 +66,7 @@ export function refuseStrandedAccess(problems: ConfigChangeProblem[]): void {
   throw new HgError(
     'HG_CONFIG_INVALID',
     `the new configuration would strand access on targets: ${problems.map((p) => p.message).join('; ')}`,
-    { problems: problems.map((p) => ({ path: formatPath(p.path), message: p.message })) },
+    { details: { problems: problems.map((p) => ({ path: formatPath(p.path), message: p.message })) } },
   );
 }
 

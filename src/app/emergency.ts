@@ -83,7 +83,7 @@ export class EmergencyControls {
     return this.clear(actor, 'target', name, 'target.unfrozen');
   }
 
-  private async clear(actor: Principal, kind: 'principal' | 'target', subject: string, type: string): Promise<EmergencyResult> {
+  private async clear(actor: Principal, kind: 'principal' | 'target', subject: string, type: 'principal.unlocked' | 'target.unfrozen'): Promise<EmergencyResult> {
     const now = this.deps.clock.now();
     const config = this.deps.config.current();
     return this.deps.store.transaction(async (tx) => {

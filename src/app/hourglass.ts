@@ -1,7 +1,7 @@
 /** The application: every use case, wired to its ports. The HTTP layer and the CLI call this. */
 import { HgError } from '../core/errors.js';
 import { subjectMatches } from '../core/policy.js';
-import type { Principal } from '../core/types.js';
+import type { AuditDraft, Principal } from '../core/types.js';
 import type { HourglassConfig } from '../config/types.js';
 import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from './config-change.js';
 import type { AppLog, HeldAccess, ReloadableConfig, StoreTx } from './ports.js';
@@ -253,7 +253,7 @@ export class Hourglass {
       await tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash));
       const held = await tx.heldAccess();
       const unconfigured = unconfiguredTargets(config, held);
-      const alerts = [...unconfigured].map(([target, requests]) => ({ type: 'alert.target_unconfigured', actor: SYSTEM_ACTOR, details: { target, requests } }));
+      const alerts = [...unconfigured].map(([target, requests]): AuditDraft => ({ type: 'alert.target_unconfigured', actor: SYSTEM_ACTOR, details: { target, requests } }));
       if (alerts.length) await tx.appendAudit(stamp(this.deps, alerts, now, config.policyHash));
       const ended = await this.endAccessOfUnknownPrincipals(tx, held, now);
       return { ...ended, unconfiguredTargets: Object.fromEntries(unconfigured) };

@@ -48,7 +48,12 @@ export interface SchedulerStatus {
   transitions: number;
 }
 
-export interface AuditEvent extends AuditDraft {
+/**
+ * An event as stored and read back. Its `type` is a plain string: the server writes only
+ * AuditEventType values (AuditDraft), but a row read from the store may be foreign.
+ */
+export interface AuditEvent extends Omit<AuditDraft, 'type'> {
+  type: string;
   id: string;
   at: number;
   policyHash?: string;

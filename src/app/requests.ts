@@ -114,7 +114,7 @@ export class RequestService {
           stamp(this.deps, [{ type: 'request.refused', actor: actor.id, details: { entitlements, code: verdict.code, candidates: verdict.candidates } }], now, config.policyHash),
         ),
       );
-      throw new HgError(verdict.code, verdict.message, { candidates: verdict.candidates });
+      throw new HgError(verdict.code, verdict.message, { details: { candidates: verdict.candidates } });
     }
 
     const request = newRequest({

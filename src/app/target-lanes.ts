@@ -87,7 +87,7 @@ export class TargetLanes {
         const abandoned = state === 'running';
         const where = abandoned ? 'no answer' : state === 'waiting' ? 'no free slot (its calls are stuck)' : 'an earlier call of this request has not ended';
         const message = `target "${target}": ${what}: ${where} within ${limits.callTimeoutMs} ms (callTimeout)`;
-        finish(() => reject(new HgError('HG_TARGET_UNAVAILABLE', message, { target, ...(abandoned ? { abandoned: true } : {}) })));
+        finish(() => reject(new HgError('HG_TARGET_UNAVAILABLE', message, { details: { target, ...(abandoned ? { abandoned: true } : {}) } })));
       });
       const settle = () => {
         settleCall();

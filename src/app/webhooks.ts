@@ -16,6 +16,7 @@
 import type { HourglassConfig, WebhookEndpoint } from '../config/types.js';
 import type { StoredChainLink } from '../core/audit-chain.js';
 import { HgError } from '../core/errors.js';
+import { redact, REDACTED } from '../core/redact.js';
 import type { Principal } from '../core/types.js';
 import { stamp, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
@@ -170,8 +171,7 @@ const MAX_ERROR = 500;
 
 /** Removes every secret (and the URL's query, which often carries tokens) from a message. */
 export function scrubSecrets(message: string, secrets: readonly string[]): string {
-  let out = message;
-  for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
+  const out = redact(message, secrets, REDACTED);
   return out.length > MAX_ERROR ? `${out.slice(0, MAX_ERROR)}...` : out;
 }
 

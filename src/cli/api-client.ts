@@ -15,6 +15,7 @@ import type { CheckpointLine, CheckpointVerifyResult } from '../app/checkpoints.
 import type { ExplainResult } from '../app/explain.js';
 import type { Hourglass } from '../app/hourglass.js';
 import type { VerifyReport } from '../app/audit.js';
+import { redact } from '../core/redact.js';
 import type { RequestStatus } from '../core/types.js';
 import type { auditJson, grantJson, requestJson } from '../http/serialize.js';
 import type { credentialsResponse } from '../http/responses.js';
@@ -486,7 +487,7 @@ export class HourglassClient {
 
   /** Never let the token leak through an error message (fetch repeats invalid header values). */
   #scrub(text: string): string {
-    return this.#token ? text.split(this.#token).join('***') : text;
+    return this.#token ? redact(text, [this.#token]) : text;
   }
 }
 

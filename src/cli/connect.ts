@@ -14,6 +14,7 @@ import { accessSync, constants as fsConstants, mkdtempSync, rmSync, statSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import type { ClientDescription, ConnectionParts } from '../app/connectors.js';
+import { HIDDEN } from '../core/redact.js';
 import type { CredentialsJson } from './api-client.js';
 
 export type TargetCredentials = CredentialsJson['targets'][string];
@@ -32,7 +33,7 @@ export const CLIENT_NOT_FOUND = 127;
 export const CLIENT_NOT_EXECUTABLE = 126;
 
 /** What the placeholder in a shown command line stands for. */
-export const HIDDEN = '***';
+export { HIDDEN };
 
 /** The connection URL, parsed; undefined when missing or not a URL. */
 function parsedUrl(c: TargetCredentials): URL | undefined {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { HgError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import { ECHO_END, ECHO_START, formatPath, validateConfig, type ConfigPath, type RawProblem } from './schema.js';
 import type { TargetKinds } from './target-kind.js';
 import type { ConfigProblem, HourglassConfig } from './types.js';
@@ -128,12 +129,9 @@ function related(a: ConfigPath, b: ConfigPath): boolean {
 function scrub(problem: RawProblem, acc: Interpolation): string {
   const hide = acc.tainted.some((t) => related(t, problem.path));
   const echo = new RegExp(`${ECHO_START}([^${ECHO_END}]*)${ECHO_END}`, 'g');
-  let message = problem.message.replace(echo, (_, v: string) => (hide ? HIDDEN : v));
+  const message = problem.message.replace(echo, (_, v: string) => (hide ? HIDDEN : v));
   const forms = [...acc.secrets].flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
-  for (const secret of forms.sort((a, b) => b.length - a.length)) {
-    if (secret.length >= 4) message = message.split(secret).join('***');
-  }
-  return message;
+  return redact(message, forms.filter((s) => s.length >= 4));
 }
 
 /**
@@ -167,7 +165,7 @@ function formatProblem(source: string, p: ConfigProblem): string {
 }
 
 function fail(source: string, problems: ConfigProblem[]): never {
-  throw new HgError('HG_CONFIG_INVALID', problems.map((p) => formatProblem(source, p)).join('\n'), { problems });
+  throw new HgError('HG_CONFIG_INVALID', problems.map((p) => formatProblem(source, p)).join('\n'), { details: { problems } });
 }
 
 /**

@@ -28,16 +28,23 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+export interface HgErrorOptions {
+  /** Structured, secret-free detail safe to return to the caller (e.g. per-policy reasons). */
+  details?: unknown;
+  /** The underlying error (standard `Error.cause`), for logs; never returned to callers. */
+  cause?: unknown;
+}
+
 export class HgError extends Error {
   readonly code: ErrorCode;
   /** Structured, secret-free detail safe to return to the caller (e.g. per-policy reasons). */
   readonly details?: unknown;
 
-  constructor(code: ErrorCode, message?: string, details?: unknown) {
-    super(message ?? ERROR_CODES[code]);
+  constructor(code: ErrorCode, message?: string, opts: HgErrorOptions = {}) {
+    super(message ?? ERROR_CODES[code], opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'HgError';
     this.code = code;
-    if (details !== undefined) this.details = details;
+    if (opts.details !== undefined) this.details = opts.details;
   }
 }
 

@@ -6,7 +6,7 @@
 import { formatDuration } from './duration.js';
 import { HgError } from './errors.js';
 import { subjectMatches, windowViolations } from './policy.js';
-import type { AccessRequest, AuditDraft, Extension, PolicyTerms, Principal } from './types.js';
+import type { AccessRequest, AuditDraft, AuditEventType, Extension, PolicyTerms, Principal } from './types.js';
 import { FINAL_STATUSES } from './types.js';
 
 export interface Outcome {
@@ -51,7 +51,7 @@ function next(req: AccessRequest, patch: Partial<AccessRequest>): AccessRequest 
   return { ...req, ...patch, version: req.version + 1 };
 }
 
-function event(req: AccessRequest, type: string, actor: string, details?: Record<string, unknown>): AuditDraft {
+function event(req: AccessRequest, type: AuditEventType, actor: string, details?: Record<string, unknown>): AuditDraft {
   const e: AuditDraft = { type, actor, requestId: req.id };
   if (details) e.details = details;
   return e;
@@ -59,7 +59,7 @@ function event(req: AccessRequest, type: string, actor: string, details?: Record
 
 function illegal(req: AccessRequest, action: string): HgError {
   return new HgError('HG_INVALID_TRANSITION', `cannot ${action} a request that is ${req.status}`, {
-    status: req.status,
+    details: { status: req.status },
   });
 }
 
@@ -146,7 +146,7 @@ export function deny(req: AccessRequest, approver: Principal, comment: string | 
 function assertStillPending(req: AccessRequest, now: number, action: string) {
   if (req.status !== 'pending') throw illegal(req, action);
   if (req.pendingUntil !== undefined && req.pendingUntil <= now) {
-    throw new HgError('HG_INVALID_TRANSITION', `cannot ${action} a request past its pending timeout`, { status: 'expired' });
+    throw new HgError('HG_INVALID_TRANSITION', `cannot ${action} a request past its pending timeout`, { details: { status: 'expired' } });
   }
 }
 
@@ -311,7 +311,7 @@ export function accessAttemptFailed(
 
 // ---- ending ---------------------------------------------------------------------------------------
 
-type Ending = { status: 'expired' | 'revoked' | 'cancelled'; by: string; type: string; reason?: string };
+type Ending = { status: 'expired' | 'revoked' | 'cancelled'; by: string; type: AuditEventType; reason?: string };
 
 /** Status turns final at once; `access` follows when the target confirms (or at once if inline). */
 function end(req: AccessRequest, ending: Ending, facts: Facts): Outcome {
@@ -376,7 +376,7 @@ export function extend(
   if (refusals.length === 0 && total > maxTotal) {
     refusals.push(`total duration would be ${formatDuration(total)}, above the maximum ${formatDuration(maxTotal)} (extension.maxTotal)`);
   }
-  if (refusals.length > 0) throw new HgError('HG_TERMS_NOT_MET', refusals.join('; '), { reasons: refusals });
+  if (refusals.length > 0) throw new HgError('HG_TERMS_NOT_MET', refusals.join('; '), { details: { reasons: refusals } });
   const extension: Extension = { by: actor.id, at: facts.now, durationMs, approvals: [], ...(reason ? { reason } : {}) };
   if (req.terms.some((t) => t.extension.requiresApproval && t.approval.required > 0)) {
     return {

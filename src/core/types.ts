@@ -1,4 +1,7 @@
 /** Domain types shared by the pure core, the use cases and the adapters. Times are epoch milliseconds. */
+import type { AuditEventType } from './events.js';
+
+export { AUDIT_EVENT_TYPES, type AuditEventType } from './events.js';
 
 /** admin: everything; auditor: read everything; checker: may call /v1/check; metrics: may read /metrics. */
 export type Role = 'admin' | 'auditor' | 'checker' | 'metrics';
@@ -189,7 +192,7 @@ export interface AccessRequest {
 
 /** An audit event as the core produces it; the store adds id, time, sequence and hashes. */
 export interface AuditDraft {
-  type: string;
+  type: AuditEventType;
   actor: string;
   requestId?: string;
   details?: Record<string, unknown>;

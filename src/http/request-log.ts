@@ -11,6 +11,7 @@ import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { REDACTED } from '../core/redact.js';
 
 declare module 'fastify' {
   interface FastifyReply {
@@ -60,7 +61,7 @@ export function loggableUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url.slice(0, 2000);
   const params = new URLSearchParams(url.slice(q + 1));
-  const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) ? '[redacted]' : encodeURIComponent(v)}`);
+  const kept = [...params].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) ? REDACTED : encodeURIComponent(v)}`);
   return `${url.slice(0, q)}?${kept.join('&')}`.slice(0, 2000);
 }
 

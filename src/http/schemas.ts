@@ -75,5 +75,5 @@ export function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.outp
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-  throw new HgError('HG_INVALID_INPUT', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { problems });
+  throw new HgError('HG_INVALID_INPUT', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { details: { problems } });
 }

@@ -146,7 +146,7 @@ const scrubber = (secrets: string[]) => ({ secretsToScrub: (t: string) => secret
 
 // ---- the shared contract --------------------------------------------------------------------------
 
-connectorContract('postgres', async () => {
+connectorContract('postgres', { issuesCredentials: true, endsSessions: true, enforcesExpiry: true, canList: true }, async () => {
   const e = await env();
   return {
     factory: postgresConnectorFactory,
@@ -156,6 +156,7 @@ connectorContract('postgres', async () => {
     probeBeyond: (creds) => probeWith(creds, `INSERT INTO items VALUES (99, 'not allowed')`),
     openSession,
     secrets: [e.adminPassword, e.server.password],
+    refused: { roles: ['no_such_role_x'] },
     teardown: async () => {},
   };
 });

@@ -126,7 +126,7 @@ const errorOf = (p: Promise<unknown>): Promise<Error | undefined> =>
 
 // ---- the shared contract ------------------------------------------------------------------------------
 
-connectorContract('redis', async () => {
+connectorContract('redis', { issuesCredentials: true, endsSessions: true, enforcesExpiry: false, canList: true }, async () => {
   const s = await server();
   await seed(s);
   return {
@@ -155,6 +155,7 @@ connectorContract('redis', async () => {
       };
     },
     secrets: [s.adminPassword, s.rootPassword],
+    refused: { acl: '+nosuchcommand' },
     async teardown() {},
   };
 });

@@ -1,11 +1,14 @@
 /**
  * The store contract: every store dialect must pass this suite against its real server.
- * SQLite runs in a temp file; PostgreSQL is a throwaway server the harness starts.
+ * SQLite runs in a temp file; PostgreSQL is a throwaway server the harness starts. The suite
+ * uses the stores through the `Store`/`StoreTx` ports the use cases see; the little it needs
+ * beyond them (raw SQL, to read query plans and to forge rows the server never writes) comes
+ * through a test-only handle, typed apart.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/adapters/store/open-store.js';
-import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
+import type { Store } from '../../src/app/ports.js';
 import type { AccessRequest } from '../../src/core/types.js';
 import { verifyLinks } from '../../src/core/audit-chain.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
@@ -43,13 +46,27 @@ const event = (id: string, type = 'test.event', extra: Record<string, unknown> =
   policyHash: 'h',
 });
 
+/** Test-only: raw SQL on the database behind a store. Not part of any port: the server never needs it. */
+interface RawSql {
+  <R>(query: RawBuilder<R>): Promise<{ rows: R[] }>;
+}
+
+/** A store as the use cases see it (the port), and the test-only handle beside it. */
+async function openContractStore(url: string): Promise<{ store: Store; raw: RawSql }> {
+  const opened = await openStore(url, { cwd: '.' });
+  // The one place the suite reaches past the port: the concrete store's Kysely instance.
+  const db: Parameters<RawBuilder<unknown>['execute']>[0] = opened.store.db;
+  return { store: opened.store, raw: async (query) => ({ rows: (await query.execute(db)).rows }) };
+}
+
 describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) => {
   let handle: StoreHandle;
-  let store: KyselyStore;
+  let store: Store;
+  let raw: RawSql;
 
   beforeAll(async () => {
     handle = await freshStoreUrl(dialect);
-    store = (await openStore(handle.url, { cwd: '.' })).store;
+    ({ store, raw } = await openContractStore(handle.url));
   });
   afterAll(async () => {
     await store?.close();
@@ -97,8 +114,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(await store.findGrant('cora', 'demo-db/read', T0 + 8_999.5)).toMatchObject({ requestId: 'req_c2' });
     expect(await store.findGrant('cora', 'demo-db/read', T0 + 9_000)).toBeUndefined();
     if (dialect === 'sqlite') {
-      const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT request_id, expires_at FROM grants
-        WHERE principal = ${'cora'} AND entitlement = ${'demo-db/read'} AND expires_at > ${T0} ORDER BY expires_at DESC LIMIT 1`.execute(store.db);
+      const plan = await raw(sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT request_id, expires_at FROM grants
+        WHERE principal = ${'cora'} AND entitlement = ${'demo-db/read'} AND expires_at > ${T0} ORDER BY expires_at DESC LIMIT 1`);
       expect(plan.rows.map((r) => r.detail).join()).toContain('COVERING INDEX grants_lookup_covering');
     }
   });
@@ -107,12 +124,12 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     await store.transaction((tx) => tx.insertRequest(req('req_g1', { requester: 'gus', expiresAt: T0 + 5_000 })));
     if (dialect !== 'sqlite') {
       // PostgreSQL chooses by statistics; the index must exist for it to choose.
-      const indexes = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'grants'`.execute(store.db);
+      const indexes = await raw(sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'grants'`);
       expect(indexes.rows.map((r) => r.indexname)).toContain('grants_by_entitlement');
       return;
     }
-    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT entitlement, count(*) FROM grants
-      WHERE expires_at > ${T0} GROUP BY entitlement`.execute(store.db);
+    const plan = await raw(sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT entitlement, count(*) FROM grants
+      WHERE expires_at > ${T0} GROUP BY entitlement`);
     const detail = plan.rows.map((r) => r.detail).join();
     expect(detail).toContain('COVERING INDEX grants_by_entitlement');
     expect(detail).not.toContain('TEMP B-TREE');
@@ -238,17 +255,17 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
   });
 
   it('a row inserted without a seq is never linked, and is reported as foreign', async () => {
-    await sql`INSERT INTO audit_events (id, at, type, actor) VALUES ('forged-null', ${T0}, 'request.approved', 'mallory')`.execute(store.db);
+    await raw(sql`INSERT INTO audit_events (id, at, type, actor) VALUES ('forged-null', ${T0}, 'request.approved', 'mallory')`);
     await store.transaction((tx) => tx.appendAudit([event('ev-after-forgery')]));
-    const rows = await sql<{ id: string; seq: unknown }>`SELECT id, seq FROM audit_events WHERE id IN ('forged-null', 'ev-after-forgery')`.execute(store.db);
+    const rows = await raw(sql<{ id: string; seq: unknown }>`SELECT id, seq FROM audit_events WHERE id IN ('forged-null', 'ev-after-forgery')`);
     expect(Object.fromEntries(rows.rows.map((r) => [r.id, r.seq === null]))).toEqual({ 'forged-null': true, 'ev-after-forgery': false });
     const foreign = await store.unchainedAudit();
     expect(foreign).toMatchObject({ count: 1, first: { id: 'forged-null', pos: expect.any(Number) } });
-    await sql`DELETE FROM audit_events WHERE id = 'forged-null'`.execute(store.db);
+    await raw(sql`DELETE FROM audit_events WHERE id = 'forged-null'`);
   });
 
   it('several writers at once (several servers on PostgreSQL) still make one gap-free chain', async () => {
-    const others = dialect === 'postgres' ? [(await openStore(handle.url, { cwd: '.' })).store, (await openStore(handle.url, { cwd: '.' })).store] : [];
+    const others = dialect === 'postgres' ? [(await openContractStore(handle.url)).store, (await openContractStore(handle.url)).store] : [];
     try {
       const before = (await store.auditHead())?.seq ?? 0;
       const writers = [store, ...others].flatMap((s, k) =>
@@ -270,7 +287,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     const big = Date.UTC(2099, 11, 31, 23, 59, 59, 999);
     await store.transaction((tx) => tx.insertRequest(req('req_t', { requester: 'tim', expiresAt: big })));
     expect((await store.findGrant('tim', 'demo-db/read', T0))?.expiresAt).toBe(big);
-    const row = await sql<{ due_at: number }>`SELECT due_at FROM requests WHERE id = 'req_t'`.execute(store.db);
+    const row = await raw(sql<{ due_at: number }>`SELECT due_at FROM requests WHERE id = 'req_t'`);
     expect(Number(row.rows[0]!.due_at)).toBe(big);
   });
 });
@@ -278,7 +295,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 describe('SQLite is for one server', () => {
   it('a second store on the same file is refused with a clear message', async () => {
     const handle = await freshStoreUrl('sqlite');
-    const first = (await openStore(handle.url, { cwd: '.' })).store;
+    const first = (await openContractStore(handle.url)).store;
     try {
       await expect(openStore(handle.url, { cwd: '.' })).rejects.toMatchObject({
         code: 'HG_STORE_IN_USE',
@@ -291,7 +308,7 @@ describe('SQLite is for one server', () => {
     const { statSync } = await import('node:fs');
     expect(statSync(handle.url.slice('sqlite:'.length)).mode & 0o777).toBe(0o600);
     // Once the first closes, the file can be opened again (a restart after a clean stop or a crash).
-    const again = (await openStore(handle.url, { cwd: '.' })).store;
+    const again = (await openContractStore(handle.url)).store;
     await again.close();
     await handle.cleanup();
   });

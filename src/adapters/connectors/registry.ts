@@ -5,6 +5,7 @@
 import type { Connector, ConnectorFactory, ConnectorRegistry } from '../../app/connectors.js';
 import type { ConfigSource } from '../../app/ports.js';
 import { canonicalJson } from '../../core/audit-chain.js';
+import { redact } from '../../core/redact.js';
 import type { TargetConfig } from '../../core/types.js';
 
 /** Every string value of a target's settings that could be a secret (URL passwords, keys). */
@@ -25,7 +26,7 @@ export function targetSecrets(target: TargetConfig): string[] {
 }
 
 export function scrubber(secrets: readonly string[]): (text: string) => string {
-  return (text) => secrets.reduce((t, s) => t.split(s).join('***'), text);
+  return (text) => redact(text, secrets);
 }
 
 export function createConnectorRegistry(config: ConfigSource, factories: readonly ConnectorFactory[]): ConnectorRegistry {

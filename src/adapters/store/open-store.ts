@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { HgError } from '../../core/errors.js';
+import { redact } from '../../core/redact.js';
 import type { CheckpointStore } from '../../app/checkpoints.js';
 import type { WebhookStore } from '../../app/webhooks.js';
 import { KyselyCheckpointStore } from './checkpoint-store.js';
@@ -140,5 +141,5 @@ function scrub(message: string, url: string): string {
       return '';
     }
   })();
-  return password ? message.split(password).join('***') : message;
+  return password ? redact(message, [password]) : message;
 }

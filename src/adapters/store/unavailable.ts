@@ -20,10 +20,8 @@ export function isUnavailable(err: unknown): boolean {
 
 function translate(err: unknown): never {
   if (isUnavailable(err)) {
-    const e = new HgError('HG_STORE_UNAVAILABLE', 'the store is unavailable; retry shortly');
-    // Kept for the server log only; never serialised to clients.
-    Object.defineProperty(e, 'cause', { value: err, enumerable: false });
-    throw e;
+    // The cause is kept for the server log only; never serialised to clients.
+    throw new HgError('HG_STORE_UNAVAILABLE', 'the store is unavailable; retry shortly', { cause: err });
   }
   throw err;
 }

@@ -5,6 +5,7 @@
  * only through `ctx.env`.
  */
 import { Option, type Command } from 'commander';
+import { redact } from '../../core/redact.js';
 import { HourglassClient } from '../api-client.js';
 import { credentialsPath, readCredentials, sameServer } from '../credentials.js';
 import { CredentialsError, UsageError } from '../errors.js';
@@ -133,11 +134,7 @@ export function action(ctx: CliContext, handler: Handler, opts: { idArg?: boolea
     };
     addSecret(options.token);
     addSecret(ctx.env.HOURGLASS_TOKEN);
-    const scrub = (s: string) => {
-      let out = s;
-      for (const secret of secrets) out = out.split(secret).join('***');
-      return out;
-    };
+    const scrub = (s: string) => redact(s, secrets);
     const out = (s: string) => ctx.out(scrub(s));
     const err = (s: string) => ctx.err(scrub(s));
     let connection: Connection | undefined;

@@ -31,7 +31,7 @@ export function parseListenOrThrow(text: string, what = 'HOURGLASS_LISTEN'): { h
   const r = parseListen(text);
   if (typeof r === 'string') {
     const message = `${what}: ${r.replace(/[\u0001\u0002]/g, '')}`;
-    throw new HgError('HG_CONFIG_INVALID', message, { problems: [{ path: what, message }] });
+    throw new HgError('HG_CONFIG_INVALID', message, { details: { problems: [{ path: what, message }] } });
   }
   return r;
 }

@@ -14,6 +14,7 @@ import net from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
+import { redact } from '../../../core/redact.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { LISTED_TABLES, USER_COLUMNS } from './admin.js';
 import { accountLiteral, accountName, hostLiteral, nameLiteral, requestIdOf, ROLE_SUFFIX, wrapperRoleName } from './names.js';
@@ -27,6 +28,7 @@ import {
   setColumnPrivileges,
   type ParsedPrivilege,
 } from './privileges.js';
+import { targetError, targetRefusal } from '../target-error.js';
 import { adminEndpoint, entitlementSpec, readPem, readSettings, type AdminEndpoint, type MariadbSettings } from './settings.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -87,27 +89,23 @@ export class MariadbConnector implements Connector {
 
   /** Scrubs the configured secrets, the admin password and any extra secrets of the moment. */
   private scrub(text: string, extra: string[] = []): string {
-    let out = this.secretsToScrub(text);
     let adminPassword = '';
     try {
       adminPassword = adminEndpoint(this.settings.url).password;
     } catch {
       // no password to scrub
     }
-    const secrets = [adminPassword, encodeURIComponent(adminPassword), ...extra].filter((s) => s.length >= 4);
-    for (const s of secrets.sort((a, b) => b.length - a.length)) out = out.split(s).join('***');
-    return out;
+    return redact(this.secretsToScrub(text), [adminPassword, encodeURIComponent(adminPassword), ...extra].filter((s) => s.length >= 4));
   }
 
+  /** The server's message and error number; details carry `errno` and `code`. */
   private fail(action: string, e: unknown, extra: string[] = []): HgError {
-    if (e instanceof HgError) return new HgError(e.code, this.scrub(e.message, extra), e.details);
     const err = (e ?? {}) as MysqlError;
     const text = err.sqlMessage ?? err.message ?? String(e);
     const code = err.errno ? ` (${err.code ?? 'error'} ${err.errno})` : err.code ? ` (${err.code})` : '';
-    return new HgError('HG_TARGET_UNAVAILABLE', this.scrub(`mariadb target ${this.settings.name}: ${action} failed: ${text}${code}`, extra), {
-      target: this.settings.name,
-      ...(err.errno ? { errno: err.errno } : {}),
-      ...(err.code ? { code: err.code } : {}),
+    return targetError('mariadb', this.settings.name, action, e, (t) => this.scrub(t, extra), {
+      text: `${text}${code}`,
+      details: { target: this.settings.name, ...(err.errno ? { errno: err.errno } : {}), ...(err.code ? { code: err.code } : {}) },
     });
   }
 
@@ -136,7 +134,7 @@ export class MariadbConnector implements Connector {
         if (tls.cert) ssl.cert = readPem(tls.cert);
         if (tls.key) ssl.key = readPem(tls.key);
       } catch (e) {
-        throw new HgError('HG_TARGET_UNAVAILABLE', `mariadb target ${this.settings.name}: cannot read a TLS file: ${(e as Error).message}`);
+        throw targetError('mariadb', this.settings.name, 'cannot read a TLS file', e, (t) => this.scrub(t));
       }
       options.ssl = ssl;
       if (tls.serverName) {
@@ -159,7 +157,7 @@ export class MariadbConnector implements Connector {
   }
 
   private adminPool(): mysql.Pool {
-    if (this.closed) throw new HgError('HG_TARGET_UNAVAILABLE', `mariadb target ${this.settings.name}: connector is closed`);
+    if (this.closed) throw targetRefusal('mariadb', this.settings.name, 'the connector is closed', (t) => this.scrub(t));
     if (!this.pool) {
       const ep = this.endpoint();
       this.pool = mysql.createPool({

@@ -3,13 +3,12 @@
  * typed shape read from a validated target, and the checks the schema cannot make: privilege
  * strings against the catalogue, the host part, TLS files.
  */
-import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { entitlementDescription, sqlIdentifier, strictObject, targetSettings, urlWith } from '../../../config/schema.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { isSafeHost } from './names.js';
 import { parsePrivilege, type ParsedPrivilege } from './privileges.js';
-import { readPem, type TlsMode, type TlsSettings } from '../tls.js';
+import { readPem, tlsProblems, tlsSettingsOf, type TlsMode, type TlsSettings } from '../tls.js';
 
 
 export const mariadbSettingsSchema = targetSettings(
@@ -52,7 +51,6 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 export function readSettings(target: TargetConfig): MariadbSettings {
   const t = target as Record<string, unknown>;
-  const tlsRaw = t.tls as Record<string, unknown> | undefined;
   const settings: MariadbSettings = {
     name: target.name,
     url: str(t.url) ?? '',
@@ -62,14 +60,8 @@ export function readSettings(target: TargetConfig): MariadbSettings {
   const clientHost = str(t.clientHost);
   if (clientHost) settings.clientHost = clientHost;
   if (typeof t.clientPort === 'number') settings.clientPort = t.clientPort;
-  if (tlsRaw && typeof tlsRaw === 'object') {
-    const tls: TlsSettings = { mode: (str(tlsRaw.mode) as TlsMode | undefined) ?? 'verify-full' };
-    for (const k of ['ca', 'cert', 'key', 'serverName'] as const) {
-      const v = str(tlsRaw[k]);
-      if (v) tls[k] = v;
-    }
-    settings.tls = tls;
-  }
+  const tls = tlsSettingsOf(t.tls);
+  if (tls) settings.tls = tls;
   return settings;
 }
 
@@ -123,13 +115,7 @@ export function validateSettings(target: TargetConfig): Problem[] {
   if (!isSafeHost(s.userHost)) {
     problems.push({ path: ['userHost'], message: 'must be a host name, address, netmask or pattern (letters, digits and . % _ : / -)' });
   }
-  if (s.tls) {
-    for (const k of ['ca', 'cert', 'key'] as const) {
-      const v = s.tls[k];
-      if (v?.startsWith('file:') && !existsSync(v.slice(5))) problems.push({ path: ['tls', k], message: `file not found: ${v.slice(5)}` });
-    }
-    if (Boolean(s.tls.cert) !== Boolean(s.tls.key)) problems.push({ path: ['tls', s.tls.cert ? 'key' : 'cert'], message: 'give cert and key together' });
-  }
+  problems.push(...tlsProblems(target.tls));
   for (const [name, ent] of Object.entries(target.entitlements ?? {})) {
     const config = (ent ?? {}) as Record<string, unknown>;
     const privileges = Array.isArray(config.privileges) ? config.privileges : [];

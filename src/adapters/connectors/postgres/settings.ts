@@ -3,12 +3,11 @@
  * typed shape read from a validated target (the admin connection parsed from `url`, TLS from the
  * `tls` block, what clients are told, the account/membership options), and the checks beyond it.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { entitlementDescription, sqlIdentifier, strictObject, targetSettings, urlWith } from '../../../config/schema.js';
 import type { TargetCapabilities, TargetConfig } from '../../../core/types.js';
-import { readPem, type TlsMode, type TlsSettings, verification } from '../tls.js';
+import { readPem, tlsProblems, tlsSettingsOf, type TlsMode, type TlsSettings, verification } from '../tls.js';
 
 export const postgresSettingsSchema = targetSettings(
   {
@@ -88,7 +87,6 @@ export function parseUrl(text: string): { value?: { host: string; port: number; 
 export function settingsOf(target: TargetConfig): PostgresSettings {
   const { value } = parseUrl(String(target.url ?? ''));
   const url = value ?? { host: '', port: 5432, user: '', password: '', database: '' };
-  const tlsRaw = target.tls as Partial<TlsSettings> | undefined;
   const entitlements: Record<string, string[]> = {};
   for (const [name, e] of Object.entries(target.entitlements ?? {})) {
     const roles = (e as { roles?: unknown }).roles;
@@ -107,7 +105,8 @@ export function settingsOf(target: TargetConfig): PostgresSettings {
   };
   const owner = str(target.owner);
   if (owner) settings.owner = owner;
-  if (tlsRaw) settings.tls = { ...tlsRaw, mode: tlsRaw.mode ?? 'verify-full' };
+  const tls = tlsSettingsOf(target.tls);
+  if (tls) settings.tls = tls;
   return settings;
 }
 
@@ -141,26 +140,7 @@ export function validateSettings(target: TargetConfig, isPrivilegedName: (role: 
       }
     });
   }
-  if (s.tls) {
-    for (const key of ['ca', 'cert', 'key'] as const) {
-      const v = s.tls[key];
-      if (v?.startsWith('file:')) {
-        const file = v.slice(5);
-        if (!existsSync(file) || !statSync(file).isFile()) problems.push({ path: ['tls', key], message: `file ${file} does not exist` });
-        else {
-          try {
-            readFileSync(file);
-          } catch {
-            problems.push({ path: ['tls', key], message: `file ${file} is not readable` });
-          }
-        }
-      } else if (v && !/-----BEGIN [A-Z0-9 ]+-----/.test(v)) {
-        problems.push({ path: ['tls', key], message: 'must be PEM text or file:PATH' });
-      }
-    }
-    if (Boolean(s.tls.cert) !== Boolean(s.tls.key)) problems.push({ path: ['tls'], message: 'give both cert and key (client certificate) or neither' });
-    if (s.tls.mode === 'disable' && (s.tls.ca || s.tls.cert)) problems.push({ path: ['tls', 'mode'], message: 'is disable, but certificates are given' });
-  }
+  problems.push(...tlsProblems(target.tls));
   return problems;
 }
 

@@ -17,6 +17,7 @@ import type {
   GrantOnTarget,
 } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
+import { HIDDEN, redact } from '../../../core/redact.js';
 import type { TargetConfig } from '../../../core/types.js';
 import {
   decodeRequestId,
@@ -28,6 +29,7 @@ import {
   parseGetUser,
   selectorToken,
 } from './acl-rules.js';
+import { targetError, targetRefusal } from '../target-error.js';
 import { readSettings, tlsOptions, urlHost, type RedisSettings } from './settings.js';
 
 export const REDIS_KIND = 'redis';
@@ -279,7 +281,7 @@ export class RedisConnector implements Connector {
 
   private ready(): RedisSettings {
     if (this.setupError || !this.settings) throw this.setupError ?? new HgError('HG_CONFIG_INVALID');
-    if (this.closed) throw new HgError('HG_TARGET_UNAVAILABLE', `redis target ${this.target.name}: the connector is closed`);
+    if (this.closed) throw targetRefusal(REDIS_KIND, this.target.name, 'the connector is closed', (t) => this.scrub(t));
     return this.settings;
   }
 
@@ -453,22 +455,20 @@ export class RedisConnector implements Connector {
   }
 
   /**
-   * A fresh error, never the client's (ioredis errors carry the command's arguments), with a
-   * scrubbed message: the admin password, this call's password and hash, any `#<sha256>`.
+   * A fresh error, never the client's and without it as `cause` (ioredis errors carry the
+   * command's arguments), with a scrubbed message: the admin password, this call's password and
+   * hash, any `#<sha256>`.
    */
   private fail(op: string, e: unknown, secrets: string[] = []): HgError {
     if (e instanceof HgError) return e;
-    const message = e instanceof Error ? e.message : String(e);
-    return new HgError('HG_TARGET_UNAVAILABLE', this.scrub(`redis target ${this.target.name}: ${op} failed: ${message}`, secrets));
+    return targetError(REDIS_KIND, this.target.name, op, e, (t) => this.scrub(t, secrets), { withoutCause: true });
   }
 
   private scrub(text: string, secrets: string[] = []): string {
-    let out = text;
     const admin = this.settings?.password;
     const all = [...secrets];
     if (admin) all.push(admin, encodeURIComponent(admin));
-    for (const s of all) if (s) out = out.split(s).join('***');
-    out = out.replace(/#[0-9a-fA-F]{64}/g, '#***').replace(/\b[0-9a-f]{64}\b/gi, '***');
+    const out = redact(text, all).replace(/#[0-9a-fA-F]{64}/g, `#${HIDDEN}`).replace(/\b[0-9a-f]{64}\b/gi, HIDDEN);
     return this.scrubSecrets(out);
   }
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { entitlementDescription, strictObject, targetSettings, urlWith } from '../../../config/schema.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { parseAclRules } from './acl-rules.js';
-import { readPem as readPemText, type TlsMode, type TlsSettings, verification } from '../tls.js';
+import { readPem, tlsProblems, tlsSettingsOf, type TlsSettings, verification } from '../tls.js';
 
 export const redisSettingsSchema = targetSettings(
   { url: urlWith(['redis', 'rediss']).describe('the admin connection, redis://USER:PASSWORD@HOST:PORT (rediss:// for TLS)') },
@@ -45,7 +45,6 @@ export interface RedisSettings {
 export type Problem = { path: (string | number)[]; message: string };
 
 const DEFAULT_PORT = 6379;
-const TLS_MODES: TlsMode[] = ['verify-full', 'verify-ca', 'require', 'disable'];
 
 /** Reads the settings; every problem is reported with its config path. */
 export function readSettings(target: TargetConfig): { settings?: RedisSettings; problems: Problem[] } {
@@ -96,36 +95,19 @@ export function readSettings(target: TargetConfig): { settings?: RedisSettings; 
   }
 
   let tls: TlsSettings | undefined;
-  const rawTls = target.tls;
-  if (rawTls !== undefined && rawTls !== null) {
-    if (typeof rawTls !== 'object') problems.push({ path: ['tls'], message: 'must be a mapping' });
-    else {
-      const t = rawTls as Record<string, unknown>;
-      const mode = (t.mode ?? 'verify-full') as TlsMode;
-      if (!TLS_MODES.includes(mode)) problems.push({ path: ['tls', 'mode'], message: `must be one of ${TLS_MODES.join(', ')}` });
-      const pem = (field: 'ca' | 'cert' | 'key'): string | undefined => {
-        const value = t[field];
-        if (value === undefined) return undefined;
-        const r = readPem(value);
-        if ('problem' in r) {
-          problems.push({ path: ['tls', field], message: r.problem });
-          return undefined;
-        }
-        return r.pem;
-      };
-      const ca = pem('ca');
-      const cert = pem('cert');
-      const key = pem('key');
-      if ((t.cert === undefined) !== (t.key === undefined)) {
-        problems.push({ path: ['tls'], message: 'cert and key go together: give both for a client certificate, or neither' });
-      }
-      if (mode === 'disable') {
-        if (scheme === 'rediss') problems.push({ path: ['tls', 'mode'], message: 'is disable but the URL is rediss:// (TLS): use redis:// or another mode' });
-      } else {
-        tls = { mode, ca, cert, key, serverName: typeof t.serverName === 'string' ? t.serverName : undefined };
-      }
+  const tlsFound = tlsProblems(target.tls);
+  problems.push(...tlsFound);
+  const given = tlsSettingsOf(target.tls);
+  if (given?.mode === 'disable') {
+    if (scheme === 'rediss') problems.push({ path: ['tls', 'mode'], message: 'is disable but the URL is rediss:// (TLS): use redis:// or another mode' });
+  } else if (given && tlsFound.length === 0) {
+    // Read now: ioredis takes the PEM text, and an unreadable file is a validation problem.
+    try {
+      tls = { ...given, ...pemsOf(given) };
+    } catch (e) {
+      problems.push({ path: ['tls'], message: `cannot read a certificate file (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
     }
-  } else if (scheme === 'rediss') {
+  } else if (!given && scheme === 'rediss') {
     tls = { mode: 'verify-full' };
   }
 
@@ -159,17 +141,11 @@ export function readSettings(target: TargetConfig): { settings?: RedisSettings; 
   };
 }
 
-/** PEM text, or `file:PATH` read now. */
-function readPem(value: unknown): { pem: string } | { problem: string } {
-  if (typeof value !== 'string' || !value.trim()) return { problem: 'must be PEM text or file:PATH' };
-  let text: string;
-  try {
-    text = readPemText(value);
-  } catch (e) {
-    return { problem: `cannot read ${value.slice('file:'.length)} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
-  }
-  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) return { problem: 'is not PEM (no -----BEGIN ...----- line)' };
-  return { pem: text };
+/** ca, cert and key as PEM text (`file:` read now). */
+function pemsOf(tls: TlsSettings): Pick<TlsSettings, 'ca' | 'cert' | 'key'> {
+  const out: Pick<TlsSettings, 'ca' | 'cert' | 'key'> = {};
+  for (const k of ['ca', 'cert', 'key'] as const) if (tls[k]) out[k] = readPem(tls[k]!);
+  return out;
 }
 
 /** The `tls` option for ioredis (node:tls connect options). */
