@@ -11,13 +11,41 @@ const reaches = (dir) => `^(\\.\\./)+${dir}(/|$)`;
 
 /** Modules that do I/O (files, sockets, processes, databases, servers): never in src/core. */
 const IO_MODULES = [
-  ...['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'tls', 'dgram', 'dns', 'dns/promises', 'child_process',
-    'cluster', 'worker_threads', 'os', 'process', 'readline', 'stream', 'timers', 'timers/promises', 'perf_hooks', 'vm']
-    .flatMap((m) => [m, `node:${m}`]),
-  'pg', 'better-sqlite3', 'mysql2', 'mysql2/promise', 'ioredis', 'kysely', 'fastify', '@fastify/rate-limit', 'pino', 'prom-client',
+  ...[
+    'fs',
+    'fs/promises',
+    'net',
+    'http',
+    'https',
+    'http2',
+    'tls',
+    'dgram',
+    'dns',
+    'dns/promises',
+    'child_process',
+    'cluster',
+    'worker_threads',
+    'os',
+    'process',
+    'readline',
+    'stream',
+    'timers',
+    'timers/promises',
+    'perf_hooks',
+    'vm',
+  ].flatMap((m) => [m, `node:${m}`]),
+  'pg',
+  'better-sqlite3',
+  'mysql2',
+  'mysql2/promise',
+  'ioredis',
+  'kysely',
+  'fastify',
+  '@fastify/rate-limit',
+  'pino',
+  'prom-client',
 ];
-const IO_MESSAGE =
-  'src/core does no I/O: it computes from its arguments (node:crypto for hashing is allowed); do the I/O in an adapter behind a port.';
+const IO_MESSAGE = 'src/core does no I/O: it computes from its arguments (node:crypto for hashing is allowed); do the I/O in an adapter behind a port.';
 
 const CLOCK_MESSAGE = 'core and app never read the clock: take `now` from the Clock port (a manual clock in tests).';
 const RANDOM_MESSAGE = 'core and app take randomness through a port (an option wired by the composition root), so tests can pin it.';
@@ -83,10 +111,7 @@ export default tseslint.config(
       'no-control-regex': 'off',
       'no-regex-spaces': 'off',
       // `_`-prefixed names are kept on purpose (interface shapes, rest omits).
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
     },
   },
   {

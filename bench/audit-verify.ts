@@ -22,7 +22,7 @@ const TARGET_SECONDS = 10;
 const CONFIG = `
 server: { listen: 127.0.0.1:0, store: "sqlite::memory:" }
 principals:
-  - { id: admin, roles: [admin], apiTokens: [{ sha256: "${"a".repeat(64)}" }] }
+  - { id: admin, roles: [admin], apiTokens: [{ sha256: "${'a'.repeat(64)}" }] }
 targets:
   hourglass: { type: hourglass, entitlements: { read: {} } }
 policies:
@@ -129,7 +129,15 @@ export async function run(events = Number(process.env.HG_BENCH_AUDIT_EVENTS ?? 1
           unit: 's',
           target: events === 1_000_000 ? `< ${TARGET_SECONDS} s` : undefined,
           pass: events === 1_000_000 ? median < TARGET_SECONDS : undefined,
-          details: { events, runs: runs.map((r) => round(r, 2)), best: round(best, 2), eventsPerSecond: Math.round(events / median), seedSeconds: round(seedSeconds, 1), rssMiB, per1MSeconds: round(scaled, 2) },
+          details: {
+            events,
+            runs: runs.map((r) => round(r, 2)),
+            best: round(best, 2),
+            eventsPerSecond: Math.round(events / median),
+            seedSeconds: round(seedSeconds, 1),
+            rssMiB,
+            per1MSeconds: round(scaled, 2),
+          },
         },
         { bench: 'audit-verify', figure: 'verify throughput', value: Math.round(events / median), unit: 'events/s' },
       ];

@@ -78,7 +78,10 @@ function configYaml(storePath: string): string {
   return `${serverYaml(storePath)}
 principals:
 ${principalYaml('app', [], ['checker'])}
-${requestersYaml(Array.from({ length: PRINCIPALS }, (_, i) => principalId(i)), ['staff'])}
+${requestersYaml(
+  Array.from({ length: PRINCIPALS }, (_, i) => principalId(i)),
+  ['staff'],
+)}
 targets:
 ${TARGETS.map((t) => `  ${t}:\n    type: hourglass\n    entitlements:\n${ROLES.map((r) => `      ${r}: {}`).join('\n')}`).join('\n')}
 policies:
@@ -142,7 +145,8 @@ export async function run(): Promise<BenchFigure[]> {
     // Correctness first: a sample of the prepared queries answers what the seed says.
     for (const m of mix.slice(0, 200)) {
       const r = await api<{ allowed: boolean }>(hg.url, 'GET', m.path, token);
-      if (r.status !== 200 || r.body.allowed !== m.hit) throw new Error(`check ${m.path} answered ${r.status} ${JSON.stringify(r.body)}, expected allowed=${m.hit}`);
+      if (r.status !== 200 || r.body.allowed !== m.hit)
+        throw new Error(`check ${m.path} answered ${r.status} ${JSON.stringify(r.body)}, expected allowed=${m.hit}`);
     }
     log(`[${BENCH}] 200 sample checks answered as seeded`);
 
@@ -186,9 +190,18 @@ export async function run(): Promise<BenchFigure[]> {
     for (let run = 1; run <= PACED_RUNS; run++) {
       await waitForQuiet(BENCH);
       const meter = new CpuMeter([hg.pid]);
-      const result = await pacedLoadInChild({ url: hg.url, rate, durationSec: SECONDS, warmupSec: PACED_WARMUP_SECONDS, connections: CONNECTIONS, paths: mix.map((m) => m.path), token });
+      const result = await pacedLoadInChild({
+        url: hg.url,
+        rate,
+        durationSec: SECONDS,
+        warmupSec: PACED_WARMUP_SECONDS,
+        connections: CONNECTIONS,
+        paths: mix.map((m) => m.path),
+        token,
+      });
       const p = { ...result, cpu: meter.stop(result.generatorCpuMs) };
-      if (p.errors || p.non2xx || p.completed !== p.sent) throw new Error(`paced load: ${p.errors} errors, ${p.non2xx} non-2xx, ${p.completed}/${p.sent} completed`);
+      if (p.errors || p.non2xx || p.completed !== p.sent)
+        throw new Error(`paced load: ${p.errors} errors, ${p.non2xx} non-2xx, ${p.completed}/${p.sent} completed`);
       log(
         `[${BENCH}] paced open loop ${run}/${PACED_RUNS}: ${p.achievedRate} req/s, p50 ${p.p50} ms, p90 ${p.p90} ms, p99 ${p.p99} ms, ` +
           `p99.9 ${p.p999} ms, max ${p.max} ms (generator sent p99 ${p.sendLateP99} ms late, worst stall ${p.generatorMaxStallMs} ms; machine ${p.cpu.machinePct}% busy, ${p.cpu.otherPct}% by other processes)`,
@@ -198,7 +211,13 @@ export async function run(): Promise<BenchFigure[]> {
     // The run with the median p99 stands for all (single runs vary with what else the VM does).
     const paced = medianBy(pacedRuns, (r) => r.p99);
     // For comparison only: autocannon's own rate limiting (bursty, see the header comment).
-    const ac = await runAutocannon({ url: hg.url, connections: CONNECTIONS, duration: SECONDS, overallRate: rate, setupClient: slicePerClient(checkRequests, CONNECTIONS) });
+    const ac = await runAutocannon({
+      url: hg.url,
+      connections: CONNECTIONS,
+      duration: SECONDS,
+      overallRate: rate,
+      setupClient: slicePerClient(checkRequests, CONNECTIONS),
+    });
     if (ac.errors || ac.timeouts || ac.non2xx) throw new Error(`fixed-rate autocannon: ${ac.errors} errors, ${ac.timeouts} timeouts, ${ac.non2xx} non-2xx`);
     log(`[${BENCH}] autocannon overallRate: ${round(ac.requests.mean, 0)} req/s, p50 ${ac.latency.p50} ms, p99 ${ac.latency.p99} ms, max ${ac.latency.max} ms`);
 

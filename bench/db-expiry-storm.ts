@@ -105,7 +105,9 @@ async function storm(kind: Kind): Promise<BenchFigure[]> {
       }),
     );
     const createMs = Date.now() - t0;
-    log(`[${BENCH}] ${kind}: ${ids.size} requests created in ${createMs} ms (${round(ids.size / (createMs / 1000), 0)}/s; ${misses} crossed a second boundary and were replaced)`);
+    log(
+      `[${BENCH}] ${kind}: ${ids.size} requests created in ${createMs} ms (${round(ids.size / (createMs / 1000), 0)}/s; ${misses} crossed a second boundary and were replaced)`,
+    );
 
     // ---- wait until all active ----
     const auditor = tokenOf('auditor');
@@ -126,7 +128,9 @@ async function storm(kind: Kind): Promise<BenchFigure[]> {
       await sleep(250);
     }
     const activeMs = Date.now() - t0;
-    log(`[${BENCH}] ${kind}: all ${GRANTS} active with their accounts on the target after ${activeMs} ms (${round(GRANTS / (activeMs / 1000), 0)} grants/s); ${S - Date.now()} ms before S`);
+    log(
+      `[${BENCH}] ${kind}: all ${GRANTS} active with their accounts on the target after ${activeMs} ms (${round(GRANTS / (activeMs / 1000), 0)} grants/s); ${S - Date.now()} ms before S`,
+    );
 
     // ---- the storm ----
     await sleep(Math.max(0, S - 200 - Date.now()));
@@ -152,7 +156,7 @@ async function storm(kind: Kind): Promise<BenchFigure[]> {
 
     // ---- every request removed ----
     let removedEvents: AuditEvent[] = [];
-    for (const t1 = Date.now(); ; ) {
+    for (const t1 = Date.now(); ;) {
       removedEvents = (await auditEvents(url, 'grant.access_removed', S - 1000)).filter((e) => ids.has(e.requestId));
       if (removedEvents.length >= GRANTS) break;
       if (Date.now() - t1 > GIVE_UP_MS) throw new Error(`only ${removedEvents.length} of ${GRANTS} requests show access removed`);
@@ -182,14 +186,20 @@ async function storm(kind: Kind): Promise<BenchFigure[]> {
       expiredMs: { p50: percentile(sortedExpired, 50), p99: percentile(sortedExpired, 99), max: allExpiredMs },
       accessRemovedMs: { p50: percentile(sortedRemoved, 50), p99: percentile(sortedRemoved, 99), max: allRemovedMs },
     };
-    const everySecond = series.filter((p, i) => i === 0 || Math.floor(p.t / 1000) !== Math.floor(series[i - 1]!.t / 1000)).map((p) => `${round(p.t / 1000, 1)}s:${p.n}`);
+    const everySecond = series
+      .filter((p, i) => i === 0 || Math.floor(p.t / 1000) !== Math.floor(series[i - 1]!.t / 1000))
+      .map((p) => `${round(p.t / 1000, 1)}s:${p.n}`);
     log(
       `[${BENCH}] ${kind}: all ${GRANTS} accounts gone from the target ${allGoneMs} ms after S (first gone at +${removal.firstAccountGoneMs} ms; ` +
         `${removal.accountsPerSecond} accounts/s; ${series.length} polls)`,
     );
     log(`[${BENCH}] ${kind}: accounts left over time: ${everySecond.join(' ')}`);
-    log(`[${BENCH}] ${kind}: requests expired (status final) by +${allExpiredMs} ms (p50 +${removal.expiredMs.p50}); all show access: removed by +${allRemovedMs} ms (p50 +${removal.accessRemovedMs.p50}, p99 +${removal.accessRemovedMs.p99})`);
-    log(`[${BENCH}] ${kind}: CPU during the storm (% of ${cpus().length} CPUs): machine ${cpu.machinePct}, bench+hourglass process ${cpu.benchProcessPct}, database ${cpu.databasePct}, other ${cpu.otherPct}`);
+    log(
+      `[${BENCH}] ${kind}: requests expired (status final) by +${allExpiredMs} ms (p50 +${removal.expiredMs.p50}); all show access: removed by +${allRemovedMs} ms (p50 +${removal.accessRemovedMs.p50}, p99 +${removal.accessRemovedMs.p99})`,
+    );
+    log(
+      `[${BENCH}] ${kind}: CPU during the storm (% of ${cpus().length} CPUs): machine ${cpu.machinePct}, bench+hourglass process ${cpu.benchProcessPct}, database ${cpu.databasePct}, other ${cpu.otherPct}`,
+    );
     if (hg.warnings.count) log(`[${BENCH}] ${kind}: the server logged ${hg.warnings.count} warning(s)/error(s); first: ${hg.warnings.first[0]}`);
 
     const details = { createMs, activeMs, misses, removal, series: everySecond, cpu, machineBusyBeforePct: busyBefore, serverWarnings: hg.warnings.count };
@@ -213,7 +223,10 @@ async function storm(kind: Kind): Promise<BenchFigure[]> {
 
 export async function run(): Promise<BenchFigure[]> {
   const machine = machineFacts();
-  const wanted = (process.env.BENCH_DB_STORM_KINDS ?? 'postgres,redis').split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = (process.env.BENCH_DB_STORM_KINDS ?? 'postgres,redis')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const kinds = registeredKinds().filter((k) => wanted.includes(k));
   log(`[${BENCH}] ${machine.nproc} x ${machine.cpuModel}, node ${machine.node}; kinds: ${kinds.join(', ')}`);
   const figures: BenchFigure[] = [];

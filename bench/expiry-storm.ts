@@ -61,7 +61,10 @@ function configYaml(storePath: string): string {
 principals:
 ${principalYaml('app', [], ['checker'])}
 ${principalYaml('auditor', [], ['auditor'])}
-${requestersYaml(Array.from({ length: GRANTS }, (_, i) => principalId(i)), ['staff'])}
+${requestersYaml(
+  Array.from({ length: GRANTS }, (_, i) => principalId(i)),
+  ['staff'],
+)}
 targets:
   db:
     type: hourglass

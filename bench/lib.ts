@@ -70,7 +70,11 @@ export function printFigures(figures: BenchFigure[]) {
   ]);
   const head = ['bench', 'figure', 'value', 'target', 'result', 'other CPU'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   log(line(head));
   log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) log(line(r));

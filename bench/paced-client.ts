@@ -23,4 +23,6 @@ const result = await pacedLoad({
 });
 loop.disable();
 const cpu = process.cpuUsage(); // since this process started: the warm-up and the measured window
-process.stdout.write(`${JSON.stringify({ ...result, generatorMaxStallMs: round(loop.max / 1e6, 1), generatorCpuMs: round((cpu.user + cpu.system) / 1000, 0) })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ...result, generatorMaxStallMs: round(loop.max / 1e6, 1), generatorCpuMs: round((cpu.user + cpu.system) / 1000, 0) })}\n`,
+);

@@ -676,7 +676,11 @@ async function measureKind(kind: Kind): Promise<{ kind: Kind; figures: BenchFigu
     const okAfter = samples.reduce((n, s) => n + s.loginsOkAfterExpiry, 0);
     const loginErrors = samples.reduce((n, s) => n + s.loginErrors, 0);
     log(
-      `[${BENCH}] ${kind}: ${samples.length} grants measured in ${measuredS} s (${Object.entries(skipped).map(([k, v]) => `${v} skipped: ${k}`).join('; ') || 'none skipped'}); ` +
+      `[${BENCH}] ${kind}: ${samples.length} grants measured in ${measuredS} s (${
+        Object.entries(skipped)
+          .map(([k, v]) => `${v} skipped: ${k}`)
+          .join('; ') || 'none skipped'
+      }); ` +
         `CPU (% of ${cpus().length} CPUs): machine ${cpu.machinePct}, bench+hourglass process ${cpu.benchProcessPct}, database ${cpu.databasePct}, other ${cpu.otherPct}`,
     );
     log(`[${BENCH}] ${kind}: (a) new login refused    ${fmt(a)}`);
@@ -685,12 +689,30 @@ async function measureKind(kind: Kind): Promise<{ kind: Kind; figures: BenchFigu
     log(`[${BENCH}] ${kind}: server side: grant.expired after expiresAt ${fmt(server.expiredAfterExpiresAt)}`);
     log(`[${BENCH}] ${kind}: server side: access_removed after expiresAt ${fmt(server.removedAfterExpiresAt)}`);
     log(`[${BENCH}] ${kind}: server side: access_removed after grant.expired (revoke + commit) ${fmt(server.removedAfterExpired)}`);
-    log(`[${BENCH}] ${kind}: logins that still worked after expiresAt: ${okAfter}; login errors (not refusals): ${loginErrors}; provisioning (request -> active) ${fmt(provision)}`);
+    log(
+      `[${BENCH}] ${kind}: logins that still worked after expiresAt: ${okAfter}; login errors (not refusals): ${loginErrors}; provisioning (request -> active) ${fmt(provision)}`,
+    );
     if (notRemoved || left) log(`[${BENCH}] ${kind}: ${notRemoved} grants not confirmed removed; ${left} accounts left on the target`);
     if (anomalies.length) log(`[${BENCH}] ${kind}: anomalies (${anomalies.length}): ${anomalies.slice(0, 5).join(' | ')}`);
     if (hg.warnings.count) log(`[${BENCH}] ${kind}: the server logged ${hg.warnings.count} warning(s)/error(s); first: ${hg.warnings.first[0]}`);
 
-    const details = { loginRefused: a, sessionGone: b, both, server, provision, okAfter, loginErrors, skipped, anomalies: anomalies.slice(0, 20), notRemoved, accountsLeft: left, measuredS, cpu, machineBusyBeforePct: busyBefore, serverWarnings: hg.warnings.count };
+    const details = {
+      loginRefused: a,
+      sessionGone: b,
+      both,
+      server,
+      provision,
+      okAfter,
+      loginErrors,
+      skipped,
+      anomalies: anomalies.slice(0, 20),
+      notRemoved,
+      accountsLeft: left,
+      measuredS,
+      cpu,
+      machineBusyBeforePct: busyBefore,
+      serverWarnings: hg.warnings.count,
+    };
     const figures: BenchFigure[] = [
       { bench: BENCH, figure: `${kind}: new login refused after expiresAt, p99`, value: a.p99, unit: 'ms', details: { ...a } },
       { bench: BENCH, figure: `${kind}: open session gone after expiresAt, p99`, value: b.p99, unit: 'ms', details: { ...b } },
@@ -713,7 +735,9 @@ async function measureKind(kind: Kind): Promise<{ kind: Kind; figures: BenchFigu
 
 export async function run(): Promise<BenchFigure[]> {
   const machine = machineFacts();
-  const wanted = process.env.BENCH_LAG_KINDS?.split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = process.env.BENCH_LAG_KINDS?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const kinds = registeredKinds().filter((k) => !wanted || wanted.includes(k));
   log(`[${BENCH}] ${machine.nproc} x ${machine.cpuModel}, node ${machine.node}; kinds: ${kinds.join(', ')}`);
   const figures: BenchFigure[] = [];

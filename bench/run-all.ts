@@ -73,7 +73,9 @@ const targets = figures.filter((f) => f.pass !== undefined);
 log(`${targets.filter((f) => f.pass).length} of ${targets.length} targets met`);
 const disturbed = figures.filter((f) => (f.otherCpuPct ?? 0) > 15);
 if (disturbed.length) {
-  log(`${disturbed.length} figure(s) were taken while other processes used more than 15 % of the machine ("other CPU"): rerun on a quiet machine before trusting them`);
+  log(
+    `${disturbed.length} figure(s) were taken while other processes used more than 15 % of the machine ("other CPU"): rerun on a quiet machine before trusting them`,
+  );
 }
 
 const dir = join(ROOT, 'bench', 'results');

@@ -17,14 +17,7 @@ const reportFile = path.join(reportDir, 'vitest.json');
 mkdirSync(reportDir, { recursive: true });
 rmSync(reportFile, { force: true }); // a stale report must not pass for this run's
 
-const args = [
-  'vitest',
-  'run',
-  '--reporter=default',
-  '--reporter=json',
-  `--outputFile=${path.relative(root, reportFile)}`,
-  ...process.argv.slice(2),
-];
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${path.relative(root, reportFile)}`, ...process.argv.slice(2)];
 const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 const child = spawn(npx, args, { cwd: root, stdio: 'inherit' });
 
@@ -98,7 +91,5 @@ if (failed.length > 0 || brokenFiles.length > 0) exitCode ||= 1;
 if (skipped.length > 0) exitCode ||= 1;
 
 console.log('');
-console.log(
-  `Tests: ${passed.length} passed, ${failed.length} failed` + (skipped.length > 0 ? `, ${skipped.length} skipped` : ''),
-);
+console.log(`Tests: ${passed.length} passed, ${failed.length} failed` + (skipped.length > 0 ? `, ${skipped.length} skipped` : ''));
 process.exit(exitCode);

@@ -191,7 +191,10 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       const ended = await app.recordStart({ store: stores.store.dialect, policyHash, auditChainOk: report.ok });
       logEnded(log, ended);
       for (const [target, requests] of Object.entries(ended.unconfiguredTargets)) {
-        log.error({ target, requests }, `target ${target} is not in the configuration but holds access: its removal waits until the target is configured again`);
+        log.error(
+          { target, requests },
+          `target ${target} is not in the configuration but holds access: its removal waits until the target is configured again`,
+        );
       }
       started = true;
       scheduler.start();
@@ -202,7 +205,11 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
         (full) => {
           if (!full) return;
           if (full.ok) log.info({ events: full.count, head: full.head }, 'audit chain fully verified');
-          else log.error({ firstBadSeq: full.firstBadSeq, problem: full.problem }, 'AUDIT CHAIN BROKEN (full verification): the audit log was altered; investigate now');
+          else
+            log.error(
+              { firstBadSeq: full.firstBadSeq, problem: full.problem },
+              'AUDIT CHAIN BROKEN (full verification): the audit log was altered; investigate now',
+            );
         },
         (err: Error) => log.error({ err: err.message }, 'full audit verification failed to run'),
       );

@@ -137,7 +137,8 @@ export function registerStateGauges(registry: Registry, src: StateSources): void
       const entry: NonNullable<typeof cached> = {
         startedAt: t,
         settled: false,
-        value: src.snapshot(src.clock.now())
+        value: src
+          .snapshot(src.clock.now())
           .catch(() => undefined)
           .finally(() => {
             entry.settled = true;
@@ -195,7 +196,11 @@ export function registerStateGauges(registry: Registry, src: StateSources): void
     (s) => s.revocationsOverdue,
   );
   fromSnapshot('hourglass_audit_chain_length', 'Events linked into the audit hash chain (the head sequence number)', (s) => s.auditChainLength);
-  fromSnapshot('hourglass_audit_unchained_events', 'Audit rows outside the hash chain: the server links every event it writes, so these were written by something else (should be 0)', (s) => s.auditUnchained);
+  fromSnapshot(
+    'hourglass_audit_unchained_events',
+    'Audit rows outside the hash chain: the server links every event it writes, so these were written by something else (should be 0)',
+    (s) => s.auditUnchained,
+  );
   fromSnapshot('hourglass_audit_last_checkpoint_timestamp_seconds', 'When the last signed audit checkpoint was made', (s) =>
     s.lastCheckpointAt === undefined ? undefined : seconds(s.lastCheckpointAt),
   );
@@ -218,8 +223,7 @@ export function registerStateGauges(registry: Registry, src: StateSources): void
 
   if (src.scheduler) {
     const status = src.scheduler;
-    const gauge = (name: string, help: string, pick: (s: SchedulerStatus) => number | undefined) =>
-      optionalGauge(registry, name, help, () => pick(status()));
+    const gauge = (name: string, help: string, pick: (s: SchedulerStatus) => number | undefined) => optionalGauge(registry, name, help, () => pick(status()));
     gauge('hourglass_scheduler_running', '1 while the scheduler runs', (s) => (s.running ? 1 : 0));
     gauge('hourglass_scheduler_last_run_timestamp_seconds', 'When the scheduler last completed a pass', (s) =>
       s.lastRunAt === undefined ? undefined : seconds(s.lastRunAt),

@@ -199,11 +199,21 @@ export class AccessWork implements BackgroundWorker {
    * One call per target of the request, all at once, each in its target's lane. Never throws: a
    * target that is not configured (or whose kind has no connector) is a failure naming it.
    */
-  private async onEachTarget<T>(req: AccessRequest, config: HourglassConfig, verb: Verb, call: (c: Connector, g: GrantOnTarget) => Promise<T>, only?: GrantOnTarget[]): Promise<Calls<T>> {
+  private async onEachTarget<T>(
+    req: AccessRequest,
+    config: HourglassConfig,
+    verb: Verb,
+    call: (c: Connector, g: GrantOnTarget) => Promise<T>,
+    only?: GrantOnTarget[],
+  ): Promise<Calls<T>> {
     const { grants, unconfigured } = only ? { grants: only, unconfigured: [] } : targetsOf(config, req);
     const out: Calls<T> = { done: [], failures: [] };
     for (const name of unconfigured) {
-      out.failures.push({ target: name, message: `target "${name}" is not in the configuration: cannot ${DOING[verb]} there (restore the target to let this finish)`, abandoned: false });
+      out.failures.push({
+        target: name,
+        message: `target "${name}" is not in the configuration: cannot ${DOING[verb]} there (restore the target to let this finish)`,
+        abandoned: false,
+      });
     }
     await Promise.all(
       grants.map(async (g) => {
@@ -289,7 +299,9 @@ export class AccessWork implements BackgroundWorker {
     const undo = await this.onEachTarget(req, config, 'revoke', (c, g) => c.revoke(g), granted);
     await this.gate.run(() => this.deps.store.deleteCredentials(req.id));
     if (undo.failures.length) {
-      throw new Error(`request ${req.id} ended while its access was being created; undoing it failed (reconciliation will remove it): ${undo.failures.map((f) => f.message).join('; ')}`);
+      throw new Error(
+        `request ${req.id} ended while its access was being created; undoing it failed (reconciliation will remove it): ${undo.failures.map((f) => f.message).join('; ')}`,
+      );
     }
   }
 

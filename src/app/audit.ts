@@ -111,7 +111,12 @@ export class AuditService {
     }
     if (expected) {
       if (progress.lastSeq < expected.seq) {
-        return { ok: false, ...base, firstBadSeq: progress.lastSeq + 1, problem: `chain ends at ${progress.lastSeq}, before the expected head ${expected.seq}: truncated` };
+        return {
+          ok: false,
+          ...base,
+          firstBadSeq: progress.lastSeq + 1,
+          problem: `chain ends at ${progress.lastSeq}, before the expected head ${expected.seq}: truncated`,
+        };
       }
       const [link] = await this.deps.store.readChain(expected.seq, 1);
       if (!link || link.hash !== expected.hash) {
@@ -173,7 +178,10 @@ export class AuditService {
     }
     const present = await this.deps.store.countChained(seq);
     if (present !== seq) {
-      return this.startFailure(undefined, `${seq - present} event(s) at or below the point verified earlier (${seq}) are missing: deleted (the full verification names the first)`);
+      return this.startFailure(
+        undefined,
+        `${seq - present} event(s) at or below the point verified earlier (${seq}) are missing: deleted (the full verification names the first)`,
+      );
     }
     return { lastSeq: seq, head: saved.head, count: saved.count, lastAt: link.at };
   }

@@ -63,7 +63,10 @@ export function checkpointMessage(cp: CheckpointBody): string {
 /** First 16 hex digits of SHA-256 over the SPKI DER of an Ed25519 public key. */
 export function checkpointKeyId(publicKey: KeyObject | string): string {
   const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
-  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function isoAt(ms: number): string {
@@ -381,16 +384,20 @@ export class CheckpointWorker implements BackgroundWorker {
     const fresh = head.seq - (last?.seq ?? 0);
     if (fresh <= 0) return undefined;
     const since = last?.at ?? this.startedAt;
-    const due =
-      force ||
-      (settings.everyEvents > 0 && fresh >= settings.everyEvents) ||
-      (settings.intervalMs > 0 && now - since >= settings.intervalMs);
+    const due = force || (settings.everyEvents > 0 && fresh >= settings.everyEvents) || (settings.intervalMs > 0 && now - since >= settings.intervalMs);
     if (!due) return undefined;
 
     const key = this.deps.signer(settings);
     const body: CheckpointBody = { seq: head.seq, hash: head.hash, at: isoAt(now), keyId: key.keyId };
     const signed: SignedCheckpoint = { ...body, signature: key.sign(checkpointMessage(body)) };
-    const inserted = await this.deps.store.insert({ seq: signed.seq, hash: signed.hash, at: now, keyId: signed.keyId, signature: signed.signature, shipped: {} });
+    const inserted = await this.deps.store.insert({
+      seq: signed.seq,
+      hash: signed.hash,
+      at: now,
+      keyId: signed.keyId,
+      signature: signed.signature,
+      shipped: {},
+    });
     if (!inserted) return undefined; // another server signed this head first; it ships its own
     for (const t of this.targets.values()) t.dirty = true;
     this.deps.log?.info({ seq: signed.seq, keyId: signed.keyId }, 'audit checkpoint signed');

@@ -46,9 +46,15 @@ export function strandedAccess(current: HourglassConfig, next: HourglassConfig, 
     const before = current.targets[name];
     const after = next.targets[name];
     if (!after) {
-      problems.push({ path: ['targets', name], message: `target ${name} is gone from the file (removed or renamed) but holds access for ${listed(ids)}: ${advice}` });
+      problems.push({
+        path: ['targets', name],
+        message: `target ${name} is gone from the file (removed or renamed) but holds access for ${listed(ids)}: ${advice}`,
+      });
     } else if (before && before.type !== after.type) {
-      problems.push({ path: ['targets', name, 'type'], message: `target ${name} changes type from ${before.type} to ${after.type} but holds access for ${listed(ids)}: ${advice}` });
+      problems.push({
+        path: ['targets', name, 'type'],
+        message: `target ${name} changes type from ${before.type} to ${after.type} but holds access for ${listed(ids)}: ${advice}`,
+      });
     }
   }
   for (const [entitlement, ids] of grouped(held, (h) => h.entitlement)) {
@@ -56,18 +62,19 @@ export function strandedAccess(current: HourglassConfig, next: HourglassConfig, 
     const role = entitlement.slice(t.length + 1);
     const target = next.targets[t];
     if (!target || target.entitlements[role]) continue; // a missing target is reported above
-    problems.push({ path: ['targets', t, 'entitlements', role], message: `entitlement ${entitlement} is gone from the file but holds access for ${listed(ids)}: ${advice}` });
+    problems.push({
+      path: ['targets', t, 'entitlements', role],
+      message: `entitlement ${entitlement} is gone from the file but holds access for ${listed(ids)}: ${advice}`,
+    });
   }
   return problems;
 }
 
 export function refuseStrandedAccess(problems: ConfigChangeProblem[]): void {
   if (problems.length === 0) return;
-  throw new HgError(
-    'HG_CONFIG_INVALID',
-    `the new configuration would strand access on targets: ${problems.map((p) => p.message).join('; ')}`,
-    { details: { problems: problems.map((p) => ({ path: formatPath(p.path), message: p.message })) } },
-  );
+  throw new HgError('HG_CONFIG_INVALID', `the new configuration would strand access on targets: ${problems.map((p) => p.message).join('; ')}`, {
+    details: { problems: problems.map((p) => ({ path: formatPath(p.path), message: p.message })) },
+  });
 }
 
 /** Targets that hold access but are not in `config`, with the requests holding it there. */

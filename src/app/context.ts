@@ -23,13 +23,7 @@ export function stamp(deps: AppDeps, drafts: AuditDraft[], now: number, policyHa
 }
 
 /** Writes an outcome: the compare-and-swap on the request and its audit events, in the caller's transaction. */
-export async function commitOutcome(
-  deps: AppDeps,
-  tx: StoreTx,
-  prev: AccessRequest,
-  outcome: Outcome,
-  now: number,
-): Promise<boolean> {
+export async function commitOutcome(deps: AppDeps, tx: StoreTx, prev: AccessRequest, outcome: Outcome, now: number): Promise<boolean> {
   if (!(await tx.updateRequest(prev, outcome.request))) return false;
   await tx.appendAudit(stamp(deps, outcome.events, now, prev.policyHash));
   return true;

@@ -69,9 +69,7 @@ export class EmergencyControls {
     return this.deps.store.transaction(async (tx) => {
       const changed = !(await tx.getLock('target', name));
       await tx.setLock('target', { subject: name, by: actor.id, at: now, ...(reason ? { reason } : {}) });
-      await tx.appendAudit(
-        stamp(this.deps, [{ type: 'target.frozen', actor: actor.id, details: { target: name, reason } }], now, config.policyHash),
-      );
+      await tx.appendAudit(stamp(this.deps, [{ type: 'target.frozen', actor: actor.id, details: { target: name, reason } }], now, config.policyHash));
       const touching = (await tx.openRequests()).filter((r) => r.entitlements.some((e) => targetOf(e) === name));
       const ended = await this.endAll(tx, actor, touching, `target ${name} frozen`, now);
       return { frozen: true, changed, ...ended };
@@ -83,7 +81,12 @@ export class EmergencyControls {
     return this.clear(actor, 'target', name, 'target.unfrozen');
   }
 
-  private async clear(actor: Principal, kind: 'principal' | 'target', subject: string, type: 'principal.unlocked' | 'target.unfrozen'): Promise<EmergencyResult> {
+  private async clear(
+    actor: Principal,
+    kind: 'principal' | 'target',
+    subject: string,
+    type: 'principal.unlocked' | 'target.unfrozen',
+  ): Promise<EmergencyResult> {
     const now = this.deps.clock.now();
     const config = this.deps.config.current();
     return this.deps.store.transaction(async (tx) => {

@@ -178,7 +178,8 @@ export function explain(config: HourglassConfig, input: ExplainInput): ExplainRe
   let durationMs: number | undefined;
   if (typeof input.duration === 'string') durationMs = parseDuration(input.duration);
   else if (typeof input.duration === 'number') {
-    if (!Number.isSafeInteger(input.duration) || input.duration <= 0) throw new HgError('HG_INVALID_INPUT', 'duration must be a positive whole number of milliseconds');
+    if (!Number.isSafeInteger(input.duration) || input.duration <= 0)
+      throw new HgError('HG_INVALID_INPUT', 'duration must be a positive whole number of milliseconds');
     durationMs = input.duration;
   }
   if (!Number.isFinite(input.at)) throw new HgError('HG_INVALID_INPUT', 'at must be a time');
@@ -230,7 +231,11 @@ export function explain(config: HourglassConfig, input: ExplainInput): ExplainRe
   if (!known) {
     // Nobody can act as a principal the directory does not know, whatever a policy lists.
     for (const e of entitlements) result.candidates[e] = [];
-    return { ...result, code: 'HG_NOT_ELIGIBLE', message: `${principal.id} is not a principal in the configuration, so not eligible for ${entitlements.join(', ')}` };
+    return {
+      ...result,
+      code: 'HG_NOT_ELIGIBLE',
+      message: `${principal.id} is not a principal in the configuration, so not eligible for ${entitlements.join(', ')}`,
+    };
   }
 
   const verdict = evaluateRequest(relaxed(config.policies, input), {
@@ -298,7 +303,12 @@ export function explain(config: HourglassConfig, input: ExplainInput): ExplainRe
   if (waits) {
     result.approvals = policies
       .filter((p) => p.approval.required > 0)
-      .map((p) => ({ policy: p.name, required: p.approval.required, approvers: subjectsJson(p.approval.approvers), eligibleApprovers: matching(p.approval.approvers) }));
+      .map((p) => ({
+        policy: p.name,
+        required: p.approval.required,
+        approvers: subjectsJson(p.approval.approvers),
+        eligibleApprovers: matching(p.approval.approvers),
+      }));
     result.pendingTimeoutSeconds = Math.round(Math.min(...policies.map((p) => p.pendingTimeout)) / 1000);
     for (const a of result.approvals) {
       if (a.eligibleApprovers.length < a.required) {
@@ -310,7 +320,16 @@ export function explain(config: HourglassConfig, input: ExplainInput): ExplainRe
   }
   if (breakGlass) {
     result.reviews = policies.flatMap((p) =>
-      p.review ? [{ policy: p.name, withinSeconds: Math.round(p.review.within / 1000), reviewers: subjectsJson(p.review.approvers), eligibleReviewers: matching(p.review.approvers) }] : [],
+      p.review
+        ? [
+            {
+              policy: p.name,
+              withinSeconds: Math.round(p.review.within / 1000),
+              reviewers: subjectsJson(p.review.approvers),
+              eligibleReviewers: matching(p.review.approvers),
+            },
+          ]
+        : [],
     );
     for (const r of result.reviews) {
       if (r.eligibleReviewers.length === 0) result.warnings.push(`policy ${r.policy}: nobody other than ${principal.id} can review this break-glass grant`);

@@ -235,7 +235,12 @@ export class Hourglass {
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (tx) => {
       await tx.appendAudit(
-        stamp(this.deps, [{ type: 'config.reloaded', actor, details: { previousPolicyHash: previousHash, policyHash: config.policyHash } }], now, config.policyHash),
+        stamp(
+          this.deps,
+          [{ type: 'config.reloaded', actor, details: { previousPolicyHash: previousHash, policyHash: config.policyHash } }],
+          now,
+          config.policyHash,
+        ),
       );
       return this.endAccessOfUnknownPrincipals(tx, await tx.heldAccess(), now);
     });
@@ -253,7 +258,11 @@ export class Hourglass {
       await tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash));
       const held = await tx.heldAccess();
       const unconfigured = unconfiguredTargets(config, held);
-      const alerts = [...unconfigured].map(([target, requests]): AuditDraft => ({ type: 'alert.target_unconfigured', actor: SYSTEM_ACTOR, details: { target, requests } }));
+      const alerts = [...unconfigured].map(([target, requests]): AuditDraft => ({
+        type: 'alert.target_unconfigured',
+        actor: SYSTEM_ACTOR,
+        details: { target, requests },
+      }));
       if (alerts.length) await tx.appendAudit(stamp(this.deps, alerts, now, config.policyHash));
       const ended = await this.endAccessOfUnknownPrincipals(tx, held, now);
       return { ...ended, unconfiguredTargets: Object.fromEntries(unconfigured) };
@@ -278,4 +287,8 @@ export interface EndedAccess {
 }
 
 /** Hourglass itself: ending access the configuration no longer allows, reloading on SIGHUP. */
-export const SYSTEM_PRINCIPAL: Principal = Object.freeze({ id: SYSTEM_ACTOR, groups: Object.freeze([]), roles: Object.freeze(['admin']) }) as unknown as Principal;
+export const SYSTEM_PRINCIPAL: Principal = Object.freeze({
+  id: SYSTEM_ACTOR,
+  groups: Object.freeze([]),
+  roles: Object.freeze(['admin']),
+}) as unknown as Principal;

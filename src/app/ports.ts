@@ -166,7 +166,13 @@ export interface Store {
    * hottest path and then replies in the same tick.
    */
   findGrant(principal: string, entitlement: string, now: number): GrantRow | undefined | Promise<GrantRow | undefined>;
-  listGrants(filter: { principal?: string; entitlement?: string; now: number; limit: number; after?: { requestId: string; entitlement: string } }): Promise<GrantRow[]>;
+  listGrants(filter: {
+    principal?: string;
+    entitlement?: string;
+    now: number;
+    limit: number;
+    after?: { requestId: string; entitlement: string };
+  }): Promise<GrantRow[]>;
   listLocks(kind: 'principal' | 'target'): Promise<Lock[]>;
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
 

@@ -63,7 +63,12 @@ export class Reconciler implements BackgroundWorker {
           if (f.requestId && (await this.beingRemoved(f.requestId))) continue;
           await connector.removeOrphan(f);
           report.orphansRemoved.push(f.account);
-          events.push({ type: 'drift.orphan_removed', actor: SYSTEM_ACTOR, ...(f.requestId ? { requestId: f.requestId } : {}), details: { target: name, account: f.account, held: f.holds } });
+          events.push({
+            type: 'drift.orphan_removed',
+            actor: SYSTEM_ACTOR,
+            ...(f.requestId ? { requestId: f.requestId } : {}),
+            details: { target: name, account: f.account, held: f.holds },
+          });
           continue;
         }
         seen.add(req.id);
@@ -111,7 +116,12 @@ export class Reconciler implements BackgroundWorker {
     if (this.reported.has(key) && !trimmed) return;
     this.reported.add(key);
     report.extra.push({ requestId: req.id, account: f.account, extra, trimmed });
-    events.push({ type: 'drift.extra_privileges', actor: SYSTEM_ACTOR, requestId: req.id, details: { target: target.name, account: f.account, extra, removed: trimmed } });
+    events.push({
+      type: 'drift.extra_privileges',
+      actor: SYSTEM_ACTOR,
+      requestId: req.id,
+      details: { target: target.name, account: f.account, extra, removed: trimmed },
+    });
   }
 
   /** Missing access is reported once per request and finding, not at every interval. */

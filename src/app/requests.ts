@@ -111,7 +111,12 @@ export class RequestService {
     if (!verdict.ok) {
       await store.transaction((tx) =>
         tx.appendAudit(
-          stamp(this.deps, [{ type: 'request.refused', actor: actor.id, details: { entitlements, code: verdict.code, candidates: verdict.candidates } }], now, config.policyHash),
+          stamp(
+            this.deps,
+            [{ type: 'request.refused', actor: actor.id, details: { entitlements, code: verdict.code, candidates: verdict.candidates } }],
+            now,
+            config.policyHash,
+          ),
         ),
       );
       throw new HgError(verdict.code, verdict.message, { details: { candidates: verdict.candidates } });
@@ -187,7 +192,12 @@ export class RequestService {
       if (isHgError(err) && ['HG_SELF_APPROVAL', 'HG_NOT_APPROVER', 'HG_FORBIDDEN'].includes(err.code)) {
         await this.deps.store.transaction((tx) =>
           tx.appendAudit(
-            stamp(this.deps, [{ type: 'decision.refused', actor: actor.id, requestId: id, details: { code: err.code, message: err.message } }], now, config.policyHash),
+            stamp(
+              this.deps,
+              [{ type: 'decision.refused', actor: actor.id, requestId: id, details: { code: err.code, message: err.message } }],
+              now,
+              config.policyHash,
+            ),
           ),
         );
       }

@@ -204,7 +204,13 @@ function reasonOf(err: unknown): string {
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'no answer in time';
   const cause = e?.cause;
   if (cause) {
-    const inner = cause.message || cause.errors?.map((x) => x.message).filter(Boolean).join('; ') || '';
+    const inner =
+      cause.message ||
+      cause.errors
+        ?.map((x) => x.message)
+        .filter(Boolean)
+        .join('; ') ||
+      '';
     if (cause.code && inner && !inner.includes(cause.code)) return `${cause.code} ${inner}`;
     return inner || cause.code || e.message || 'unknown error';
   }
@@ -414,7 +420,10 @@ export class HourglassClient {
             try {
               next = await reader.read();
             } catch (err) {
-              throw new UnreachableError(url, timedOut ? 'the answer stalled (no data in time)' : `the connection broke while reading the answer: ${scrub(reasonOf(err))}`);
+              throw new UnreachableError(
+                url,
+                timedOut ? 'the answer stalled (no data in time)' : `the connection broke while reading the answer: ${scrub(reasonOf(err))}`,
+              );
             }
             if (next.done) return;
             yield next.value;

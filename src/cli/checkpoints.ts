@@ -84,7 +84,8 @@ export function readCheckpointsFile(file: string): CheckpointLine[] {
     const { seq, hash, at, keyId, signature, publicKey } = v;
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) problems.push(`${file}:${i + 1}: seq must be a positive whole number`);
     else if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) problems.push(`${file}:${i + 1}: hash must be 64 hex digits`);
-    else if (typeof at !== 'string' || typeof keyId !== 'string' || typeof signature !== 'string') problems.push(`${file}:${i + 1}: at, keyId and signature must be strings`);
+    else if (typeof at !== 'string' || typeof keyId !== 'string' || typeof signature !== 'string')
+      problems.push(`${file}:${i + 1}: at, keyId and signature must be strings`);
     else if (publicKey !== undefined && publicKey !== null && typeof publicKey !== 'string') problems.push(`${file}:${i + 1}: publicKey must be a PEM string`);
     else out.push({ seq, hash, at, keyId, signature, ...(typeof publicKey === 'string' ? { publicKey } : {}) });
   });

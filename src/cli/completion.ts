@@ -67,16 +67,18 @@ export function bashCompletion(program: Command): string {
   const valueOpts = models.flatMap((m) => m.options.filter((o) => o.takesValue).flatMap((o) => o.names.map((n) => `${m.path}|${n}`)));
   const subCases = models.filter((m) => m.subs.length).flatMap((m) => m.subs.map((s) => `${m.path}|${s.name}`));
   const valueCases = models.flatMap((m) =>
-    m.options.filter((o) => o.takesValue).map((o) => {
-      const pats = o.names.map((n) => `${sq(`${m.path}|${n}`)}`).join('|');
-      const action =
-        o.values === 'file'
-          ? 'COMPREPLY=( $(compgen -f -- "$cur") )'
-          : o.values
-            ? `COMPREPLY=( $(compgen -W ${sq(o.values.join(' '))} -- "$cur") )`
-            : 'COMPREPLY=()';
-      return `    ${pats}) ${action}; return 0 ;;`;
-    }),
+    m.options
+      .filter((o) => o.takesValue)
+      .map((o) => {
+        const pats = o.names.map((n) => `${sq(`${m.path}|${n}`)}`).join('|');
+        const action =
+          o.values === 'file'
+            ? 'COMPREPLY=( $(compgen -f -- "$cur") )'
+            : o.values
+              ? `COMPREPLY=( $(compgen -W ${sq(o.values.join(' '))} -- "$cur") )`
+              : 'COMPREPLY=()';
+        return `    ${pats}) ${action}; return 0 ;;`;
+      }),
   );
   const lines = [
     `# bash completion for ${name}. Load it with:`,
@@ -143,11 +145,13 @@ export function zshCompletion(program: Command): string {
   const valueOpts = models.flatMap((m) => m.options.filter((o) => o.takesValue).flatMap((o) => o.names.map((n) => `${m.path}|${n}`)));
   const subCases = models.filter((m) => m.subs.length).flatMap((m) => m.subs.map((s) => `${m.path}|${s.name}`));
   const valueCases = models.flatMap((m) =>
-    m.options.filter((o) => o.takesValue).map((o) => {
-      const pats = o.names.map((n) => sq(`${m.path}|${n}`)).join('|');
-      const action = o.values === 'file' ? '_files' : o.values ? `compadd -- ${o.values.map(sq).join(' ')}` : ':';
-      return `    (${pats}) ${action}; return 0 ;;`;
-    }),
+    m.options
+      .filter((o) => o.takesValue)
+      .map((o) => {
+        const pats = o.names.map((n) => sq(`${m.path}|${n}`)).join('|');
+        const action = o.values === 'file' ? '_files' : o.values ? `compadd -- ${o.values.map(sq).join(' ')}` : ':';
+        return `    (${pats}) ${action}; return 0 ;;`;
+      }),
   );
   const lines = [
     `#compdef ${name}`,

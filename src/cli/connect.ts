@@ -274,7 +274,13 @@ export function clientCommands(kinds: ClientKinds): ClientCommands {
     } else {
       for (const [k, v] of Object.entries(c)) {
         if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-          vars.push([`HOURGLASS_CRED_${k.replace(/[^A-Za-z0-9]+/g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`, String(v)]);
+          vars.push([
+            `HOURGLASS_CRED_${k
+              .replace(/[^A-Za-z0-9]+/g, '_')
+              .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+              .toUpperCase()}`,
+            String(v),
+          ]);
         }
       }
     }

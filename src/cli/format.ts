@@ -51,10 +51,7 @@ export function isFinalStatus(status: string): boolean {
 /** Who may approve, as `/v1/entitlements` describes a policy's approvers. */
 export function describeSubjects(set: { groups?: string[]; users?: string[] } | undefined): string {
   if (!set) return '';
-  const parts = [
-    ...(set.groups ?? []).map((g) => `group ${g}`),
-    ...(set.users ?? []).map((u) => u),
-  ];
+  const parts = [...(set.groups ?? []).map((g) => `group ${g}`), ...(set.users ?? []).map((u) => u)];
   return parts.join(' or ');
 }
 
@@ -118,8 +115,20 @@ export function requestDetails(r: RequestJson, now: number = Date.now()): string
     ['duration', formatDuration(r.durationSeconds * 1000)],
     ['reason', r.reason ?? '-'],
     ['ticket', r.ticket ?? '-'],
-    ['policy', Object.entries(r.policies).map(([e, p]) => `${e}: ${p}`).join(', ')],
-    ['approvals', `${r.approvals.length} of ${Object.entries(r.approvalsRequired).map(([p, n]) => `${n} (${p})`).join(', ') || '0'}`],
+    [
+      'policy',
+      Object.entries(r.policies)
+        .map(([e, p]) => `${e}: ${p}`)
+        .join(', '),
+    ],
+    [
+      'approvals',
+      `${r.approvals.length} of ${
+        Object.entries(r.approvalsRequired)
+          .map(([p, n]) => `${n} (${p})`)
+          .join(', ') || '0'
+      }`,
+    ],
     ['requested', when(r.requestedAt, now)],
   ];
   for (const a of r.approvals) rows.push(['  approved by', `${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`]);
@@ -136,7 +145,12 @@ export function requestDetails(r: RequestJson, now: number = Date.now()): string
     rows.push(['extension', `+${formatDuration(p.durationSeconds * 1000)} asked by ${p.by} at ${p.at}, ${p.approvals.length} approval(s) so far`]);
   }
   if (r.breakGlass) {
-    rows.push(['break-glass', r.review ? `reviewed by ${r.review.by} at ${r.review.at}: ${r.review.comment}` : `not reviewed yet${r.reviewDueAt ? `, due ${when(r.reviewDueAt, now)}` : ''}`]);
+    rows.push([
+      'break-glass',
+      r.review
+        ? `reviewed by ${r.review.by} at ${r.review.at}: ${r.review.comment}`
+        : `not reviewed yet${r.reviewDueAt ? `, due ${when(r.reviewDueAt, now)}` : ''}`,
+    ]);
   }
   if (r.endedAt) rows.push(['ended', `${when(r.endedAt, now)}${r.endedBy ? ` by ${r.endedBy}` : ''}${r.endReason ? `: ${r.endReason}` : ''}`]);
   if (r.error) rows.push(['error', r.error]);
@@ -199,19 +213,12 @@ export function entitlementsTable(list: EntitlementJson[]): string {
 }
 
 export function meLines(me: MeJson): string {
-  return (
-    `${me.id}${me.locked ? ' (LOCKED)' : ''}\n` +
-    `  groups: ${me.groups.join(', ') || '-'}\n` +
-    `  roles:  ${me.roles.join(', ') || '-'}\n`
-  );
+  return `${me.id}${me.locked ? ' (LOCKED)' : ''}\n` + `  groups: ${me.groups.join(', ') || '-'}\n` + `  roles:  ${me.roles.join(', ') || '-'}\n`;
 }
 
 export function lockLine(verb: string, subject: string, r: LockResultJson): string {
   const head = r.changed ? `${verb} ${subject}` : `${subject} was already ${verb}`;
-  const ended = [
-    ...(r.revoked.length ? [`revoked ${r.revoked.join(', ')}`] : []),
-    ...(r.cancelled.length ? [`cancelled ${r.cancelled.join(', ')}`] : []),
-  ];
+  const ended = [...(r.revoked.length ? [`revoked ${r.revoked.join(', ')}`] : []), ...(r.cancelled.length ? [`cancelled ${r.cancelled.join(', ')}`] : [])];
   return `${head}${ended.length ? `; ${ended.join('; ')}` : ''}\n`;
 }
 
@@ -277,7 +284,9 @@ export function explainLines(r: ExplainJson): string {
     }
     if (r.pendingTimeoutSeconds !== null) lines.push(`  waits at most ${formatDuration(r.pendingTimeoutSeconds * 1000)} for approvals`);
     for (const v of r.reviews) {
-      lines.push(`  reviewed within ${formatDuration(v.withinSeconds * 1000)} by ${describeJsonSubjects(v.reviewers)}; could review: ${v.eligibleReviewers.join(', ') || 'nobody'}`);
+      lines.push(
+        `  reviewed within ${formatDuration(v.withinSeconds * 1000)} by ${describeJsonSubjects(v.reviewers)}; could review: ${v.eligibleReviewers.join(', ') || 'nobody'}`,
+      );
     }
   } else {
     lines.push(`REFUSED: ${r.principal} may not request ${what}: ${r.message ?? 'refused'} (${r.code ?? '?'})`);
@@ -302,7 +311,8 @@ export function explainLines(r: ExplainJson): string {
       lines.push(`  ${e}:`);
       const cands = r.candidates[e] ?? [];
       if (cands.length === 0 && r.principalKnown) lines.push('    no candidate policy');
-      for (const c of cands) lines.push(`    ${c.policy}: ${c.chosen ? 'chosen' : c.reasons.length ? c.reasons.join('; ') : 'terms met (an earlier policy was chosen)'}`);
+      for (const c of cands)
+        lines.push(`    ${c.policy}: ${c.chosen ? 'chosen' : c.reasons.length ? c.reasons.join('; ') : 'terms met (an earlier policy was chosen)'}`);
       for (const n of r.notCandidates[e] ?? []) lines.push(`    ${n.policy}: not a candidate: ${n.why}`);
     }
   }
@@ -318,7 +328,9 @@ export function testReportLines(r: TestReportJson): string {
       continue;
     }
     lines.push(`FAIL ${t.name}: ${t.failures.map((f) => f.message).join('; ')}`);
-    const why = Object.entries(t.explanation.candidates).flatMap(([e, vs]) => vs.filter((v) => v.reasons.length).map((v) => `    ${e}: ${v.policy}: ${v.reasons.join('; ')}`));
+    const why = Object.entries(t.explanation.candidates).flatMap(([e, vs]) =>
+      vs.filter((v) => v.reasons.length).map((v) => `    ${e}: ${v.policy}: ${v.reasons.join('; ')}`),
+    );
     if (why.length) lines.push('  candidate policies:', ...why);
   }
   lines.push('', `${r.passed} passed, ${r.failed} failed`);

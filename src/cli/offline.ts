@@ -27,7 +27,9 @@ export function policyWarnings(config: HourglassConfig): string[] {
     if (p.approval.required > 0) {
       const approvers = config.principals.filter((x) => subjectMatches(p.approval.approvers, x));
       if (approvers.length < p.approval.required) {
-        out.push(`policy ${p.name}: needs ${p.approval.required} approval(s) but only ${approvers.length} principal(s) can approve; its requests can never be approved`);
+        out.push(
+          `policy ${p.name}: needs ${p.approval.required} approval(s) but only ${approvers.length} principal(s) can approve; its requests can never be approved`,
+        );
       } else if (
         !p.breakGlass &&
         approvers.length === p.approval.required &&

@@ -97,7 +97,21 @@ export type Expectation = z.output<typeof expectSchema>;
 const KNOWN_KEYS: Record<string, string[]> = {
   file: ['defaults', 'tests'],
   test: ['name', 'principal', 'entitlements', 'duration', 'at', 'reason', 'ticket', 'sourceIp', 'breakGlass', 'policy', 'expect'],
-  expect: ['allowed', 'code', 'policy', 'policies', 'approvals', 'approvers', 'eligibleApprovers', 'selfService', 'breakGlass', 'duration', 'reasons', 'requires', 'warnings'],
+  expect: [
+    'allowed',
+    'code',
+    'policy',
+    'policies',
+    'approvals',
+    'approvers',
+    'eligibleApprovers',
+    'selfService',
+    'breakGlass',
+    'duration',
+    'reasons',
+    'requires',
+    'warnings',
+  ],
 };
 
 // ---- problems with places -------------------------------------------------------------------------
@@ -194,7 +208,9 @@ export function loadPolicyTests(file: string, config: HourglassConfig, configNam
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new TestsFileInvalid(file, [{ path: '(file)', message: code === 'ENOENT' ? 'tests file not found' : `tests file cannot be read (${code ?? 'unknown error'})` }]);
+    throw new TestsFileInvalid(file, [
+      { path: '(file)', message: code === 'ENOENT' ? 'tests file not found' : `tests file cannot be read (${code ?? 'unknown error'})` },
+    ]);
   }
   return parsePolicyTests(text, file, config, configName);
 }
@@ -234,7 +250,8 @@ export function parsePolicyTests(text: string, source: string, config: Hourglass
  */
 function semanticProblems(raw: unknown, config: HourglassConfig, configName: string): { path: Path; message: string }[] {
   const out: { path: Path; message: string }[] = [];
-  const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const obj = (v: unknown): Record<string, unknown> | undefined =>
+    v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const principals = config.principals.map((p) => p.id);
   const policies = config.policies.map((p) => p.name);
   const entitlements = Object.entries(config.targets).flatMap(([t, target]) => Object.keys(target.entitlements).map((e) => `${t}/${e}`));
@@ -244,7 +261,8 @@ function semanticProblems(raw: unknown, config: HourglassConfig, configName: str
     }
   };
   const checkPolicy = (name: unknown, path: Path) => {
-    if (typeof name === 'string' && name && !policies.includes(name)) out.push({ path, message: `no policy "${name}" in ${configName}${suggest(name, policies)}` });
+    if (typeof name === 'string' && name && !policies.includes(name))
+      out.push({ path, message: `no policy "${name}" in ${configName}${suggest(name, policies)}` });
   };
   const file = obj(raw);
   checkPolicy(obj(file?.defaults)?.policy, ['defaults', 'policy']);
@@ -262,7 +280,10 @@ function semanticProblems(raw: unknown, config: HourglassConfig, configName: str
     const ents = typeof t.entitlements === 'string' ? [t.entitlements] : Array.isArray(t.entitlements) ? (t.entitlements as unknown[]) : [];
     ents.forEach((e, j) => {
       if (typeof e === 'string' && e && !entitlements.includes(e)) {
-        out.push({ path: typeof t.entitlements === 'string' ? [...at, 'entitlements'] : [...at, 'entitlements', j], message: `no entitlement "${e}" in ${configName}${suggest(e, entitlements)}` });
+        out.push({
+          path: typeof t.entitlements === 'string' ? [...at, 'entitlements'] : [...at, 'entitlements', j],
+          message: `no entitlement "${e}" in ${configName}${suggest(e, entitlements)}`,
+        });
       }
     });
     checkPolicy(t.policy, [...at, 'policy']);
@@ -276,10 +297,12 @@ function semanticProblems(raw: unknown, config: HourglassConfig, configName: str
     for (const name of Object.keys(obj(ex.approvals) ?? {})) checkPolicy(name, [...at, 'expect', 'approvals', name]);
     if (Array.isArray(ex.eligibleApprovers)) {
       ex.eligibleApprovers.forEach((id: unknown, j: number) => {
-        if (typeof id === 'string' && !principals.includes(id)) out.push({ path: [...at, 'expect', 'eligibleApprovers', j], message: `no principal "${id}" in ${configName}${suggest(id, principals)}` });
+        if (typeof id === 'string' && !principals.includes(id))
+          out.push({ path: [...at, 'expect', 'eligibleApprovers', j], message: `no principal "${id}" in ${configName}${suggest(id, principals)}` });
       });
     }
-    if (ex.allowed === true && ex.code !== undefined) out.push({ path: [...at, 'expect', 'code'], message: 'a code goes with allowed: false (an allowed request has no error code)' });
+    if (ex.allowed === true && ex.code !== undefined)
+      out.push({ path: [...at, 'expect', 'code'], message: 'a code goes with allowed: false (an allowed request has no error code)' });
     if (ex.allowed === false && (ex.policy !== undefined || ex.approvals !== undefined || ex.selfService !== undefined)) {
       out.push({ path: [...at, 'expect'], message: 'policy, approvals and selfService describe an allowed request; with allowed: false use code and reasons' });
     }
@@ -380,12 +403,18 @@ export function compare(ex: Expectation, r: ExplainResult): Failure[] {
     const all = [...Object.values(r.candidates).flatMap((vs) => vs.flatMap((v) => v.reasons)), ...(r.message ? [r.message] : [])];
     for (const want of ex.reasons) {
       if (!all.some((reason) => reason.includes(want))) {
-        out.push({ field: 'reasons', expected: want, actual: all, message: `expected a reason containing "${want}", got ${all.length ? all.map((x) => `"${x}"`).join('; ') : 'none'}` });
+        out.push({
+          field: 'reasons',
+          expected: want,
+          actual: all,
+          message: `expected a reason containing "${want}", got ${all.length ? all.map((x) => `"${x}"`).join('; ') : 'none'}`,
+        });
       }
     }
   }
   if (ex.requires?.reason !== undefined && ex.requires.reason !== r.requires.reason) fail('requires.reason', ex.requires.reason, r.requires.reason);
-  if (ex.requires?.ticket !== undefined && ex.requires.ticket !== r.requires.ticket.required) fail('requires.ticket', ex.requires.ticket, r.requires.ticket.required);
+  if (ex.requires?.ticket !== undefined && ex.requires.ticket !== r.requires.ticket.required)
+    fail('requires.ticket', ex.requires.ticket, r.requires.ticket.required);
   if (ex.warnings !== undefined && ex.warnings !== r.warnings.length) {
     fail('warnings', ex.warnings, r.warnings.length, r.warnings.length ? `: ${r.warnings.join('; ')}` : '');
   }

@@ -131,7 +131,10 @@ function scrub(problem: RawProblem, acc: Interpolation): string {
   const echo = new RegExp(`${ECHO_START}([^${ECHO_END}]*)${ECHO_END}`, 'g');
   const message = problem.message.replace(echo, (_, v: string) => (hide ? HIDDEN : v));
   const forms = [...acc.secrets].flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
-  return redact(message, forms.filter((s) => s.length >= 4));
+  return redact(
+    message,
+    forms.filter((s) => s.length >= 4),
+  );
 }
 
 /**
@@ -200,9 +203,7 @@ export function parseConfig(text: string, env: ConfigEnv, source: string, kinds:
   const validation = rawOk ? validateConfig(raw, kinds) : undefined;
   // A value whose interpolation failed is not checked further: its problem is already told.
   const broken = acc.problems.map((p) => p.path);
-  const checked = (validation?.problems ?? []).filter(
-    (p) => !broken.some((b) => b.length <= p.path.length && related(b, p.path)),
-  );
+  const checked = (validation?.problems ?? []).filter((p) => !broken.some((b) => b.length <= p.path.length && related(b, p.path)));
   const found = [...acc.problems, ...checked];
   for (const p of found) {
     const problem: Located = { path: formatPath(p.path), message: scrub(p, acc) };

@@ -92,7 +92,8 @@ function editDistance(a: string, b: string): number {
 }
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
-  const near = known.find((k) => k.toLowerCase() === key.toLowerCase()) ??
+  const near =
+    known.find((k) => k.toLowerCase() === key.toLowerCase()) ??
     known.find((k) => editDistance(k.toLowerCase(), key.toLowerCase()) <= Math.max(1, Math.floor(k.length / 4)));
   const hint = near ? `; did you mean ${shown(near)}?` : `; allowed keys: ${known.join(', ')}`;
   return `unknown key ${shown(key)}${hint}`;
@@ -109,12 +110,7 @@ export type Shape = Record<string, z.ZodTypeAny>;
 export type Parsed<S extends Shape> = { [K in keyof S]?: z.output<S[K]> };
 
 /** Parses each key on its own, so that one bad key never hides checks on the others. */
-export function parseFields<S extends Shape>(
-  shape: S,
-  raw: Record<string, unknown>,
-  path: ConfigPath,
-  out: RawProblem[],
-): { values: Parsed<S>; ok: boolean } {
+export function parseFields<S extends Shape>(shape: S, raw: Record<string, unknown>, path: ConfigPath, out: RawProblem[]): { values: Parsed<S>; ok: boolean } {
   unknownKeys(raw, Object.keys(shape), path, out);
   const values: Parsed<S> = {};
   let ok = true;
@@ -132,9 +128,5 @@ export function parseFields<S extends Shape>(
 /** `policies[0].approval.required`; the root is `(document)`; odd keys are quoted: `targets["a b"]`. */
 export function formatPath(path: ConfigPath): string {
   if (path.length === 0) return '(document)';
-  return path
-    .map((s, i) =>
-      typeof s === 'number' ? `[${s}]` : /^[A-Za-z_$][\w$-]*$/.test(s) ? (i === 0 ? s : `.${s}`) : `[${JSON.stringify(s)}]`,
-    )
-    .join('');
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : /^[A-Za-z_$][\w$-]*$/.test(s) ? (i === 0 ? s : `.${s}`) : `[${JSON.stringify(s)}]`)).join('');
 }

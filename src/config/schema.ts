@@ -68,11 +68,7 @@ function withoutSecrets(target: TargetConfig): TargetConfig {
 }
 
 /** SHA-256 over the canonical form of principals (id, groups, roles), targets and policies. */
-export function policyHashOf(
-  principals: readonly Principal[],
-  targets: Record<string, TargetConfig>,
-  policies: readonly Policy[],
-): string {
+export function policyHashOf(principals: readonly Principal[], targets: Record<string, TargetConfig>, policies: readonly Policy[]): string {
   return sha256Hex(
     canonicalJson({
       principals: principals.map((p) => ({ id: p.id, groups: p.groups, roles: p.roles })),

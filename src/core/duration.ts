@@ -12,10 +12,7 @@ export function parseDuration(input: string): number {
   const text = input.trim();
   const m = COMPACT.exec(text) ?? ISO.exec(text.toUpperCase());
   if (!text || !m || m.slice(1).every((g) => g === undefined) || text.toUpperCase().endsWith('T')) {
-    throw new HgError(
-      'HG_INVALID_INPUT',
-      `invalid duration "${input}": use forms like 90s, 15m, 1h30m, 2d or PT1H`,
-    );
+    throw new HgError('HG_INVALID_INPUT', `invalid duration "${input}": use forms like 90s, 15m, 1h30m, 2d or PT1H`);
   }
   const [d, h, min, s] = m.slice(1).map((g) => Number(g ?? 0)) as [number, number, number, number];
   const ms = d * UNIT_MS.d! + h * UNIT_MS.h! + min * UNIT_MS.m! + s * UNIT_MS.s!;
@@ -30,7 +27,12 @@ export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';
   let rest = Math.round(ms / 1000);
   let out = '';
-  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) out += `${n}${unit}`;
     rest -= n * size;

@@ -207,7 +207,12 @@ export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'remi
   if (req.status !== 'scheduled' || req.access !== 'provisioning') throw illegal(req, 'confirm access for');
   return {
     request: withReminder(
-      next(clearAccessWork(req), { status: 'active', access: 'present', activatedAt: facts.now, ...(req.expiresAt !== undefined ? { targetExpiresAt: req.expiresAt } : {}) }),
+      next(clearAccessWork(req), {
+        status: 'active',
+        access: 'present',
+        activatedAt: facts.now,
+        ...(req.expiresAt !== undefined ? { targetExpiresAt: req.expiresAt } : {}),
+      }),
       facts,
     ),
     events: [event(req, 'grant.activated', SYSTEM, { expiresAt: req.expiresAt, entitlements: req.entitlements })],
@@ -281,11 +286,7 @@ export function accessBackoffMs(attempt: number, removing: boolean, jitter: numb
  * The lease ends with the attempt, unless `keepLease`: a grant call that timed out may still
  * commit on the target, so neither a retry nor a removal may start before the lease runs out.
  */
-export function accessAttemptFailed(
-  req: AccessRequest,
-  error: string,
-  facts: Facts & { jitter: number; alertAfterMs: number; keepLease?: boolean },
-): Outcome {
+export function accessAttemptFailed(req: AccessRequest, error: string, facts: Facts & { jitter: number; alertAfterMs: number; keepLease?: boolean }): Outcome {
   if (req.access !== 'provisioning' && req.access !== 'removing' && !needsTargetExtension(req)) throw illegal(req, 'retry access work for');
   const attempts = (req.accessAttempts ?? 0) + 1;
   const removing = req.access === 'removing';
@@ -339,9 +340,7 @@ export function cancel(req: AccessRequest, actor: Principal, reason: string | un
 export function mayRevoke(req: AccessRequest, actor: Principal): boolean {
   if (actor.roles.includes('admin')) return true;
   if (actor.id === req.requester) return false;
-  return req.terms.some(
-    (t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false),
-  );
+  return req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false));
 }
 
 export function revoke(req: AccessRequest, actor: Principal, reason: string | undefined, facts: Facts): Outcome {
@@ -360,13 +359,7 @@ export function release(req: AccessRequest, actor: Principal, reason: string | u
 
 // ---- extension and review ---------------------------------------------------------------------------
 
-export function extend(
-  req: AccessRequest,
-  actor: Principal,
-  durationMs: number,
-  reason: string | undefined,
-  facts: Facts,
-): Outcome {
+export function extend(req: AccessRequest, actor: Principal, durationMs: number, reason: string | undefined, facts: Facts): Outcome {
   if (actor.id !== req.requester) throw new HgError('HG_FORBIDDEN', 'only the requester can extend a grant');
   if (req.status !== 'active' || (req.expiresAt ?? 0) <= facts.now) throw illegal(req, 'extend');
   if (req.pendingExtension) throw new HgError('HG_INVALID_TRANSITION', 'an extension is already awaiting approval');

@@ -95,16 +95,7 @@ export interface TargetConfig {
   [key: string]: unknown;
 }
 
-export const REQUEST_STATUSES = [
-  'pending',
-  'scheduled',
-  'active',
-  'expired',
-  'denied',
-  'cancelled',
-  'revoked',
-  'failed',
-] as const;
+export const REQUEST_STATUSES = ['pending', 'scheduled', 'active', 'expired', 'denied', 'cancelled', 'revoked', 'failed'] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 export const FINAL_STATUSES: readonly RequestStatus[] = ['expired', 'denied', 'cancelled', 'revoked', 'failed'];
 

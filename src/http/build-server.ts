@@ -98,7 +98,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.decorate('registeredRoutes', registeredRoutes);
   server.decorateRequest('principal', null);
   server.decorateRequest('authChecked', false);
-  server.decorate('authenticate', authenticator(config, failures, () => refused('auth_failures')));
+  server.decorate(
+    'authenticate',
+    authenticator(config, failures, () => refused('auth_failures')),
+  );
   server.decorate('requestLog', requestLog);
   server.decorateReply('logBegun', false);
 

@@ -48,7 +48,10 @@ const ERROR_RESPONSES: Readonly<Record<number, { name: string; text: string }>> 
   409: { name: 'Conflict', text: 'The transition is no longer legal (someone else acted first)' },
   413: { name: 'PayloadTooLarge', text: 'Body above `server.bodyLimit`' },
   422: { name: 'UnprocessableContent', text: 'Outside the policy terms, or an invalid configuration on reload' },
-  429: { name: 'TooManyRequests', text: 'Above `server.rateLimit.perMinute` for this principal (or address), or the address is out of its `server.authFailures` budget' },
+  429: {
+    name: 'TooManyRequests',
+    text: 'Above `server.rateLimit.perMinute` for this principal (or address), or the address is out of its `server.authFailures` budget',
+  },
   502: { name: 'BadGateway', text: 'A target is unavailable' },
   503: { name: 'ServiceUnavailable', text: 'The store is unavailable; retry shortly' },
 };
@@ -101,7 +104,7 @@ function responseSchema(schema: z.ZodTypeAny, used: Set<string>): JsonSchema {
 /** Every named schema referenced so far, and the ones they reference in turn. */
 function componentSchemas(used: Set<string>): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
-  for (let pending = [...used]; pending.length; ) {
+  for (let pending = [...used]; pending.length;) {
     const name = pending.shift()!;
     if (out[name]) continue;
     const schema = (responseSchemas as Record<string, unknown>)[name] as z.ZodTypeAny;
@@ -219,7 +222,9 @@ export function buildOpenApiDocument(specs: readonly AnyRouteSpec[]): Json {
   };
   for (const [status, { name, text }] of Object.entries(ERROR_RESPONSES)) {
     responses[name] = {
-      description: `${text}. Codes: ${codesFor(Number(status)).map((c) => `\`${c}\``).join(', ')}`,
+      description: `${text}. Codes: ${codesFor(Number(status))
+        .map((c) => `\`${c}\``)
+        .join(', ')}`,
       headers: {
         'x-request-id': REQUEST_ID_HEADER,
         ...(status === '401' ? { 'www-authenticate': { description: 'Always `Bearer`', schema: { type: 'string' } } } : {}),
@@ -236,7 +241,7 @@ export function buildOpenApiDocument(specs: readonly AnyRouteSpec[]): Json {
       summary: 'Just-in-time privileged access: request, approve, provision, expire, audit.',
       description:
         'Every `/v1` route needs `Authorization: Bearer <token>`. Errors share one shape with a stable code (`HG_...`). ' +
-        'Every response carries an `x-request-id` header (the caller\'s, when it is a short safe token, else a new UUID) that the server logs. ' +
+        "Every response carries an `x-request-id` header (the caller's, when it is a short safe token, else a new UUID) that the server logs. " +
         'See docs/api.md for the lifecycle and docs/operations.md for metrics.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },

@@ -46,7 +46,8 @@ export function randomUuid(): string {
   let out = 0;
   for (let i = 0; i < 16; i++) {
     let byte = entropy[at + i]!;
-    if (i === 6) byte = (byte & 0x0f) | 0x40; // version 4
+    if (i === 6)
+      byte = (byte & 0x0f) | 0x40; // version 4
     else if (i === 8) byte = (byte & 0x3f) | 0x80; // RFC 9562 variant
     if (i === 4 || i === 6 || i === 8 || i === 10) uuidText[out++] = 0x2d; // '-'
     uuidText[out++] = HEX_DIGITS[byte >> 4]!;

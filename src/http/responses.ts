@@ -13,7 +13,10 @@ const subjectSet = z.object({ groups: z.array(z.string()), users: z.array(z.stri
 export const errorResponse = z
   .object({
     error: z.object({
-      code: z.string().regex(/^HG_[A-Z_]+$/).describe('stable error code, see docs/api.md'),
+      code: z
+        .string()
+        .regex(/^HG_[A-Z_]+$/)
+        .describe('stable error code, see docs/api.md'),
       message: z.string(),
       details: z.unknown().optional(),
     }),
@@ -65,9 +68,7 @@ export const requestListResponse = z.object({ requests: z.array(requestResponse)
 export const grantResponse = z.object({ requestId: z.string(), principal: z.string(), entitlement: z.string(), expiresAt: time }).strict();
 export const grantListResponse = z.object({ grants: z.array(grantResponse), nextCursor: z.string().nullable() }).strict();
 
-export const checkResponse = z
-  .object({ allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() })
-  .strict();
+export const checkResponse = z.object({ allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() }).strict();
 
 export const auditEventResponse = z
   .object({

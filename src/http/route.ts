@@ -21,7 +21,11 @@ export interface RouteInput<B, Q, P> {
 
 type Out<S> = S extends z.ZodTypeAny ? z.output<S> : undefined;
 
-export interface RouteSpec<B extends z.ZodTypeAny | undefined = undefined, Q extends z.ZodTypeAny | undefined = undefined, P extends z.ZodTypeAny | undefined = undefined> {
+export interface RouteSpec<
+  B extends z.ZodTypeAny | undefined = undefined,
+  Q extends z.ZodTypeAny | undefined = undefined,
+  P extends z.ZodTypeAny | undefined = undefined,
+> {
   method: 'GET' | 'POST';
   /** Fastify form: `/v1/requests/:id`. */
   url: string;
@@ -54,11 +58,11 @@ export class RouteTable {
   readonly specs: AnyRouteSpec[] = [];
 }
 
-export function defineRoute<B extends z.ZodTypeAny | undefined = undefined, Q extends z.ZodTypeAny | undefined = undefined, P extends z.ZodTypeAny | undefined = undefined>(
-  server: FastifyInstance,
-  table: RouteTable,
-  spec: RouteSpec<B, Q, P>,
-): void {
+export function defineRoute<
+  B extends z.ZodTypeAny | undefined = undefined,
+  Q extends z.ZodTypeAny | undefined = undefined,
+  P extends z.ZodTypeAny | undefined = undefined,
+>(server: FastifyInstance, table: RouteTable, spec: RouteSpec<B, Q, P>): void {
   table.specs.push(spec as unknown as AnyRouteSpec);
   const bearer = spec.auth === 'bearer';
   server.route({

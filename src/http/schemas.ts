@@ -39,7 +39,12 @@ export const listRequestsQuery = z
   .object({
     status: z
       .string()
-      .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(z.enum(REQUEST_STATUSES)))
       .optional(),
     requester: text(200).optional(),
@@ -53,9 +58,7 @@ export const listRequestsQuery = z
 // Not `text`: nothing of a check is stored, a lone surrogate matches no grant, and this is the hot path.
 export const checkQuery = z.object({ principal: z.string().max(200).min(1), entitlement: z.string().max(200).min(1) }).strict();
 
-export const grantsQuery = z
-  .object({ principal: text(200).optional(), entitlement: text(200).optional(), limit, cursor: text(200).optional() })
-  .strict();
+export const grantsQuery = z.object({ principal: text(200).optional(), entitlement: text(200).optional(), limit, cursor: text(200).optional() }).strict();
 
 export const auditQuery = z
   .object({

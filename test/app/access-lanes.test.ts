@@ -32,7 +32,9 @@ describe('TargetLanes', () => {
     const lanes = new TargetLanes();
     let release!: () => void;
     const held = new Promise<string>((r) => (release = () => r('late')));
-    const slow = [lanes.run('db', 'r1', limits, 'grant', () => held), lanes.run('db', 'r2', limits, 'grant', () => held)].map((p) => p.catch((e: unknown) => e));
+    const slow = [lanes.run('db', 'r1', limits, 'grant', () => held), lanes.run('db', 'r2', limits, 'grant', () => held)].map((p) =>
+      p.catch((e: unknown) => e),
+    );
     const third = lanes.run('db', 'r3', limits, 'grant', async () => 'ran');
     expect(lanes.inFlight('db')).toBe(2);
     expect(lanes.queued('db')).toBe(1);
@@ -52,7 +54,13 @@ describe('TargetLanes', () => {
     const lanes = new TargetLanes();
     const order: string[] = [];
     let release!: () => void;
-    const grant = lanes.run('db', 'r1', { concurrency: 4, callTimeoutMs: 50 }, 'grant', () => new Promise<void>((r) => (release = () => (order.push('grant ended'), r()))));
+    const grant = lanes.run(
+      'db',
+      'r1',
+      { concurrency: 4, callTimeoutMs: 50 },
+      'grant',
+      () => new Promise<void>((r) => (release = () => (order.push('grant ended'), r()))),
+    );
     await expect(grant).rejects.toThrow(/no answer within 50 ms/);
     const revoke = lanes.run('db', 'r1', { concurrency: 4, callTimeoutMs: 1000 }, 'revoke', async () => void order.push('revoke'));
     await sleep(20);
@@ -90,7 +98,10 @@ ${extra}
 `;
   it('default to 8 calls at once and 30s per call, and keep callTimeout inside the lease', () => {
     expect(parseConfig(target(''), {}, 't.yaml').targets.cache).toMatchObject({ concurrency: 8, callTimeout: 30_000 });
-    expect(laneLimits(parseConfig(target('    concurrency: 2\n    callTimeout: 5s'), {}, 't.yaml').targets.cache!)).toEqual({ concurrency: 2, callTimeoutMs: 5000 });
+    expect(laneLimits(parseConfig(target('    concurrency: 2\n    callTimeout: 5s'), {}, 't.yaml').targets.cache!)).toEqual({
+      concurrency: 2,
+      callTimeoutMs: 5000,
+    });
     expect(() => parseConfig(target('    callTimeout: 55s'), {}, 't.yaml')).toThrow(/targets\.cache\.callTimeout: must be between 1s and 50s/);
     expect(() => parseConfig(target('    concurrency: 0'), {}, 't.yaml')).toThrow(/targets\.cache\.concurrency/);
     // A target built without the loader gets the defaults, and never a timeout past the lease.

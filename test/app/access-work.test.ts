@@ -55,7 +55,10 @@ describe('access work on in-memory targets', () => {
   });
 
   it('tells a target that enforces expiry the new end after an extension', async () => {
-    const yaml = memoryYaml().replace('    approval: { required: 0 }', '    approval: { required: 0 }\n    extension: { allowed: true, maxTotal: 8h, requiresApproval: false }');
+    const yaml = memoryYaml().replace(
+      '    approval: { required: 0 }',
+      '    approval: { required: 0 }\n    extension: { allowed: true, maxTotal: 8h, requiresApproval: false }',
+    );
     const s = await start(yaml);
     const req = await s.submit(['mem/read']);
     await s.system.access.runOnce();
@@ -112,7 +115,12 @@ describe('access work on in-memory targets', () => {
     for (let attempt = 1; attempt <= 8; attempt++) {
       await s.system.access.runOnce();
       const r = await s.stored(req.id);
-      expect(r).toMatchObject({ status: 'revoked', access: 'removing', accessAttempts: attempt, accessError: 'target "mem": revoke: connection refused (injected)' });
+      expect(r).toMatchObject({
+        status: 'revoked',
+        access: 'removing',
+        accessAttempts: attempt,
+        accessError: 'target "mem": revoke: connection refused (injected)',
+      });
       waits.push(r.accessNextAt! - s.clock.now());
       s.clock.set(r.accessNextAt!);
     }

@@ -36,13 +36,20 @@ describe('strandedAccess', () => {
 
   it('refuses with HG_CONFIG_INVALID and one problem per path', () => {
     expect(() => refuseStrandedAccess([])).not.toThrow();
-    expect(() => refuseStrandedAccess([{ path: ['targets', 'cache'], message: 'm' }])).toThrow(expect.objectContaining({ code: 'HG_CONFIG_INVALID', details: { problems: [{ path: 'targets.cache', message: 'm' }] } }));
+    expect(() => refuseStrandedAccess([{ path: ['targets', 'cache'], message: 'm' }])).toThrow(
+      expect.objectContaining({ code: 'HG_CONFIG_INVALID', details: { problems: [{ path: 'targets.cache', message: 'm' }] } }),
+    );
   });
 });
 
 describe('unknownPrincipals and unconfiguredTargets', () => {
   it('names principals with open requests that the configuration does not name, once each', () => {
-    const held = [...req('a', ['db/read'], 'alice'), ...req('g', ['db/read', 'db/write'], 'gone'), ...req('c', ['db/read'], 'constructor'), ...req('x', ['db/read'], 'ended', false)];
+    const held = [
+      ...req('a', ['db/read'], 'alice'),
+      ...req('g', ['db/read', 'db/write'], 'gone'),
+      ...req('c', ['db/read'], 'constructor'),
+      ...req('x', ['db/read'], 'ended', false),
+    ];
     expect(unknownPrincipals(current, held)).toEqual(['constructor', 'gone']);
   });
 

@@ -48,7 +48,12 @@ describe('reconciliation on in-memory targets', () => {
     expect(await s.stored(removing.id)).toMatchObject({ access: 'removing' });
 
     const report = await s.system.reconciler.reconcileTarget('mem');
-    expect({ ...report, orphansRemoved: [...report.orphansRemoved].sort() }).toEqual({ target: 'mem', orphansRemoved: [`hg_${ended.id}`, 'hg_planted'].sort(), missing: [], extra: [] });
+    expect({ ...report, orphansRemoved: [...report.orphansRemoved].sort() }).toEqual({
+      target: 'mem',
+      orphansRemoved: [`hg_${ended.id}`, 'hg_planted'].sort(),
+      missing: [],
+      extra: [],
+    });
     expect(s.mem.holdsOf(live.id)).toEqual(['read']);
     expect(s.mem.holdsOf(removing.id)).toEqual(['read']);
     expect(s.mem.accounts.has('dba')).toBe(true);

@@ -15,7 +15,10 @@ function reference(value: unknown): string {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${reference(v)}`).join(',')}}`;
 }
-const referenceHash = (content: object, prevHash: string) => createHash('sha256').update(reference({ ...content, prevHash })).digest('hex');
+const referenceHash = (content: object, prevHash: string) =>
+  createHash('sha256')
+    .update(reference({ ...content, prevHash }))
+    .digest('hex');
 
 function prng(seed: number) {
   let s = seed >>> 0;

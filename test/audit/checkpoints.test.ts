@@ -14,13 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadCheckpointKey } from '../../src/adapters/checkpoint-key.js';
 import { signatureHeader } from '../../src/adapters/outbound/signed-post.js';
 import { createCheckpointWorker } from '../../src/adapters/store/checkpoint-store.js';
-import {
-  checkpointKeyId,
-  checkpointMessage,
-  parseCheckpointLines,
-  verifyCheckpointSignature,
-  type CheckpointLine,
-} from '../../src/app/checkpoints.js';
+import { checkpointKeyId, checkpointMessage, parseCheckpointLines, verifyCheckpointSignature, type CheckpointLine } from '../../src/app/checkpoints.js';
 import type { KyselyStore } from '../../src/adapters/store/kysely-store.js';
 import { eventHash, GENESIS_HASH } from '../../src/core/audit-chain.js';
 import { createHttpHarness, freshStoreUrl, token, type StoreHandle } from '../support/app-harness.js';
@@ -87,7 +81,10 @@ async function rewriteConsistently(store: KyselyStore, seq: number) {
   await sql`UPDATE audit_events SET actor = 'mallory' WHERE seq = ${seq}`.execute(store.db);
   let prev = seq === 1 ? GENESIS_HASH : (await store.readChain(seq - 1, 1))[0]!.hash;
   for (const l of await store.readChain(seq, 1_000_000)) {
-    const hash = eventHash({ seq: l.seq, id: l.id, at: l.at, type: l.type, actor: l.actor, requestId: l.requestId, details: l.details, policyHash: l.policyHash }, prev);
+    const hash = eventHash(
+      { seq: l.seq, id: l.id, at: l.at, type: l.type, actor: l.actor, requestId: l.requestId, details: l.details, policyHash: l.policyHash },
+      prev,
+    );
     await sql`UPDATE audit_events SET prev_hash = ${prev}, hash = ${hash} WHERE seq = ${l.seq}`.execute(store.db);
     prev = hash;
   }
@@ -354,7 +351,9 @@ describe('signed checkpoints (SQLite)', () => {
       /does not exist: make one with `openssl genpkey -algorithm ed25519/,
     );
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    expect(() => loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, signingKeyPem: rsa }, { cwd: dir })).toThrow(/rsa key; audit checkpoints need Ed25519/);
+    expect(() => loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, signingKeyPem: rsa }, { cwd: dir })).toThrow(
+      /rsa key; audit checkpoints need Ed25519/,
+    );
     const loose = join(dir, 'loose.pem');
     writeFileSync(loose, pem, { mode: 0o644 });
     expect(loadCheckpointKey({ everyEvents: 1, intervalMs: 0, generateKey: false, keyFile: loose }, { cwd: dir }).warnings).toEqual([
@@ -430,7 +429,11 @@ describe('signed checkpoints (PostgreSQL)', () => {
       expect(new Set(all.map((l) => JSON.stringify(l))).size).toBe(2);
       const lines = once(fileLines(dir));
       expect(lines.map((l) => l.seq)).toEqual([12, 22]);
-      expect(once(receiver.received.map((r) => r.line)).map((l) => l.seq).sort((x, y) => x - y)).toEqual([12, 22]);
+      expect(
+        once(receiver.received.map((r) => r.line))
+          .map((l) => l.seq)
+          .sort((x, y) => x - y),
+      ).toEqual([12, 22]);
       for (const l of lines) expect(verifyCheckpointSignature(l, l.publicKey!).ok).toBe(true);
       const ok = (await h.call('POST', '/v1/audit/verify/checkpoints', token('auditor'), { checkpoints: lines })).body;
       expect(ok).toMatchObject({ ok: true, checked: 2, chain: { ok: true, count: 22 } });

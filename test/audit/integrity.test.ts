@@ -31,9 +31,12 @@ async function harness(dialect: Dialect = 'sqlite', existing?: StoreHandle, now?
 
 const exec = (h: H, q: ReturnType<typeof sql>) => q.execute(h.store.db);
 const submit = (h: H, who = 'alice') => h.call('POST', '/v1/requests', token(who), { entitlements: ['db/read'], duration: '1h' });
-const verify = async (h: H, expectHead?: string) => (await h.call('GET', `/v1/audit/verify${expectHead ? `?expectHead=${expectHead}` : ''}`, token('auditor'))).body;
+const verify = async (h: H, expectHead?: string) =>
+  (await h.call('GET', `/v1/audit/verify${expectHead ? `?expectHead=${expectHead}` : ''}`, token('auditor'))).body;
 const alerts = async (h: H) =>
-  (await h.call('GET', '/v1/audit?type=alert.audit_chain_broken', token('auditor'))).body.events as { details: { check: string; firstBadSeq?: number; problem: string } }[];
+  (await h.call('GET', '/v1/audit?type=alert.audit_chain_broken', token('auditor'))).body.events as {
+    details: { check: string; firstBadSeq?: number; problem: string };
+  }[];
 const savedPoint = async (h: H) => JSON.parse((await h.store.getState('audit.verified'))!) as { lastSeq: number; head: string; count: number };
 
 /** Four requests (eight events), verified at start-up: the saved point is seq 8. */
@@ -50,7 +53,10 @@ describe('start-up verification checks its saved point', () => {
     const point = await h.store.getState('audit.verified');
     await exec(h, sql`DELETE FROM audit_events WHERE seq = 3`);
     const report = await h.app.audit.verifyIncrementally();
-    expect(report).toMatchObject({ ok: false, problem: expect.stringMatching(/1 event\(s\) at or below the point verified earlier \(8\) are missing: deleted/) });
+    expect(report).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/1 event\(s\) at or below the point verified earlier \(8\) are missing: deleted/),
+    });
     expect(await h.store.getState('audit.verified')).toBe(point);
     const ready = await h.call('GET', '/readyz');
     expect(ready.status).toBe(200);
@@ -79,7 +85,11 @@ describe('start-up verification checks its saved point', () => {
     await exec(h, sql`DELETE FROM audit_events WHERE seq >= 5`);
     for (let i = 0; i < 3; i++) await submit(h); // seq 5..10: a new, valid chain past 8
     expect(await verify(h)).toMatchObject({ ok: true, count: 10 });
-    expect(await h.app.audit.verifyIncrementally()).toMatchObject({ ok: false, firstBadSeq: 8, problem: expect.stringMatching(/different hash: history was rewritten/) });
+    expect(await h.app.audit.verifyIncrementally()).toMatchObject({
+      ok: false,
+      firstBadSeq: 8,
+      problem: expect.stringMatching(/different hash: history was rewritten/),
+    });
   });
 
   it('catches an altered saved point, and a passing full pass does not clear it', async () => {
@@ -145,7 +155,10 @@ describe.each<Dialect>(['sqlite', 'postgres'])('only the server links events: %s
     const h = await harness(dialect);
     await submit(h);
     const head = (await h.call('GET', '/v1/audit/head', token('auditor'))).body.head as string;
-    await exec(h, sql`INSERT INTO audit_events (id, at, type, actor, request_id) VALUES ('forged-approval', ${T0 - 3_600_000}, 'request.approved', 'carol', 'req-x')`);
+    await exec(
+      h,
+      sql`INSERT INTO audit_events (id, at, type, actor, request_id) VALUES ('forged-approval', ${T0 - 3_600_000}, 'request.approved', 'carol', 'req-x')`,
+    );
     await submit(h);
     await h.app.due.runDue();
     const row = (await exec(h, sql`SELECT seq, pos FROM audit_events WHERE id = 'forged-approval'`)).rows[0] as { seq: unknown; pos: unknown };
@@ -214,15 +227,28 @@ describe('upgrading from the version that linked after commit', () => {
     // commits linked in commit order), unlinked rows, and no 0006 migration.
     let prev = GENESIS_HASH;
     for (let seq = 1; seq <= 3; seq++) {
-      const content = { seq, id: `legacy-${seq}`, at: T0 - seq * 1000, type: 'request.submitted', actor: 'alice', requestId: null, details: { seq }, policyHash: null };
+      const content = {
+        seq,
+        id: `legacy-${seq}`,
+        at: T0 - seq * 1000,
+        type: 'request.submitted',
+        actor: 'alice',
+        requestId: null,
+        details: { seq },
+        policyHash: null,
+      };
       const hash = eventHash(content, prev);
-      await sql`INSERT INTO audit_events (id, at, type, actor, details, seq, prev_hash, hash) VALUES (${content.id}, ${content.at}, 'request.submitted', 'alice', ${JSON.stringify(content.details)}, ${seq}, ${prev}, ${hash})`.execute(old.store.db);
+      await sql`INSERT INTO audit_events (id, at, type, actor, details, seq, prev_hash, hash) VALUES (${content.id}, ${content.at}, 'request.submitted', 'alice', ${JSON.stringify(content.details)}, ${seq}, ${prev}, ${hash})`.execute(
+        old.store.db,
+      );
       prev = hash;
     }
     await sql`DELETE FROM hg_migrations WHERE name = '0006_chain_in_transaction'`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);
     for (const id of ['old-pending-1', 'old-pending-2']) {
-      await sql`INSERT INTO audit_events (id, at, type, actor, details) VALUES (${id}, ${T0 - 10_000}, 'request.submitted', 'alice', '{"n":1}')`.execute(old.store.db);
+      await sql`INSERT INTO audit_events (id, at, type, actor, details) VALUES (${id}, ${T0 - 10_000}, 'request.submitted', 'alice', '{"n":1}')`.execute(
+        old.store.db,
+      );
     }
     await old.close();
 

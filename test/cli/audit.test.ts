@@ -33,7 +33,10 @@ function checkpointFile(name: string, head: string, opts: { tamperHash?: boolean
   const [seqText, hash] = head.split(':') as [string, string];
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const keyId = createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  const keyId = createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
   const at = new Date().toISOString();
   const seq = Number(seqText);
   let signature = sign(null, Buffer.from(JSON.stringify({ at, hash, keyId, seq })), privateKey).toString('base64');
@@ -49,7 +52,10 @@ describe('hourglass audit export', () => {
   it('streams JSON Lines to stdout, one event per line, the same events as audit list', async () => {
     const [r, list] = await Promise.all([as('auditor', 'audit', 'export'), as('auditor', 'audit', 'list', '--limit', '1000', '--json')]);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string; seq: number });
+    const lines = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; seq: number });
     expect(lines.length).toBeGreaterThanOrEqual(4);
     expect(lines.map((e) => e.id)).toEqual(json(list).events.map((e: { id: string }) => e.id));
   });

@@ -49,8 +49,34 @@ describe('hourglass --help', () => {
     const [r, audit, request] = await Promise.all([runCli(['--help']), runCli(['audit', '--help']), runCli(['request', '--help'])]);
     expect(r.code).toBe(0);
     const commands = [
-      'serve', 'login', 'logout', 'request', 'requests', 'show', 'approve', 'deny', 'cancel', 'release', 'revoke', 'extend', 'review',
-      'check', 'grants', 'audit', 'lock', 'unlock', 'freeze', 'unfreeze', 'locks', 'whoami', 'entitlements', 'reload', 'policy', 'completion', 'credentials', 'connect',
+      'serve',
+      'login',
+      'logout',
+      'request',
+      'requests',
+      'show',
+      'approve',
+      'deny',
+      'cancel',
+      'release',
+      'revoke',
+      'extend',
+      'review',
+      'check',
+      'grants',
+      'audit',
+      'lock',
+      'unlock',
+      'freeze',
+      'unfreeze',
+      'locks',
+      'whoami',
+      'entitlements',
+      'reload',
+      'policy',
+      'completion',
+      'credentials',
+      'connect',
     ];
     for (const c of commands) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(audit.code).toBe(0);
@@ -225,7 +251,7 @@ describe('hourglass client against a real server', () => {
     expect((await as('alice', 'request', 'demo-db/read', '--idempotency-key', 'k-1')).code).toBe(5);
   });
 
-  it('policy refusals exit 6 and print each candidate policy\'s reasons', async () => {
+  it("policy refusals exit 6 and print each candidate policy's reasons", async () => {
     const terms = await as('alice', 'request', 'demo-db/admin', '--for', '5h', '--reason', 'x', '--ticket', 'BAD-1');
     expect(terms.code).toBe(6);
     expect(terms.stderr).toMatch(/^hourglass: .*\(HG_TERMS_NOT_MET\)$/m);

@@ -23,9 +23,32 @@ const { buildClientCommand, envLines, kindOf } = clientCommands(connectorFactori
 
 describe('the client command connect builds', () => {
   const pw = 'S3cret pw/with:odd@chars';
-  const pgCreds = { username: 'hg_abc', password: pw, host: 'db.internal', port: 5433, database: 'app', url: `postgres://hg_abc:${encodeURIComponent(pw)}@db.internal:5433/app?sslmode=verify-full` };
-  const myCreds = { username: 'hg_abc', password: pw, host: 'shop.internal', port: 3306, database: 'shop', tls: 'verify-full', url: `mysql://hg_abc:${encodeURIComponent(pw)}@shop.internal:3306/shop` };
-  const redisCreds = { username: 'hg_abc', password: pw, host: 'cache', port: 6380, database: '2', tls: true, url: `rediss://hg_abc:${encodeURIComponent(pw)}@cache:6380/2` };
+  const pgCreds = {
+    username: 'hg_abc',
+    password: pw,
+    host: 'db.internal',
+    port: 5433,
+    database: 'app',
+    url: `postgres://hg_abc:${encodeURIComponent(pw)}@db.internal:5433/app?sslmode=verify-full`,
+  };
+  const myCreds = {
+    username: 'hg_abc',
+    password: pw,
+    host: 'shop.internal',
+    port: 3306,
+    database: 'shop',
+    tls: 'verify-full',
+    url: `mysql://hg_abc:${encodeURIComponent(pw)}@shop.internal:3306/shop`,
+  };
+  const redisCreds = {
+    username: 'hg_abc',
+    password: pw,
+    host: 'cache',
+    port: 6380,
+    database: '2',
+    tls: true,
+    url: `rediss://hg_abc:${encodeURIComponent(pw)}@cache:6380/2`,
+  };
 
   it('knows the kind from the URL scheme', () => {
     expect(kindOf(pgCreds)).toBe('postgres');
@@ -55,7 +78,15 @@ describe('the client command connect builds', () => {
     const cmd = buildClientCommand('shop-db', myCreds, ['-e', 'SELECT 1']);
     expect(cmd.program).toBe('mariadb');
     expect(cmd.args).toEqual([
-      '--host=shop.internal', '--port=3306', '--protocol=TCP', '--user=hg_abc', '--database=shop', '--ssl', '--ssl-verify-server-cert', '-e', 'SELECT 1',
+      '--host=shop.internal',
+      '--port=3306',
+      '--protocol=TCP',
+      '--user=hg_abc',
+      '--database=shop',
+      '--ssl',
+      '--ssl-verify-server-cert',
+      '-e',
+      'SELECT 1',
     ]);
     expect(cmd.env).toEqual({ MYSQL_PWD: pw });
     expect(buildClientCommand('shop-db', { ...myCreds, tls: 'require' }).args).toContain('--skip-ssl-verify-server-cert');
@@ -77,7 +108,11 @@ describe('the client command connect builds', () => {
   });
 
   it('never puts the password (nor the URL holding it) on any command line', () => {
-    for (const [name, creds] of [['a', pgCreds], ['b', myCreds], ['c', redisCreds]] as const) {
+    for (const [name, creds] of [
+      ['a', pgCreds],
+      ['b', myCreds],
+      ['c', redisCreds],
+    ] as const) {
       const cmd = buildClientCommand(name, creds, ['x']);
       const argv = [cmd.program, ...cmd.args].join('\0');
       expect(argv).not.toContain(pw);
@@ -290,7 +325,10 @@ describe('hourglass credentials and connect (postgres)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'hourglass-wrap-'));
     const wrapper = path.join(dir, 'wrap.sh');
     const seen = path.join(dir, 'seen');
-    writeFileSync(wrapper, `#!/bin/sh\ncat /proc/$$/cmdline | tr '\\0' ' ' > "${seen}"\n[ -n "$PGPASSWORD" ] && echo has-password >> "${seen}"\nexec psql "$@"\n`);
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\ncat /proc/$$/cmdline | tr '\\0' ' ' > "${seen}"\n[ -n "$PGPASSWORD" ] && echo has-password >> "${seen}"\nexec psql "$@"\n`,
+    );
     chmodSync(wrapper, 0o755);
     const r = await as('alice', 'connect', id, '--client', wrapper, '--', '-X', '-tA', '-c', 'SELECT 42');
     expect(r.code, r.stderr).toBe(0);
@@ -311,14 +349,21 @@ describe('hourglass credentials and connect (postgres)', () => {
   });
 
   it("someone else's request is not found (exit 4); a grant that is not active has none (exit 5)", async () => {
-    for (const cmd of [['credentials', id], ['connect', id, '--', '-c', 'SELECT 1'], ['credentials', id, '--format', 'env']]) {
+    for (const cmd of [
+      ['credentials', id],
+      ['connect', id, '--', '-c', 'SELECT 1'],
+      ['credentials', id, '--format', 'env'],
+    ]) {
       const r = await as('bob', ...cmd);
       expect(r.code, r.stderr).toBe(4);
       expect(r.stdout).toBe('');
     }
     const later = json<{ id: string; status: string }>(await as('alice', 'request', 'app-db/read', '--at', '+1h', '--for', '1h', '--json'));
     expect(later.status).toBe('scheduled');
-    for (const cmd of [['credentials', later.id], ['connect', later.id]]) {
+    for (const cmd of [
+      ['credentials', later.id],
+      ['connect', later.id],
+    ]) {
       const r = await as('alice', ...cmd);
       expect(r.code, r.stderr).toBe(5);
       expect(r.stdout).toBe('');
@@ -349,7 +394,9 @@ describe('hourglass credentials and connect (redis, and several targets)', () =>
     const creds = json<Creds>(await as('alice', 'credentials', id, '--json')).targets.cache!;
     expect(creds.url).toMatch(/^redis:\/\//);
     const env = await as('alice', 'credentials', id, '--format', 'env');
-    expect(env.stdout).toBe(`export REDISCLI_AUTH=${creds.password.match(/^[A-Za-z0-9_./:@%+=,-]+$/) ? creds.password : `'${creds.password}'`}\n# then: redis-cli -h 127.0.0.1 -p ${redis.port} --user ${creds.username}\n`);
+    expect(env.stdout).toBe(
+      `export REDISCLI_AUTH=${creds.password.match(/^[A-Za-z0-9_./:@%+=,-]+$/) ? creds.password : `'${creds.password}'`}\n# then: redis-cli -h 127.0.0.1 -p ${redis.port} --user ${creds.username}\n`,
+    );
     const shown = await as('alice', 'connect', id, '--print', '--', 'PING');
     expect(shown.stdout).toBe(`REDISCLI_AUTH=*** redis-cli -h 127.0.0.1 -p ${redis.port} --user ${creds.username} PING\n`);
   });
@@ -360,7 +407,10 @@ describe('hourglass credentials and connect (redis, and several targets)', () =>
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('app-db (postgres)');
     expect(text.stdout).toContain('cache (redis)');
-    for (const cmd of [['connect', id], ['credentials', id, '--format', 'env']]) {
+    for (const cmd of [
+      ['connect', id],
+      ['credentials', id, '--format', 'env'],
+    ]) {
       const r = await as('bob', ...cmd);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('credentials for 2 targets (app-db, cache)');

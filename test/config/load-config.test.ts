@@ -418,7 +418,8 @@ ${BASE}`);
 
   it('refuses bad time zones, hours, CIDRs, days and regular expressions', () => {
     const { problems } = failure(
-      policyFile(`  - name: p
+      policyFile(
+        `  - name: p
     subjects: { groups: [developers] }
     entitlements: [demo-db/read]
     approval: { required: 0 }
@@ -438,7 +439,9 @@ ${BASE}`);
     entitlements: [demo-db/read]
     approval: { required: 0 }
     when: { hours: "08:00-08:00" }
-`, 'server: { trustedProxies: [not-a-cidr] }\n'),
+`,
+        'server: { trustedProxies: [not-a-cidr] }\n',
+      ),
     );
     expect(problems.map((p) => [p.path, p.line, p.message])).toEqual([
       ['server.trustedProxies[0]', 12, expect.stringContaining('"not-a-cidr" is not a CIDR block')],

@@ -259,7 +259,10 @@ describe('mariadb connector on MariaDB', () => {
     const g = grantOf(rootTarget, ['writer']);
     try {
       await asRoot.grant(g); // root may SET DEFAULT ROLE ... FOR: no login needed
-      const [row] = await rootQuery<{ r: string }>(server, 'SELECT default_role AS r FROM mysql.user WHERE User = ? AND Host = ?', [`hg_${g.requestId}`, '10.9.9.9']);
+      const [row] = await rootQuery<{ r: string }>(server, 'SELECT default_role AS r FROM mysql.user WHERE User = ? AND Host = ?', [
+        `hg_${g.requestId}`,
+        '10.9.9.9',
+      ]);
       expect(row?.r).toBe(`hg_${g.requestId}+r`);
     } finally {
       await asRoot.revoke(g);
@@ -489,7 +492,7 @@ ${extra}    entitlements:
     expect(() => accountName('hg_', 'x'.repeat(80))).toThrow(/longer/);
   });
 
-  it('the password hash is MariaDB\'s PASSWORD()', () => {
+  it("the password hash is MariaDB's PASSWORD()", () => {
     // SELECT PASSWORD('x') on MariaDB 10.11
     expect(nativePasswordHash('x')).toBe('*B69027D44F6E5EDC07F1AEAD1477967B16F28227');
   });

@@ -46,18 +46,29 @@ const full = createMemoryKind();
 connectorContract('memory', { issuesCredentials: true, endsSessions: true, enforcesExpiry: true, canList: true }, async () => fixture(full));
 
 const bare = createMemoryKind({ kind: 'memory-bare', capabilities: { endsSessions: false, enforcesExpiry: false, canList: false } });
-connectorContract('memory (no optional capabilities)', { issuesCredentials: true, endsSessions: false, enforcesExpiry: false, canList: false }, async () => fixture(bare));
+connectorContract('memory (no optional capabilities)', { issuesCredentials: true, endsSessions: false, enforcesExpiry: false, canList: false }, async () =>
+  fixture(bare),
+);
 
 describe('memory target knobs', () => {
   const kind = createMemoryKind({ kind: 'memory-knobs' });
   const target = targetOf(kind);
   const server = kind.target(target.name);
   const connector = kind.factory.create(target, { secretsToScrub: (t) => t });
-  const grant = (requestId: string) => ({ requestId, principal: 'alice', target, entitlements: [{ name: 'read', config: { holds: ['read'] } }], expiresAt: Date.now() + 60_000 });
+  const grant = (requestId: string) => ({
+    requestId,
+    principal: 'alice',
+    target,
+    entitlements: [{ name: 'read', config: { holds: ['read'] } }],
+    expiresAt: Date.now() + 60_000,
+  });
 
   it('fails the next N calls of the verbs asked for, then works; records every call', async () => {
     server.failNext(2, { verbs: ['grant'] });
-    await expect(connector.grant(grant('req_k1'))).rejects.toMatchObject({ code: 'HG_TARGET_UNAVAILABLE', message: 'target "mem": grant: connection refused (injected)' });
+    await expect(connector.grant(grant('req_k1'))).rejects.toMatchObject({
+      code: 'HG_TARGET_UNAVAILABLE',
+      message: 'target "mem": grant: connection refused (injected)',
+    });
     await connector.revoke(grant('req_k1'));
     await expect(connector.grant(grant('req_k1'))).rejects.toThrow(/injected/);
     expect((await connector.grant(grant('req_k1'))).credentials).toBeDefined();

@@ -35,7 +35,7 @@ describe('targetError', () => {
     expect(cause).not.toHaveProperty('command');
   });
 
-  it('takes the kind\'s wording, a scrubbing function, and can leave the cause out', () => {
+  it("takes the kind's wording, a scrubbing function, and can leave the cause out", () => {
     const e = targetError('redis', 'cache', 'revoke', new Error('boom'), (t) => t.replace('boom', 'b**m'), { text: 'boom (ERR 1)', withoutCause: true });
     expect(e.message).toBe('redis target "cache": revoke: b**m (ERR 1)');
     expect(e.details).toEqual({ target: 'cache' });
@@ -66,7 +66,11 @@ describe('the tls block, checked the same for every kind', () => {
     ['half a client certificate', { mode: 'verify-full', key: '-----BEGIN PRIVATE KEY-----' }, ['tls']],
     ['certificates with mode disable', { mode: 'disable', ca: `file:${path.join(dir, 'ca.pem')}` }, ['tls.mode']],
   ];
-  const urls: Record<string, string> = { postgres: 'postgres://admin:pw@127.0.0.1:5432/db', mariadb: 'mysql://admin:pw@127.0.0.1:3306', redis: 'redis://admin:pw@127.0.0.1:6379' };
+  const urls: Record<string, string> = {
+    postgres: 'postgres://admin:pw@127.0.0.1:5432/db',
+    mariadb: 'mysql://admin:pw@127.0.0.1:3306',
+    redis: 'redis://admin:pw@127.0.0.1:6379',
+  };
   const kinds = connectorFactories.filter((f) => urls[f.kind]);
 
   it('covers every kind that connects over TLS', () => {
@@ -78,7 +82,10 @@ describe('the tls block, checked the same for every kind', () => {
       expect(tlsProblems(tls).map((p) => p.path.join('.'))).toEqual(paths);
       for (const f of kinds) {
         const target = { type: f.kind, name: 't', url: urls[f.kind], accountPrefix: 'hg_', entitlements: {}, tls } as unknown as TargetConfig;
-        const tlsPaths = f.validate(target).map((p) => p.path.join('.')).filter((p) => p.startsWith('tls'));
+        const tlsPaths = f
+          .validate(target)
+          .map((p) => p.path.join('.'))
+          .filter((p) => p.startsWith('tls'));
         expect(tlsPaths, f.kind).toEqual(paths);
       }
     });

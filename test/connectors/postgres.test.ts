@@ -13,12 +13,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connector, Credentials, GrantOnTarget } from '../../src/app/connectors.js';
-import {
-  accountName,
-  postgresConnectorFactory,
-  scramSha256Verifier,
-  setsRole,
-} from '../../src/adapters/connectors/postgres/index.js';
+import { accountName, postgresConnectorFactory, scramSha256Verifier, setsRole } from '../../src/adapters/connectors/postgres/index.js';
 import { parseConfig, parseConfigUnchecked } from '../support/config.js';
 import type { TargetConfig } from '../../src/core/types.js';
 import { startPostgres, type PostgresServer } from '../support/postgres-server.js';
@@ -221,10 +216,12 @@ describe('postgres connector: account mode', () => {
     const g = grantOf(e.target(), 'read', { expiresAt });
     const { credentials } = await c.grant(g);
     const row = async () =>
-      (await e.su<{ until: Date; rolconnlimit: number; rolcanlogin: boolean; rolinherit: boolean; rolpassword: string }>(
-        `SELECT rolvaliduntil AS until, rolconnlimit, rolcanlogin, rolinherit, rolpassword FROM pg_authid WHERE rolname = $1`,
-        [credentials!.username],
-      ))[0]!;
+      (
+        await e.su<{ until: Date; rolconnlimit: number; rolcanlogin: boolean; rolinherit: boolean; rolpassword: string }>(
+          `SELECT rolvaliduntil AS until, rolconnlimit, rolcanlogin, rolinherit, rolpassword FROM pg_authid WHERE rolname = $1`,
+          [credentials!.username],
+        )
+      )[0]!;
     const r = await row();
     expect(r.until.getTime()).toBe(expiresAt);
     expect(r.rolconnlimit).toBe(10);
@@ -250,7 +247,10 @@ describe('postgres connector: account mode', () => {
     await session.client.query(`CREATE TABLE scratch.made_by_temp (x int)`);
     await session.client.query(`INSERT INTO scratch.made_by_temp VALUES (1)`);
     await session.client.query(`INSERT INTO items VALUES (3, 'three')`);
-    const other = await connect({ ...{ host: credentials!.host, port: credentials!.port, user: credentials!.username, password: credentials!.password }, database: 'otherdb' });
+    const other = await connect({
+      ...{ host: credentials!.host, port: credentials!.port, user: credentials!.username, password: credentials!.password },
+      database: 'otherdb',
+    });
     await other.query(`CREATE SCHEMA made_elsewhere`);
     await other.query(`CREATE TABLE made_elsewhere.t (x int)`);
     // Sessions stay open across the revoke: they are terminated.
@@ -425,8 +425,19 @@ describe('postgres connector: membership mode', () => {
   let e: Env;
   let c: Connector;
   const member = async (user: string, role: string) =>
-    (await e.su(`SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2`, [user, role])).length > 0;
-  const userCreds = (user: string): Credentials => ({ username: user, password: `${user}-pw`, host: '127.0.0.1', port: e.server.port, database: e.server.database });
+    (
+      await e.su(
+        `SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 AND r.rolname = $2`,
+        [user, role],
+      )
+    ).length > 0;
+  const userCreds = (user: string): Credentials => ({
+    username: user,
+    password: `${user}-pw`,
+    host: '127.0.0.1',
+    port: e.server.port,
+    database: e.server.database,
+  });
 
   beforeAll(async () => {
     e = await env();
@@ -548,10 +559,55 @@ describe('postgres connector: TLS to the target', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'hourglass-pg-tls-'));
     const ssl = (...args: string[]) => execFileP('openssl', args, { cwd: dir });
-    await ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=hourglass test CA');
-    await ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=db.test');
+    await ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=hourglass test CA',
+    );
+    await ssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=db.test',
+    );
     await writeFile(path.join(dir, 'ext'), 'subjectAltName=DNS:db.test,IP:127.0.0.1\n');
-    await ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '1', '-extfile', 'ext');
+    await ssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'ext',
+    );
     await chmod(path.join(dir, 'server.key'), 0o600);
     if (process.getuid?.() === 0) await execFileP('chown', ['-R', 'postgres:', dir]);
     await chmod(dir, 0o755);
@@ -601,7 +657,13 @@ describe('postgres connector: TLS to the target', () => {
   it('the admin connection really uses TLS, and credentials tell clients to', async () => {
     const c = postgresConnectorFactory.create(target(`{ ca: "file:${path.join(dir, 'ca.crt')}" }`), scrubber([adminPassword]));
     try {
-      const g: GrantOnTarget = { requestId: `req_tls${Date.now().toString(36)}`, principal: 'alice', target: target('{ mode: require }'), entitlements: [{ name: 'read', config: { roles: ['app_read'] } }], expiresAt: Date.now() + 60_000 };
+      const g: GrantOnTarget = {
+        requestId: `req_tls${Date.now().toString(36)}`,
+        principal: 'alice',
+        target: target('{ mode: require }'),
+        entitlements: [{ name: 'read', config: { roles: ['app_read'] } }],
+        expiresAt: Date.now() + 60_000,
+      };
       const { credentials } = await c.grant(g);
       expect(credentials!.url).toMatch(/\?sslmode=verify-full$/);
       const su = await connect({ connectionString: server.url });

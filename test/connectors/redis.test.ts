@@ -381,9 +381,7 @@ describe('redis connector', () => {
     expect(err).not.toHaveProperty('command');
     expect(err).not.toHaveProperty('cause');
 
-    const refused = await errorOf(
-      c.grant({ ...grantOf(target), entitlements: [{ name: 'nope', config: { acl: '~app:* +nosuchcommand' } }] }),
-    );
+    const refused = await errorOf(c.grant({ ...grantOf(target), entitlements: [{ name: 'nope', config: { acl: '~app:* +nosuchcommand' } }] }));
     expect(refused).toBeInstanceOf(HgError);
     expect(refused!.message).toMatch(/nosuchcommand/);
     expect(refused!.message).not.toMatch(/[0-9a-f]{64}/);
@@ -410,7 +408,22 @@ describe('redis connector', () => {
 
   it('refuses rules that touch passwords, user state or selectors, at validation and again at grant', async () => {
     const hand = (acl: string): TargetConfig => ({ ...target, entitlements: { x: { acl } } });
-    for (const acl of ['~app:* nopass', '>secret +get', '#' + 'a'.repeat(64), '<x', '!abc', 'on +get', 'OFF', 'reset +get', 'ReSetKeys', '(~q:* +get)', 'clearselectors', 'skip-sanitize-payload', 'what?', '']) {
+    for (const acl of [
+      '~app:* nopass',
+      '>secret +get',
+      '#' + 'a'.repeat(64),
+      '<x',
+      '!abc',
+      'on +get',
+      'OFF',
+      'reset +get',
+      'ReSetKeys',
+      '(~q:* +get)',
+      'clearselectors',
+      'skip-sanitize-payload',
+      'what?',
+      '',
+    ]) {
       const problems = redisConnectorFactory.validate(hand(acl));
       expect(problems.length, acl).toBeGreaterThan(0);
       expect(problems[0]!.path).toEqual(['entitlements', 'x', 'acl']);
@@ -435,7 +448,21 @@ describe('redis connector', () => {
   it('health checks the admin account’s permissions with ACL DRYRUN and the entitlements against the server', async () => {
     expect(await c.health()).toEqual({ ok: true });
     await withRoot(s, (root) =>
-      root.call('ACL', 'SETUSER', 'weak', 'reset', 'on', '>weak-pw', '+ping', '+acl|whoami', '+acl|users', '+acl|getuser', '+acl|setuser', '+acl|deluser', '+acl|dryrun'),
+      root.call(
+        'ACL',
+        'SETUSER',
+        'weak',
+        'reset',
+        'on',
+        '>weak-pw',
+        '+ping',
+        '+acl|whoami',
+        '+acl|users',
+        '+acl|getuser',
+        '+acl|setuser',
+        '+acl|deluser',
+        '+acl|dryrun',
+      ),
     );
     const weak = make(targetFor(s, { url: `redis://weak:weak-pw@127.0.0.1:${s.port}` }));
     const h = await weak.health();
@@ -474,7 +501,13 @@ describe('redis connector over TLS', () => {
   });
 
   const tlsBlock = (lines: string[]) => `    tls:\n${lines.map((l) => `      ${l}`).join('\n')}`;
-  const caLines = () => ['ca: |', ...s.caPem!.trim().split('\n').map((l) => `  ${l}`)];
+  const caLines = () => [
+    'ca: |',
+    ...s
+      .caPem!.trim()
+      .split('\n')
+      .map((l) => `  ${l}`),
+  ];
 
   it('verify-full with the CA: grants over TLS, hands out a rediss:// URL', async () => {
     const t = targetFor(s, { extra: tlsBlock(caLines()) });

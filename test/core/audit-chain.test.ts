@@ -1,14 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  GENESIS_HASH,
-  canonicalJson,
-  eventHash,
-  sha256Hex,
-  verifyLinks,
-  type ChainedEventContent,
-  type StoredChainLink,
-} from '../../src/core/audit-chain.js';
+import { GENESIS_HASH, canonicalJson, eventHash, sha256Hex, verifyLinks, type ChainedEventContent, type StoredChainLink } from '../../src/core/audit-chain.js';
 import { T0 } from '../support/builders.js';
 
 const START = { lastSeq: 0, head: GENESIS_HASH, count: 0 };
@@ -111,7 +103,9 @@ describe('canonicalJson', () => {
 describe('eventHash', () => {
   it('is the SHA-256 of the canonical content with prevHash', () => {
     const c = content(1);
-    const expected = createHash('sha256').update(canonicalJson({ ...c, prevHash: GENESIS_HASH })).digest('hex');
+    const expected = createHash('sha256')
+      .update(canonicalJson({ ...c, prevHash: GENESIS_HASH }))
+      .digest('hex');
     expect(eventHash(c, GENESIS_HASH)).toBe(expected);
     expect(sha256Hex('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(GENESIS_HASH).toMatch(/^0{64}$/);

@@ -339,9 +339,24 @@ describe('approve', () => {
 
   it('quorumMet ignores approvals not recorded for the policy', () => {
     const terms = [termsOf(twoOfThree)];
-    expect(quorumMet(terms, [{ by: 'bob', for: ['two-of-three'] }, { by: 'carol', for: ['two-of-three'] }])).toBe(true);
-    expect(quorumMet(terms, [{ by: 'bob', for: ['two-of-three'] }, { by: 'bob', for: ['two-of-three'] }])).toBe(false);
-    expect(quorumMet(terms, [{ by: 'bob', for: ['two-of-three'] }, { by: 'carol', for: ['other'] }])).toBe(false);
+    expect(
+      quorumMet(terms, [
+        { by: 'bob', for: ['two-of-three'] },
+        { by: 'carol', for: ['two-of-three'] },
+      ]),
+    ).toBe(true);
+    expect(
+      quorumMet(terms, [
+        { by: 'bob', for: ['two-of-three'] },
+        { by: 'bob', for: ['two-of-three'] },
+      ]),
+    ).toBe(false);
+    expect(
+      quorumMet(terms, [
+        { by: 'bob', for: ['two-of-three'] },
+        { by: 'carol', for: ['other'] },
+      ]),
+    ).toBe(false);
     expect(quorumMet(terms, [{ by: 'bob' }, { by: 'carol' }])).toBe(false);
     expect(quorumMet([termsOf(selfService)], [])).toBe(true);
   });
@@ -635,9 +650,7 @@ describe('extend', () => {
     const r2 = step(r1, out);
     expect(r2).toMatchObject({ status: 'active', access: 'present', expiresAt: T0 + HOUR, extensions: [] });
     expect(r2).not.toHaveProperty('pendingExtension');
-    expect(out.events).toEqual([
-      { type: 'grant.extension_denied', actor: 'carol', requestId: 'req-1', details: { comment: 'no', durationMs: HOUR } },
-    ]);
+    expect(out.events).toEqual([{ type: 'grant.extension_denied', actor: 'carol', requestId: 'req-1', details: { comment: 'no', durationMs: HOUR } }]);
     // A new extension may be asked for afterwards.
     expect(extend(r2, alice, HOUR, undefined, at(T0 + 3 * MINUTE)).request.pendingExtension).toBeDefined();
   });
@@ -775,7 +788,7 @@ describe('the access lease and removal', () => {
     expect(cancel(leased, alice, undefined, at(T0 + SECOND, false)).request.accessNextAt).toBe(T0 + MINUTE);
   });
 
-  it('a revoke during a provisioning retry\'s backoff removes at once: the lease ended with the attempt', () => {
+  it("a revoke during a provisioning retry's backoff removes at once: the lease ended with the attempt", () => {
     const attempt = lease(provisioning(), T0, MINUTE);
     const backingOff = failedAttempt(attempt, T0 + SECOND);
     expect(backingOff.leaseUntil).toBeUndefined();
@@ -828,9 +841,7 @@ describe('tick', () => {
     const out = tick(req, at(T0 + DAY))!;
     const r = step(req, out);
     expect(r).toMatchObject({ status: 'expired', access: 'none', endedAt: T0 + DAY, endedBy: 'system', endReason: 'pending timeout' });
-    expect(out.events).toEqual([
-      { type: 'request.expired', actor: 'system', requestId: 'req-1', details: { reason: 'pending timeout' } },
-    ]);
+    expect(out.events).toEqual([{ type: 'request.expired', actor: 'system', requestId: 'req-1', details: { reason: 'pending timeout' } }]);
     expect(dueAt(r)).toBeUndefined();
   });
 
@@ -875,9 +886,7 @@ describe('tick', () => {
     const out = tick(req, at(T0 + 4 * HOUR))!;
     const r = step(req, out);
     expect(r).toMatchObject({ status: 'active', reviewAlerted: true });
-    expect(out.events).toEqual([
-      { type: 'alert.review_overdue', actor: 'system', requestId: 'req-1', details: { reviewDueAt: T0 + 4 * HOUR } },
-    ]);
+    expect(out.events).toEqual([{ type: 'alert.review_overdue', actor: 'system', requestId: 'req-1', details: { reviewDueAt: T0 + 4 * HOUR } }]);
     expect(dueAt(r)).toBe(T0 + 8 * HOUR);
     expect(tick(r, at(T0 + 5 * HOUR))).toBeUndefined();
     const ended = tick(r, at(T0 + 8 * HOUR))!.request;
@@ -908,9 +917,7 @@ describe('tick', () => {
       const out = tick(req, at(saturday))!;
       const r = step(req, out);
       expect(r).toMatchObject({ status: 'failed', access: 'none', endedAt: saturday, endedBy: 'system' });
-      expect(r.error).toBe(
-        'outside the policy time window at activation: sat is not an allowed day (mon, tue, wed, thu, fri, Europe/Berlin)',
-      );
+      expect(r.error).toBe('outside the policy time window at activation: sat is not an allowed day (mon, tue, wed, thu, fri, Europe/Berlin)');
       expect(out.events).toEqual([{ type: 'request.failed', actor: 'system', requestId: 'req-1', details: { error: r.error } }]);
       expect(dueAt(r)).toBeUndefined();
     });
@@ -1058,8 +1065,7 @@ function randomWalk(seed: number): Walk {
   const inline = rand() < 0.5;
   const startAt = rand() < 0.3 ? T0 + pick(rand, [10 * MINUTE, 3 * HOUR, DAY + 7 * HOUR]) : undefined;
   let now = T0 + pick(rand, [0, 13 * HOUR]);
-  let req = open(requestUnder([p], { durationMs: pick(rand, [15 * MINUTE, HOUR, 2 * HOUR]), startAt, requestedAt: now }), { now, inline })
-    .request;
+  let req = open(requestUnder([p], { durationMs: pick(rand, [15 * MINUTE, HOUR, 2 * HOUR]), startAt, requestedAt: now }), { now, inline }).request;
   const states: Walk['states'] = [{ req, now, inline }];
   for (let i = 0; i < 14; i++) {
     now += pick(rand, [0, 1, MINUTE, 10 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, DAY]);

@@ -1,14 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  candidatesFor,
-  evaluateRequest,
-  hhmm,
-  inNetworks,
-  subjectMatches,
-  termViolations,
-  termsOf,
-  windowViolations,
-} from '../../src/core/policy.js';
+import { candidatesFor, evaluateRequest, hhmm, inNetworks, subjectMatches, termViolations, termsOf, windowViolations } from '../../src/core/policy.js';
 import type { TimeWindow } from '../../src/core/types.js';
 import { DAY, HOUR, MINUTE, T0, ask, breakGlassPolicy, policy, principal, subjects } from '../support/builders.js';
 
@@ -144,9 +135,7 @@ describe('termViolations', () => {
   });
 
   it('refuses a break-glass ask under a policy that is not break-glass', () => {
-    expect(termViolations(policy({ name: 'plain' }), ask({ breakGlass: true }), HOUR)).toEqual([
-      'policy plain is not a break-glass policy',
-    ]);
+    expect(termViolations(policy({ name: 'plain' }), ask({ breakGlass: true }), HOUR)).toEqual(['policy plain is not a break-glass policy']);
     expect(termViolations(breakGlassPolicy(), ask({ breakGlass: true }), HOUR)).toEqual([]);
   });
 
@@ -166,16 +155,12 @@ describe('termViolations', () => {
 
     it('refuses a request outside the allowed days, naming the local day', () => {
       const saturday = Date.UTC(2026, 0, 10, 10, 0);
-      expect(termViolations(weekdays, ask({ now: saturday }), HOUR)).toEqual([
-        'sat is not an allowed day (mon, tue, wed, thu, fri, Europe/Berlin)',
-      ]);
+      expect(termViolations(weekdays, ask({ now: saturday }), HOUR)).toEqual(['sat is not an allowed day (mon, tue, wed, thu, fri, Europe/Berlin)']);
     });
 
     it('refuses a request outside the allowed hours, naming the local time', () => {
       const early = Date.UTC(2026, 0, 5, 7, 59); // 08:59 CET
-      expect(termViolations(weekdays, ask({ now: early }), HOUR)).toEqual([
-        '08:59 is outside the allowed hours 09:00-17:00 (Europe/Berlin)',
-      ]);
+      expect(termViolations(weekdays, ask({ now: early }), HOUR)).toEqual(['08:59 is outside the allowed hours 09:00-17:00 (Europe/Berlin)']);
     });
 
     it('also checks a future start against the window', () => {
@@ -200,9 +185,7 @@ describe('termViolations', () => {
     });
 
     it('refuses an address outside every block, naming it', () => {
-      expect(termViolations(v4, ask({ sourceIp: '192.168.2.1' }), HOUR)).toEqual([
-        'source address 192.168.2.1 is not in 10.0.0.0/8, 192.168.1.0/24',
-      ]);
+      expect(termViolations(v4, ask({ sourceIp: '192.168.2.1' }), HOUR)).toEqual(['source address 192.168.2.1 is not in 10.0.0.0/8, 192.168.1.0/24']);
     });
 
     it('refuses when the source address is unknown', () => {
@@ -346,9 +329,7 @@ describe('windowViolations', () => {
     it('in summer (CEST, UTC+2) the window is 07:00-15:00 UTC', () => {
       // Monday 30 March 2026, the first weekday after the change.
       expect(open(office, Date.UTC(2026, 2, 30, 6, 59))).toBe(false);
-      expect(windowViolations(office, Date.UTC(2026, 2, 30, 6, 59))).toEqual([
-        '08:59 is outside the allowed hours 09:00-17:00 (Europe/Berlin)',
-      ]);
+      expect(windowViolations(office, Date.UTC(2026, 2, 30, 6, 59))).toEqual(['08:59 is outside the allowed hours 09:00-17:00 (Europe/Berlin)']);
       expect(open(office, Date.UTC(2026, 2, 30, 7, 0))).toBe(true);
       expect(open(office, Date.UTC(2026, 2, 30, 14, 59))).toBe(true);
       expect(open(office, Date.UTC(2026, 2, 30, 15, 0))).toBe(false);
@@ -369,9 +350,7 @@ describe('windowViolations', () => {
       const twoToThree: TimeWindow = { timezone: 'Europe/Berlin', hours: { from: 2 * 60, to: 3 * 60 } };
       expect(open(twoToThree, Date.UTC(2026, 2, 29, 0, 59))).toBe(false); // 01:59 CET
       expect(open(twoToThree, Date.UTC(2026, 2, 29, 1, 0))).toBe(false); // 03:00 CEST
-      expect(windowViolations(twoToThree, Date.UTC(2026, 2, 29, 1, 0))).toEqual([
-        '03:00 is outside the allowed hours 02:00-03:00 (Europe/Berlin)',
-      ]);
+      expect(windowViolations(twoToThree, Date.UTC(2026, 2, 29, 1, 0))).toEqual(['03:00 is outside the allowed hours 02:00-03:00 (Europe/Berlin)']);
     });
 
     it('on the fall-back night the local hour 02:00-03:00 happens twice', () => {

@@ -22,8 +22,7 @@ afterEach(async () => {
   await handle.cleanup();
 });
 
-const verify = async (expectHead?: string) =>
-  (await h.call('GET', `/v1/audit/verify${expectHead ? `?expectHead=${expectHead}` : ''}`, token('auditor'))).body;
+const verify = async (expectHead?: string) => (await h.call('GET', `/v1/audit/verify${expectHead ? `?expectHead=${expectHead}` : ''}`, token('auditor'))).body;
 const exec = (q: ReturnType<typeof sql>) => q.execute(h.store.db);
 
 describe('audit chain', () => {
@@ -62,7 +61,9 @@ describe('audit chain', () => {
     const at = Number(prev.at);
     const content = { seq: 3, id: 'forged', at, type: 'grant.revoked', actor: 'admin', requestId: null, details: null, policyHash: null };
     const hash = eventHash(content, prev.hash);
-    await exec(sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('forged', ${at}, 'grant.revoked', 'admin', 3, ${prev.hash}, ${hash})`);
+    await exec(
+      sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('forged', ${at}, 'grant.revoked', 'admin', 3, ${prev.hash}, ${hash})`,
+    );
     expect(await verify()).toMatchObject({ ok: false, firstBadSeq: 4 });
   });
 
@@ -118,7 +119,12 @@ describe('configuration reload', () => {
     const oldHash = h.config.policyHash;
     const pending = (await h.call('POST', '/v1/requests', token('alice'), { entitlements: ['db/admin'], duration: '1h', reason: 'x' })).body;
     // The new file needs a single approval from carol alone.
-    h.source.set(configFromYaml(policiesYaml({ devAdminApprovers: 'nobody' }).replace('required: 2, approvers: { groups: [nobody] }', 'required: 1, approvers: { users: [carol] }'), handle.url));
+    h.source.set(
+      configFromYaml(
+        policiesYaml({ devAdminApprovers: 'nobody' }).replace('required: 2, approvers: { groups: [nobody] }', 'required: 1, approvers: { users: [carol] }'),
+        handle.url,
+      ),
+    );
     await h.app.recordReload('admin', oldHash);
     expect(h.config.policyHash).not.toBe(oldHash);
 

@@ -84,7 +84,10 @@ describe('lone UTF-16 surrogates in text', () => {
     expect(res.body.reason).toBe(reason);
     const exported = await h.server.inject({ method: 'GET', url: '/v1/audit/export?format=jsonl', headers: { authorization: `Bearer ${token('auditor')}` } });
     expect(exported.statusCode).toBe(200);
-    const lines = exported.body.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = exported.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.some((l) => JSON.stringify(l).includes(reason))).toBe(true);
   });
 });

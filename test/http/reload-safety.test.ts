@@ -103,7 +103,10 @@ async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeou
 async function grantFor(who: string, entitlements: string[]) {
   const res = await api('POST', '/v1/requests', who, { entitlements, duration: '1h' });
   expect(res.status).toBe(201);
-  const active = await until(() => api('GET', `/v1/requests/${res.body.id}`, 'admin'), (r) => r.body.access === 'present');
+  const active = await until(
+    () => api('GET', `/v1/requests/${res.body.id}`, 'admin'),
+    (r) => r.body.access === 'present',
+  );
   expect(active.body).toMatchObject({ status: 'active', access: 'present' });
   const creds = await api('POST', `/v1/requests/${res.body.id}/credentials`, who);
   expect(creds.status).toBe(200);
@@ -111,7 +114,16 @@ async function grantFor(who: string, entitlements: string[]) {
 }
 
 async function redisReads(c: { username: string; password: string }): Promise<boolean> {
-  const r = new Redis({ host: '127.0.0.1', port: redis.port, username: c.username, password: c.password, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, enableReadyCheck: false });
+  const r = new Redis({
+    host: '127.0.0.1',
+    port: redis.port,
+    username: c.username,
+    password: c.password,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+  });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -182,7 +194,10 @@ describe('a reload that would strand access is refused', () => {
 
     // The old file is in force, so revocation reaches the real accounts.
     expect((await api('POST', `/v1/requests/${g.id}/revoke`, 'admin', { reason: 'done' })).status).toBe(200);
-    const ended = await until(() => api('GET', `/v1/requests/${g.id}`, 'admin'), (r) => r.body.access === 'removed');
+    const ended = await until(
+      () => api('GET', `/v1/requests/${g.id}`, 'admin'),
+      (r) => r.body.access === 'removed',
+    );
     expect(ended.body).toMatchObject({ status: 'revoked', access: 'removed' });
     expect(await redisReads(g.targets.cache!)).toBe(false);
     expect(await pgLogsIn(g.targets['app-db']!)).toBe(false);
@@ -204,7 +219,10 @@ describe('a principal removed from the file', () => {
     writeFileSync(configPath, file({ withMallory: false }));
     const res = await api('POST', '/v1/reload', 'admin');
     expect(res).toMatchObject({ status: 200, body: { revoked: [g.id], cancelled: [] } });
-    const ended = await until(() => api('GET', `/v1/requests/${g.id}`, 'admin'), (r) => r.body.access === 'removed');
+    const ended = await until(
+      () => api('GET', `/v1/requests/${g.id}`, 'admin'),
+      (r) => r.body.access === 'removed',
+    );
     expect(ended.body).toMatchObject({ status: 'revoked', access: 'removed' });
     expect(await redisReads(g.targets.cache!)).toBe(false);
     expect(await pgLogsIn(g.targets['app-db']!)).toBe(false);
@@ -242,7 +260,11 @@ describe('a restart with a file that left things out', () => {
     // Configured again: the removal completes on the real server.
     writeFileSync(configPath, file());
     expect((await api('POST', '/v1/reload', 'admin')).status).toBe(200);
-    const removed = await until(() => api('GET', `/v1/requests/${kept.id}`, 'admin'), (r) => r.body.access === 'removed', 20_000);
+    const removed = await until(
+      () => api('GET', `/v1/requests/${kept.id}`, 'admin'),
+      (r) => r.body.access === 'removed',
+      20_000,
+    );
     expect(removed.body.access).toBe('removed');
     expect(await redisReads(kept.targets.cache!)).toBe(false);
 
@@ -251,7 +273,10 @@ describe('a restart with a file that left things out', () => {
     await server.stop();
     writeFileSync(configPath, file().replace(/  - \{ id: alice.*\n/, ''));
     server = await startServer(configPath, env, createLogger(env));
-    const ended = await until(() => api('GET', `/v1/requests/${g.id}`, 'admin'), (r) => r.body.access === 'removed');
+    const ended = await until(
+      () => api('GET', `/v1/requests/${g.id}`, 'admin'),
+      (r) => r.body.access === 'removed',
+    );
     expect(ended.body).toMatchObject({ status: 'revoked', access: 'removed' });
     expect(await redisReads(g.targets.cache!)).toBe(false);
   }, 60_000);

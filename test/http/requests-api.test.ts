@@ -16,10 +16,8 @@ afterEach(async () => {
   await handle.cleanup();
 });
 
-const submit = (who: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
-  h.call('POST', '/v1/requests', token(who), body, headers);
-const act = (who: string, id: string, action: string, body: Record<string, unknown> = {}) =>
-  h.call('POST', `/v1/requests/${id}/${action}`, token(who), body);
+const submit = (who: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => h.call('POST', '/v1/requests', token(who), body, headers);
+const act = (who: string, id: string, action: string, body: Record<string, unknown> = {}) => h.call('POST', `/v1/requests/${id}/${action}`, token(who), body);
 const check = (principal: string, entitlement: string) =>
   h.call('GET', `/v1/check?principal=${principal}&entitlement=${encodeURIComponent(entitlement)}`, token('app'));
 const auditTypes = async (requestId: string) =>
@@ -46,7 +44,7 @@ describe('submission and policy selection', () => {
     expect(weekend.body).toMatchObject({ status: 'pending', policy: 'dev-write-anytime', approvalsRequired: { 'dev-write-anytime': 2 } });
   });
 
-  it('refuses with every candidate\'s reasons and never trims the request', async () => {
+  it("refuses with every candidate's reasons and never trims the request", async () => {
     h.clock.set(Date.UTC(2026, 0, 10, 10, 0)); // Saturday: office policy is out
     const res = await submit('alice', { entitlements: ['db/write'], duration: '3h', reason: 'x', ticket: 'JIRA-1' });
     expect(res.status).toBe(422);
@@ -150,7 +148,14 @@ describe('approval', () => {
     const two = await act('erin', id, 'approve');
     expect(two.body).toMatchObject({ status: 'active', access: 'present' });
     expect((await check('alice', 'db/admin')).body.allowed).toBe(true);
-    expect(await auditTypes(id)).toEqual(['request.submitted', 'decision.refused', 'decision.refused', 'request.approved', 'request.approved', 'grant.activated']);
+    expect(await auditTypes(id)).toEqual([
+      'request.submitted',
+      'decision.refused',
+      'decision.refused',
+      'request.approved',
+      'request.approved',
+      'grant.activated',
+    ]);
   });
 
   it('an approver who is both requester and approver cannot approve their own request', async () => {
@@ -335,9 +340,14 @@ describe('authentication and roles', () => {
     }
   });
 
-  it('authenticates before reading a body: a stranger\'s malformed or oversized body still gets 401', async () => {
+  it("authenticates before reading a body: a stranger's malformed or oversized body still gets 401", async () => {
     for (const payload of ['{not json', 'x'.repeat(2_000_000)]) {
-      const res = await h.server.inject({ method: 'POST', url: '/v1/requests', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, payload });
+      const res = await h.server.inject({
+        method: 'POST',
+        url: '/v1/requests',
+        headers: { authorization: 'Bearer nope', 'content-type': 'application/json' },
+        payload,
+      });
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer');
     }
@@ -365,7 +375,9 @@ describe('authentication and roles', () => {
   it('shows the caller and what they may request', async () => {
     expect((await h.call('GET', '/v1/me', token('bob'))).body).toEqual({ id: 'bob', groups: ['developers', 'sre-leads'], roles: [], locked: false });
     const ents = (await h.call('GET', '/v1/entitlements', token('dave'))).body.entitlements;
-    expect(ents).toEqual([expect.objectContaining({ entitlement: 'db/admin', policies: [expect.objectContaining({ name: 'break-glass', breakGlass: true })] })]);
+    expect(ents).toEqual([
+      expect.objectContaining({ entitlement: 'db/admin', policies: [expect.objectContaining({ name: 'break-glass', breakGlass: true })] }),
+    ]);
   });
 
   it('rate limits per token with 429 HG_RATE_LIMITED', async () => {

@@ -70,12 +70,34 @@ describe('bad input never yields a 500', () => {
       ['POST', '/v1/reload'],
     ];
     const bodies: unknown[] = [
-      null, [], 'text', 42, true, { entitlements: null }, { entitlements: [{}] }, { entitlements: ['a/b'], duration: -1 },
-      { entitlements: ['db/read'], duration: '99999999999d' }, { entitlements: ['db/read'], startAt: '2026-02-30T25:00:00Z' },
-      { comment: { $gt: '' } }, { reason: ['x'] }, { duration: '1h'.repeat(20) }, { __proto__: { admin: true } },
+      null,
+      [],
+      'text',
+      42,
+      true,
+      { entitlements: null },
+      { entitlements: [{}] },
+      { entitlements: ['a/b'], duration: -1 },
+      { entitlements: ['db/read'], duration: '99999999999d' },
+      { entitlements: ['db/read'], startAt: '2026-02-30T25:00:00Z' },
+      { comment: { $gt: '' } },
+      { reason: ['x'] },
+      { duration: '1h'.repeat(20) },
+      { __proto__: { admin: true } },
       { constructor: { prototype: { x: 1 } } },
     ];
-    const queries = ['?limit=-1', '?limit=abc', '?limit=99999', '?status=bogus', '?cursor=%ff', '?since=yesterday', '?principal=&entitlement=', '?expectHead=1:zz', '?a[b]=c', '?mine=maybe'];
+    const queries = [
+      '?limit=-1',
+      '?limit=abc',
+      '?limit=99999',
+      '?status=bogus',
+      '?cursor=%ff',
+      '?since=yesterday',
+      '?principal=&entitlement=',
+      '?expectHead=1:zz',
+      '?a[b]=c',
+      '?mine=maybe',
+    ];
     for (const who of ['alice', 'admin']) {
       for (const [method, url] of routes) {
         for (const body of method === 'POST' ? bodies : [undefined]) {

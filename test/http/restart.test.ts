@@ -75,7 +75,11 @@ describe('running server', () => {
 
     const second = await startServer(configPath, env, log);
     try {
-      const { value } = await waitFor(() => api(second, 'GET', `/v1/requests/${g.body.id}`, 'alice'), (r) => r.body.status === 'expired', 3000);
+      const { value } = await waitFor(
+        () => api(second, 'GET', `/v1/requests/${g.body.id}`, 'alice'),
+        (r) => r.body.status === 'expired',
+        3000,
+      );
       expect(value.body).toMatchObject({ status: 'expired', access: 'removed' });
       // The half-approved request carried over and completes on the new server.
       const done = await api(second, 'POST', `/v1/requests/${p.body.id}/approve`, 'erin');

@@ -134,6 +134,6 @@ describe('npm test', () => {
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.lint).toMatch(/^eslint /);
     for (const dir of ['src', 'test', 'bench', 'scripts']) expect(pkg.scripts.lint!.split(' ')).toContain(dir);
-    expect(pkg.scripts.test).toMatch(/npm run typecheck && npm run lint && node scripts\/run-tests\.mjs/);
+    expect(pkg.scripts.test).toMatch(/npm run typecheck && npm run lint && npm run format:check && node scripts\/run-tests\.mjs/);
   });
 });

@@ -31,15 +31,15 @@ const BAD_TOKENS = [random('badtok-'), random('badtok2-'), random('querytok-'), 
 const IDEMPOTENCY_KEY = random('idem-');
 const SIGNING_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 /** The key's base64 body: the part that must never be printed. */
-const SIGNING_KEY_BODY = SIGNING_KEY.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+const SIGNING_KEY_BODY = SIGNING_KEY.split('\n')
+  .filter((l) => l && !l.startsWith('-----'))
+  .join('');
 
 function configYaml(dir: string, receiver: string, opts: { broken?: boolean } = {}): string {
   const doc = parseDocument(demoConfigYaml().split('{{dir}}').join(dir));
   doc.setIn(['server', 'allowedHosts'], ['127.0.0.1']);
   doc.setIn(['server', 'schedulerInterval'], '100ms');
-  (doc.get('principals') as { add(v: unknown): void }).add(
-    doc.createNode({ id: 'prom', roles: ['metrics'], apiTokens: [{ sha256: sha256(PROM_TOKEN) }] }),
-  );
+  (doc.get('principals') as { add(v: unknown): void }).add(doc.createNode({ id: 'prom', roles: ['metrics'], apiTokens: [{ sha256: sha256(PROM_TOKEN) }] }));
   doc.set(
     'webhooks',
     doc.createNode([
@@ -163,12 +163,24 @@ describe('logs never contain secrets or tokens (real server, log level trace)', 
     const id = ((await first.json()) as { id: string }).id;
     const replay = await call('/v1/requests', { method: 'POST', headers: { ...bearer('alice-demo-token'), 'idempotency-key': IDEMPOTENCY_KEY }, body: submit });
     expect(replay.status).toBe(200);
-    const mismatch = await call('/v1/requests', { method: 'POST', headers: { ...bearer('alice-demo-token'), 'idempotency-key': IDEMPOTENCY_KEY }, body: { ...submit, duration: '2h' } });
+    const mismatch = await call('/v1/requests', {
+      method: 'POST',
+      headers: { ...bearer('alice-demo-token'), 'idempotency-key': IDEMPOTENCY_KEY },
+      body: { ...submit, duration: '2h' },
+    });
     expect(mismatch.status).toBe(409);
     expect((await call(`/v1/requests/${id}/approve`, { method: 'POST', headers: bearer('bob-demo-token'), body: { comment: 'ok' } })).status).toBe(200);
     expect((await call(`/v1/requests/${id}/approve`, { method: 'POST', headers: bearer('alice-demo-token'), body: {} })).status).toBeGreaterThanOrEqual(400);
     expect((await call('/v1/check?principal=alice&entitlement=demo-db/admin', { headers: bearer('app-demo-token') })).status).toBe(200);
-    expect((await call('/v1/requests', { method: 'POST', headers: bearer('dave-demo-token'), body: { entitlements: ['demo-db/admin'], duration: '30m', breakGlass: true, reason: 'outage' } })).status).toBe(201);
+    expect(
+      (
+        await call('/v1/requests', {
+          method: 'POST',
+          headers: bearer('dave-demo-token'),
+          body: { entitlements: ['demo-db/admin'], duration: '30m', breakGlass: true, reason: 'outage' },
+        })
+      ).status,
+    ).toBe(201);
     expect((await call('/v1/requests?mine=true', { headers: bearer('carol-demo-token') })).status).toBe(200);
     expect((await call('/v1/audit?limit=3', { headers: bearer('auditor-demo-token') })).status).toBe(200);
     expect((await call('/v1/audit/verify', { headers: bearer('sec-admin-demo-token') })).status).toBe(200);
@@ -234,7 +246,10 @@ describe('logs never contain secrets or tokens (real server, log level trace)', 
       ['signing key (first line)', SIGNING_KEY_BODY.slice(0, 24)],
     ];
     const leaked = secrets.filter(([, v]) => output.includes(v) || output.includes(v.slice(0, 16)));
-    expect(leaked.map(([what]) => what), 'secrets found in the server output').toEqual([]);
+    expect(
+      leaked.map(([what]) => what),
+      'secrets found in the server output',
+    ).toEqual([]);
     // The API's answer to the failed reload does not echo them either.
     for (const [, v] of secrets) expect(refusedText).not.toContain(v);
 

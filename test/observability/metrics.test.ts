@@ -178,7 +178,10 @@ describe('metric values', () => {
       version: 2,
       body: JSON.stringify({ id, status: 'revoked', access: 'removing', endedAt }),
     });
-    await h.store.db.insertInto('requests').values([removing('req_removing_old', now - 61_000), removing('req_removing_new', now - 5_000)]).execute();
+    await h.store.db
+      .insertInto('requests')
+      .values([removing('req_removing_old', now - 61_000), removing('req_removing_new', now - 5_000)])
+      .execute();
     const outbox = (id: string, status: string, createdAt: number) => ({
       id,
       endpoint: 'siem',
@@ -194,7 +197,10 @@ describe('metric values', () => {
       created_at: createdAt,
       delivered_at: null,
     });
-    await h.store.db.insertInto('webhook_outbox').values([outbox('o1', 'pending', now - 30_000), outbox('o2', 'pending', now - 1000), outbox('o3', 'delivered', now - 90_000)]).execute();
+    await h.store.db
+      .insertInto('webhook_outbox')
+      .values([outbox('o1', 'pending', now - 30_000), outbox('o2', 'pending', now - 1000), outbox('o3', 'delivered', now - 90_000)])
+      .execute();
 
     const s = await samples();
     expect(valueOf(s, 'hourglass_revocations_pending')).toBe(2);

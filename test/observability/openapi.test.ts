@@ -71,7 +71,10 @@ describe('GET /openapi.json', () => {
         .filter((m) => METHODS.includes(m))
         .map((m) => `${m} ${path}`),
     );
-    expect(documented.filter((d) => !served.has(d)), 'documented operations the server does not serve').toEqual([]);
+    expect(
+      documented.filter((d) => !served.has(d)),
+      'documented operations the server does not serve',
+    ).toEqual([]);
     // Among them the operator surface of this issue.
     for (const op of ['get /metrics', 'get /openapi.json', 'get /docs', 'get /healthz', 'get /readyz', 'post /v1/requests/{id}/approve']) {
       expect(documented).toContain(op);
@@ -136,7 +139,12 @@ describe('GET /openapi.json', () => {
     const audit = doc.paths['/v1/audit'].get.parameters as Json[];
     expect(audit.find((p) => p.name === 'since')!.schema).toMatchObject({ type: 'string' });
     const check = doc.paths['/v1/check'].get.parameters as Json[];
-    expect(check.filter((p) => p.required).map((p) => p.name).sort()).toEqual(['entitlement', 'principal']);
+    expect(
+      check
+        .filter((p) => p.required)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['entitlement', 'principal']);
 
     const submit = doc.paths['/v1/requests'].post.requestBody;
     expect(submit.required).toBe(true);
@@ -164,7 +172,17 @@ describe('GET /openapi.json', () => {
     expect(one.default).toEqual({ $ref: '#/components/responses/Error' });
     const submit = doc.paths['/v1/requests'].post.responses;
     for (const s of ['409', '413', '422']) expect(submit[s]).toBeDefined();
-    for (const name of ['BadRequest', 'Unauthenticated', 'Forbidden', 'NotFound', 'Conflict', 'PayloadTooLarge', 'UnprocessableContent', 'TooManyRequests', 'ServiceUnavailable']) {
+    for (const name of [
+      'BadRequest',
+      'Unauthenticated',
+      'Forbidden',
+      'NotFound',
+      'Conflict',
+      'PayloadTooLarge',
+      'UnprocessableContent',
+      'TooManyRequests',
+      'ServiceUnavailable',
+    ]) {
       expect(doc.components.responses[name].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/errorResponse' });
     }
     expect(doc.components.responses.Forbidden.description).toContain('HG_SELF_APPROVAL');

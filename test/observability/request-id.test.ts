@@ -57,7 +57,7 @@ describe('x-request-id', () => {
     }
   });
 
-  it('keeps a caller\'s id when it is a short safe token, and replaces anything else', async () => {
+  it("keeps a caller's id when it is a short safe token, and replaces anything else", async () => {
     for (const given of ['abc-123', 'f6c1a2f0-6b1e-4b8e-9d7a-0c2a7b1e5f00', 'Root=1-67891233-abcdef012345678912345678', 'trace:01.2_x']) {
       const res = await h.server.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': given } });
       expect(res.headers['x-request-id']).toBe(given);
@@ -71,9 +71,16 @@ describe('x-request-id', () => {
 
   it('every log line of a request carries its id; one info line per request with route, status, time, principal', async () => {
     const before = logs.lines().length;
-    const res = await h.server.inject({ method: 'GET', url: '/v1/requests?mine=true', headers: { authorization: `Bearer ${token('alice')}`, 'x-request-id': 'trace-42' } });
+    const res = await h.server.inject({
+      method: 'GET',
+      url: '/v1/requests?mine=true',
+      headers: { authorization: `Bearer ${token('alice')}`, 'x-request-id': 'trace-42' },
+    });
     expect(res.statusCode).toBe(200);
-    const mine = logs.lines().slice(before).filter((l) => l.reqId === 'trace-42');
+    const mine = logs
+      .lines()
+      .slice(before)
+      .filter((l) => l.reqId === 'trace-42');
     expect(mine.map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
     const [incoming, done] = mine as [Record<string, any>, Record<string, any>];
     expect(incoming.level).toBe(20); // debug
@@ -86,7 +93,10 @@ describe('x-request-id', () => {
     // Probes log at debug only.
     const b2 = logs.lines().length;
     await h.server.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'probe-1' } });
-    const probe = logs.lines().slice(b2).filter((l) => l.reqId === 'probe-1');
+    const probe = logs
+      .lines()
+      .slice(b2)
+      .filter((l) => l.reqId === 'probe-1');
     expect(probe.every((l) => l.level === 20)).toBe(true);
     expect(probe.length).toBe(2);
   });
@@ -94,7 +104,11 @@ describe('x-request-id', () => {
   it('query parameters that look like credentials are redacted from logged URLs', async () => {
     const secret = 'sekret-value-0123456789';
     const before = logs.lines().length;
-    await h.server.inject({ method: 'GET', url: `/v1/me?token=${secret}&access_token=${secret}&api_key=${secret}&password=${secret}&sig=${secret}&limit=5`, headers: { 'x-request-id': 'redact-1' } });
+    await h.server.inject({
+      method: 'GET',
+      url: `/v1/me?token=${secret}&access_token=${secret}&api_key=${secret}&password=${secret}&sig=${secret}&limit=5`,
+      headers: { 'x-request-id': 'redact-1' },
+    });
     const text = JSON.stringify(logs.lines().slice(before));
     expect(text).toContain('redact-1');
     expect(text).not.toContain(secret);

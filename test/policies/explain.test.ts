@@ -59,12 +59,14 @@ describe('explain', () => {
   it('break-glass: no approval, reviewers named; non-members are not eligible', () => {
     const dave = explain(DEMO, { principal: 'dave', entitlements: ['demo-db/admin'], breakGlass: true, at: MONDAY_10 });
     expect(dave).toMatchObject({ allowed: true, breakGlass: true, selfService: true, approvals: [], durationSeconds: 3600 });
-    expect(dave.reviews).toEqual([{ policy: 'break-glass', withinSeconds: 86_400, reviewers: { groups: ['sre-leads'], users: [] }, eligibleReviewers: ['bob', 'carol'] }]);
+    expect(dave.reviews).toEqual([
+      { policy: 'break-glass', withinSeconds: 86_400, reviewers: { groups: ['sre-leads'], users: [] }, eligibleReviewers: ['bob', 'carol'] },
+    ]);
     const bob = explain(DEMO, { principal: 'bob', entitlements: ['demo-db/admin'], breakGlass: true, at: MONDAY_10 });
     expect(bob).toMatchObject({ allowed: false, code: 'HG_NOT_ELIGIBLE', policy: null, candidates: { 'demo-db/admin': [] } });
   });
 
-  it('refusals carry the code submission would give, and every candidate\'s reasons', () => {
+  it("refusals carry the code submission would give, and every candidate's reasons", () => {
     const r = explain(DEMO, { principal: 'alice', entitlements: ['demo-db/admin'], duration: '5h', ticket: 'X-1', reason: '', at: MONDAY_10 });
     expect(r.allowed).toBe(false);
     expect(r.code).toBe('HG_TERMS_NOT_MET');
@@ -78,7 +80,11 @@ describe('explain', () => {
   });
 
   it('unknown principals are not eligible, even when a policy names them; unknown entitlements are invalid input', () => {
-    expect(explain(DEMO, { principal: 'zed', entitlements: ['demo-db/read'], at: MONDAY_10 })).toMatchObject({ allowed: false, code: 'HG_NOT_ELIGIBLE', principalKnown: false });
+    expect(explain(DEMO, { principal: 'zed', entitlements: ['demo-db/read'], at: MONDAY_10 })).toMatchObject({
+      allowed: false,
+      code: 'HG_NOT_ELIGIBLE',
+      principalKnown: false,
+    });
     expect(explain(STRICT, { principal: 'ghost', entitlements: ['db/read'], at: MONDAY_10 })).toMatchObject({ allowed: false, code: 'HG_NOT_ELIGIBLE' });
     expect(explain(DEMO, { principal: 'alice', entitlements: ['demo-db/nope'], at: MONDAY_10 })).toMatchObject({
       allowed: false,

@@ -126,7 +126,9 @@ describe('hourglass policy test', () => {
     expect(lines).toContain(
       'FAIL wrong policy and approvals: expected policy break-glass, got developers-admin; expected approvals 2, got 1; expected approvers.groups [oncall], got [sre-leads]',
     );
-    expect(lines.find((l) => l.startsWith('FAIL refused unexpectedly: '))).toMatch(/expected allowed, got refused \(HG_TERMS_NOT_MET: .*9h exceeds the maximum 4h/);
+    expect(lines.find((l) => l.startsWith('FAIL refused unexpectedly: '))).toMatch(
+      /expected allowed, got refused \(HG_TERMS_NOT_MET: .*9h exceeds the maximum 4h/,
+    );
     expect(lines).toContain('PASS this one passes');
     expect(lines.find((l) => l.startsWith('FAIL expected refusal, allowed: '))).toContain('expected refused, got allowed under break-glass');
     expect(text.stdout).toMatch(/\n1 passed, 3 failed\n$/);
@@ -173,7 +175,11 @@ tests:
       `${tests}:13: tests[1].expect.policy: no policy "nope" in examples/demo.yaml`,
     ]);
     expect(text.stderr).toContain('8 problems');
-    expect(json(asJson)).toMatchObject({ valid: false, file: tests, problems: expect.arrayContaining([{ path: 'tests[0].durration', line: 7, message: expect.any(String) }]) });
+    expect(json(asJson)).toMatchObject({
+      valid: false,
+      file: tests,
+      problems: expect.arrayContaining([{ path: 'tests[0].durration', line: 7, message: expect.any(String) }]),
+    });
     expect(notYaml.code).toBe(2);
     expect(notYaml.stdout).toMatch(/syntax\.yaml:\d+: \(syntax\): /);
     expect(missing.code).toBe(2);
@@ -188,7 +194,20 @@ describe('hourglass policy explain --config (offline)', () => {
     const [ok, refused, asJson, unknown, noPrincipal] = await Promise.all([
       runCli(['policy', 'explain', '--config', DEMO, '--principal', 'alice', '--entitlement', 'demo-db/admin', '--for', '2h']),
       runCli(['policy', 'explain', '--config', DEMO, '--principal', 'alice', '--entitlement', 'demo-db/admin', '--for', '5h']),
-      runCli(['policy', 'explain', '--config', DEMO, '--principal', 'bob', '--entitlement', 'demo-db/admin', '--break-glass', '--at', '2026-01-05T10:00:00Z', '--json']),
+      runCli([
+        'policy',
+        'explain',
+        '--config',
+        DEMO,
+        '--principal',
+        'bob',
+        '--entitlement',
+        'demo-db/admin',
+        '--break-glass',
+        '--at',
+        '2026-01-05T10:00:00Z',
+        '--json',
+      ]),
       runCli(['policy', 'explain', '--config', DEMO, '--principal', 'alice', '--entitlement', 'demo-db/nope']),
       runCli(['policy', 'explain', '--config', DEMO, '--entitlement', 'demo-db/read']),
     ]);
@@ -223,7 +242,7 @@ describe('GET /v1/policies/explain and `policy explain` against a server', () =>
   };
   const as = cliAs(() => server);
 
-  it('anyone may explain their own request; admins and auditors anyone\'s', async () => {
+  it("anyone may explain their own request; admins and auditors anyone's", async () => {
     const [own, other, auditor, repeated, comma] = await Promise.all([
       get('alice-demo-token', 'entitlement=demo-db/admin&duration=2h'),
       get('alice-demo-token', 'principal=bob&entitlement=demo-db/admin'),

@@ -20,7 +20,8 @@ const SEMANTIC_PROBLEM: Record<string, { target: string; problem: RegExp } | 'no
   hourglass: 'no semantic checks',
   postgres: {
     target: '    type: postgres\n    url: postgres://hourglass:pw@127.0.0.1:5432/app\n    entitlements:\n      write: { roles: [pg_write_server_files] }\n',
-    problem: /^(.*):8: targets\.t\.entitlements\.write\.roles\[0\]: role "pg_write_server_files" is a privileged built-in role; set allowPrivilegedRoles: true to permit it$/m,
+    problem:
+      /^(.*):8: targets\.t\.entitlements\.write\.roles\[0\]: role "pg_write_server_files" is a privileged built-in role; set allowPrivilegedRoles: true to permit it$/m,
   },
   mariadb: {
     target: '    type: mariadb\n    url: mysql://hourglass:pw@127.0.0.1:3306\n    entitlements:\n      all: { privileges: ["SELECT ON *.*"] }\n',
@@ -34,7 +35,10 @@ const SEMANTIC_PROBLEM: Record<string, { target: string; problem: RegExp } | 'no
 
 const fileFor = (kind: string, target: string) => {
   const p = path.join(tmp, `${kind}.yaml`);
-  writeFileSync(p, `server: { store: "sqlite:${path.join(tmp, `${kind}.db`)}", listen: "127.0.0.1:0" }\ncredentials: { key: ${KEY} }\ntargets:\n  t:\n${target}`);
+  writeFileSync(
+    p,
+    `server: { store: "sqlite:${path.join(tmp, `${kind}.db`)}", listen: "127.0.0.1:0" }\ncredentials: { key: ${KEY} }\ntargets:\n  t:\n${target}`,
+  );
   return p;
 };
 

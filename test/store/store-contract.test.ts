@@ -140,10 +140,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     await store.transaction((tx) => tx.insertRequest(r));
     const a = { ...r, status: 'denied' as const, version: 2 };
     const b = { ...r, status: 'cancelled' as const, version: 2 };
-    const results = await Promise.all([
-      store.transaction((tx) => tx.updateRequest(r, a)),
-      store.transaction((tx) => tx.updateRequest(r, b)),
-    ]);
+    const results = await Promise.all([store.transaction((tx) => tx.updateRequest(r, a)), store.transaction((tx) => tx.updateRequest(r, b))]);
     expect(results.filter(Boolean)).toHaveLength(1);
     const final = await store.getRequest('req_a2');
     expect(final?.version).toBe(2);
@@ -224,15 +221,21 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     const before = (await store.auditHead())?.seq ?? 0;
     await store.transaction((tx) => tx.appendAudit([event('ev-1'), event('ev-2', 'other.event')]));
     await store.transaction((tx) => tx.appendAudit([event('ev-3')]));
-    await expect(store.transaction(async (tx) => {
-      await tx.appendAudit([event('ev-rolled-back')]);
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.appendAudit([event('ev-rolled-back')]);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     // Counted after commit, once each; a rolled-back transaction's events never.
     expect(committed).toEqual([['test.event', 'other.event'], ['test.event']]);
     expect(await store.unchainedAudit()).toEqual({ count: 0 });
     const links = await store.readChain(before + 1, 10);
-    expect(links.map((l) => [l.seq, l.id])).toEqual([[before + 1, 'ev-1'], [before + 2, 'ev-2'], [before + 3, 'ev-3']]);
+    expect(links.map((l) => [l.seq, l.id])).toEqual([
+      [before + 1, 'ev-1'],
+      [before + 2, 'ev-2'],
+      [before + 3, 'ev-3'],
+    ]);
     expect(links[1]!.prevHash).toBe(links[0]!.hash);
     expect(verifyLinks(links.slice(1), { lastSeq: before + 1, head: links[0]!.hash, count: 1 }).firstBadSeq).toBeUndefined();
     expect((await store.auditHead())?.seq).toBe(before + 3);

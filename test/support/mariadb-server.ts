@@ -55,14 +55,14 @@ const SERVER_CANDIDATES = ['/usr/sbin/mariadbd', '/usr/sbin/mysqld', '/usr/bin/m
 const INSTALL_CANDIDATES = ['/usr/bin/mariadb-install-db', '/usr/bin/mysql_install_db', '/usr/sbin/mariadb-install-db'];
 
 /** Locates mariadbd and mariadb-install-db; throws, naming the install script, when they are missing. */
-export function findMariadbBinaries(
-  serverCandidates: string[] = SERVER_CANDIDATES,
-  installCandidates: string[] = INSTALL_CANDIDATES,
-): MariadbBinaries {
+export function findMariadbBinaries(serverCandidates: string[] = SERVER_CANDIDATES, installCandidates: string[] = INSTALL_CANDIDATES): MariadbBinaries {
   const server = serverCandidates.find((p) => existsSync(p));
   const installDb = installCandidates.find((p) => existsSync(p));
   if (!server || !installDb) {
-    const missing = [!server && `mariadbd (looked in ${serverCandidates.join(', ')})`, !installDb && `mariadb-install-db (looked in ${installCandidates.join(', ')})`]
+    const missing = [
+      !server && `mariadbd (looked in ${serverCandidates.join(', ')})`,
+      !installDb && `mariadb-install-db (looked in ${installCandidates.join(', ')})`,
+    ]
       .filter(Boolean)
       .join(' and ');
     throw new Error(
@@ -79,7 +79,6 @@ export function findMariadbBinaries(
 // ---------------------------------------------------------------------------
 // Running as root: the server runs as the `mysql` OS user when it exists (the Debian package
 // creates it), with the temp directory handed to it; otherwise as root (`--user=root`).
-
 
 let mysqlUserExists: Promise<boolean> | undefined;
 function hasMysqlUser(): Promise<boolean> {
@@ -122,7 +121,6 @@ const SPEED_FLAGS = [
   '--skip-name-resolve',
   '--performance-schema=0',
 ];
-
 
 function tail(file: string, lines = 40): string {
   try {
@@ -204,9 +202,7 @@ async function launch(
     if (existsSync(socket) && (await canQuery(socket))) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(
-        `mariadbd did not accept connections within ${START_TIMEOUT_MS / 1000} s (port ${port}).\n--- error log ---\n${tail(errorLog)}`,
-      );
+      throw new Error(`mariadbd did not accept connections within ${START_TIMEOUT_MS / 1000} s (port ${port}).\n--- error log ---\n${tail(errorLog)}`);
     }
     await sleep(50);
   }

@@ -218,14 +218,24 @@ class MemoryConnector implements Connector {
   }
 
   async removeOrphan(found: FoundAccess): Promise<void> {
-    await this.server.enter({ verb: 'removeOrphan', target: this.server.name, account: found.account, ...(found.requestId ? { requestId: found.requestId } : {}) });
+    await this.server.enter({
+      verb: 'removeOrphan',
+      target: this.server.name,
+      account: found.account,
+      ...(found.requestId ? { requestId: found.requestId } : {}),
+    });
     if (!found.account.startsWith(this.prefix)) throw new HgError('HG_TARGET_UNAVAILABLE', `target "${this.server.name}": ${found.account} is not Hourglass's`);
     this.server.accounts.delete(found.account);
     if (this.capabilities.endsSessions) this.server.endSessions(found.account);
   }
 
   async trimExtra(found: FoundAccess, extra: string[]): Promise<void> {
-    await this.server.enter({ verb: 'trimExtra', target: this.server.name, account: found.account, ...(found.requestId ? { requestId: found.requestId } : {}) });
+    await this.server.enter({
+      verb: 'trimExtra',
+      target: this.server.name,
+      account: found.account,
+      ...(found.requestId ? { requestId: found.requestId } : {}),
+    });
     const a = this.server.accounts.get(found.account);
     if (a) a.holds = a.holds.filter((h) => !extra.includes(h));
   }
@@ -267,7 +277,9 @@ export function createMemoryKind(opts: MemoryKindOptions = {}): MemoryKind {
     capabilities: () => capabilities,
     validate: (t: TargetConfig) =>
       Object.entries(t.entitlements).flatMap(([name, e]) =>
-        holdsOf(e).filter((h) => !known.has(h)).map((h) => ({ path: ['entitlements', name, 'holds'], message: `no such privilege ${h} on this target` })),
+        holdsOf(e)
+          .filter((h) => !known.has(h))
+          .map((h) => ({ path: ['entitlements', name, 'holds'], message: `no such privilege ${h} on this target` })),
       ),
     create: (t, o) => new MemoryConnector(kind, capabilities, target(t.name), t.accountPrefix ?? 'hg_', o.secretsToScrub),
   };

@@ -27,14 +27,12 @@ describe('startPostgres', () => {
     const server = await startPostgres();
     started.push(server);
 
-    expect(server.url).toBe(
-      `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/hourglass_test`,
-    );
+    expect(server.url).toBe(`postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/hourglass_test`);
     expect(server.adminUrl).toMatch(new RegExp(`@127\\.0\\.0\\.1:${server.port}/postgres$`));
 
     const [row] = await query<{ current_user: string; db: string; enc: string }>(
       server.url,
-      "SELECT current_user, current_database() AS db, pg_encoding_to_char(encoding) AS enc FROM pg_database WHERE datname = current_database()",
+      'SELECT current_user, current_database() AS db, pg_encoding_to_char(encoding) AS enc FROM pg_database WHERE datname = current_database()',
     );
     expect(row).toEqual({ current_user: 'postgres', db: 'hourglass_test', enc: 'UTF8' });
 
@@ -60,10 +58,7 @@ describe('startPostgres', () => {
     expect(a.port).not.toBe(b.port);
     expect(a.dir).not.toBe(b.dir);
     await query(a.url, 'CREATE TABLE only_in_a (x int)');
-    const inB = await query<{ n: string }>(
-      b.adminUrl,
-      "SELECT count(*) AS n FROM pg_database WHERE datname = 'a'",
-    );
+    const inB = await query<{ n: string }>(b.adminUrl, "SELECT count(*) AS n FROM pg_database WHERE datname = 'a'");
     expect(inB[0]?.n).toBe('0');
   });
 

@@ -89,7 +89,6 @@ function compareVersions(a: string, b: string): number {
 // Running as root: PostgreSQL refuses to run as root, so the data directory
 // belongs to the `postgres` OS user and the server runs as that user.
 
-
 interface OsUser {
   uid: number;
   gid: number;
@@ -178,7 +177,6 @@ async function canQuery(port: number, password: string): Promise<boolean> {
   }
 }
 
-
 interface Running {
   child: ChildProcess;
   port: number;
@@ -198,14 +196,22 @@ async function launch(
 ): Promise<Running> {
   const port = await freePort();
   const pgArgs = [
-    '-D', dataDir,
-    '-p', String(port),
-    '-k', sockDir,
-    '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off',
-    '-c', 'max_connections=200',
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-k',
+    sockDir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=200',
     ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${String(v)}`]),
   ];
   const postgresBin = path.join(binDir, 'postgres');
@@ -236,8 +242,7 @@ async function launch(
     const exited = ended.exited;
     if (exited) {
       const err = new Error(
-        `postgres exited during startup (code ${exited.code}, signal ${exited.signal}) on port ${port}.\n` +
-          `--- server log ---\n${logTail()}`,
+        `postgres exited during startup (code ${exited.code}, signal ${exited.signal}) on port ${port}.\n` + `--- server log ---\n${logTail()}`,
       ) as Error & { portInUse?: boolean };
       err.portInUse = /could not bind|address already in use|could not create any TCP\/IP sockets/i.test(logTail());
       throw err;
@@ -245,10 +250,7 @@ async function launch(
     if (await canQuery(port, password)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(
-        `postgres did not accept connections on 127.0.0.1:${port} within ${START_TIMEOUT_MS / 1000} s.\n` +
-          `--- server log ---\n${logTail()}`,
-      );
+      throw new Error(`postgres did not accept connections on 127.0.0.1:${port} within ${START_TIMEOUT_MS / 1000} s.\n` + `--- server log ---\n${logTail()}`);
     }
     await sleep(100);
   }
@@ -274,12 +276,14 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     if (user) await run('chown', ['-R', 'postgres:', dir], dir);
 
     const initdbArgs = [
-      '-D', dataDir,
+      '-D',
+      dataDir,
       '--auth-local=trust',
       '--auth-host=scram-sha-256',
       '--username=postgres',
       `--pwfile=${pwFile}`,
-      '-E', 'UTF8',
+      '-E',
+      'UTF8',
       '--locale=C',
       '--no-sync',
     ];

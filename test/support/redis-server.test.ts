@@ -12,7 +12,11 @@ function bareClient(port: number): Redis {
   return c;
 }
 
-const errorOf = (p: Promise<unknown>) => p.then(() => '', (e: Error) => e.message);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => '',
+    (e: Error) => e.message,
+  );
 
 describe('startRedis', () => {
   const started: RedisServer[] = [];
@@ -52,10 +56,11 @@ describe('startRedis', () => {
       expect(await root.set('app:x', 'v')).toBe('OK');
       const lines = (await root.call('ACL', 'LIST')) as string[];
       // Redis reorders rules when it prints them: compare the sets.
-      const admin = lines.find((l) => l.startsWith('user hourglass '))!.split(' ').slice(2);
-      expect(admin.filter((t) => !t.startsWith('#')).sort()).toEqual(
-        ['on', ...REDIS_ADMIN_ACL_RULES.split(' ').filter((t) => t !== 'resetkeys')].sort(),
-      );
+      const admin = lines
+        .find((l) => l.startsWith('user hourglass '))!
+        .split(' ')
+        .slice(2);
+      expect(admin.filter((t) => !t.startsWith('#')).sort()).toEqual(['on', ...REDIS_ADMIN_ACL_RULES.split(' ').filter((t) => t !== 'resetkeys')].sort());
       expect(lines.find((l) => l.startsWith('user default '))).toMatch(/^user default off /);
       // Nothing persisted, nothing listening beyond loopback.
       expect(await root.call('CONFIG', 'GET', 'save')).toEqual(['save', '']);

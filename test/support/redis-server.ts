@@ -77,8 +77,6 @@ export function aclFileText(adminPassword: string, rootPassword: string): string
 // ---------------------------------------------------------------------------
 // Servers still running when the process exits are killed ('exit' handlers are synchronous).
 
-
-
 // ---------------------------------------------------------------------------
 // TLS: a throwaway CA and a server certificate for 127.0.0.1 / localhost.
 

@@ -186,7 +186,10 @@ describe('postgres target end to end', () => {
     // Not silently re-added, and reported once.
     const again = await reconciler.reconcileTarget('app-db');
     expect(again.missing).toEqual([]);
-    const roles = await su.query(`SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`, [account]);
+    const roles = await su.query(
+      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`,
+      [account],
+    );
     expect(roles.rows).toEqual([]);
   });
 });
@@ -229,7 +232,10 @@ describe('reconciliation with removeExtraPrivileges', () => {
       const report = await new Reconciler(h.app.deps, connectors).reconcileTarget('app-db');
       await connectors.closeAll();
       expect(report.extra).toEqual([{ requestId: res.body.id, account, extra: ['app_admin'], trimmed: true }]);
-      const held = await su.query(`SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1`, [account]);
+      const held = await su.query(
+        `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1`,
+        [account],
+      );
       expect(held.rows.map((r) => r.rolname)).toEqual(['app_read']);
       const session = await login(c);
       expect((await session.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBeGreaterThan(0);

@@ -91,14 +91,25 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
     clock.advance(1000);
     const [row] = await s1!.claimDue(clock.now(), ['a'], 1, clock.now() + 1000);
     const stale = all.find((r) => r.id === row!.id)!;
-    await s0!.finishAttempt(stale, { outboxId: stale.id, endpoint: 'a', attempt: 1, at: clock.now(), statusCode: 500, durationMs: 1, error: 'HTTP 500' }, { delivered: false, nextAttemptAt: clock.now() });
+    await s0!.finishAttempt(
+      stale,
+      { outboxId: stale.id, endpoint: 'a', attempt: 1, at: clock.now(), statusCode: 500, durationMs: 1, error: 'HTTP 500' },
+      { delivered: false, nextAttemptAt: clock.now() },
+    );
     expect(await s0!.claimDue(clock.now(), ['a'], 100, clock.now() + 1000).then((r) => r.some((x) => x.id === row!.id))).toBe(false);
     // ...but a success counts whoever had it.
-    await s0!.finishAttempt(stale, { outboxId: stale.id, endpoint: 'a', attempt: 1, at: clock.now(), statusCode: 204, durationMs: 1, error: null }, { delivered: true });
+    await s0!.finishAttempt(
+      stale,
+      { outboxId: stale.id, endpoint: 'a', attempt: 1, at: clock.now(), statusCode: 204, durationMs: 1, error: null },
+      { delivered: true },
+    );
     const after = await stores[0]!.db.selectFrom('webhook_outbox').selectAll().where('id', '=', row!.id).executeTakeFirstOrThrow();
     expect(after.status).toBe('delivered');
     await stores[0]!.db.deleteFrom('webhook_deliveries').execute();
-    await stores[0]!.db.updateTable('webhook_outbox').set({ status: 'pending', attempts: 0, next_attempt_at: T0, last_status: null, last_error: null, delivered_at: null }).execute();
+    await stores[0]!.db
+      .updateTable('webhook_outbox')
+      .set({ status: 'pending', attempts: 0, next_attempt_at: T0, last_status: null, last_error: null, delivered_at: null })
+      .execute();
     clock.set(T0);
   });
 
@@ -126,7 +137,10 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
     await stores[0]!.transaction((tx) => tx.appendAudit([{ id: 'ev-leak', at: T0, type: 'test.leak', actor: 'alice' }]));
     const w = createWebhookWorker(deps, outboxOf(stores[0]!), { detached: false, sender: leaky });
     await w.runOnce();
-    const log = await createWebhookService(deps, outboxOf(stores[0]!)).deliveries({ id: 'admin', groups: [], roles: ['admin'] }, { limit: 10, eventId: 'ev-leak' });
+    const log = await createWebhookService(deps, outboxOf(stores[0]!)).deliveries(
+      { id: 'admin', groups: [], roles: ['admin'] },
+      { limit: 10, eventId: 'ev-leak' },
+    );
     expect(log.deliveries.map((d) => d.webhook).sort()).toEqual(['a', 'b']);
     for (const d of log.deliveries) expect(d).toMatchObject({ outcome: 'failed', statusCode: null, error: 'TLS failure near [redacted] (x)' });
     expect(JSON.stringify(log)).not.toContain(SECRET_A);

@@ -108,7 +108,7 @@ describe('delivery', () => {
     expect(rx.on('/grants')).toHaveLength(1);
 
     // Not again before the backoff: attempt n waits half of min(1h, 10s * 2^(n-1)) with the jitter pinned.
-    const row = async () => (await h.store.db.selectFrom('webhook_outbox').selectAll().where('endpoint', '=', 'grants').executeTakeFirstOrThrow());
+    const row = async () => await h.store.db.selectFrom('webhook_outbox').selectAll().where('endpoint', '=', 'grants').executeTakeFirstOrThrow();
     let now = h.clock.now();
     expect((await row()).next_attempt_at).toBe(now + 5_000);
     h.clock.advance(4_999);
@@ -141,7 +141,9 @@ describe('delivery', () => {
     expect(rx.on('/grants')).toHaveLength(4);
 
     const log = (await h.call('GET', '/v1/webhooks/deliveries?endpoint=grants', token('auditor'))).body.deliveries;
-    expect(log.map((d: { attempt: number; outcome: string; statusCode: number; error: string | null }) => [d.attempt, d.outcome, d.statusCode, d.error])).toEqual([
+    expect(
+      log.map((d: { attempt: number; outcome: string; statusCode: number; error: string | null }) => [d.attempt, d.outcome, d.statusCode, d.error]),
+    ).toEqual([
       [4, 'delivered', 200, null],
       [3, 'failed', 500, 'HTTP 500'],
       [2, 'failed', 500, 'HTTP 500'],
@@ -272,7 +274,10 @@ describe('durability', () => {
     await pass(w);
     expect(rx.on('/grants')).toHaveLength(1);
     const head = (await h.store.auditHead())!.seq;
-    await h.store.db.deleteFrom('audit_events').where('seq', '>=', head - 1).execute();
+    await h.store.db
+      .deleteFrom('audit_events')
+      .where('seq', '>=', head - 1)
+      .execute();
     await pass(w);
     expect(await createWebhookService(deps(), h.stores.webhooks).store.getCursor()).toBe(head - 2);
     await submit('bob', { entitlements: ['db/read'], duration: '1h' });
@@ -401,7 +406,12 @@ describe('API', () => {
     expect(ok.body).toMatchObject({ webhook: 'grants', eventId, eventType: 'grant.activated', queued: true });
     const audit = (await h.call('GET', '/v1/audit?type=webhook.*', token('auditor'))).body.events;
     expect(audit).toEqual([
-      expect.objectContaining({ id: ok.body.requestEventId, type: 'webhook.redelivery_requested', actor: 'admin', details: expect.objectContaining({ webhook: 'grants', eventId }) }),
+      expect.objectContaining({
+        id: ok.body.requestEventId,
+        type: 'webhook.redelivery_requested',
+        actor: 'admin',
+        details: expect.objectContaining({ webhook: 'grants', eventId }),
+      }),
     ]);
 
     await pass(w);

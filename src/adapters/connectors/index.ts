@@ -9,9 +9,4 @@ import { mariadbConnectorFactory } from './mariadb/index.js';
 import { postgresConnectorFactory } from './postgres/index.js';
 import { redisConnectorFactory } from './redis/index.js';
 
-export const connectorFactories: readonly ConnectorFactory[] = [
-  hourglassKindFactory,
-  postgresConnectorFactory,
-  mariadbConnectorFactory,
-  redisConnectorFactory,
-];
+export const connectorFactories: readonly ConnectorFactory[] = [hourglassKindFactory, postgresConnectorFactory, mariadbConnectorFactory, redisConnectorFactory];

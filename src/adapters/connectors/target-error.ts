@@ -9,8 +9,7 @@ import { redact } from '../../core/redact.js';
 /** Secrets to scrub: a list, or a function that scrubs (a connector's own, which knows them). */
 export type Secrets = readonly string[] | ((text: string) => string);
 
-const scrubberOf = (secrets: Secrets): ((text: string) => string) =>
-  typeof secrets === 'function' ? secrets : (text) => redact(text, secrets);
+const scrubberOf = (secrets: Secrets): ((text: string) => string) => (typeof secrets === 'function' ? secrets : (text) => redact(text, secrets));
 
 /**
  * `cause` is the driver error; `text` replaces its message where the kind words it better (the

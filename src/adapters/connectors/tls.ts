@@ -58,7 +58,8 @@ export function tlsProblems(raw: unknown): TargetProblem[] {
     if (problem) problems.push({ path: ['tls', key], message: problem });
   }
   if ((t.cert === undefined) !== (t.key === undefined)) problems.push({ path: ['tls'], message: 'give both cert and key (client certificate) or neither' });
-  if (mode === 'disable' && (t.ca !== undefined || t.cert !== undefined)) problems.push({ path: ['tls', 'mode'], message: 'is disable, but certificates are given' });
+  if (mode === 'disable' && (t.ca !== undefined || t.cert !== undefined))
+    problems.push({ path: ['tls', 'mode'], message: 'is disable, but certificates are given' });
   return problems;
 }
 

@@ -11,13 +11,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * accepted (any may match), so a receiver can keep working while a secret is rotated.
  * Returns a boolean on purpose: an object result would be truthy in an `if` even when it says no.
  */
-export function verifyWebhookSignature(
-  secret: string,
-  header: string | undefined | null,
-  body: string | Buffer,
-  nowMs: number,
-  toleranceSec = 300,
-): boolean {
+export function verifyWebhookSignature(secret: string, header: string | undefined | null, body: string | Buffer, nowMs: number, toleranceSec = 300): boolean {
   if (!secret || typeof header !== 'string' || header.length > 4096) return false;
   let timestamp: string | undefined;
   const signatures: string[] = [];

@@ -78,7 +78,11 @@ export class KyselyCheckpointStore implements CheckpointStore {
   }
 
   async setShipped(seq: number, shipped: Record<string, number>) {
-    await this.db.updateTable('audit_checkpoints').set({ shipped: JSON.stringify(shipped) }).where('seq', '=', seq).execute();
+    await this.db
+      .updateTable('audit_checkpoints')
+      .set({ shipped: JSON.stringify(shipped) })
+      .where('seq', '=', seq)
+      .execute();
   }
 }
 
@@ -106,7 +110,13 @@ export function fileShipper(path: string): CheckpointShipper {
  * webhooks (`Hourglass-Signature`, header `Hourglass-Event: audit.checkpoint`), with the outbound
  * address guard (`server.allowedHosts`). Any status but 2xx is a failure, retried later.
  */
-export function webhookShipper(opts: { url: string; secret: string; allowedHosts: () => readonly string[]; clock: Clock; timeoutMs?: number }): CheckpointShipper {
+export function webhookShipper(opts: {
+  url: string;
+  secret: string;
+  allowedHosts: () => readonly string[];
+  clock: Clock;
+  timeoutMs?: number;
+}): CheckpointShipper {
   return {
     name: 'webhook',
     async ship(line: CheckpointLine) {

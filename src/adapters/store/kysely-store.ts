@@ -8,18 +8,7 @@ import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } fr
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
 import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
-import type {
-  AuditEvent,
-  AuditFilter,
-  AuditPage,
-  GrantRow,
-  HeldAccess,
-  IdempotencyRecord,
-  Lock,
-  RequestFilter,
-  Store,
-  StoreTx,
-} from '../../app/ports.js';
+import type { AuditEvent, AuditFilter, AuditPage, GrantRow, HeldAccess, IdempotencyRecord, Lock, RequestFilter, Store, StoreTx } from '../../app/ports.js';
 import type { AuditEventsTable, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -39,8 +28,7 @@ function toRow(req: AccessRequest) {
     access: req.access,
     requester: req.requester,
     due_at: dueAt(req) ?? null,
-    access_due_at:
-      req.access === 'provisioning' || req.access === 'removing' || needsTargetExtension(req) ? (req.accessNextAt ?? req.requestedAt) : null,
+    access_due_at: req.access === 'provisioning' || req.access === 'removing' || needsTargetExtension(req) ? (req.accessNextAt ?? req.requestedAt) : null,
     requested_at: req.requestedAt,
     version: req.version,
     body: JSON.stringify(req),
@@ -99,13 +87,7 @@ function toLink(row: AuditRow): StoredChainLink {
 
 /** The newest link, read by the unique index on seq (a backward scan that stops at once). */
 async function readHead(db: Db): Promise<{ seq: number; hash: string; at: number } | undefined> {
-  const row = await db
-    .selectFrom('audit_events')
-    .select(['seq', 'hash', 'at'])
-    .where('seq', 'is not', null)
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+  const row = await db.selectFrom('audit_events').select(['seq', 'hash', 'at']).where('seq', 'is not', null).orderBy('seq', 'desc').limit(1).executeTakeFirst();
   return row ? { seq: Number(row.seq), hash: row.hash!, at: Number(row.at) } : undefined;
 }
 
@@ -130,12 +112,7 @@ class KyselyTx implements StoreTx {
   }
 
   async updateRequest(prev: AccessRequest, next: AccessRequest) {
-    const res = await this.db
-      .updateTable('requests')
-      .set(toRow(next))
-      .where('id', '=', prev.id)
-      .where('version', '=', prev.version)
-      .executeTakeFirst();
+    const res = await this.db.updateTable('requests').set(toRow(next)).where('id', '=', prev.id).where('version', '=', prev.version).executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) return false;
     if (prev.status !== next.status || prev.expiresAt !== next.expiresAt) {
       await this.db.deleteFrom('grants').where('request_id', '=', prev.id).execute();
@@ -146,12 +123,7 @@ class KyselyTx implements StoreTx {
   }
 
   async openRequestsOf(requester: string) {
-    const rows = await this.db
-      .selectFrom('requests')
-      .select('body')
-      .where('requester', '=', requester)
-      .where('status', 'in', OPEN_STATUSES)
-      .execute();
+    const rows = await this.db.selectFrom('requests').select('body').where('requester', '=', requester).where('status', 'in', OPEN_STATUSES).execute();
     return rows.map(parse);
   }
 
@@ -214,7 +186,10 @@ class KyselyTx implements StoreTx {
       return row;
     });
     for (let i = 0; i < rows.length; i += AUDIT_INSERT_ROWS) {
-      await this.db.insertInto('audit_events').values(rows.slice(i, i + AUDIT_INSERT_ROWS)).execute();
+      await this.db
+        .insertInto('audit_events')
+        .values(rows.slice(i, i + AUDIT_INSERT_ROWS))
+        .execute();
     }
     return events.map((e) => e.type);
   }
@@ -230,10 +205,7 @@ class KyselyTx implements StoreTx {
   }
 
   async putIdempotency(principal: string, key: string, record: IdempotencyRecord, at: number) {
-    await this.db
-      .insertInto('idempotency')
-      .values({ principal, key, fingerprint: record.fingerprint, request_id: record.requestId, created_at: at })
-      .execute();
+    await this.db.insertInto('idempotency').values({ principal, key, fingerprint: record.fingerprint, request_id: record.requestId, created_at: at }).execute();
   }
 
   getLock(kind: Kind, subject: string) {
@@ -383,13 +355,7 @@ export class KyselyStore implements Store {
   }
 
   async listGrants(filter: Parameters<Store['listGrants']>[0]) {
-    let q = this.db
-      .selectFrom('grants')
-      .selectAll()
-      .where('expires_at', '>', filter.now)
-      .orderBy('request_id')
-      .orderBy('entitlement')
-      .limit(filter.limit);
+    let q = this.db.selectFrom('grants').selectAll().where('expires_at', '>', filter.now).orderBy('request_id').orderBy('entitlement').limit(filter.limit);
     if (filter.principal) q = q.where('principal', '=', filter.principal);
     if (filter.entitlement) q = q.where('entitlement', '=', filter.entitlement);
     const after = filter.after;
@@ -407,12 +373,7 @@ export class KyselyStore implements Store {
   }
 
   async listLocks(kind: Kind) {
-    const rows = await this.db
-      .selectFrom('locks')
-      .select(['subject', 'by_principal', 'at', 'reason'])
-      .where('kind', '=', kind)
-      .orderBy('subject')
-      .execute();
+    const rows = await this.db.selectFrom('locks').select(['subject', 'by_principal', 'at', 'reason']).where('kind', '=', kind).orderBy('subject').execute();
     return rows.map(toLock);
   }
 
@@ -433,13 +394,7 @@ export class KyselyStore implements Store {
   }
 
   async readChain(fromSeq: number, limit: number) {
-    const rows = await this.db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('seq', '>=', fromSeq)
-      .orderBy('seq')
-      .limit(limit)
-      .execute();
+    const rows = await this.db.selectFrom('audit_events').selectAll().where('seq', '>=', fromSeq).orderBy('seq').limit(limit).execute();
     return rows.map(toLink);
   }
 

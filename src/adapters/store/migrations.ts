@@ -36,9 +36,7 @@ function initial(dialect: Dialect): Migration {
 
       await db.schema
         .createTable('audit_events')
-        .addColumn('pos', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-        )
+        .addColumn('pos', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('at', 'bigint', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
@@ -110,9 +108,7 @@ function outboxAndCheckpoints(dialect: Dialect): Migration {
 
       await db.schema
         .createTable('webhook_deliveries')
-        .addColumn('pos', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
-        )
+        .addColumn('pos', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('outbox_id', 'text', (c) => c.notNull())
         .addColumn('endpoint', 'text', (c) => c.notNull())
         .addColumn('attempt', 'integer', (c) => c.notNull())
@@ -221,7 +217,10 @@ function chainInTransaction(dialect: Dialect): Migration {
       }
       if (seq > 0) {
         await db.deleteFrom('hg_state').where('key', '=', TIME_ORDER_KEY).execute();
-        await db.insertInto('hg_state').values({ key: TIME_ORDER_KEY, value: JSON.stringify({ seq, linkedAtUpgrade: linked }) }).execute();
+        await db
+          .insertInto('hg_state')
+          .values({ key: TIME_ORDER_KEY, value: JSON.stringify({ seq, linkedAtUpgrade: linked }) })
+          .execute();
       }
     },
   };

@@ -40,7 +40,9 @@ function toOutbox(r: Selectable<WebhookOutboxTable>): OutboxRow {
   };
 }
 
-function toAttempt(r: Pick<Selectable<WebhookDeliveriesTable>, 'outbox_id' | 'endpoint' | 'attempt' | 'at' | 'status_code' | 'duration_ms' | 'error'>): AttemptRecord {
+function toAttempt(
+  r: Pick<Selectable<WebhookDeliveriesTable>, 'outbox_id' | 'endpoint' | 'attempt' | 'at' | 'status_code' | 'duration_ms' | 'error'>,
+): AttemptRecord {
   return {
     outboxId: r.outbox_id,
     endpoint: r.endpoint,
@@ -113,7 +115,9 @@ export class KyselyWebhookStore implements WebhookStore {
           .insertInto('webhook_outbox')
           .values(newRow(r))
           .onConflict((oc) =>
-            oc.columns(['endpoint', 'event_id']).doUpdateSet({ status: 'pending', next_attempt_at: now, delivered_at: null, last_status: null, last_error: null }),
+            oc
+              .columns(['endpoint', 'event_id'])
+              .doUpdateSet({ status: 'pending', next_attempt_at: now, delivered_at: null, last_status: null, last_error: null }),
           )
           .execute();
       }

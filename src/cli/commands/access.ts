@@ -43,7 +43,10 @@ function pickTargets(creds: CredentialsJson, target: string | undefined, one: st
     return [[target, found]];
   }
   if (one && all.length === 0) throw new NoSuchCredentials(`request ${creds.requestId} has no credentials: its targets issue none`);
-  if (one && all.length > 1) throw new UsageError(`request ${creds.requestId} has credentials for ${all.length} targets (${all.map(([n]) => n).join(', ')}): ${one} needs --target NAME`);
+  if (one && all.length > 1)
+    throw new UsageError(
+      `request ${creds.requestId} has credentials for ${all.length} targets (${all.map(([n]) => n).join(', ')}): ${one} needs --target NAME`,
+    );
   return all;
 }
 
@@ -60,7 +63,12 @@ async function kindClients(): Promise<ClientCommands> {
 }
 
 /** The client program to run, found on PATH, in the kind's order of preference (mariadb, else mysql). */
-function resolveClient(io: Io, cc: ClientCommands, kind: ClientKind, wanted: string | undefined): { program: string; file: string | undefined; flavor?: 'mariadb' | 'mysql' } {
+function resolveClient(
+  io: Io,
+  cc: ClientCommands,
+  kind: ClientKind,
+  wanted: string | undefined,
+): { program: string; file: string | undefined; flavor?: 'mariadb' | 'mysql' } {
   const names = wanted !== undefined ? [wanted] : cc.client(kind).programs;
   for (const name of names) {
     const file = findProgram(name, io.env.PATH);
@@ -88,7 +96,11 @@ export async function connectTo(io: Io, id: string, o: ConnectOptions): Promise<
   const ca = caPemOf(c);
   const caFile = ca ? (o.print ? path.join(tmpdir(), 'hourglass-ca-XXXXXX', 'ca.pem') : undefined) : undefined;
   const build = (file?: string) =>
-    cc.buildClientCommand(name, c, o.extra, { program: resolved.program, ...(resolved.flavor ? { flavor: resolved.flavor } : {}), ...(file ? { caFile: file } : {}) });
+    cc.buildClientCommand(name, c, o.extra, {
+      program: resolved.program,
+      ...(resolved.flavor ? { flavor: resolved.flavor } : {}),
+      ...(file ? { caFile: file } : {}),
+    });
   if (o.print) {
     const cmd = build(caFile);
     io.print(commandJson(name, cmd), () => `${describeCommand(cmd, io.env)}\n`);
@@ -109,7 +121,10 @@ export async function connectTo(io: Io, id: string, o: ConnectOptions): Promise<
     const user = cc.partsOf(c, kind).username;
     io.err(`connecting to ${name}${user ? ` as ${user}` : ''} with ${resolved.program}; access ends ${fmt.when(creds.expiresAt)}\n`);
     const { code, startError } = await runClient(resolved.file, cmd, clientEnv(io.env, cmd));
-    if (startError) io.err(`hourglass: cannot run ${resolved.file}: ${startError.message}\nhint: check that it is an executable program, or name another client with --client PROGRAM\n`);
+    if (startError)
+      io.err(
+        `hourglass: cannot run ${resolved.file}: ${startError.message}\nhint: check that it is an executable program, or name another client with --client PROGRAM\n`,
+      );
     return code;
   } finally {
     caTemp?.remove();
@@ -120,32 +135,40 @@ export function registerAccessCommands({ ctx, client }: Registrar): void {
   client('credentials', 'print the credentials of your active grant, password included (every retrieval is audited)')
     .argument('<id>', 'request id')
     .option('--target <name>', 'only the credentials for this target')
-    .addOption(new Option('--format <format>', 'text (a block per target), env (export lines for eval) or url (the connection URL)').choices(['text', 'env', 'url']))
+    .addOption(
+      new Option('--format <format>', 'text (a block per target), env (export lines for eval) or url (the connection URL)').choices(['text', 'env', 'url']),
+    )
     .addHelpText(
       'after',
       '\nThe requester only, only while the grant is active (exit 5 before and after; 4 for a request that is not yours).\n' +
         'Examples:\n  hourglass credentials req_01...\n  eval "$(hourglass credentials req_01... --format env)" && psql\n' +
         '  hourglass credentials req_01... --target cache --format url\n',
     )
-    .action(action(ctx, async (io, o, id: string) => {
-      const format = (o.format as 'text' | 'env' | 'url' | undefined) ?? 'text';
-      if (io.json && format !== 'text') throw new UsageError(`--json and --format ${format} are two different outputs: choose one`);
-      const creds = await io.client.credentials(id);
-      if (format !== 'text') {
-        const [[name, c]] = pickTargets(creds, o.target as string | undefined, `--format ${format}`) as [[string, TargetCredentials]];
-        if (format === 'env') {
-          io.out((await kindClients()).envLines(c));
-          return;
-        }
-        if (typeof c.url !== 'string') throw new NoSuchCredentials(`the credentials of target ${name} carry no connection URL`);
-        io.out(`${c.url}\n`);
-        return;
-      }
-      const view: CredentialsJson = { ...creds, targets: Object.fromEntries(pickTargets(creds, o.target as string | undefined, false)) };
-      const cc = await kindClients();
-      const kinds = Object.fromEntries(Object.entries(view.targets).map(([n, c]) => [n, cc.kindOf(c)]));
-      io.print(view, () => fmt.credentialsLines(view, kinds));
-    }, { idArg: true }));
+    .action(
+      action(
+        ctx,
+        async (io, o, id: string) => {
+          const format = (o.format as 'text' | 'env' | 'url' | undefined) ?? 'text';
+          if (io.json && format !== 'text') throw new UsageError(`--json and --format ${format} are two different outputs: choose one`);
+          const creds = await io.client.credentials(id);
+          if (format !== 'text') {
+            const [[name, c]] = pickTargets(creds, o.target as string | undefined, `--format ${format}`) as [[string, TargetCredentials]];
+            if (format === 'env') {
+              io.out((await kindClients()).envLines(c));
+              return;
+            }
+            if (typeof c.url !== 'string') throw new NoSuchCredentials(`the credentials of target ${name} carry no connection URL`);
+            io.out(`${c.url}\n`);
+            return;
+          }
+          const view: CredentialsJson = { ...creds, targets: Object.fromEntries(pickTargets(creds, o.target as string | undefined, false)) };
+          const cc = await kindClients();
+          const kinds = Object.fromEntries(Object.entries(view.targets).map(([n, c]) => [n, cc.kindOf(c)]));
+          io.print(view, () => fmt.credentialsLines(view, kinds));
+        },
+        { idArg: true },
+      ),
+    );
 
   client('connect', "open the target's client (psql, mariadb, redis-cli) with the credentials of your active grant")
     .argument('<id>', 'request id')
@@ -158,17 +181,23 @@ export function registerAccessCommands({ ctx, client }: Registrar): void {
       'after',
       '\nThe client is chosen by the URL scheme of the credentials: postgres:// psql, mysql:// mariadb (else mysql),\n' +
         'redis:// and rediss:// redis-cli. The password goes in its environment (PGPASSWORD, MYSQL_PWD, REDISCLI_AUTH),\n' +
-        'never on its command line. Exit: the client\'s own exit code once it runs; 127 if it is not installed;\n' +
+        "never on its command line. Exit: the client's own exit code once it runs; 127 if it is not installed;\n" +
         "before that, hourglass's codes (5: the grant is not active, 4: not your request or no such target).\n" +
         "Examples:\n  hourglass connect req_01...\n  hourglass connect req_01... -- -c 'SELECT 1'\n  hourglass connect req_01... --target cache -- PING\n",
     )
-    .action(action(ctx, async (io, o, id: string, extra: string[]) => {
-      if (io.json && !o.print) throw new UsageError('--json goes with --print (the client writes its own output)');
-      return connectTo(io, id, {
-        extra: extra ?? [],
-        print: Boolean(o.print),
-        ...(o.target !== undefined ? { target: o.target as string } : {}),
-        ...(o.client !== undefined ? { client: o.client as string } : {}),
-      });
-    }, { idArg: true }));
+    .action(
+      action(
+        ctx,
+        async (io, o, id: string, extra: string[]) => {
+          if (io.json && !o.print) throw new UsageError('--json goes with --print (the client writes its own output)');
+          return connectTo(io, id, {
+            extra: extra ?? [],
+            print: Boolean(o.print),
+            ...(o.target !== undefined ? { target: o.target as string } : {}),
+            ...(o.client !== undefined ? { client: o.client as string } : {}),
+          });
+        },
+        { idArg: true },
+      ),
+    );
 }

@@ -3,18 +3,20 @@ import * as fmt from '../format.js';
 import { action, type Registrar } from './shared.js';
 
 export function registerAdminCommands({ ctx, client }: Registrar): void {
-  client('whoami', 'who the token belongs to: groups, roles, locked or not')
-    .action(action(ctx, async (io) => {
+  client('whoami', 'who the token belongs to: groups, roles, locked or not').action(
+    action(ctx, async (io) => {
       const me = await io.client.me();
       io.print(me, () => fmt.meLines(me));
-    }));
-  client('entitlements', 'what you may request, and on what terms')
-    .action(action(ctx, async (io) => {
+    }),
+  );
+  client('entitlements', 'what you may request, and on what terms').action(
+    action(ctx, async (io) => {
       const r = await io.client.entitlements();
       io.print(r, () => fmt.entitlementsTable(r.entitlements));
-    }));
-  client('reload', 'make the server re-read its configuration file (admin)')
-    .action(action(ctx, async (io) => {
+    }),
+  );
+  client('reload', 'make the server re-read its configuration file (admin)').action(
+    action(ctx, async (io) => {
       const r = await io.client.reload();
       io.print(r, () => {
         const head =
@@ -24,5 +26,6 @@ export function registerAdminCommands({ ctx, client }: Registrar): void {
         const ended = [...(r.revoked ?? []).map((id) => `revoked ${id}`), ...(r.cancelled ?? []).map((id) => `cancelled ${id}`)];
         return ended.length ? `${head}principals no longer in the file: ${ended.join(', ')}\n` : head;
       });
-    }));
+    }),
+  );
 }

@@ -22,7 +22,10 @@ export function durationArg(value: string): string {
 }
 
 export function statusList(value: string): string[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((s) => !(REQUEST_STATUSES as readonly string[]).includes(s));
   if (bad.length || list.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${REQUEST_STATUSES.join(', ')}`);
   return list;
@@ -39,7 +42,8 @@ export function parseStartAt(value: string, now: number = Date.now()): string {
     }
   }
   const at = Date.parse(v);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(at)) throw new InvalidArgumentError('expected an ISO-8601 date-time (2025-03-01T09:00:00Z) or +DURATION (e.g. +30m)');
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(at))
+    throw new InvalidArgumentError('expected an ISO-8601 date-time (2025-03-01T09:00:00Z) or +DURATION (e.g. +30m)');
   return new Date(at).toISOString();
 }
 
@@ -66,7 +70,10 @@ export function pastTime(value: string): string {
 }
 
 export function splitList(values: string[]): string[] {
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];

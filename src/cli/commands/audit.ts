@@ -211,27 +211,30 @@ export function registerAuditCommands({ program, ctx, client }: Registrar): void
     .option('--no-progress', 'never show progress')
     .option('--checkpoints <file>', 'check the signed checkpoints of this JSON Lines file against the chain, and their signatures here')
     .option('--public-key <pem>', 'with --checkpoints: the Ed25519 public key (PEM file or text) every checkpoint must be signed with')
-    .action(action(ctx, async (io, o) => {
-      if (o.checkpoints !== undefined) {
-        if (o.expectHead !== undefined) throw new UsageError('--checkpoints and --expect-head are separate checks: run them one at a time');
-        const r = await verifyCheckpoints(io, o.checkpoints as string, o.publicKey as string | undefined);
-        io.print(r, () => checkpointLines(r));
-        if (!r.signatures.pinned && r.signatures.failures.length === 0) {
-          io.err('note: signatures were checked with the public keys in the file; pin the key with --public-key to catch a forged file\n');
+    .action(
+      action(ctx, async (io, o) => {
+        if (o.checkpoints !== undefined) {
+          if (o.expectHead !== undefined) throw new UsageError('--checkpoints and --expect-head are separate checks: run them one at a time');
+          const r = await verifyCheckpoints(io, o.checkpoints as string, o.publicKey as string | undefined);
+          io.print(r, () => checkpointLines(r));
+          if (!r.signatures.pinned && r.signatures.failures.length === 0) {
+            io.err('note: signatures were checked with the public keys in the file; pin the key with --public-key to catch a forged file\n');
+          }
+          return r.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
         }
+        if (o.publicKey !== undefined) throw new UsageError('--public-key goes with --checkpoints');
+        const showProgress = o.progress === undefined ? io.stderrIsTTY : o.progress === true;
+        const r = await verifyChain(io, o.expectHead as string | undefined, showProgress);
+        io.print(r, () => fmt.verifyLines(r));
         return r.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
-      }
-      if (o.publicKey !== undefined) throw new UsageError('--public-key goes with --checkpoints');
-      const showProgress = o.progress === undefined ? io.stderrIsTTY : o.progress === true;
-      const r = await verifyChain(io, o.expectHead as string | undefined, showProgress);
-      io.print(r, () => fmt.verifyLines(r));
-      return r.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
-    }));
-  client('head', 'print the chain head SEQ:HASH; keep it outside Hourglass for verify --expect-head', audit)
-    .action(action(ctx, async (io) => {
+      }),
+    );
+  client('head', 'print the chain head SEQ:HASH; keep it outside Hourglass for verify --expect-head', audit).action(
+    action(ctx, async (io) => {
       const r = await io.client.auditHead();
       io.print(r, () => `${r.head ?? '(empty)'}\n`);
-    }));
+    }),
+  );
   client('list', 'list audit events, oldest first', audit)
     .option('--request-id <id>', 'only events of this request')
     .option('--actor <principal>', 'only events by this actor')
@@ -240,19 +243,21 @@ export function registerAuditCommands({ program, ctx, client }: Registrar): void
     .option('--until <time>', 'up to this time: ISO-8601 or -DURATION', pastTime)
     .option('--limit <n>', 'at most N events (1-1000, default 100)', positiveInt)
     .option('--cursor <cursor>', 'continue after a previous page')
-    .action(action(ctx, async (io, o) => {
-      const page = await io.client.auditList({
-        ...(o.requestId !== undefined ? { requestId: o.requestId as string } : {}),
-        ...(o.actor !== undefined ? { actor: o.actor as string } : {}),
-        ...(o.type !== undefined ? { type: o.type as string } : {}),
-        ...(o.since !== undefined ? { since: o.since as string } : {}),
-        ...(o.until !== undefined ? { until: o.until as string } : {}),
-        ...(o.limit !== undefined ? { limit: o.limit as number } : {}),
-        ...(o.cursor !== undefined ? { cursor: o.cursor as string } : {}),
-      });
-      io.print(page, () => fmt.auditTable(page.events));
-      if (!io.json && page.nextCursor) io.err(`more: add --cursor ${page.nextCursor}\n`);
-    }));
+    .action(
+      action(ctx, async (io, o) => {
+        const page = await io.client.auditList({
+          ...(o.requestId !== undefined ? { requestId: o.requestId as string } : {}),
+          ...(o.actor !== undefined ? { actor: o.actor as string } : {}),
+          ...(o.type !== undefined ? { type: o.type as string } : {}),
+          ...(o.since !== undefined ? { since: o.since as string } : {}),
+          ...(o.until !== undefined ? { until: o.until as string } : {}),
+          ...(o.limit !== undefined ? { limit: o.limit as number } : {}),
+          ...(o.cursor !== undefined ? { cursor: o.cursor as string } : {}),
+        });
+        io.print(page, () => fmt.auditTable(page.events));
+        if (!io.json && page.nextCursor) io.err(`more: add --cursor ${page.nextCursor}\n`);
+      }),
+    );
   client('export', 'export audit events as JSON Lines or CSV, streamed (to stdout, or -o FILE)', audit)
     .addOption(new Option('--format <format>', 'jsonl (one event per line) or csv').choices(['jsonl', 'csv']).default('jsonl'))
     .option('-o, --output <file>', 'write to FILE (complete or not at all) instead of stdout')
@@ -262,35 +267,37 @@ export function registerAuditCommands({ program, ctx, client }: Registrar): void
     .option('--since <time>', 'from this time: ISO-8601 or -DURATION (e.g. -24h)', pastTime)
     .option('--until <time>', 'up to this time: ISO-8601 or -DURATION', pastTime)
     .addHelpText('after', '\nWith --json and -o FILE, stdout gets a summary {file, format, bytes, lines}; without -o, stdout is the export itself.\n')
-    .action(action(ctx, async (io, o) => {
-      const answer = await io.client.auditExport({
-        format: o.format as 'jsonl' | 'csv',
-        ...(o.requestId !== undefined ? { requestId: o.requestId as string } : {}),
-        ...(o.actor !== undefined ? { actor: o.actor as string } : {}),
-        ...(o.type !== undefined ? { type: o.type as string } : {}),
-        ...(o.since !== undefined ? { since: o.since as string } : {}),
-        ...(o.until !== undefined ? { until: o.until as string } : {}),
-      });
-      const file = o.output as string | undefined;
-      if (file === undefined || file === '-') {
-        await pump(answer, io.stdout);
-        return;
-      }
-      const partial = `${file}.partial`;
-      const dest = createWriteStream(partial, { flags: 'w' });
-      try {
-        await once(dest, 'open');
-        const { bytes, lines } = await pump(answer, dest);
-        dest.end();
-        await once(dest, 'finish');
-        renameSync(partial, file);
-        io.print({ file, format: o.format, bytes, lines }, () => '');
-        io.err(`exported ${o.format === 'csv' ? Math.max(0, lines - 1) : lines} event(s), ${bytes} bytes, to ${file}\n`);
-      } catch (e) {
-        answer.cancel();
-        dest.destroy();
-        rmSync(partial, { force: true });
-        throw e;
-      }
-    }));
+    .action(
+      action(ctx, async (io, o) => {
+        const answer = await io.client.auditExport({
+          format: o.format as 'jsonl' | 'csv',
+          ...(o.requestId !== undefined ? { requestId: o.requestId as string } : {}),
+          ...(o.actor !== undefined ? { actor: o.actor as string } : {}),
+          ...(o.type !== undefined ? { type: o.type as string } : {}),
+          ...(o.since !== undefined ? { since: o.since as string } : {}),
+          ...(o.until !== undefined ? { until: o.until as string } : {}),
+        });
+        const file = o.output as string | undefined;
+        if (file === undefined || file === '-') {
+          await pump(answer, io.stdout);
+          return;
+        }
+        const partial = `${file}.partial`;
+        const dest = createWriteStream(partial, { flags: 'w' });
+        try {
+          await once(dest, 'open');
+          const { bytes, lines } = await pump(answer, dest);
+          dest.end();
+          await once(dest, 'finish');
+          renameSync(partial, file);
+          io.print({ file, format: o.format, bytes, lines }, () => '');
+          io.err(`exported ${o.format === 'csv' ? Math.max(0, lines - 1) : lines} event(s), ${bytes} bytes, to ${file}\n`);
+        } catch (e) {
+          answer.cancel();
+          dest.destroy();
+          rmSync(partial, { force: true });
+          throw e;
+        }
+      }),
+    );
 }

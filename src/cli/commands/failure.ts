@@ -119,13 +119,14 @@ export function describeError(e: unknown, h: HintContext): string {
     if (e.code === 'HG_NOT_ELIGIBLE' || e.code === 'HG_TERMS_NOT_MET') {
       const reasons = policyReasons(e.details);
       const perPolicy = Boolean((e.details as { candidates?: unknown } | undefined)?.candidates);
-      if (reasons.length) lines.push(perPolicy ? (e.code === 'HG_TERMS_NOT_MET' ? 'why each candidate policy refused:' : 'candidate policies:') : 'reasons:', ...reasons);
+      if (reasons.length)
+        lines.push(perPolicy ? (e.code === 'HG_TERMS_NOT_MET' ? 'why each candidate policy refused:' : 'candidate policies:') : 'reasons:', ...reasons);
       hint =
         e.code === 'HG_NOT_ELIGIBLE'
           ? 'hourglass entitlements lists what you may request, and under which policies'
           : h.command === 'extend'
             ? 'ask for less time, or request access anew when this grant ends'
-            : 'change the request to meet one policy\'s terms; hourglass entitlements shows them';
+            : "change the request to meet one policy's terms; hourglass entitlements shows them";
     } else if (e.code === 'HG_PRINCIPAL_LOCKED') {
       hint = 'an admin locked this principal; access comes back only after `hourglass unlock PRINCIPAL`';
     } else if (e.code === 'HG_TARGET_FROZEN') {
@@ -160,7 +161,9 @@ export function describeError(e: unknown, h: HintContext): string {
     } else if (e.status === 429) {
       hint = 'too many calls with this token; wait a minute and retry';
     } else if (e.status === 502 || e.status === 503 || e.status === 504) {
-      hint = h.id ? `the server or a target is unavailable; retry later (${show} tells the current state)` : 'the server or a target is unavailable; retry later';
+      hint = h.id
+        ? `the server or a target is unavailable; retry later (${show} tells the current state)`
+        : 'the server or a target is unavailable; retry later';
     } else {
       hint = 'unexpected server error; the server log has the details';
     }

@@ -40,11 +40,13 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
       '\nLoad it in the current shell, or install it:\n  source <(hourglass completion bash)      # add to ~/.bashrc\n  source <(hourglass completion zsh)       # add to ~/.zshrc (after compinit)\n' +
         '  hourglass completion zsh > "${fpath[1]}/_hourglass"\n',
     )
-    .action(action(ctx, async (io, _o, shell: string) => {
-      const { bashCompletion, zshCompletion } = await offlineModule();
-      const script = shell === 'zsh' ? zshCompletion(program) : bashCompletion(program);
-      io.print({ shell, script }, () => script);
-    }));
+    .action(
+      action(ctx, async (io, _o, shell: string) => {
+        const { bashCompletion, zshCompletion } = await offlineModule();
+        const script = shell === 'zsh' ? zshCompletion(program) : bashCompletion(program);
+        io.print({ shell, script }, () => script);
+      }),
+    );
 
   // --url/--token/--json are added last so that their group follows each command's own options.
   r.finish();
@@ -54,6 +56,6 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
     `\nClient commands take --url (default $HOURGLASS_URL, then the stored login, else ${DEFAULT_URL}), --token (default $HOURGLASS_TOKEN, then the stored login) and --json.\n` +
       'Exit codes: 0 ok, 1 internal (policy test: a test failed), 2 usage/invalid input, 3 unauthenticated/forbidden, 4 not found,\n' +
       '5 conflict, 6 refused by policy, 7 unavailable/unreachable, 8 check: not allowed, 9 request --wait: not active,\n' +
-      '10 audit verify: chain broken; connect: the client\'s own code once it runs, 127 if it is not installed. See docs/cli.md.\n',
+      "10 audit verify: chain broken; connect: the client's own code once it runs, 127 if it is not installed. See docs/cli.md.\n",
   );
 }

@@ -62,7 +62,7 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
     .option('--idempotency-key <key>', 'retry-safe submission: the same key returns the same request')
     .option('--wait', 'wait until the request is active (exit 0) or ends otherwise (exit 9)')
     .option('--timeout <duration>', `with --wait: how long to wait (default: ${DEFAULT_WAIT})`, durationArg)
-    .option('--connect', 'wait as --wait does, then open the target\'s client with the credentials (as hourglass connect)')
+    .option('--connect', "wait as --wait does, then open the target's client with the credentials (as hourglass connect)")
     .addHelpText(
       'after',
       '\nExamples:\n  hourglass request demo-db/read --for 30m --reason "look at a slow query"\n  hourglass request demo-db/admin --for 1h --reason "fix index" --ticket INC-42 --wait\n' +
@@ -98,7 +98,9 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
         if (io.json) io.out(`${JSON.stringify(last, null, 2)}\n`);
         else if (last.status !== request.status || last.access !== request.access) say(fmt.requestLine(last));
         if (timedOut) {
-          io.err(`hourglass: gave up waiting after ${formatDuration(timeoutMs)}: ${last.id} is still ${last.status}\nhint: hourglass show ${last.id}; cancel it with hourglass cancel ${last.id} if no longer needed\n`);
+          io.err(
+            `hourglass: gave up waiting after ${formatDuration(timeoutMs)}: ${last.id} is still ${last.status}\nhint: hourglass show ${last.id}; cancel it with hourglass cancel ${last.id} if no longer needed\n`,
+          );
           return EXIT.WAIT_FAILED;
         }
         if (last.status !== 'active') {
@@ -134,20 +136,38 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
 
   client('show', 'show one request in full')
     .argument('<id>', 'request id')
-    .action(action(ctx, async (io, _o, id: string) => {
-      const r = await io.client.getRequest(id);
-      io.print(r, () => fmt.requestDetails(r));
-    }, { idArg: true }));
+    .action(
+      action(
+        ctx,
+        async (io, _o, id: string) => {
+          const r = await io.client.getRequest(id);
+          io.print(r, () => fmt.requestDetails(r));
+        },
+        { idArg: true },
+      ),
+    );
 
-  const decision = (name: string, description: string, flag: string, flagHelp: string, run: (c: HourglassClient, id: string, text?: string) => Promise<RequestJson>) =>
+  const decision = (
+    name: string,
+    description: string,
+    flag: string,
+    flagHelp: string,
+    run: (c: HourglassClient, id: string, text?: string) => Promise<RequestJson>,
+  ) =>
     client(name, description)
       .argument('<id>', 'request id')
       .option(flag, flagHelp)
-      .action(action(ctx, async (io, o, id: string) => {
-        const text = (o.comment ?? o.reason) as string | undefined;
-        const r = await run(io.client, id, text);
-        io.print(r, () => fmt.requestLine(r));
-      }, { idArg: true }));
+      .action(
+        action(
+          ctx,
+          async (io, o, id: string) => {
+            const text = (o.comment ?? o.reason) as string | undefined;
+            const r = await run(io.client, id, text);
+            io.print(r, () => fmt.requestLine(r));
+          },
+          { idArg: true },
+        ),
+      );
 
   decision('approve', 'approve a pending request (or a pending extension)', '--comment <text>', 'a comment for the record', (c, id, t) => c.approve(id, t));
   decision('deny', 'deny a pending request (or a pending extension)', '--comment <text>', 'why', (c, id, t) => c.deny(id, t));
@@ -156,25 +176,43 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
 
   client('release', 'end your own grant early (task done)')
     .argument('<id>', 'request id')
-    .action(action(ctx, async (io, _o, id: string) => {
-      const r = await io.client.release(id);
-      io.print(r, () => fmt.requestLine(r));
-    }, { idArg: true }));
+    .action(
+      action(
+        ctx,
+        async (io, _o, id: string) => {
+          const r = await io.client.release(id);
+          io.print(r, () => fmt.requestLine(r));
+        },
+        { idArg: true },
+      ),
+    );
 
   client('extend', 'ask for more time on your active grant')
     .argument('<id>', 'request id')
     .requiredOption('--for <duration>', 'how much longer, e.g. 1h', durationArg)
     .option('--reason <text>', 'why')
-    .action(action(ctx, async (io, o, id: string) => {
-      const r = await io.client.extend(id, o.for as string, o.reason as string | undefined);
-      io.print(r, () => fmt.requestLine(r));
-    }, { idArg: true }));
+    .action(
+      action(
+        ctx,
+        async (io, o, id: string) => {
+          const r = await io.client.extend(id, o.for as string, o.reason as string | undefined);
+          io.print(r, () => fmt.requestLine(r));
+        },
+        { idArg: true },
+      ),
+    );
 
   client('review', 'review a break-glass grant after the fact')
     .argument('<id>', 'request id')
     .requiredOption('--comment <text>', 'the review (required)')
-    .action(action(ctx, async (io, o, id: string) => {
-      const r = await io.client.review(id, o.comment as string);
-      io.print(r, () => fmt.requestLine(r));
-    }, { idArg: true }));
+    .action(
+      action(
+        ctx,
+        async (io, o, id: string) => {
+          const r = await io.client.review(id, o.comment as string);
+          io.print(r, () => fmt.requestLine(r));
+        },
+        { idArg: true },
+      ),
+    );
 }

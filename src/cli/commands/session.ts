@@ -83,7 +83,10 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
         const verifier = new HourglassClient({ url, token, userAgent: 'hourglass-cli/0.1.0' });
         const me = await verifier.me();
         writeCredentials(file, { url, token });
-        io.print({ url, credentials: file, principal: me }, () => `logged in to ${url} as ${me.id}${me.locked ? ' (LOCKED)' : ''}\ncredentials stored in ${file} (mode 0600)\n`);
+        io.print(
+          { url, credentials: file, principal: me },
+          () => `logged in to ${url} as ${me.id}${me.locked ? ' (LOCKED)' : ''}\ncredentials stored in ${file} (mode 0600)\n`,
+        );
       }),
     );
 

@@ -25,7 +25,9 @@ export function parseCredentials(raw: unknown, capabilities: Record<string, Targ
   if (v.key !== undefined) result.key = v.key;
   if (v.keyFile !== undefined) result.keyFile = v.keyFile;
   if (result.generateKey && !result.keyFile) out.push({ path: ['credentials', 'generateKey'], message: 'needs keyFile to write the key to' });
-  const needing = Object.entries(capabilities).filter(([, c]) => c.issuesCredentials).map(([name]) => name);
+  const needing = Object.entries(capabilities)
+    .filter(([, c]) => c.issuesCredentials)
+    .map(([name]) => name);
   if (needing.length && !result.key && !result.keyFile) {
     out.push({
       path: ['credentials'],

@@ -73,9 +73,7 @@ const whenSchema = strictObject({
 export const policyShape = {
   name: z.string().regex(POLICY_NAME_PATTERN, 'must be 1-128 characters: letters, digits and . _ - (not first)'),
   subjects: nonEmptySubjectSet('subjects'),
-  entitlements: z
-    .array(z.string().regex(ENTITLEMENT_REF_PATTERN, 'must be "target/entitlement", e.g. demo-db/read'))
-    .min(1),
+  entitlements: z.array(z.string().regex(ENTITLEMENT_REF_PATTERN, 'must be "target/entitlement", e.g. demo-db/read')).min(1),
   defaultDuration: durationSchema.optional(),
   minDuration: durationSchema.optional(),
   maxDuration: durationSchema.optional(),
@@ -142,9 +140,7 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       const known = targetNames.has(target);
       problem(
         ['entitlements', j],
-        known
-          ? `${shown(ref)}: target ${shown(target)} has no such entitlement`
-          : `${shown(ref)}: no target named ${shown(target)} is configured`,
+        known ? `${shown(ref)}: target ${shown(target)} has no such entitlement` : `${shown(ref)}: no target named ${shown(target)} is configured`,
       );
     });
 
@@ -178,10 +174,7 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
     }
 
     if (v.breakGlass === true && item.review === undefined) {
-      problem(
-        ['review'],
-        'a break-glass policy must be reviewed: add review: { approvers: { groups: [...] }, within: 24h }',
-      );
+      problem(['review'], 'a break-glass policy must be reviewed: add review: { approvers: { groups: [...] }, within: 24h }');
     }
     if (v.breakGlass === false && item.review !== undefined) {
       problem(['review'], 'review applies only to break-glass policies: set breakGlass: true or remove review');

@@ -82,38 +82,34 @@ const storeSchema = z.string().superRefine((text, ctx) => {
   });
 });
 
-const bodyLimitSchema = z
-  .union([z.number(), z.string()], { invalid_type_error: 'must be a number of bytes or a size such as 64kb' })
-  .transform((v, ctx) => {
-    const r = parseByteSize(v);
-    if (typeof r === 'string') {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: r });
-      return z.NEVER;
-    }
-    return r;
-  });
+const bodyLimitSchema = z.union([z.number(), z.string()], { invalid_type_error: 'must be a number of bytes or a size such as 64kb' }).transform((v, ctx) => {
+  const r = parseByteSize(v);
+  if (typeof r === 'string') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: r });
+    return z.NEVER;
+  }
+  return r;
+});
 
-const schedulerIntervalSchema = z
-  .string({ invalid_type_error: 'must be a duration string such as 250ms or 1s' })
-  .transform((text, ctx) => {
-    const ms = /^\s*(\d+)\s*ms\s*$/.exec(text);
-    let value: number;
-    if (ms) {
-      value = Number(ms[1]);
-    } else {
-      try {
-        value = parseDuration(text);
-      } catch {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a duration: use e.g. 250ms or 1s` });
-        return z.NEVER;
-      }
-    }
-    if (value < 10 || value > 1000) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be between 10ms and 1s' });
+const schedulerIntervalSchema = z.string({ invalid_type_error: 'must be a duration string such as 250ms or 1s' }).transform((text, ctx) => {
+  const ms = /^\s*(\d+)\s*ms\s*$/.exec(text);
+  let value: number;
+  if (ms) {
+    value = Number(ms[1]);
+  } else {
+    try {
+      value = parseDuration(text);
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a duration: use e.g. 250ms or 1s` });
       return z.NEVER;
     }
-    return value;
-  });
+  }
+  if (value < 10 || value > 1000) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be between 10ms and 1s' });
+    return z.NEVER;
+  }
+  return value;
+});
 
 /** A duration between `min` and `max` ms (whole seconds, as parseDuration gives). */
 const boundedDuration = (min: number, max: number, range: string) =>

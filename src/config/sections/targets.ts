@@ -54,18 +54,24 @@ export const commonTargetShape = {
   concurrency: z.number().int().min(1).max(64).default(8).describe('connector calls to this target at once (its lane; other targets have their own)'),
   callTimeout: durationSchema
     .default('30s')
-    .refine((ms) => !Number.isFinite(ms) || (ms >= 1000 && ms <= CALL_TIMEOUT_MAX_MS), `must be between 1s and ${CALL_TIMEOUT_MAX_MS / 1000}s (below the 60s access lease, less time to commit)`)
+    .refine(
+      (ms) => !Number.isFinite(ms) || (ms >= 1000 && ms <= CALL_TIMEOUT_MAX_MS),
+      `must be between 1s and ${CALL_TIMEOUT_MAX_MS / 1000}s (below the 60s access lease, less time to commit)`,
+    )
     .describe('a call (waiting for a slot included) that takes longer fails and is retried like any failure'),
   accountPrefix: z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,15}$/, 'must be 1-16 of a-z 0-9 _ starting with a letter')
     .default('hg_')
-    .describe('prefix of the accounts Hourglass creates; what carries it is Hourglass\'s'),
-  clientHost: nonEmptyString.optional().describe('host clients are told to use, when it differs from the admin URL\'s'),
-  clientPort: z.number().int().min(1).max(65535).optional().describe('port clients are told to use, when it differs from the admin URL\'s'),
+    .describe("prefix of the accounts Hourglass creates; what carries it is Hourglass's"),
+  clientHost: nonEmptyString.optional().describe("host clients are told to use, when it differs from the admin URL's"),
+  clientPort: z.number().int().min(1).max(65535).optional().describe("port clients are told to use, when it differs from the admin URL's"),
   tls: tlsSettingsSchema.optional().describe('TLS to the target (mode, ca, cert, key, serverName)'),
   reconcile: strictObject({
-    interval: z.union([z.literal(0), durationSchema]).default('5m').describe('how often drift is looked for; 0 turns it off'),
+    interval: z
+      .union([z.literal(0), durationSchema])
+      .default('5m')
+      .describe('how often drift is looked for; 0 turns it off'),
     removeExtraPrivileges: z.boolean().default(false).describe('take away privileges an account holds beyond its grant'),
   })
     .default({})
@@ -80,10 +86,7 @@ export function targetSettings<S extends z.ZodRawShape>(shape: S, entitlement: z
   return strictObject({ ...commonTargetShape, ...shape, entitlements: z.record(entitlement).describe('entitlement name → what it grants') });
 }
 
-const entitlementSchema = z.preprocess(
-  (v) => (v === null ? {} : v),
-  z.object({ description: z.string().optional() }).passthrough(),
-);
+const entitlementSchema = z.preprocess((v) => (v === null ? {} : v), z.object({ description: z.string().optional() }).passthrough());
 
 const entitlementsSchema = z
   .record(z.string().regex(ENTITLEMENT_NAME_PATTERN, 'entitlement names are 1-63 of a-z 0-9 _ - (not first)'), entitlementSchema)
@@ -171,7 +174,12 @@ export function parseTargets(raw: unknown, kinds: TargetKinds, out: RawProblem[]
       issuesToProblems(r.error.issues, out);
       continue;
     }
-    const target = parseTarget(kinds.find((k) => k.kind === r.data.type)!, value, name, out);
+    const target = parseTarget(
+      kinds.find((k) => k.kind === r.data.type)!,
+      value,
+      name,
+      out,
+    );
     if (target && ok) {
       targets[name] = target.target;
       capabilities[name] = target.capabilities;

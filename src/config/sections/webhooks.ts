@@ -37,7 +37,6 @@ export function parseWebhooks(raw: unknown, out: RawProblem[]): WebhookEndpoint[
   return result;
 }
 
-
 export const remindersShape = {
   beforeExpiry: optionalDuration.default('15m'),
   beforePendingTimeout: optionalDuration.default('1h'),

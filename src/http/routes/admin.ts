@@ -39,7 +39,12 @@ export function adminRoutes({ server, table, opts }: RouteContext) {
     responses: { 200: { description: 'locks', schema: locksResponse } },
     handler: async ({ principal }) => {
       const { principals, targets } = await app.emergency.listLocks(principal);
-      const out = (l: { subject: string; by: string; at: number; reason?: string }) => ({ subject: l.subject, by: l.by, at: iso(l.at), reason: l.reason ?? null });
+      const out = (l: { subject: string; by: string; at: number; reason?: string }) => ({
+        subject: l.subject,
+        by: l.by,
+        at: iso(l.at),
+        reason: l.reason ?? null,
+      });
       return { principals: principals.map(out), targets: targets.map(out) };
     },
   });

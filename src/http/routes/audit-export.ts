@@ -44,7 +44,11 @@ const verifyCheckpointsBody = z
   .object({
     checkpoints: z.array(checkpointLine).min(1).max(5000),
     publicKey: z.string().max(4000).optional().describe('PEM; for checkpoints without their own publicKey'),
-    trustedKeyIds: z.array(z.string().regex(/^[0-9a-f]{16}$/)).max(100).optional().describe('fail checkpoints signed by any other key'),
+    trustedKeyIds: z
+      .array(z.string().regex(/^[0-9a-f]{16}$/))
+      .max(100)
+      .optional()
+      .describe('fail checkpoints signed by any other key'),
     verifyChain: z.boolean().optional().describe('default true; false checks only signatures and hashes at the checkpoints'),
   })
   .strict();
@@ -113,7 +117,10 @@ async function* exportChunks(pages: AsyncGenerator<ExportedEvent[], void, undefi
 }
 
 function fileStamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 // ---- routes ---------------------------------------------------------------------------------------
@@ -182,7 +189,9 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
         (err: Error) => {
           if (out.destroyed) return;
           if (!isHgError(err)) server.requestLog.for(req)?.error({ err }, 'streamed audit verification failed');
-          const error = isHgError(err) ? { code: err.code, message: err.message } : { code: 'HG_INTERNAL', message: 'internal error; the server log has the details' };
+          const error = isHgError(err)
+            ? { code: err.code, message: err.message }
+            : { code: 'HG_INTERNAL', message: 'internal error; the server log has the details' };
           out.end(line({ error }));
         },
       );

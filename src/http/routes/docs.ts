@@ -47,11 +47,7 @@ export function docsRoutes({ server, table }: RouteContext): void {
   for (const [name, type] of Object.entries(ASSETS)) {
     server.get(`/docs/${name}`, async (req, reply) => {
       server.requestLog.begin(req, reply);
-      return reply
-        .header('content-type', type)
-        .header('cache-control', 'public, max-age=86400')
-        .header('x-content-type-options', 'nosniff')
-        .send(asset(name));
+      return reply.header('content-type', type).header('cache-control', 'public, max-age=86400').header('x-content-type-options', 'nosniff').send(asset(name));
     });
   }
 }

@@ -4,11 +4,15 @@ import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 import { bool, isoTime, text } from '../schemas.js';
 
-
 /** `entitlement=a&entitlement=b` or `entitlement=a,b` (or both). */
 const entitlementList = z
   .union([text(2000), z.array(text(2000)).max(20)])
-  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    (Array.isArray(v) ? v : [v])
+      .flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().min(3).max(200)).min(1, 'give at least one entitlement').max(20));
 
 export const explainQuery = z
@@ -40,14 +44,10 @@ export const explainResponse = z
     policy: z.string().nullable(),
     policies: z.record(z.string()).describe('entitlement -> deciding policy'),
     durationSeconds: z.number().int().nullable(),
-    selfService: z.boolean().describe('access would begin without anyone\'s approval'),
+    selfService: z.boolean().describe("access would begin without anyone's approval"),
     breakGlass: z.boolean(),
-    approvals: z.array(
-      z.object({ policy: z.string(), required: z.number().int(), approvers: subjects, eligibleApprovers: z.array(z.string()) }).strict(),
-    ),
-    reviews: z.array(
-      z.object({ policy: z.string(), withinSeconds: z.number().int(), reviewers: subjects, eligibleReviewers: z.array(z.string()) }).strict(),
-    ),
+    approvals: z.array(z.object({ policy: z.string(), required: z.number().int(), approvers: subjects, eligibleApprovers: z.array(z.string()) }).strict()),
+    reviews: z.array(z.object({ policy: z.string(), withinSeconds: z.number().int(), reviewers: subjects, eligibleReviewers: z.array(z.string()) }).strict()),
     pendingTimeoutSeconds: z.number().int().nullable(),
     requires: z
       .object({

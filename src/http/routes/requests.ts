@@ -27,7 +27,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
     url: '/v1/entitlements',
     tag: 'caller',
     auth: 'bearer',
-    summary: 'What the caller may request, with each applicable policy\'s terms',
+    summary: "What the caller may request, with each applicable policy's terms",
     responses: { 200: { description: 'entitlements', schema: entitlementsResponse } },
     handler: async ({ principal }) => ({ entitlements: app.entitlementsFor(principal) }),
   });
@@ -129,8 +129,8 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
   action('approve', 'Approve a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.approve(id, a, b.comment));
   action('deny', 'Deny a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.deny(id, a, b.comment));
   action('cancel', 'Cancel your own pending or scheduled request', s.reasonBody, (id, a, b) => app.requests.cancel(id, a, b.reason));
-  action('revoke', 'End a grant (admins and the request\'s approvers)', s.reasonBody, (id, a, b) => app.requests.revoke(id, a, b.reason));
+  action('revoke', "End a grant (admins and the request's approvers)", s.reasonBody, (id, a, b) => app.requests.revoke(id, a, b.reason));
   action('release', 'End your own grant early: task done', s.reasonBody, (id, a, b) => app.requests.release(id, a, b.reason));
-  action('extend', 'Extend your active grant within the policy\'s maxTotal', s.extendBody, (id, a, b) => app.requests.extend(id, a, b.duration, b.reason));
+  action('extend', "Extend your active grant within the policy's maxTotal", s.extendBody, (id, a, b) => app.requests.extend(id, a, b.duration, b.reason));
   action('review', 'Review a break-glass grant', s.reviewBody, (id, a, b) => app.requests.review(id, a, b.comment));
 }

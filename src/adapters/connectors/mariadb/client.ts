@@ -16,7 +16,14 @@ export const mariadbClient: ClientDescription = {
   tlsOf: (c) => (typeof c.tls === 'string' && c.tls ? c.tls : c.tls === true ? 'require' : undefined),
   env(p) {
     const rest = [...(p.username ? [`--user=${p.username}`] : []), ...(p.database ? [`--database=${p.database}`] : [])];
-    return { vars: [['MYSQL_HOST', p.host], ['MYSQL_TCP_PORT', p.port], ['MYSQL_PWD', p.password]], then: ['mariadb', '--protocol=TCP', ...rest] };
+    return {
+      vars: [
+        ['MYSQL_HOST', p.host],
+        ['MYSQL_TCP_PORT', p.port],
+        ['MYSQL_PWD', p.password],
+      ],
+      then: ['mariadb', '--protocol=TCP', ...rest],
+    };
   },
   // Debian's mysql is often MariaDB's client, whose TLS options differ from Oracle's.
   flavorOf(program, version) {

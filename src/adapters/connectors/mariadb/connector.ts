@@ -18,16 +18,7 @@ import { redact } from '../../../core/redact.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { LISTED_TABLES, USER_COLUMNS } from './admin.js';
 import { accountLiteral, accountName, hostLiteral, nameLiteral, requestIdOf, ROLE_SUFFIX, wrapperRoleName } from './names.js';
-import {
-  DB_COLUMNS,
-  GLOBAL_COLUMNS,
-  grantScope,
-  privilegeWords,
-  quoteIdent,
-  roleWord,
-  setColumnPrivileges,
-  type ParsedPrivilege,
-} from './privileges.js';
+import { DB_COLUMNS, GLOBAL_COLUMNS, grantScope, privilegeWords, quoteIdent, roleWord, setColumnPrivileges, type ParsedPrivilege } from './privileges.js';
 import { targetError, targetRefusal } from '../target-error.js';
 import { adminEndpoint, entitlementSpec, readPem, readSettings, type AdminEndpoint, type MariadbSettings } from './settings.js';
 
@@ -95,7 +86,10 @@ export class MariadbConnector implements Connector {
     } catch {
       // no password to scrub
     }
-    return redact(this.secretsToScrub(text), [adminPassword, encodeURIComponent(adminPassword), ...extra].filter((s) => s.length >= 4));
+    return redact(
+      this.secretsToScrub(text),
+      [adminPassword, encodeURIComponent(adminPassword), ...extra].filter((s) => s.length >= 4),
+    );
   }
 
   /** The server's message and error number; details carry `errno` and `code`. */
@@ -440,7 +434,10 @@ export class MariadbConnector implements Connector {
       throw new HgError('HG_INVALID_INPUT', `mariadb target ${this.settings.name}: ${JSON.stringify(found.account)} does not carry the prefix ${prefix}`);
     }
     if (host === undefined && !user.endsWith(ROLE_SUFFIX)) {
-      throw new HgError('HG_INVALID_INPUT', `mariadb target ${this.settings.name}: ${JSON.stringify(found.account)} is neither an account nor a wrapper role of Hourglass`);
+      throw new HgError(
+        'HG_INVALID_INPUT',
+        `mariadb target ${this.settings.name}: ${JSON.stringify(found.account)} is neither an account nor a wrapper role of Hourglass`,
+      );
     }
     const name = host === undefined ? user.slice(0, -ROLE_SUFFIX.length) : user;
     try {
@@ -457,8 +454,7 @@ export class MariadbConnector implements Connector {
         const missing: string[] = [];
         const grants = (await MariadbConnector.exec(conn, 'SHOW GRANTS')).map((r) => String(Object.values(r)[0] ?? ''));
         const parsed = grants.map(parseGrantLine);
-        const globalHas = (priv: string) =>
-          parsed.some((g) => g?.scope === '*.*' && (g.privileges.includes('ALL PRIVILEGES') || g.privileges.includes(priv)));
+        const globalHas = (priv: string) => parsed.some((g) => g?.scope === '*.*' && (g.privileges.includes('ALL PRIVILEGES') || g.privileges.includes(priv)));
         if (!globalHas('CREATE USER')) missing.push('CREATE USER ON *.*');
         if (!globalHas('CONNECTION ADMIN') && !globalHas('SUPER')) missing.push('CONNECTION ADMIN ON *.* (to kill sessions)');
         for (const table of ['user', ...LISTED_TABLES]) {

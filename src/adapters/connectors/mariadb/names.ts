@@ -37,7 +37,7 @@ export function requestIdOf(prefix: string, name: string): string | undefined {
   if (rest.endsWith(ROLE_SUFFIX)) rest = rest.slice(0, -ROLE_SUFFIX.length);
   if (!rest || !/^(?:[A-Za-z0-9_-]|\.[0-9a-f]{2})+$/.test(rest)) return undefined;
   const bytes: number[] = [];
-  for (let i = 0; i < rest.length; ) {
+  for (let i = 0; i < rest.length;) {
     if (rest[i] === '.') {
       bytes.push(parseInt(rest.slice(i + 1, i + 3), 16));
       i += 3;

@@ -10,7 +10,6 @@ import { isSafeHost } from './names.js';
 import { parsePrivilege, type ParsedPrivilege } from './privileges.js';
 import { readPem, tlsProblems, tlsSettingsOf, type TlsMode, type TlsSettings } from '../tls.js';
 
-
 export const mariadbSettingsSchema = targetSettings(
   {
     url: urlWith(['mysql', 'mariadb']).describe('the admin connection, mysql://USER:PASSWORD@HOST:PORT'),

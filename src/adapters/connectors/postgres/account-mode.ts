@@ -31,10 +31,9 @@ export class AccountMode implements PostgresMode {
     const name = accountName(this.s.accountPrefix, g.requestId);
     try {
       await this.a.tx(async (c) => {
-        const { rows } = await c.query<{ comment: string | null }>(
-          `SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`,
-          [name],
-        );
+        const { rows } = await c.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [
+          name,
+        ]);
         if (!rows[0]) throw this.a.refuse(`account "${name}" does not exist (was it removed?)`, 'missing');
         this.assertOurs(name, rows[0].comment);
         await c.query(`ALTER ROLE ${ident(name)} VALID UNTIL ${lit(until)}`);
@@ -86,7 +85,8 @@ export class AccountMode implements PostgresMode {
         [this.s.owner],
       );
       if (!rows[0]?.exists) problems.push(`owner "${this.s.owner}" does not exist`);
-      else if (!rows[0].usable && !info.superuser) problems.push(`the admin role ${admin} must be a member of owner "${this.s.owner}" (GRANT ... TO ${info.adminUser}) to REASSIGN OWNED to it`);
+      else if (!rows[0].usable && !info.superuser)
+        problems.push(`the admin role ${admin} must be a member of owner "${this.s.owner}" (GRANT ... TO ${info.adminUser}) to REASSIGN OWNED to it`);
     }
   }
 
@@ -135,7 +135,13 @@ export class AccountMode implements PostgresMode {
         try {
           await this.a.tx(async (c) => {
             await this.a.assertSafe(c, roles, info);
-            const { rows } = await c.query<{ comment: string | null; rolsuper: boolean; rolcreaterole: boolean; rolreplication: boolean; rolbypassrls: boolean }>(
+            const { rows } = await c.query<{
+              comment: string | null;
+              rolsuper: boolean;
+              rolcreaterole: boolean;
+              rolreplication: boolean;
+              rolbypassrls: boolean;
+            }>(
               `SELECT shobj_description(oid, 'pg_authid') AS comment, rolsuper, rolcreaterole, rolreplication, rolbypassrls
                  FROM pg_roles WHERE rolname = $1`,
               [name],
@@ -146,9 +152,7 @@ export class AccountMode implements PostgresMode {
               if (existing.rolsuper || existing.rolcreaterole || existing.rolreplication || existing.rolbypassrls) {
                 throw this.a.refuse(`account "${name}" exists with privileged attributes; remove it by hand`, 'tampered-account');
               }
-              await c.query(
-                `ALTER ROLE ${ident(name)} WITH LOGIN INHERIT CONNECTION LIMIT ${CONNECTION_LIMIT} PASSWORD ${lit(verifier)} VALID UNTIL ${until}`,
-              );
+              await c.query(`ALTER ROLE ${ident(name)} WITH LOGIN INHERIT CONNECTION LIMIT ${CONNECTION_LIMIT} PASSWORD ${lit(verifier)} VALID UNTIL ${until}`);
             } else {
               await c.query(
                 `CREATE ROLE ${ident(name)} WITH LOGIN INHERIT NOCREATEDB NOCREATEROLE CONNECTION LIMIT ${CONNECTION_LIMIT} PASSWORD ${lit(verifier)} VALID UNTIL ${until}`,

@@ -8,7 +8,14 @@ export const postgresClient: ClientDescription = {
   debianPackage: 'postgresql-client',
   tlsOf: (c, url) => url?.searchParams.get('sslmode') ?? (typeof c.sslmode === 'string' ? c.sslmode : undefined),
   env: (p) => ({
-    vars: [['PGHOST', p.host], ['PGPORT', p.port], ['PGUSER', p.username], ['PGPASSWORD', p.password], ['PGDATABASE', p.database], ['PGSSLMODE', p.tls]],
+    vars: [
+      ['PGHOST', p.host],
+      ['PGPORT', p.port],
+      ['PGUSER', p.username],
+      ['PGPASSWORD', p.password],
+      ['PGDATABASE', p.database],
+      ['PGSSLMODE', p.tls],
+    ],
   }),
   command(p, opts) {
     // Everything through libpq's variables: psql (and pgcli, etc. with --client) read them.

@@ -87,7 +87,8 @@ export class PostgresConnector implements Connector {
         );
         for (const r of rows) {
           const canGrant = info.superuser || r.admin || (info.version < 160000 && info.createrole && !r.rolsuper);
-          if (!canGrant) problems.push(`the admin role ${admin} cannot grant "${r.rolname}": GRANT ${ident(r.rolname)} TO ${ident(info.adminUser)} WITH ADMIN OPTION`);
+          if (!canGrant)
+            problems.push(`the admin role ${admin} cannot grant "${r.rolname}": GRANT ${ident(r.rolname)} TO ${ident(info.adminUser)} WITH ADMIN OPTION`);
         }
       } finally {
         client.release();

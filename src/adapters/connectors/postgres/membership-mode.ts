@@ -63,7 +63,9 @@ export class MembershipMode implements PostgresMode {
       `SELECT pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS stats, pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS signal`,
     );
     if (!info.superuser && !(rows[0]?.stats && rows[0]?.signal)) {
-      notes.push('sessions that SET ROLE to a granted role are not ended at revoke (grant pg_read_all_stats and pg_signal_backend to the admin role to enable it)');
+      notes.push(
+        'sessions that SET ROLE to a granted role are not ended at revoke (grant pg_read_all_stats and pg_signal_backend to the admin role to enable it)',
+      );
     }
   }
 
@@ -154,10 +156,14 @@ export class MembershipMode implements PostgresMode {
             await c.query(`UPDATE ${BOOKKEEPING_TABLE} SET preexisting = false WHERE member = $1 AND role = $2`, [member, role]);
             preexisting = false;
           }
-          await c.query(
-            `INSERT INTO ${BOOKKEEPING_TABLE} (target, request_id, member, role, preexisting, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-            [this.s.targetName, g.requestId, member, role, preexisting, new Date(g.expiresAt).toISOString()],
-          );
+          await c.query(`INSERT INTO ${BOOKKEEPING_TABLE} (target, request_id, member, role, preexisting, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
+            this.s.targetName,
+            g.requestId,
+            member,
+            role,
+            preexisting,
+            new Date(g.expiresAt).toISOString(),
+          ]);
         }
       });
     } catch (e) {

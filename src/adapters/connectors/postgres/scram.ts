@@ -16,10 +16,7 @@ const pbkdf2Async = promisify(pbkdf2);
 export const SCRAM_ITERATIONS = 4096;
 const SALT_BYTES = 16;
 
-export async function scramSha256Verifier(
-  password: string,
-  opts: { salt?: Buffer; iterations?: number } = {},
-): Promise<string> {
+export async function scramSha256Verifier(password: string, opts: { salt?: Buffer; iterations?: number } = {}): Promise<string> {
   // The passwords Hourglass generates are base64url ASCII, which SASLprep leaves unchanged;
   // NFKC is the part of SASLprep that matters for other input.
   const normalized = password.normalize('NFKC');

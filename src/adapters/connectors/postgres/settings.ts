@@ -27,7 +27,6 @@ export function capabilitiesOf(mode: 'account' | 'membership'): TargetCapabiliti
     : { endsSessions: false, enforcesExpiry: false, canList: true, issuesCredentials: false };
 }
 
-
 export interface PostgresSettings {
   targetName: string;
   mode: 'account' | 'membership';
@@ -77,7 +76,7 @@ export function parseUrl(text: string): { value?: { host: string; port: number; 
   let host = decode(url.hostname);
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (!host) problems.push('must name a host');
-  if (url.search) problems.push('query parameters (sslmode, ...) are not read: use the target\'s `tls` block');
+  if (url.search) problems.push("query parameters (sslmode, ...) are not read: use the target's `tls` block");
   const port = url.port ? Number(url.port) : 5432;
   const path = decode(url.pathname.replace(/^\//, ''));
   if (path.includes('/')) problems.push('the path must be a single database name');

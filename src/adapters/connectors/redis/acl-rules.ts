@@ -216,7 +216,7 @@ export function encodeRequestId(requestId: string): string {
 export function decodeRequestId(encoded: string): string | undefined {
   if (!/^(?:[A-Za-z0-9_-]|\.[0-9a-f]{2})+$/.test(encoded)) return undefined;
   const bytes: number[] = [];
-  for (let i = 0; i < encoded.length; ) {
+  for (let i = 0; i < encoded.length;) {
     if (encoded[i] === '.') {
       bytes.push(parseInt(encoded.slice(i + 1, i + 3), 16));
       i += 3;

@@ -9,26 +9,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
-import type {
-  Connector,
-  ConnectorCapabilities,
-  Credentials,
-  FoundAccess,
-  GrantOnTarget,
-} from '../../../app/connectors.js';
+import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import { HIDDEN, redact } from '../../../core/redact.js';
 import type { TargetConfig } from '../../../core/types.js';
-import {
-  decodeRequestId,
-  describedTokens,
-  encodeRequestId,
-  holdsOf,
-  normaliseLocally,
-  parseAclRules,
-  parseGetUser,
-  selectorToken,
-} from './acl-rules.js';
+import { decodeRequestId, describedTokens, encodeRequestId, holdsOf, normaliseLocally, parseAclRules, parseGetUser, selectorToken } from './acl-rules.js';
 import { targetError, targetRefusal } from '../target-error.js';
 import { readSettings, tlsOptions, urlHost, type RedisSettings } from './settings.js';
 
@@ -307,13 +292,14 @@ export class RedisConnector implements Connector {
       const parsed = parseAclRules(e.config?.acl);
       if (parsed.problems.length > 0) {
         if (opts.lenient) {
-          out.push(String(e.config?.acl ?? '').split(/\s+/).filter(Boolean));
+          out.push(
+            String(e.config?.acl ?? '')
+              .split(/\s+/)
+              .filter(Boolean),
+          );
           continue;
         }
-        throw new HgError(
-          'HG_CONFIG_INVALID',
-          this.scrub(`redis target ${this.target.name}: entitlement ${e.name}: ${parsed.problems.join('; ')}`),
-        );
+        throw new HgError('HG_CONFIG_INVALID', this.scrub(`redis target ${this.target.name}: entitlement ${e.name}: ${parsed.problems.join('; ')}`));
       }
       out.push(parsed.tokens);
     }
@@ -468,7 +454,9 @@ export class RedisConnector implements Connector {
     const admin = this.settings?.password;
     const all = [...secrets];
     if (admin) all.push(admin, encodeURIComponent(admin));
-    const out = redact(text, all).replace(/#[0-9a-fA-F]{64}/g, `#${HIDDEN}`).replace(/\b[0-9a-f]{64}\b/gi, HIDDEN);
+    const out = redact(text, all)
+      .replace(/#[0-9a-fA-F]{64}/g, `#${HIDDEN}`)
+      .replace(/\b[0-9a-f]{64}\b/gi, HIDDEN);
     return this.scrubSecrets(out);
   }
 }

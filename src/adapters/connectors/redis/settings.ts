@@ -18,7 +18,10 @@ export const redisSettingsSchema = targetSettings(
     acl: z
       .string()
       .min(1)
-      .refine((s) => !/(^|\s)(>|<|#|!|nopass|resetpass|on|off|reset)(\s|$|\S)/.test(s.replace(/~\S+|%\S+|&\S+|[+-]\S+/g, '')), 'must hold only key (~), channel (&) and command (+/-) rules')
+      .refine(
+        (s) => !/(^|\s)(>|<|#|!|nopass|resetpass|on|off|reset)(\s|$|\S)/.test(s.replace(/~\S+|%\S+|&\S+|[+-]\S+/g, '')),
+        'must hold only key (~), channel (&) and command (+/-) rules',
+      )
       .describe('ACL rules for the user, e.g. "~app:* +@read"; on, the password and resets are added by Hourglass'),
   }),
 );
