@@ -14,7 +14,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, startServer, type RunningServer } from '../../src/cli/serve.js';
 import { tokenHash } from '../fixtures/policies.js';
-import { token } from '../support/app-harness.js';
+import { callApi } from '../support/http-api.js';
 import { appReadTargetSql, startPostgres, type PostgresServer } from '../support/postgres-server.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 
@@ -81,14 +81,7 @@ policies:
 `;
 }
 
-async function api(method: string, path: string, who: string, body?: unknown) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token(who)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const api = (method: string, path: string, who: string, body?: unknown) => callApi(server.url, method, path, who, body);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until<T>(probe: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/cli/serve.js';
 import { createLogger } from '../../src/cli/serve.js';
 import { policiesYaml } from '../fixtures/policies.js';
-import { token } from '../support/app-harness.js';
+import { callApi } from '../support/http-api.js';
 
 let dir: string;
 let configPath: string;
@@ -24,14 +24,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function api(server: RunningServer, method: string, path: string, who: string, body?: unknown) {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token(who)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const api = (server: RunningServer, method: string, path: string, who: string, body?: unknown) => callApi(server.url, method, path, who, body);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
