@@ -77,7 +77,8 @@ export function targetsOf(config: HourglassConfig, req: AccessRequest): { grants
     const name = entitlement.slice(targetName.length + 1);
     let g = byTarget.get(targetName);
     if (!g) {
-      g = { requestId: req.id, principal: req.requester, target, entitlements: [], expiresAt: req.expiresAt ?? 0 };
+      const handle = req.handles?.[targetName];
+      g = { requestId: req.id, principal: req.requester, target, entitlements: [], expiresAt: req.expiresAt ?? 0, ...(handle !== undefined ? { handle } : {}) };
       byTarget.set(targetName, g);
     }
     g.entitlements.push({ name, config: (target.entitlements[name] ?? {}) as Record<string, unknown> });
@@ -240,10 +241,12 @@ export class AccessWork implements BackgroundWorker {
     });
     // Kept even if another target failed: the next attempt grants again and replaces them.
     for (const { grant, value } of calls.done) if (value.credentials) await this.keep(req.id, grant.target.name, value.credentials);
-    const granted = calls.done.map((d) => d.grant);
-    if (calls.failures.length) return this.failed(req, config, calls.failures, granted);
+    // What this attempt created, with the handles just returned (an undo after a lost commit revokes with them).
+    const granted = calls.done.map(({ grant, value }) => (value.handle !== undefined ? { ...grant, handle: value.handle } : grant));
+    const handles = Object.fromEntries(calls.done.flatMap(({ grant, value }) => (value.handle !== undefined ? [[grant.target.name, value.handle]] : [])));
+    if (calls.failures.length) return this.failed(req, config, calls.failures, granted, handles);
     const now = this.deps.clock.now();
-    const won = await this.commitLeased(req, (r) => lifecycle.provisioned(r, factsFor(this.deps.config.current(), r.entitlements, now)));
+    const won = await this.commitLeased(req, (r) => lifecycle.provisioned(r, factsFor(this.deps.config.current(), r.entitlements, now), handles));
     if (!won) await this.afterLostProvisioning(req, config, granted);
   }
 
@@ -269,7 +272,7 @@ export class AccessWork implements BackgroundWorker {
     await this.commitLeased(req, (r) => lifecycle.extendedOnTarget(r));
   }
 
-  private async failed(req: AccessRequest, config: HourglassConfig, failures: Failure[], granted: GrantOnTarget[]) {
+  private async failed(req: AccessRequest, config: HourglassConfig, failures: Failure[], granted: GrantOnTarget[], handles?: Record<string, string>) {
     const alertAfter = failures.map((f) => config.targets[f.target]?.revocationAlertAfter ?? DEFAULT_ALERT_AFTER_MS);
     const now = this.deps.clock.now();
     const message = failures.map((f) => (f.message.includes(`"${f.target}"`) ? f.message : `${f.target}: ${f.message}`)).join('; ');
@@ -279,6 +282,7 @@ export class AccessWork implements BackgroundWorker {
       alertAfterMs: Math.min(...alertAfter),
       // A grant that timed out may still commit on the target: the lease stays until it runs out.
       keepLease: req.access === 'provisioning' && failures.some((f) => f.abandoned),
+      ...(handles ? { handles } : {}),
     };
     const won = await this.commitLeased(req, (r) => lifecycle.accessAttemptFailed(r, message, facts));
     if (!won && req.access === 'provisioning') await this.afterLostProvisioning(req, config, granted);

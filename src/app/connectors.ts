@@ -5,6 +5,13 @@
  * be idempotent and safe to repeat after a crash: `grant` twice leaves one account, `revoke`
  * of something already gone succeeds.
  *
+ * `grant` may return an opaque handle (a certificate serial, a token id, a rule id). The access
+ * worker persists it with the request and hands it back to `revoke` and `extend` of that request
+ * on that target. A crash (or a lost commit) between grant and commit loses it: the next attempt
+ * grants again and may return the same or a new handle. So `revoke` must remove everything the
+ * request's grants created on the target whether it gets the latest handle returned or none;
+ * today's kinds derive their names from the request id and ignore the handle.
+ *
  * Calls run in their target's lane (app/target-lanes.ts): at most the target's `concurrency` at
  * once, each given up after its `callTimeout`. A call given up on may still finish on the target;
  * the worker starts no other call for the same request on that target until it has, so bound
@@ -23,6 +30,15 @@ export interface GrantOnTarget {
   entitlements: { name: string; config: Record<string, unknown> }[];
   /** When the grant ends; targets that can enforce expiry themselves are told. */
   expiresAt: number;
+  /** The handle the latest confirmed `grant` of this request on this target returned; absent if none was (or it was lost). */
+  handle?: string;
+}
+
+/** What `grant` returns: an optional handle to persist, and the credentials when the kind issues them. */
+export interface Granted {
+  /** Opaque to Hourglass; handed back to `revoke` and `extend`. Not shown to users. */
+  handle?: string;
+  credentials?: Credentials;
 }
 
 /** What the requester receives to use the access. Kept encrypted at rest. */
@@ -51,15 +67,11 @@ export interface FoundAccess {
 /** What the connector's grants can do: its factory's `capabilities(target)` (core/types.ts). */
 export type ConnectorCapabilities = TargetCapabilities;
 
-export interface Connector {
-  readonly kind: string;
-  readonly capabilities: ConnectorCapabilities;
-  /** Creates the access; returns the credentials to hand over. Idempotent. */
-  grant(grant: GrantOnTarget): Promise<{ credentials?: Credentials }>;
-  /** Removes the access and ends its live sessions. "Already gone" is success. */
-  revoke(grant: GrantOnTarget): Promise<void>;
-  /** Moves the end of the access (targets that enforce expiry themselves). */
-  extend(grant: GrantOnTarget): Promise<void>;
+/**
+ * Reconciliation, for kinds whose target can list what Hourglass created there: the reconciler
+ * compares it with the live grants (app/reconcile.ts). A kind that cannot list leaves it out.
+ */
+export interface Reconcilable {
   /** Everything on the target that carries Hourglass's prefix. */
   list(): Promise<FoundAccess[]>;
   /** What a live grant should hold on the target, in the same words `list` uses. */
@@ -68,6 +80,19 @@ export interface Connector {
   removeOrphan(found: FoundAccess): Promise<void>;
   /** Takes away privileges an account holds beyond its grant (reconcile.removeExtraPrivileges); optional. */
   trimExtra?(found: FoundAccess, extra: string[]): Promise<void>;
+}
+
+export interface Connector {
+  readonly kind: string;
+  readonly capabilities: ConnectorCapabilities;
+  /** Creates the access; returns its handle and the credentials to hand over. Idempotent. */
+  grant(grant: GrantOnTarget): Promise<Granted>;
+  /** Removes the access and ends its live sessions. "Already gone" is success; so is no handle. */
+  revoke(grant: GrantOnTarget): Promise<void>;
+  /** Moves the end of the access (targets that enforce expiry themselves). */
+  extend(grant: GrantOnTarget): Promise<void>;
+  /** Present exactly when `capabilities.canList` (the connector contract checks it). */
+  readonly reconciliation?: Reconcilable;
   health(): Promise<{ ok: boolean; detail?: string }>;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
  * cut it on purpose). Grants still provisioning count as live; grants being removed are left
  * to the access worker.
  */
-import type { Connector, ConnectorRegistry, FoundAccess } from './connectors.js';
+import type { ConnectorRegistry, FoundAccess, Reconcilable } from './connectors.js';
 import type { AccessRequest, AuditDraft, TargetConfig } from '../core/types.js';
 import { grantsOnTargets } from './access-work.js';
 import { stamp, SYSTEM_ACTOR, targetOf, type AppDeps } from './context.js';
@@ -45,10 +45,11 @@ export class Reconciler implements BackgroundWorker {
 
   async reconcileTarget(name: string): Promise<DriftReport> {
     const report: DriftReport = { target: name, orphansRemoved: [], missing: [], extra: [] };
-    const connector = this.connectors.forTarget(name);
     const config = this.deps.config.current();
     const target = config.targets[name];
-    if (!connector || !target || !connector.capabilities.canList) return report;
+    // Kinds without reconciliation (they cannot list what they created) are skipped.
+    const connector = this.connectors.forTarget(name)?.reconciliation;
+    if (!connector || !target) return report;
     const events: AuditDraft[] = [];
     try {
       const found = await connector.list();
@@ -100,7 +101,7 @@ export class Reconciler implements BackgroundWorker {
   private async handleExtra(
     events: AuditDraft[],
     report: DriftReport,
-    connector: Connector,
+    connector: Reconcilable,
     target: TargetConfig,
     req: AccessRequest,
     f: FoundAccess,

@@ -202,12 +202,18 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
   return { request: next(req, patch), events };
 }
 
-/** A connector confirmed that the access exists on every target. */
-export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>): Outcome {
+/** The handles connectors returned (target -> handle) merged over those kept: the latest per target wins. */
+function withHandles(req: AccessRequest, handles: Record<string, string> | undefined): AccessRequest {
+  if (!handles || !Object.keys(handles).length) return req;
+  return { ...req, handles: { ...req.handles, ...handles } };
+}
+
+/** A connector confirmed that the access exists on every target; `handles` are what their grants returned. */
+export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'>, handles?: Record<string, string>): Outcome {
   if (req.status !== 'scheduled' || req.access !== 'provisioning') throw illegal(req, 'confirm access for');
   return {
     request: withReminder(
-      next(clearAccessWork(req), {
+      next(clearAccessWork(withHandles(req, handles)), {
         status: 'active',
         access: 'present',
         activatedAt: facts.now,
@@ -286,8 +292,14 @@ export function accessBackoffMs(attempt: number, removing: boolean, jitter: numb
  * The lease ends with the attempt, unless `keepLease`: a grant call that timed out may still
  * commit on the target, so neither a retry nor a removal may start before the lease runs out.
  */
-export function accessAttemptFailed(req: AccessRequest, error: string, facts: Facts & { jitter: number; alertAfterMs: number; keepLease?: boolean }): Outcome {
-  if (req.access !== 'provisioning' && req.access !== 'removing' && !needsTargetExtension(req)) throw illegal(req, 'retry access work for');
+export function accessAttemptFailed(
+  current: AccessRequest,
+  error: string,
+  facts: Facts & { jitter: number; alertAfterMs: number; keepLease?: boolean; handles?: Record<string, string> },
+): Outcome {
+  if (current.access !== 'provisioning' && current.access !== 'removing' && !needsTargetExtension(current)) throw illegal(current, 'retry access work for');
+  // Handles of the targets whose grant succeeded this attempt: a removal after it gets them.
+  const req = current.access === 'provisioning' ? withHandles(current, facts.handles) : current;
   const attempts = (req.accessAttempts ?? 0) + 1;
   const removing = req.access === 'removing';
   const keep = facts.keepLease === true && req.access === 'provisioning' && (req.leaseUntil ?? 0) > facts.now;

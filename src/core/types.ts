@@ -60,7 +60,7 @@ export interface TargetCapabilities {
   endsSessions: boolean;
   /** The target refuses the access after expiresAt by itself (VALID UNTIL, certificate validity). */
   enforcesExpiry: boolean;
-  /** The target can list what Hourglass created there (reconciliation is possible). */
+  /** The target can list what Hourglass created there: the connector has `reconciliation`. */
   canList: boolean;
 }
 
@@ -167,6 +167,8 @@ export interface AccessRequest {
   leaseUntil?: number;
   /** Provisioning that has not succeeded by then ends the request `failed`. */
   provisioningDeadline?: number;
+  /** target name -> the handle its connector's grant returned (opaque; handed back to revoke and extend). */
+  handles?: Record<string, string>;
   /** The end time the target was last told (connectors that enforce expiry); differs from expiresAt after an extension until the target confirms. */
   targetExpiresAt?: number;
   /** When removal started, and whether the overdue-revocation alert was raised. */

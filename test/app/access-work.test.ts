@@ -4,6 +4,9 @@
  * removal on every target even when one fails, and one call at a time per request. The real
  * kinds' behaviour on their servers is tested in test/connectors/ and test/targets/.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessBackoffMs } from '../../src/core/lifecycle.js';
 import { MINUTE, SECOND } from '../support/builders.js';
@@ -19,6 +22,12 @@ async function start(yaml?: string) {
   s = await memorySystem({ ...(yaml ? { yaml } : {}), jitter: 0.5 });
   return s;
 }
+
+const extensible = () =>
+  memoryYaml().replace(
+    '    approval: { required: 0 }',
+    '    approval: { required: 0 }\n    extension: { allowed: true, maxTotal: 8h, requiresApproval: false }',
+  );
 
 describe('access work on in-memory targets', () => {
   it('provisions after commit, keeps the credentials sealed, and removes the access when the grant ends', async () => {
@@ -55,11 +64,7 @@ describe('access work on in-memory targets', () => {
   });
 
   it('tells a target that enforces expiry the new end after an extension', async () => {
-    const yaml = memoryYaml().replace(
-      '    approval: { required: 0 }',
-      '    approval: { required: 0 }\n    extension: { allowed: true, maxTotal: 8h, requiresApproval: false }',
-    );
-    const s = await start(yaml);
+    const s = await start(extensible());
     const req = await s.submit(['mem/read']);
     await s.system.access.runOnce();
     const before = s.mem.accounts.get(`hg_${req.id}`)!.expiresAt;
@@ -184,5 +189,57 @@ describe('access work on in-memory targets', () => {
     expect(await s.stored(req.id)).toMatchObject({ status: 'active', access: 'present' });
     expect(s.mem.callsOf('grant', req.id)).toHaveLength(1);
     expect(s.system.access.callsInFlight('mem')).toBe(0);
+  });
+  it('persists the handle a grant returned and hands it to extend and revoke, also after a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hg-handles-'));
+    try {
+      s = await memorySystem({ yaml: extensible(), jitter: 0.5, store: `sqlite:${join(dir, 'hg.db')}` });
+      const req = await s.submit(['mem/read']);
+      await s.system.access.runOnce();
+      const handle = s.mem.callsOf('grant', req.id)[0]!.handle!;
+      expect(handle).toMatch(/^mem-\d+$/);
+      expect(await s.stored(req.id)).toMatchObject({ status: 'active', access: 'present', handles: { mem: handle } });
+
+      // A new server over the same store reads the handle back for the extension ...
+      s = await s.restart();
+      await s.system.app.requests.extend(req.id, alice, '1h');
+      await s.system.access.runOnce();
+      expect(s.mem.callsOf('extend', req.id).map((c) => c.handle)).toEqual([handle]);
+
+      // ... and for the removal.
+      s = await s.restart();
+      await s.system.app.requests.revoke(req.id, admin, 'done');
+      await s.system.access.runOnce();
+      expect(s.mem.callsOf('revoke', req.id).map((c) => c.handle)).toEqual([handle]);
+      expect(await s.stored(req.id)).toMatchObject({ access: 'removed' });
+      expect(s.mem.holdsOf(req.id)).toBeUndefined();
+    } finally {
+      await s?.close();
+      s = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the latest handle of each target when a grant is repeated after a failure, and revokes with it', async () => {
+    const s = await start();
+    s.mem2.failNext(1, { verbs: ['grant'] });
+    const req = await s.submit(['mem/read', 'mem2/read']);
+    await s.system.access.runOnce();
+    // mem granted, mem2 failed: mem's handle is kept, so a removal now would get it.
+    const first = s.mem.callsOf('grant', req.id)[0]!.handle!;
+    expect(await s.stored(req.id)).toMatchObject({ access: 'provisioning', handles: { mem: first } });
+
+    s.clock.set((await s.stored(req.id)).accessNextAt!);
+    await s.system.access.runOnce();
+    // The handles the grants that succeeded returned (mem2's first call failed).
+    const [again, other] = [s.mem.callsOf('grant', req.id).at(-1)!.handle!, s.mem2.callsOf('grant', req.id).at(-1)!.handle!];
+    expect(again).not.toBe(first);
+    expect(await s.stored(req.id)).toMatchObject({ access: 'present', handles: { mem: again, mem2: other } });
+
+    await s.system.app.requests.revoke(req.id, admin, 'done');
+    await s.system.access.runOnce();
+    expect(s.mem.callsOf('revoke', req.id).map((c) => c.handle)).toEqual([again]);
+    expect(s.mem2.callsOf('revoke', req.id).map((c) => c.handle)).toEqual([other]);
+    expect(await s.stored(req.id)).toMatchObject({ access: 'removed' });
   });
 });

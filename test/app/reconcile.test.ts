@@ -5,6 +5,7 @@
  * the access worker. What `list` returns on real servers is tested in test/connectors/.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryKind } from '../support/memory-connector.js';
 import { admin, memorySystem, memoryYaml, type MemorySystem } from '../support/memory-system.js';
 
 let s: MemorySystem | undefined;
@@ -138,6 +139,27 @@ describe('reconciliation on in-memory targets', () => {
     s.mem.failNext(1, { verbs: ['list'] });
     const report = await s.system.reconciler.reconcileTarget('mem');
     expect(report).toEqual({ target: 'mem', orphansRemoved: [], missing: [], extra: [], error: 'target "mem": list: connection refused (injected)' });
+    expect(await s.events('drift.*')).toEqual([]);
+  });
+  it('skips a kind without reconciliation (it cannot list what it created)', async () => {
+    const bareKind = createMemoryKind({ kind: 'memory-bare', capabilities: { canList: false, enforcesExpiry: false } });
+    const yaml = memoryYaml()
+      .replace('  mem2:\n', '  bare:\n    type: memory-bare\n    entitlements:\n      read: { holds: [read] }\n  mem2:\n')
+      .replace('entitlements: [mem/read, mem/write, mem2/read]', 'entitlements: [mem/read, mem/write, mem2/read, bare/read]');
+    s = await memorySystem({ yaml, kinds: [bareKind] });
+    const bare = bareKind.target('bare');
+    const req = await granted(s, ['mem/read', 'bare/read']);
+    expect(bare.holdsOf(req.id)).toEqual(['read']);
+    expect(s.system.connectors.forTarget('bare')?.reconciliation).toBeUndefined();
+    bare.accounts.set('hg_planted', { account: 'hg_planted', password: 'x', holds: ['read'], expiresAt: Infinity });
+
+    // A due pass reconciles every target whose interval has come (5m by default), bare included, and bare is skipped.
+    s.clock.advance(5 * 60_000);
+    await s.system.reconciler.runOnce();
+    expect(s.mem.callsOf('list')).toHaveLength(1);
+    expect(bare.calls.map((c) => c.verb)).toEqual(['grant']);
+    expect(await s.system.reconciler.reconcileTarget('bare')).toEqual({ target: 'bare', orphansRemoved: [], missing: [], extra: [] });
+    expect(bare.accounts.has('hg_planted')).toBe(true);
     expect(await s.events('drift.*')).toEqual([]);
   });
 });

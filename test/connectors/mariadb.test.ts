@@ -224,9 +224,9 @@ describe('mariadb connector on MariaDB', () => {
     const { credentials } = await c.grant(g);
     expect(await attempt(credentials!, 'SELECT COUNT(*) FROM shop.items')).toBe('ok');
     expect(await attempt(credentials!, "INSERT INTO shop.items VALUES (50, 'x')")).toBe('action-refused');
-    const found = (await c.list()).find((x) => x.requestId === g.requestId);
+    const found = (await c.reconciliation!.list()).find((x) => x.requestId === g.requestId);
     expect(found?.holds).toEqual(['ROLE `app_read`']);
-    expect(c.expected(g)).toEqual(['ROLE `app_read`']);
+    expect(c.reconciliation!.expected(g)).toEqual(['ROLE `app_read`']);
     await c.revoke(g);
     expect(await attempt(credentials!, 'SELECT 1')).toBe('login-refused');
   });
@@ -237,11 +237,11 @@ describe('mariadb connector on MariaDB', () => {
     const name = `hg_${g.requestId}`;
     expect(await attempt(credentials!, 'SELECT COUNT(*) FROM shop.items')).toBe('ok');
     expect(await attempt(credentials!, `INSERT INTO shop.items VALUES (${100 + seq}, 'w')`)).toBe('ok');
-    const found = (await c.list()).filter((x) => x.requestId === g.requestId);
+    const found = (await c.reconciliation!.list()).filter((x) => x.requestId === g.requestId);
     expect(found).toHaveLength(1);
     expect(found[0]!.account).toBe(`${name}@%`);
-    expect(found[0]!.holds).toEqual(c.expected(g));
-    expect(c.expected(g)).toEqual(['ROLE `app_read`', 'ROLE `app_write`', 'SELECT ON `shop`.*']);
+    expect(found[0]!.holds).toEqual(c.reconciliation!.expected(g));
+    expect(c.reconciliation!.expected(g)).toEqual(['ROLE `app_read`', 'ROLE `app_write`', 'SELECT ON `shop`.*']);
     const [role] = await rootQuery<{ n: number }>(server, "SELECT COUNT(*) AS n FROM mysql.user WHERE User = ? AND is_role = 'Y'", [`${name}+r`]);
     expect(Number(role!.n)).toBe(1);
 
@@ -275,7 +275,7 @@ describe('mariadb connector on MariaDB', () => {
     try {
       const err = (await least.grant(g2).catch((e: unknown) => e)) as Error;
       expect(err.message).toMatch(/could not set the default role.*userHost/);
-      expect((await least.list()).filter((x) => x.requestId === g2.requestId)).toEqual([]);
+      expect((await least.reconciliation!.list()).filter((x) => x.requestId === g2.requestId)).toEqual([]);
       // Privilege-only entitlements need no login as the account.
       const g3 = grantOf(leastTarget, ['read']);
       await least.grant(g3);
@@ -290,9 +290,9 @@ describe('mariadb connector on MariaDB', () => {
     const { credentials } = await c.grant(g);
     expect(await attempt(credentials!, "INSERT INTO shop.items VALUES (7000, 'ok')")).toBe('ok');
     expect(await attempt(credentials!, 'UPDATE shop.items SET name = name')).toBe('action-refused');
-    const found = (await c.list()).find((x) => x.requestId === g.requestId);
+    const found = (await c.reconciliation!.list()).find((x) => x.requestId === g.requestId);
     expect(found?.holds).toEqual(['INSERT ON `shop`.`items`', 'SELECT ON `shop`.`items`']);
-    expect(found?.holds).toEqual(c.expected(g));
+    expect(found?.holds).toEqual(c.reconciliation!.expected(g));
     await c.revoke(g);
   });
 
@@ -303,8 +303,8 @@ describe('mariadb connector on MariaDB', () => {
     expect(credentials!.database).toBe('my_db');
     expect(await attempt(credentials!, 'SELECT * FROM my_db.t')).toBe('ok');
     expect(await attempt(credentials!, 'SELECT * FROM myXdb.t')).toBe('action-refused');
-    expect(c.expected(g)).toEqual(['SELECT ON `my\\_db`.*']);
-    expect((await c.list()).find((x) => x.requestId === g.requestId)?.holds).toEqual(c.expected(g));
+    expect(c.reconciliation!.expected(g)).toEqual(['SELECT ON `my\\_db`.*']);
+    expect((await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)?.holds).toEqual(c.reconciliation!.expected(g));
     await c.revoke(g);
   });
 
@@ -356,8 +356,8 @@ describe('mariadb connector on MariaDB', () => {
     await rootQuery(server, `GRANT UPDATE ON shop.* TO '${name}'@'%'`);
     await rootQuery(server, `GRANT PROCESS ON *.* TO '${name}'@'%'`);
     await rootQuery(server, `GRANT SELECT (name) ON shop.items TO '${name}'@'%'`);
-    const found = (await c.list()).find((x) => x.requestId === g.requestId)!;
-    const extra = found.holds.filter((h) => !c.expected(g).includes(h));
+    const found = (await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)!;
+    const extra = found.holds.filter((h) => !c.reconciliation!.expected(g).includes(h));
     expect(extra.sort()).toEqual(['PROCESS ON *.*', 'SELECT (`name`) ON `shop`.`items`', 'UPDATE ON `shop`.*']);
     await c.revoke(g);
   });
@@ -369,11 +369,11 @@ describe('mariadb connector on MariaDB', () => {
     await rootQuery(server, `DROP USER '${name}'@'%'`);
     // A role that merely carries the prefix is not Hourglass's: never listed, never removed.
     await rootQuery(server, 'CREATE ROLE IF NOT EXISTS hg_reader');
-    expect((await c.list()).map((x) => x.account)).not.toContain('hg_reader');
-    const found = (await c.list()).filter((x) => x.requestId === g.requestId);
+    expect((await c.reconciliation!.list()).map((x) => x.account)).not.toContain('hg_reader');
+    const found = (await c.reconciliation!.list()).filter((x) => x.requestId === g.requestId);
     expect(found).toEqual([{ account: `${name}+r`, requestId: g.requestId, holds: ['ROLE `app_read`', 'ROLE `app_write`'] }]);
-    await c.removeOrphan(found[0]!);
-    expect((await c.list()).filter((x) => x.requestId === g.requestId)).toEqual([]);
+    await c.reconciliation!.removeOrphan(found[0]!);
+    expect((await c.reconciliation!.list()).filter((x) => x.requestId === g.requestId)).toEqual([]);
   });
 
   it('a grant that fails half-way leaves no account behind, and its error names no secret', async () => {
@@ -385,7 +385,7 @@ describe('mariadb connector on MariaDB', () => {
     expect(err.message).toMatch(/Access denied/);
     expect(err.message).toContain('***');
     expect(err.message).not.toContain(adminPassword);
-    expect((await c.list()).filter((x) => x.requestId === g.requestId)).toEqual([]);
+    expect((await c.reconciliation!.list()).filter((x) => x.requestId === g.requestId)).toEqual([]);
     const users = await rootQuery(server, 'SELECT User FROM mysql.user WHERE User = ?', [`hg_${g.requestId}`]);
     expect(users).toHaveLength(0);
   });

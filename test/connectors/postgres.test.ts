@@ -231,9 +231,9 @@ describe('postgres connector: account mode', () => {
     await c.extend({ ...g, expiresAt: expiresAt + 600_000 });
     expect((await row()).until.getTime()).toBe(expiresAt + 600_000);
     // list and expected speak the same words.
-    const found = (await c.list()).find((x) => x.requestId === g.requestId)!;
+    const found = (await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)!;
     expect(found.account).toBe(credentials!.username);
-    expect(found.holds.sort()).toEqual(c.expected(g).sort());
+    expect(found.holds.sort()).toEqual(c.reconciliation!.expected(g).sort());
     await c.revoke(g);
     await expect(c.extend(g)).rejects.toThrow(/does not exist/);
   });
@@ -335,7 +335,7 @@ describe('postgres connector: account mode', () => {
     try {
       const g = grantOf(allowTarget, 'ops');
       await allowing.grant(g);
-      const found = (await allowing.list()).find((x) => x.requestId === g.requestId);
+      const found = (await allowing.reconciliation!.list()).find((x) => x.requestId === g.requestId);
       expect(found?.holds).toContain('pg_signal_backend');
       await allowing.revoke(g);
       await expect(allowing.grant(grantOf(allowTarget, 'ops', { roles: ['rootlike'] }))).rejects.toThrow(/never grants/);
@@ -409,7 +409,7 @@ describe('postgres connector: account mode', () => {
     try {
       const g = grantOf(e.target(), 'read');
       const { credentials } = await other.grant(g);
-      expect((await c.list()).find((x) => x.requestId === g.requestId)).toBeUndefined();
+      expect((await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)).toBeUndefined();
       await expect(c.revoke(g)).rejects.toThrow(/belongs to target "other-db"/);
       expect(await probeWith(credentials!, 'SELECT 1')).toBe('ok');
       await other.revoke(g);
@@ -465,9 +465,9 @@ describe('postgres connector: membership mode', () => {
     await c.grant(g); // a retry
     expect(await member('carol', 'app_write')).toBe(true);
     expect(await probeWith(userCreds('carol'), `INSERT INTO items VALUES (10, 'carol')`)).toBe('ok');
-    const found = (await c.list()).find((x) => x.requestId === g.requestId)!;
+    const found = (await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)!;
     expect(found).toMatchObject({ account: 'carol' });
-    expect(found.holds.sort()).toEqual(c.expected(g).sort());
+    expect(found.holds.sort()).toEqual(c.reconciliation!.expected(g).sort());
     await c.extend({ ...g, expiresAt: g.expiresAt + 60_000 });
     await c.revoke(g);
     expect(await member('carol', 'app_write')).toBe(false);
@@ -475,7 +475,7 @@ describe('postgres connector: membership mode', () => {
     expect(await probeWith(userCreds('carol'), `INSERT INTO items VALUES (11, 'carol')`)).toBe('action-refused');
     expect(await probeWith(userCreds('carol'), `SELECT count(*) FROM items`)).toBe('ok');
     await c.revoke(g); // again: fine
-    expect((await c.list()).find((x) => x.requestId === g.requestId)).toBeUndefined();
+    expect((await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)).toBeUndefined();
   });
 
   it('counts references: ending one of two overlapping grants keeps the membership', async () => {
@@ -529,8 +529,8 @@ describe('postgres connector: membership mode', () => {
   it('removes an orphan found by list', async () => {
     const g = grantOf(e.target(), 'write', { principal: 'erin' });
     await c.grant(g);
-    const found = (await c.list()).find((x) => x.requestId === g.requestId)!;
-    await c.removeOrphan(found);
+    const found = (await c.reconciliation!.list()).find((x) => x.requestId === g.requestId)!;
+    await c.reconciliation!.removeOrphan(found);
     expect(await member('erin', 'app_write')).toBe(false);
   });
 });

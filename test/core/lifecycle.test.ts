@@ -824,6 +824,27 @@ describe('the access lease and removal', () => {
     const removing = lease(revoke(activeUnder([oneLead]), root, undefined, at(T0, false)).request, T0, MINUTE);
     expect(removed(removing).request.leaseUntil).toBeUndefined();
   });
+
+  it('keeps the handles connectors returned, the latest per target, while provisioning only', () => {
+    const attempt = lease(provisioning(), T0, MINUTE);
+    const handles = (r: AccessRequest) => r.handles;
+    // A failed attempt keeps the handles of the targets that granted (a removal after it gets them).
+    const partly = accessAttemptFailed(attempt, 'boom', { ...at(T0 + SECOND, false), jitter: 0.5, alertAfterMs: MINUTE, handles: { a: 'h1' } }).request;
+    expect(handles(partly)).toEqual({ a: 'h1' });
+    const done = provisioned(lease(partly, T0 + 2 * SECOND, MINUTE), { now: T0 + 3 * SECOND }, { a: 'h2', b: 'h3' }).request;
+    expect(handles(done)).toEqual({ a: 'h2', b: 'h3' });
+    // No handles returned: none recorded, and what was kept stays.
+    expect('handles' in provisioned(attempt, { now: T0 + SECOND }, {}).request).toBe(false);
+    const removing = lease(revoke(done, root, undefined, at(T0 + 4 * SECOND, false)).request, T0 + 4 * SECOND, MINUTE);
+    const retried = accessAttemptFailed(removing, 'boom', {
+      ...at(T0 + 5 * SECOND, false),
+      jitter: 0.5,
+      alertAfterMs: MINUTE,
+      handles: { a: 'other' },
+    }).request;
+    expect(handles(retried)).toEqual({ a: 'h2', b: 'h3' });
+    expect(handles(removed(removing).request)).toEqual({ a: 'h2', b: 'h3' });
+  });
 });
 
 // ---- tick -----------------------------------------------------------------------------------------------------------

@@ -6,13 +6,17 @@
  * until the test releases it, and a record of every call. Real servers stay for the connectors'
  * own tests.
  *
+ * Each grant returns a new handle (`mem-<n>`, as a kind that issues certificates or tokens would),
+ * and every call records the handle it was given, so tests can follow it through the store. The
+ * connector has reconciliation exactly when the kind is given `canList`.
+ *
  * An entitlement names what it gives as `holds: [read, write]`; `probe` in the contract checks
  * one of them. Holds the target does not know (`known`) are refused at grant, as a database
  * refuses an unknown role.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { Connector, ConnectorFactory, Credentials, FoundAccess, GrantOnTarget } from '../../src/app/connectors.js';
+import type { Connector, ConnectorFactory, Credentials, FoundAccess, Granted, GrantOnTarget, Reconcilable } from '../../src/app/connectors.js';
 import { entitlementDescription, strictObject, targetSettings } from '../../src/config/schema.js';
 import { HgError } from '../../src/core/errors.js';
 import type { TargetCapabilities, TargetConfig } from '../../src/core/types.js';
@@ -26,6 +30,8 @@ export interface MemoryAccount {
   password: string;
   holds: string[];
   expiresAt: number;
+  /** The handle the grant that (re)created it returned. */
+  handle?: string;
 }
 
 export interface MemoryCall {
@@ -33,6 +39,8 @@ export interface MemoryCall {
   target: string;
   requestId?: string;
   account?: string;
+  /** grant: the handle it returned; revoke, extend: the handle they were given. */
+  handle?: string;
 }
 
 /** A call held by `hold` until the test releases it. */
@@ -59,12 +67,18 @@ export class MemoryTarget {
   private readonly sessions = new Map<string, Set<{ open: boolean }>>();
   private readonly failures: Injected[] = [];
   private readonly held: { verbs?: readonly MemoryVerb[]; arrive(): void; go: Promise<string | undefined> }[] = [];
+  private handles = 0;
 
   constructor(
     readonly name: string,
     private readonly now: () => number,
     readonly known: ReadonlySet<string>,
   ) {}
+
+  /** A handle no grant on this target returned before. */
+  nextHandle(): string {
+    return `mem-${++this.handles}`;
+  }
 
   /** The next `n` calls (of these verbs, or any) fail with HG_TARGET_UNAVAILABLE. */
   failNext(n: number, opts: { verbs?: readonly MemoryVerb[]; message?: string } = {}): void {
@@ -164,43 +178,60 @@ export interface MemoryKind {
 
 const holdsOf = (config: Record<string, unknown>): string[] => (Array.isArray(config.holds) ? config.holds.map(String) : []);
 
-class MemoryConnector implements Connector {
+class MemoryConnector implements Connector, Reconcilable {
+  readonly reconciliation?: Reconcilable;
+
   constructor(
     readonly kind: string,
     readonly capabilities: TargetCapabilities,
     private readonly server: MemoryTarget,
     private readonly prefix: string,
     private readonly scrub: (text: string) => string,
-  ) {}
+  ) {
+    if (capabilities.canList) this.reconciliation = this;
+  }
 
   private account(requestId: string) {
     return `${this.prefix}${requestId}`;
   }
 
-  async grant(g: GrantOnTarget): Promise<{ credentials?: Credentials }> {
+  async grant(g: GrantOnTarget): Promise<Granted> {
     const account = this.account(g.requestId);
-    await this.server.enter({ verb: 'grant', target: this.server.name, requestId: g.requestId, account });
+    const handle = this.server.nextHandle();
+    await this.server.enter({ verb: 'grant', target: this.server.name, requestId: g.requestId, account, handle });
     const holds = this.expected(g);
     const unknown = holds.filter((h) => !this.server.known.has(h));
     if (unknown.length) throw new HgError('HG_TARGET_UNAVAILABLE', this.scrub(`target "${this.server.name}": grant: no such privilege ${unknown.join(', ')}`));
     // A grant repeated after a crash sets a new password on the one account, like the real kinds.
     const password = randomBytes(12).toString('hex');
     const expiresAt = this.capabilities.enforcesExpiry ? g.expiresAt : Number.POSITIVE_INFINITY;
-    this.server.accounts.set(account, { account, requestId: g.requestId, password, holds, expiresAt });
-    if (!this.capabilities.issuesCredentials) return {};
-    return { credentials: { username: account, password, host: 'memory', target: this.server.name } };
+    this.server.accounts.set(account, { account, requestId: g.requestId, password, holds, expiresAt, handle });
+    if (!this.capabilities.issuesCredentials) return { handle };
+    return { handle, credentials: { username: account, password, host: 'memory', target: this.server.name } };
   }
 
   async revoke(g: GrantOnTarget): Promise<void> {
     const account = this.account(g.requestId);
-    await this.server.enter({ verb: 'revoke', target: this.server.name, requestId: g.requestId, account });
+    await this.server.enter({
+      verb: 'revoke',
+      target: this.server.name,
+      requestId: g.requestId,
+      account,
+      ...(g.handle !== undefined ? { handle: g.handle } : {}),
+    });
     this.server.accounts.delete(account);
     if (this.capabilities.endsSessions) this.server.endSessions(account);
   }
 
   async extend(g: GrantOnTarget): Promise<void> {
     const account = this.account(g.requestId);
-    await this.server.enter({ verb: 'extend', target: this.server.name, requestId: g.requestId, account });
+    await this.server.enter({
+      verb: 'extend',
+      target: this.server.name,
+      requestId: g.requestId,
+      account,
+      ...(g.handle !== undefined ? { handle: g.handle } : {}),
+    });
     const a = this.server.accounts.get(account);
     if (a && this.capabilities.enforcesExpiry) a.expiresAt = g.expiresAt;
   }

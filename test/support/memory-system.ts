@@ -10,6 +10,8 @@ import type { AccessRequest, Principal } from '../../src/core/types.js';
 import { createHourglass, type HourglassSystem } from '../../src/compose.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { AuditEvent } from '../../src/app/ports.js';
+import type { ConnectorFactory } from '../../src/app/connectors.js';
+import type { HourglassConfig } from '../../src/config/types.js';
 import { T0, principal } from './builders.js';
 import { ManualClock } from './manual-clock.js';
 import { createMemoryKind, type MemoryKind, type MemoryTarget } from './memory-connector.js';
@@ -58,16 +60,26 @@ export interface MemorySystem {
   stored(id: string): Promise<AccessRequest>;
   /** Audit events of one type (and request). */
   events(type: string, requestId?: string): Promise<AuditEvent[]>;
+  /** Stops this system and builds a new one over the same store, targets, clock and file (a server restart). Needs `store` to be a file. */
+  restart(): Promise<MemorySystem>;
   close(): Promise<void>;
 }
 
-export async function memorySystem(opts: { yaml?: string; now?: number; jitter?: number } = {}): Promise<MemorySystem> {
+/**
+ * `store`: the store URL (default a SQLite database in memory; a file, e.g. `sqlite:/tmp/x/hg.db`, to `restart`).
+ * `kinds`: more memory kinds (other `kind` names and capabilities) the file may use beside `memory`.
+ */
+export async function memorySystem(opts: { yaml?: string; now?: number; jitter?: number; store?: string; kinds?: MemoryKind[] } = {}): Promise<MemorySystem> {
   const clock = new ManualClock(opts.now ?? T0);
   const kind = createMemoryKind({ now: () => clock.now() });
-  const factories = [...connectorFactories, kind.factory];
+  const more = opts.kinds ?? [];
+  const factories = [...connectorFactories, kind.factory, ...more.map((k) => k.factory)];
   const parsed = parseConfig(opts.yaml ?? memoryYaml(), {}, 'memory.yaml', factories);
-  const config = { ...parsed, server: { ...parsed.server, store: 'sqlite::memory:', rateLimitPerMinute: 0 } };
-  const jitter = opts.jitter ?? 0.5;
+  const config = { ...parsed, server: { ...parsed.server, store: opts.store ?? 'sqlite::memory:', rateLimitPerMinute: 0 } };
+  return build(config, clock, kind, factories, opts.jitter ?? 0.5);
+}
+
+async function build(config: HourglassConfig, clock: ManualClock, kind: MemoryKind, factories: ConnectorFactory[], jitter: number): Promise<MemorySystem> {
   const system = await createHourglass(config, {}, { clock, metrics: false, http: false, detached: false, random: () => jitter, factories });
   const store = system.stores.store;
   return {
@@ -79,6 +91,10 @@ export async function memorySystem(opts: { yaml?: string; now?: number; jitter?:
     submit: async (entitlements, duration = '1h') => (await system.app.requests.submit(alice, { entitlements, duration })).request,
     stored: async (id) => (await store.getRequest(id))!,
     events: async (type, requestId) => (await store.listAudit({ type, ...(requestId ? { requestId } : {}), limit: 1000 })).events,
+    restart: async () => {
+      await system.close();
+      return build(config, clock, kind, factories, jitter);
+    },
     close: () => system.close(),
   };
 }

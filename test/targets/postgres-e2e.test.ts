@@ -174,7 +174,7 @@ describe('postgres target end to end', () => {
       expiresAt: Date.now() + 3_600_000,
     });
     // Someone cuts the live grant's role membership by hand.
-    const account = (await connector.list()).find((f) => f.requestId === live.body.id)!.account;
+    const account = (await connector.reconciliation!.list()).find((f) => f.requestId === live.body.id)!.account;
     await su.query(`REVOKE app_read FROM "${account}"`);
     await connector.close();
 
@@ -227,7 +227,7 @@ describe('reconciliation with removeExtraPrivileges', () => {
       await work.runOnce();
       const c = (await h.call('POST', `/v1/requests/${res.body.id}/credentials`, token('alice'))).body.targets['app-db'];
       const connectors = createConnectorRegistry(h.source, connectorFactories);
-      const account = (await connectors.forTarget('app-db')!.list()).find((f) => f.requestId === res.body.id)!.account;
+      const account = (await connectors.forTarget('app-db')!.reconciliation!.list()).find((f) => f.requestId === res.body.id)!.account;
       await su.query(`GRANT app_admin TO "${account}"`);
       const report = await new Reconciler(h.app.deps, connectors).reconcileTarget('app-db');
       await connectors.closeAll();

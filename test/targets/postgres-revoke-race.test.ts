@@ -69,9 +69,7 @@ function gated(inner: ConnectorRegistry) {
           },
           revoke: (g) => c.revoke(g),
           extend: (g) => c.extend(g),
-          list: () => c.list(),
-          expected: (g) => c.expected(g),
-          removeOrphan: (f) => c.removeOrphan(f),
+          ...(c.reconciliation ? { reconciliation: c.reconciliation } : {}),
           health: () => c.health(),
           close: () => c.close(),
         };

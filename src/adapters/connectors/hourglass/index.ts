@@ -3,7 +3,7 @@
  * from the grants index), so there is no target to call. It is `inline`: a transition moves
  * `access` together with `status`, in the same transaction, and the access worker never calls
  * its connector. The connector exists so the kind is one like the others; every call is a
- * no-op. See docs/targets.md.
+ * no-op, and it has no reconciliation (canList false). See docs/targets.md.
  */
 import type { Connector, ConnectorFactory } from '../../../app/connectors.js';
 import { baseTargetSchema } from '../../../config/schema.js';
@@ -17,9 +17,6 @@ const inlineConnector: Connector = {
   grant: async () => ({}),
   revoke: async () => {},
   extend: async () => {},
-  list: async () => [],
-  expected: () => [],
-  removeOrphan: async () => {},
   health: async () => ({ ok: true }),
   close: async () => {},
 };

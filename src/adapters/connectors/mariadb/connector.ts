@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import mysql from 'mysql2/promise';
-import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget } from '../../../app/connectors.js';
+import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget, Reconcilable } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import { redact } from '../../../core/redact.js';
 import type { TargetConfig } from '../../../core/types.js';
@@ -53,9 +53,11 @@ export const MARIADB_CAPABILITIES: ConnectorCapabilities = {
   issuesCredentials: true,
 };
 
-export class MariadbConnector implements Connector {
+export class MariadbConnector implements Connector, Reconcilable {
   readonly kind = 'mariadb';
   readonly capabilities = MARIADB_CAPABILITIES;
+  /** The target lists what Hourglass created (canList): the connector reconciles itself. */
+  readonly reconciliation: Reconcilable = this;
 
   private readonly settings: MariadbSettings;
   private pool: mysql.Pool | undefined;

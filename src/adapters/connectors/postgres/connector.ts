@@ -10,7 +10,7 @@
  * one error shape. Every step is idempotent and safe to repeat after a crash; errors are
  * HG_TARGET_UNAVAILABLE with messages scrubbed of the admin password and generated passwords.
  */
-import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget } from '../../../app/connectors.js';
+import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget, Reconcilable } from '../../../app/connectors.js';
 import type { TargetConfig } from '../../../core/types.js';
 import { AccountMode } from './account-mode.js';
 import { ident, PgAdmin, type PostgresMode } from './admin-connection.js';
@@ -20,9 +20,11 @@ import { capabilitiesOf, settingsOf } from './settings.js';
 export { CONNECTION_LIMIT } from './account-mode.js';
 export { BOOKKEEPING_TABLE, setsRole } from './membership-mode.js';
 
-export class PostgresConnector implements Connector {
+export class PostgresConnector implements Connector, Reconcilable {
   readonly kind = 'postgres';
   readonly capabilities: ConnectorCapabilities;
+  /** The target lists what Hourglass created (canList): the connector reconciles itself. */
+  readonly reconciliation: Reconcilable = this;
   private readonly a: PgAdmin;
   private readonly mode: PostgresMode;
 

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
-import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget } from '../../../app/connectors.js';
+import type { Connector, ConnectorCapabilities, Credentials, FoundAccess, GrantOnTarget, Reconcilable } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import { HIDDEN, redact } from '../../../core/redact.js';
 import type { TargetConfig } from '../../../core/types.js';
@@ -57,9 +57,11 @@ export const REDIS_CAPABILITIES: ConnectorCapabilities = {
 
 type Scrub = (text: string) => string;
 
-export class RedisConnector implements Connector {
+export class RedisConnector implements Connector, Reconcilable {
   readonly kind = REDIS_KIND;
   readonly capabilities = REDIS_CAPABILITIES;
+  /** The target lists what Hourglass created (canList): the connector reconciles itself. */
+  readonly reconciliation: Reconcilable = this;
 
   private readonly settings?: RedisSettings;
   private readonly setupError?: HgError;
