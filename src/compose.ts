@@ -9,8 +9,10 @@ import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AccessWork } from './app/access-work.js';
 import type { ConnectorFactory, ConnectorRegistry } from './app/connectors.js';
+import { configDirectory, tokenAuthenticator } from './app/directory.js';
+import type { NotificationChannel } from './app/notify.js';
 import { Hourglass, type EndedAccess } from './app/hourglass.js';
-import type { Clock, IdGenerator, ReloadableConfig } from './app/ports.js';
+import type { Authenticator, Clock, Directory, IdGenerator, ReloadableConfig } from './app/ports.js';
 import { Reconciler } from './app/reconcile.js';
 import { webhookWorker, type WebhookWorker } from './app/webhooks.js';
 import type { CheckpointWorker } from './app/checkpoints.js';
@@ -18,7 +20,7 @@ import { loadCheckpointKey } from './adapters/checkpoint-key.js';
 import { connectorFactories } from './adapters/connectors/index.js';
 import { createConnectorRegistry } from './adapters/connectors/registry.js';
 import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } from './adapters/metrics.js';
-import { signedPostSender } from './adapters/outbound/webhook-worker.js';
+import { notificationChannels } from './adapters/notifiers/index.js';
 import { Scheduler } from './adapters/scheduler.js';
 import { loadSecretKey, secretBox } from './adapters/secret-box.js';
 import { configuredCheckpointKey, createCheckpointWorker } from './adapters/store/checkpoint-store.js';
@@ -65,6 +67,11 @@ export interface HourglassOverrides {
   detached?: boolean;
   /** Default: every kind in src/adapters/connectors/index.ts. */
   factories?: readonly ConnectorFactory[];
+  /** Identity sources (docs/architecture.md, "Identity sources"). Default: the configuration's principals and API tokens. */
+  directory?: Directory;
+  authenticator?: Authenticator;
+  /** Default: every channel in src/adapters/notifiers/index.ts. */
+  channels?: readonly NotificationChannel[];
 }
 
 export interface HourglassSystem {
@@ -141,11 +148,12 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       clock,
       ids,
       config,
+      directory: overrides.directory ?? configDirectory(config),
       ...(registry ? { metrics: createPrometheusMetrics(registry) } : {}),
       ...(key ? { sealer: secretBox(key) } : {}),
     };
     const app = new Hourglass(deps, {
-      webhooks: { store: stores.webhooks, sender: signedPostSender, options: { random } },
+      webhooks: { store: stores.webhooks, channels: overrides.channels ?? notificationChannels, options: { random } },
       checkpoints: { store: stores.checkpoints, key: configuredCheckpointKey(deps, cwd) },
       ...(configFile ? { configFile: config } : {}),
       log,
@@ -173,6 +181,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
         ? await buildServer({
             app,
             config,
+            authenticator: overrides.authenticator ?? tokenAuthenticator(config),
             ...(overrides.log ? { logger: log } : {}),
             // Reported once started: a harness that never starts it is not "not ready".
             scheduler: () => (started ? scheduler.status : undefined),

@@ -8,7 +8,7 @@ import { formatPath } from '../config/schema.js';
 import type { HourglassConfig } from '../config/types.js';
 import { HgError } from '../core/errors.js';
 import { targetOf } from './context.js';
-import type { HeldAccess } from './ports.js';
+import type { Directory, HeldAccess } from './ports.js';
 
 export interface ConfigChangeProblem {
   path: (string | number)[];
@@ -84,8 +84,9 @@ export function unconfiguredTargets(config: HourglassConfig, held: readonly Held
   return out;
 }
 
-/** Principals with open requests that `config` no longer names. */
-export function unknownPrincipals(config: HourglassConfig, held: readonly HeldAccess[]): string[] {
-  const known = new Set(config.principals.map((p) => p.id));
-  return [...new Set(held.filter((h) => h.open && !known.has(h.requester)).map((h) => h.requester))].sort();
+/** Principals with open requests that the directory no longer knows. */
+export async function unknownPrincipals(directory: Directory, held: readonly HeldAccess[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of new Set(held.filter((h) => h.open).map((h) => h.requester))) if (!(await directory.find(id))) out.push(id);
+  return out.sort();
 }

@@ -2,7 +2,7 @@ import type { AuditDraft, AccessRequest } from '../core/types.js';
 import type { Facts, Outcome } from '../core/lifecycle.js';
 import { HgError } from '../core/errors.js';
 import type { HourglassConfig } from '../config/types.js';
-import type { AuditEvent, Clock, ConfigSource, CredentialSealer, IdGenerator, Metrics, Store, StoreTx } from './ports.js';
+import type { AuditEvent, Clock, ConfigSource, CredentialSealer, Directory, IdGenerator, Metrics, Store, StoreTx } from './ports.js';
 
 export interface AppDeps {
   store: Store;
@@ -13,6 +13,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Seals connector credentials at rest; absent: no key configured. */
   sealer?: CredentialSealer;
+  /** Who the principals are (directoryOf in directory.ts); absent: the configuration's principals. */
+  directory?: Directory;
 }
 
 export const SYSTEM_ACTOR = 'system';

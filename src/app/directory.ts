@@ -1,10 +1,26 @@
-/** Principals and their tokens, from the configuration in force (an IdP source comes later). */
+/**
+ * The identity source backed by the configuration in force: its principals (Directory) and their
+ * API tokens (Authenticator). It lives in src/app, not src/adapters, because the offline commands
+ * (`policy explain`, `policy test`) and use cases given no Directory read the file's principals
+ * too; other sources (OIDC, SAML, SCIM) are adapters, one folder each (docs/architecture.md).
+ */
 import { hash } from 'node:crypto';
-import type { ConfiguredPrincipal, HourglassConfig } from '../config/types.js';
+import type { HourglassConfig } from '../config/types.js';
 import type { Principal, Role } from '../core/types.js';
+import type { AppDeps } from './context.js';
+import type { ConfigSource, Credential, Directory } from './ports.js';
+
+/** Directory and Authenticator that always answer at once (both may be used where the ports are). */
+export interface SyncDirectory extends Directory {
+  find(id: string): Principal | undefined;
+}
+export interface SyncAuthenticator {
+  authenticate(credential: Credential): Principal | undefined;
+}
 
 interface Index {
-  byId: Map<string, ConfiguredPrincipal>;
+  /** Frozen: every request of a principal shares the object, so a stray write throws. */
+  byId: Map<string, Principal>;
   /** Hex SHA-256 of a token -> its principal, built once per configuration and frozen (shared by requests). */
   byTokenHash: Map<string, Principal>;
 }
@@ -16,9 +32,8 @@ function indexOf(config: HourglassConfig): Index {
   if (!index) {
     index = { byId: new Map(), byTokenHash: new Map() };
     for (const p of config.principals) {
-      index.byId.set(p.id, p);
-      // Frozen: every request of this principal shares the object, so a stray write throws.
       const principal = Object.freeze({ id: p.id, groups: Object.freeze([...p.groups]), roles: Object.freeze([...p.roles]) }) as Principal;
+      index.byId.set(p.id, principal);
       for (const h of p.apiTokens) index.byTokenHash.set(h, principal);
     }
     indexes.set(config, index);
@@ -26,21 +41,33 @@ function indexOf(config: HourglassConfig): Index {
   return index;
 }
 
-export function findPrincipal(config: HourglassConfig, id: string): Principal | undefined {
-  const p = indexOf(config).byId.get(id);
-  return p ? { id: p.id, groups: p.groups, roles: p.roles } : undefined;
+/** A configuration as a ConfigSource, for callers that hold one file (the offline commands). */
+export const fixedConfig = (config: HourglassConfig): ConfigSource => ({ current: () => config });
+
+/** The principals of the configuration in force: a reload changes what it answers. Synchronous. */
+export function configDirectory(config: ConfigSource): SyncDirectory {
+  return {
+    find: (id) => indexOf(config.current()).byId.get(id),
+    all: () => indexOf(config.current()).byId.values(),
+  };
 }
 
 /**
- * Resolves a bearer token. Only its SHA-256 is looked up, never the token: whatever the lookup's
- * timing reveals is about the digest, which tells nothing useful about the secret (the same
- * reasoning as comparing digests in constant time, without a second comparison of two values
- * the map has already found equal). One-shot `hash` allocates no Hash object: this runs on
- * every request.
+ * The API tokens of the configuration in force. Only a token's SHA-256 is looked up, never the
+ * token: whatever the lookup's timing reveals is about the digest, which tells nothing useful
+ * about the secret (the same reasoning as comparing digests in constant time, without a second
+ * comparison of two values the map has already found equal). One-shot `hash` allocates no Hash
+ * object: this runs on every request, and answers synchronously (same-tick /v1/check).
  */
-export function authenticateToken(config: HourglassConfig, token: string): Principal | undefined {
-  if (!token || token.length > 512) return undefined;
-  return indexOf(config).byTokenHash.get(hash('sha256', token));
+export function tokenAuthenticator(config: ConfigSource): SyncAuthenticator {
+  return {
+    authenticate: ({ token }) => (!token || token.length > 512 ? undefined : indexOf(config.current()).byTokenHash.get(hash('sha256', token))),
+  };
+}
+
+/** The Directory the composition root gave, else the configuration's principals. */
+export function directoryOf(deps: AppDeps): Directory {
+  return deps.directory ?? configDirectory(deps.config);
 }
 
 export function hasRole(p: Principal, ...roles: Role[]): boolean {

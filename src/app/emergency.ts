@@ -3,7 +3,7 @@ import { HgError } from '../core/errors.js';
 import * as lifecycle from '../core/lifecycle.js';
 import type { AccessRequest, Principal } from '../core/types.js';
 import { commitOutcome, factsFor, stamp, targetOf, type AppDeps } from './context.js';
-import { findPrincipal, hasRole } from './directory.js';
+import { directoryOf, hasRole } from './directory.js';
 import type { StoreTx } from './ports.js';
 
 export interface EmergencyResult {
@@ -31,8 +31,8 @@ export class EmergencyControls {
   async lockPrincipal(actor: Principal, id: string, reason?: string): Promise<EmergencyResult> {
     this.assertAdmin(actor);
     const config = this.deps.config.current();
-    // A principal gone from the file may still hold (or have held) grants: lockable all the same.
-    if (!findPrincipal(config, id) && (await this.deps.store.listRequests({ requester: id, limit: 1 })).length === 0) {
+    // A principal gone from the directory may still hold (or have held) grants: lockable all the same.
+    if (!(await directoryOf(this.deps).find(id)) && (await this.deps.store.listRequests({ requester: id, limit: 1 })).length === 0) {
       throw new HgError('HG_NOT_FOUND', `no principal ${id}`);
     }
     if (id === actor.id) throw new HgError('HG_FORBIDDEN', 'an admin cannot lock themselves');

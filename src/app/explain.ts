@@ -23,7 +23,10 @@ import { HgError } from '../core/errors.js';
 import { needsApproval } from '../core/lifecycle.js';
 import { evaluateRequest, subjectMatches, termsOf, type CandidateVerdict } from '../core/policy.js';
 import type { Policy, Principal, Role, SubjectSet } from '../core/types.js';
-import { findPrincipal } from './directory.js';
+import { configDirectory, fixedConfig, type SyncDirectory } from './directory.js';
+
+/** explain is synchronous: the server resolves the asked principal from an asynchronous Directory first. */
+export type ExplainDirectory = SyncDirectory;
 
 /** A principal described inline: for testing policies against people not (yet) in the directory. */
 export interface HypotheticalPrincipal {
@@ -134,12 +137,12 @@ function describeSet(set: SubjectSet): string {
   return parts.length ? parts.join(', ') : 'nobody';
 }
 
-function resolvePrincipal(config: HourglassConfig, p: ExplainInput['principal']): { principal: Principal; known: boolean } {
+function resolvePrincipal(directory: ExplainDirectory, p: ExplainInput['principal']): { principal: Principal; known: boolean } {
   if (typeof p === 'string') {
-    const found = findPrincipal(config, p);
+    const found = directory.find(p);
     return found ? { principal: found, known: true } : { principal: { id: p, groups: [], roles: [] }, known: false };
   }
-  const found = findPrincipal(config, p.id);
+  const found = directory.find(p.id);
   return {
     principal: { id: p.id, groups: p.groups ?? found?.groups ?? [], roles: p.roles ?? found?.roles ?? [] },
     known: found !== undefined || p.groups !== undefined,
@@ -171,9 +174,12 @@ function whyNotCandidate(policy: Policy, principal: Principal, known: boolean, i
   return undefined;
 }
 
-/** Explains the decision the server would make for this request at `input.at`. Throws HG_INVALID_INPUT on a malformed duration. */
-export function explain(config: HourglassConfig, input: ExplainInput): ExplainResult {
-  const { principal, known } = resolvePrincipal(config, input.principal);
+/**
+ * Explains the decision the server would make for this request at `input.at`. Throws HG_INVALID_INPUT on a malformed duration.
+ * Principals come from `directory` (default: the file's).
+ */
+export function explain(config: HourglassConfig, input: ExplainInput, directory: ExplainDirectory = configDirectory(fixedConfig(config))): ExplainResult {
+  const { principal, known } = resolvePrincipal(directory, input.principal);
   const entitlements = uniq(input.entitlements);
   let durationMs: number | undefined;
   if (typeof input.duration === 'string') durationMs = parseDuration(input.duration);
@@ -293,7 +299,7 @@ export function explain(config: HourglassConfig, input: ExplainInput): ExplainRe
   const terms = policies.map(termsOf);
   const breakGlass = terms.some((t) => t.breakGlass);
   const waits = !breakGlass && needsApproval(terms);
-  const others = config.principals.filter((p) => p.id !== principal.id);
+  const others = [...directory.all()].filter((p) => p.id !== principal.id);
   const matching = (set: SubjectSet) => others.filter((p) => subjectMatches(set, p)).map((p) => p.id);
 
   result.policy = policies.map((p) => p.name).join(',');

@@ -10,20 +10,21 @@ import { AuditService } from './audit.js';
 import { CheckpointService, type CheckpointSigner, type CheckpointStore } from './checkpoints.js';
 import { checkAccess } from './check-access.js';
 import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
-import { hasRole } from './directory.js';
+import { directoryOf, hasRole } from './directory.js';
 import { DueWork } from './due-work.js';
 import { EmergencyControls, endRequests } from './emergency.js';
 import { explain, type ExplainInput, type ExplainResult } from './explain.js';
 import { RequestService } from './requests.js';
-import { WebhookService, type WebhookOptions, type WebhookSender, type WebhookStore } from './webhooks.js';
+import type { NotificationChannel } from './notify.js';
+import { WebhookService, type WebhookOptions, type WebhookStore } from './webhooks.js';
 
 /**
  * The ports beside AppDeps that some use cases need; the composition root (src/compose.ts) gives
  * them all. Absent: those use cases answer that the server runs without them.
  */
 export interface AppPorts {
-  /** The webhook outbox and the sender: webhook admin use cases. */
-  webhooks?: { store: WebhookStore; sender: WebhookSender; options: WebhookOptions & { random: () => number } };
+  /** The outbox and the notification channels it delivers through (app/notify.ts): webhook admin use cases. */
+  webhooks?: { store: WebhookStore; channels: readonly NotificationChannel[]; options: WebhookOptions & { random: () => number } };
   /** The checkpoint table and the key configured now (read on every call, so a reload applies). */
   checkpoints?: { store: CheckpointStore; key: () => CheckpointSigner | undefined };
   /** The configuration file, for reloadConfig; absent when the server was started without one. */
@@ -55,7 +56,7 @@ export class Hourglass {
     this.emergency = new EmergencyControls(deps);
     this.audit = new AuditService(deps);
     const w = ports.webhooks;
-    this.webhookService = w ? new WebhookService(deps, w.store, w.sender, w.options) : undefined;
+    this.webhookService = w ? new WebhookService(deps, w.store, w.channels, w.options) : undefined;
     const c = ports.checkpoints;
     this.checkpointService = c ? new CheckpointService(deps, this.audit, c.store, c.key) : undefined;
     const metrics = deps.metrics;
@@ -109,13 +110,23 @@ export class Hourglass {
     const config = this.deps.config.current();
     const targets = [...new Set(q.entitlements.map((e) => e.split('/')[0]!).filter(Boolean))];
     const { store } = this.deps;
-    const [lock, ...frozen] = await Promise.all([store.getLock('principal', principal), ...targets.map((t) => store.getLock('target', t))]);
-    return explain(config, {
-      ...q,
-      principal,
-      at: q.at ?? this.deps.clock.now(),
-      locks: { principal: Boolean(lock), frozenTargets: targets.filter((_, i) => frozen[i]) },
-    });
+    const directory = directoryOf(this.deps);
+    const [found, lock, ...frozen] = await Promise.all([
+      directory.find(principal),
+      store.getLock('principal', principal),
+      ...targets.map((t) => store.getLock('target', t)),
+    ]);
+    return explain(
+      config,
+      {
+        ...q,
+        principal,
+        at: q.at ?? this.deps.clock.now(),
+        locks: { principal: Boolean(lock), frozenTargets: targets.filter((_, i) => frozen[i]) },
+      },
+      // explain is synchronous: the asked principal is looked up here, once.
+      { find: (id) => (id === principal ? found : undefined), all: () => directory.all() },
+    );
   }
 
   check(caller: Principal, principal: string, entitlement: string) {
@@ -271,7 +282,7 @@ export class Hourglass {
 
   private async endAccessOfUnknownPrincipals(tx: StoreTx, held: readonly HeldAccess[], now: number): Promise<EndedAccess> {
     const ended: EndedAccess = { revoked: [], cancelled: [] };
-    for (const principal of unknownPrincipals(this.deps.config.current(), held)) {
+    for (const principal of await unknownPrincipals(directoryOf(this.deps), held)) {
       const requests = await tx.openRequestsOf(principal);
       const r = await endRequests(this.deps, tx, SYSTEM_PRINCIPAL, requests, `principal ${principal} is no longer in the configuration`, now);
       ended.revoked.push(...r.revoked);

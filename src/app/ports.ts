@@ -3,7 +3,7 @@
  * (SQLite and PostgreSQL stores, a manual clock).
  */
 import type { HourglassConfig } from '../config/types.js';
-import type { AccessRequest, AuditDraft, RequestStatus } from '../core/types.js';
+import type { AccessRequest, AuditDraft, Principal, RequestStatus } from '../core/types.js';
 import type { StoredChainLink } from '../core/audit-chain.js';
 
 export interface Clock {
@@ -30,6 +30,36 @@ export interface ReloadableConfig extends ConfigSource {
   load(): HourglassConfig;
   /** Puts `next` in force. */
   replace(next: HourglassConfig): void;
+}
+
+/**
+ * What a caller presents to prove who they are. `sourceIp` may be computed when read (behind
+ * trusted proxies it parses X-Forwarded-For): read it only when the decision needs it.
+ */
+export interface Credential {
+  scheme: 'bearer';
+  token: string;
+  readonly sourceIp: string;
+}
+
+/**
+ * Turns a credential into a principal (API tokens now; OIDC sessions, SAML, personal access
+ * tokens next). May answer synchronously, and a source that can (a map lookup) must: /v1/check
+ * then replies in the same tick (docs/benchmarks.md); the HTTP layer awaits only a promise.
+ */
+export interface Authenticator {
+  authenticate(credential: Credential): Principal | undefined | Promise<Principal | undefined>;
+}
+
+/**
+ * Who the principals are (the configuration now; an IdP or SCIM-provisioned store next): a
+ * principal the directory knows can be locked, approve and be audited, and keeps its access
+ * when the configuration is reloaded.
+ */
+export interface Directory {
+  find(id: string): Principal | undefined | Promise<Principal | undefined>;
+  /** Every principal it can list, in a stable order (explain: who could approve or review). */
+  all(): Iterable<Principal>;
 }
 
 /** Operational log lines from use cases (a pino logger fits). */

@@ -13,13 +13,14 @@
  *
  * docs/events.md describes this for receivers.
  */
-import type { HourglassConfig, WebhookEndpoint } from '../config/types.js';
+import type { HourglassConfig } from '../config/types.js';
 import type { StoredChainLink } from '../core/audit-chain.js';
 import { HgError } from '../core/errors.js';
 import { redact, REDACTED } from '../core/redact.js';
 import type { Principal } from '../core/types.js';
 import { stamp, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
+import { channelEndpoints, type ChannelEndpoint, type DeliveryResult, type NotificationChannel, type ResolvedEndpoint } from './notify.js';
 import type { BackgroundWorker } from './ports.js';
 
 export const REDELIVERY_EVENT = 'webhook.redelivery_requested';
@@ -126,12 +127,10 @@ export interface OutboundRequest {
   allowedHosts: readonly string[];
 }
 
-export type SendResult =
-  | { kind: 'response'; status: number; durationMs: number }
-  /** `refused`: not sent (internal address not in allowedHosts, bad URL); `error`: network error or timeout. */
-  | { kind: 'refused' | 'error'; message: string; durationMs: number };
+/** `refused`: not sent (internal address not in allowedHosts, bad URL); `error`: network error or timeout. */
+export type SendResult = DeliveryResult;
 
-/** Sends one signed POST (adapters/outbound/webhook-worker.ts wraps signedPost). Never throws. */
+/** Sends one signed POST (adapters/notifiers/webhook/ wraps signedPost); the webhook channel calls it. Never throws. */
 export interface WebhookSender {
   send(req: OutboundRequest): Promise<SendResult>;
 }
@@ -234,7 +233,8 @@ export class WebhookService {
   constructor(
     private readonly deps: AppDeps,
     readonly store: WebhookStore,
-    private readonly sender: WebhookSender,
+    /** The Notifier adapters (app/notify.ts); each row goes to the channel of its endpoint. */
+    private readonly channels: readonly NotificationChannel[],
     opts: WebhookOptions & { random: () => number },
   ) {
     this.o = {
@@ -256,7 +256,7 @@ export class WebhookService {
    */
   async fanOut(): Promise<number> {
     const config = this.deps.config.current();
-    const endpoints = new Map(config.webhooks.map((e) => [e.name, e]));
+    const endpoints = this.endpoints(config);
     let written = 0;
     for (let page = 0; page < this.o.fanOutPages; page++) {
       const cursor = await this.store.getCursor();
@@ -279,10 +279,10 @@ export class WebhookService {
       const rows: NewOutboxRow[] = [];
       const requeue: NewOutboxRow[] = [];
       for (const link of links) {
-        for (const ep of endpoints.values()) if (eventMatches(ep.events, link.type)) rows.push(this.newRow(ep, link, now));
+        for (const { endpoint: ep } of endpoints.values()) if (eventMatches(ep.events, link.type)) rows.push(this.newRow(ep, link, now));
         if (link.type === REDELIVERY_EVENT) {
           const d = (link.details ?? {}) as { webhook?: unknown; eventId?: unknown };
-          const ep = typeof d.webhook === 'string' ? endpoints.get(d.webhook) : undefined;
+          const ep = typeof d.webhook === 'string' ? endpoints.get(d.webhook)?.endpoint : undefined;
           const target = ep && typeof d.eventId === 'string' ? await this.store.findChainedEvent(d.eventId) : undefined;
           if (ep && target) requeue.push(this.newRow(ep, target, now));
         }
@@ -296,7 +296,11 @@ export class WebhookService {
     return written;
   }
 
-  private newRow(ep: WebhookEndpoint, link: StoredChainLink, now: number): NewOutboxRow {
+  private endpoints(config: HourglassConfig): Map<string, ResolvedEndpoint> {
+    return channelEndpoints(this.channels, config);
+  }
+
+  private newRow(ep: ChannelEndpoint, link: StoredChainLink, now: number): NewOutboxRow {
     const id = this.deps.ids.eventId();
     return {
       id,
@@ -316,11 +320,11 @@ export class WebhookService {
     const failed = new Set<string>();
     while (result.attempted < this.o.maxPerRound) {
       const config = this.deps.config.current();
-      const endpoints = new Map(config.webhooks.map((e) => [e.name, e]));
+      const endpoints = this.endpoints(config);
       const names = [...endpoints.keys()].filter((n) => !failed.has(n));
       if (names.length === 0) break;
       const now = this.deps.clock.now();
-      const longest = Math.max(...config.webhooks.map((e) => e.timeoutMs));
+      const longest = Math.max(...[...endpoints.values()].map((e) => e.endpoint.timeoutMs));
       const limit = Math.min(this.o.concurrency, this.o.maxPerRound - result.attempted);
       const rows = await this.store.claimDue(now, names, limit, now + longest + this.o.leaseMarginMs);
       if (rows.length === 0) break;
@@ -335,28 +339,17 @@ export class WebhookService {
     return result;
   }
 
-  private async attempt(row: OutboxRow, ep: WebhookEndpoint | undefined, config: HourglassConfig): Promise<AttemptOutcome> {
+  private async attempt(row: OutboxRow, target: ResolvedEndpoint | undefined, config: HourglassConfig): Promise<AttemptOutcome> {
     const at = this.deps.clock.now();
-    let sent: SendResult;
-    if (!ep) {
+    let sent: DeliveryResult;
+    if (!target) {
       sent = { kind: 'error', message: `webhook ${row.endpoint} is no longer configured`, durationMs: 0 };
     } else {
       const body = JSON.stringify({ ...(JSON.parse(row.payload) as object), sentAt: iso(at) });
-      sent = await this.sender.send({
-        url: ep.url,
-        body,
-        secret: ep.secret,
-        timestamp: Math.floor(at / 1000),
-        headers: {
-          'hourglass-event-id': row.eventId,
-          'hourglass-event-type': row.eventType,
-          'hourglass-delivery': attemptId(row.id, row.attempts),
-        },
-        timeoutMs: ep.timeoutMs,
-        allowedHosts: config.server.allowedHosts,
-      });
+      const delivery = { eventId: row.eventId, eventType: row.eventType, deliveryId: attemptId(row.id, row.attempts), body, at };
+      sent = await target.channel.deliver(delivery, target.endpoint, config);
     }
-    const secrets = ep ? [ep.secret] : [];
+    const secrets = target ? target.channel.secrets(target.endpoint) : [];
     const record: AttemptRecord = {
       outboxId: row.id,
       endpoint: row.endpoint,
@@ -436,7 +429,7 @@ export class WebhookService {
   async requestRedelivery(actor: Principal, name: string, eventId: string) {
     if (!hasRole(actor, 'admin')) throw new HgError('HG_FORBIDDEN', 'only an admin can ask for a redelivery');
     const config = this.deps.config.current();
-    const ep = config.webhooks.find((e) => e.name === name);
+    const ep = this.endpoints(config).get(name)?.endpoint;
     if (!ep) throw new HgError('HG_NOT_FOUND', `no webhook ${name}`);
     const event = await this.store.findChainedEvent(eventId);
     if (!event) throw new HgError('HG_NOT_FOUND', `no audit event ${eventId}`);

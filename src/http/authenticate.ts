@@ -5,16 +5,28 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../core/types.js';
-import { authenticateToken } from '../app/directory.js';
-import type { ConfigSource } from '../app/ports.js';
+import type { Authenticator, Credential } from '../app/ports.js';
 import { rateLimited, type AuthFailureLimiter } from './auth-failure-limiter.js';
 
 const BEARER = /^Bearer ([\x21-\x7e]+)$/;
 
-/** The principal whose bearer token the request presents, from the configuration in force. */
-export function bearerPrincipal(config: ConfigSource, req: FastifyRequest): Principal | undefined {
+/** A principal, or a promise of one when the Authenticator answers asynchronously. */
+export type Authenticated = Principal | undefined | Promise<Principal | undefined>;
+
+export const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+
+/** The bearer credential of the request, if it presents one. */
+function bearerCredential(req: FastifyRequest): Credential | undefined {
   const m = BEARER.exec(req.headers.authorization ?? '');
-  return m ? authenticateToken(config.current(), m[1]!) : undefined;
+  if (!m) return undefined;
+  // A getter: req.ip parses X-Forwarded-For, which the token lookup never needs.
+  return {
+    scheme: 'bearer',
+    token: m[1]!,
+    get sourceIp() {
+      return req.ip;
+    },
+  };
 }
 
 /**
@@ -22,9 +34,16 @@ export function bearerPrincipal(config: ConfigSource, req: FastifyRequest): Prin
  * ask). An address out of failure budget gets HG_RATE_LIMITED before its token is looked at,
  * whatever the token; a presented Authorization header that does not authenticate is a failure.
  * No header at all is not (nothing was guessed; the general rate limit counts those per address).
+ * Synchronous whenever the Authenticator is (API tokens): a promise only when it returns one.
  */
-export function authenticator(config: ConfigSource, failures: AuthFailureLimiter, onRefused: () => void) {
-  return (req: FastifyRequest): Principal | undefined => {
+export function authenticator(auth: Authenticator, failures: AuthFailureLimiter, onRefused: () => void) {
+  const settle = (req: FastifyRequest, principal: Principal | undefined): Principal | undefined => {
+    if (principal) return (req.principal = principal);
+    req.authChecked = true;
+    if (req.headers.authorization !== undefined) failures.fail(req.ip);
+    return undefined;
+  };
+  return (req: FastifyRequest): Authenticated => {
     if (req.principal !== null) return req.principal;
     if (req.authChecked) return undefined;
     // No failures anywhere: no lookup, not even of req.ip (which parses X-Forwarded-For).
@@ -35,10 +54,8 @@ export function authenticator(config: ConfigSource, failures: AuthFailureLimiter
         throw rateLimited(wait);
       }
     }
-    const principal = bearerPrincipal(config, req);
-    if (principal) return (req.principal = principal);
-    req.authChecked = true;
-    if (req.headers.authorization !== undefined) failures.fail(req.ip);
-    return undefined;
+    const credential = bearerCredential(req);
+    const found = credential ? auth.authenticate(credential) : undefined;
+    return isThenable(found) ? found.then((p) => settle(req, p)) : settle(req, found);
   };
 }

@@ -8,7 +8,8 @@ import { Counter } from 'prom-client';
 import { isHgError, type ErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import { AuthFailureLimiter, type RetryAfter } from './auth-failure-limiter.js';
-import { authenticator } from './authenticate.js';
+import { tokenAuthenticator } from '../app/directory.js';
+import { authenticator, isThenable, type Authenticated } from './authenticate.js';
 import { limitConnections } from './connection-limits.js';
 import type { ServerOptions } from './options.js';
 import { RequestLog, requestIdOf } from './request-log.js';
@@ -42,7 +43,7 @@ declare module 'fastify' {
      * The principal whose bearer token a request presents (see authenticate.ts); throws
      * HG_RATE_LIMITED while the source address is out of its failed-authentication budget.
      */
-    authenticate(req: FastifyRequest): Principal | undefined;
+    authenticate(req: FastifyRequest): Authenticated;
     /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
     registeredRoutes: { method: string; url: string }[];
   }
@@ -100,7 +101,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.decorateRequest('authChecked', false);
   server.decorate(
     'authenticate',
-    authenticator(config, failures, () => refused('auth_failures')),
+    authenticator(opts.authenticator ?? tokenAuthenticator(config), failures, () => refused('auth_failures')),
   );
   server.decorate('requestLog', requestLog);
   server.decorateReply('logBegun', false);
@@ -127,8 +128,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.setNotFoundHandler((req, reply) => {
     requestLog.begin(req, reply);
     // Under /v1 a stranger learns nothing, not even which paths exist.
-    if (req.url.startsWith('/v1/') && !server.authenticate(req)) return sendError(reply, 'HG_UNAUTHENTICATED', 'authentication required');
-    return sendError(reply, 'HG_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    const notFound = () => sendError(reply, 'HG_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    if (!req.url.startsWith('/v1/')) return notFound();
+    const answer = (p: Principal | undefined) => (p ? notFound() : sendError(reply, 'HG_UNAUTHENTICATED', 'authentication required'));
+    const principal = server.authenticate(req);
+    return isThenable(principal) ? principal.then(answer) : answer(principal);
   });
 
   if (settings.rateLimitPerMinute > 0) {
@@ -142,8 +146,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       // takes a bearer token (docs/api.md), so authenticating here judges no other kind of caller.
       keyGenerator: (req) => {
         if (!req.url.startsWith('/v1/')) return '';
+        const keyOf = (principal: Principal | undefined) => (principal ? `principal:${principal.id}` : req.ip);
         const principal = server.authenticate(req);
-        return principal ? `principal:${principal.id}` : req.ip;
+        return isThenable(principal) ? principal.then(keyOf) : keyOf(principal);
       },
       errorResponseBuilder: () => ({ statusCode: 429, code: 'HG_RATE_LIMITED', message: 'too many requests; retry later' }),
     });

@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Hourglass } from '../app/hourglass.js';
-import type { ConfigSource, SchedulerStatus } from '../app/ports.js';
+import type { Authenticator, ConfigSource, SchedulerStatus } from '../app/ports.js';
 
 /** What buildServer needs; the composition root (src/compose.ts) gives it all. */
 export interface ServerOptions {
   app: Hourglass;
   config: ConfigSource;
+  /** Who presents a bearer token; default: the configuration's API tokens (tokenAuthenticator). */
+  authenticator?: Authenticator;
   logger?: Logger;
   /** The scheduler's status for /readyz; undefined while it does not run. */
   scheduler?: () => SchedulerStatus | undefined;

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { HgError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
+import { isThenable } from './authenticate.js';
 import { replyAtEndOfTurn } from './end-of-turn-replies.js';
 import { parse } from './schemas.js';
 
@@ -73,8 +74,13 @@ export function defineRoute<
     ...(bearer && spec.method !== 'GET'
       ? {
           onRequest: (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-            req.principal = server.authenticate(req) ?? null;
-            done(req.principal ? undefined : new HgError('HG_UNAUTHENTICATED', 'authentication required'));
+            const settle = (p: Principal | undefined) => {
+              req.principal = p ?? null;
+              done(p ? undefined : unauthenticated());
+            };
+            const principal = server.authenticate(req);
+            if (isThenable(principal)) principal.then(settle, done);
+            else settle(principal);
           },
         }
       : {}),
@@ -82,24 +88,36 @@ export function defineRoute<
     // and a synchronous throw reaches the error handler like a rejection.
     handler: (req, reply) => {
       server.requestLog.begin(req, reply);
-      if (bearer) {
-        req.principal ??= server.authenticate(req) ?? null;
-        if (!req.principal) throw new HgError('HG_UNAUTHENTICATED', 'authentication required');
+      if (bearer && !req.principal) {
+        const principal = server.authenticate(req);
+        // An asynchronous Authenticator: this request waits; a synchronous one keeps the same tick.
+        if (isThenable(principal)) {
+          return principal.then((p) => {
+            if (!p) throw unauthenticated();
+            return run(req, reply, false);
+          });
+        }
+        if (!principal) throw unauthenticated();
       }
-      const input = {
-        body: (spec.body ? parse(spec.body, req.body) : undefined) as Out<B>,
-        query: (spec.query ? parse(spec.query, req.query) : undefined) as Out<Q>,
-        params: (spec.params ? parse(spec.params, req.params) : undefined) as Out<P>,
-        principal: req.principal as Principal,
-        req,
-        reply,
-      };
-      const result = spec.handler(input);
-      if (!spec.endOfTurnReply || result === undefined || result === reply || isThenable(result)) return result;
-      replyAtEndOfTurn(reply, result);
-      return undefined; // a non-async handler that returns nothing leaves the reply to us
+      return run(req, reply, spec.endOfTurnReply === true);
     },
   });
+
+  /** Parse, call, and send; `endOfTurn` only where Fastify takes the return synchronously (not inside a promise). */
+  function run(req: FastifyRequest, reply: FastifyReply, endOfTurn: boolean): unknown {
+    const input = {
+      body: (spec.body ? parse(spec.body, req.body) : undefined) as Out<B>,
+      query: (spec.query ? parse(spec.query, req.query) : undefined) as Out<Q>,
+      params: (spec.params ? parse(spec.params, req.params) : undefined) as Out<P>,
+      principal: req.principal as Principal,
+      req,
+      reply,
+    };
+    const result = spec.handler(input);
+    if (!endOfTurn || result === undefined || result === reply || isThenable(result)) return result;
+    replyAtEndOfTurn(reply, result);
+    return undefined; // a non-async handler that returns nothing leaves the reply to us
+  }
 }
 
-const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+const unauthenticated = () => new HgError('HG_UNAUTHENTICATED', 'authentication required');

@@ -1,6 +1,7 @@
 /** Which configuration changes would strand access (pure: configurations and requests in, problems out). */
 import { describe, expect, it } from 'vitest';
 import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from '../../src/app/config-change.js';
+import { configDirectory, fixedConfig } from '../../src/app/directory.js';
 import type { HeldAccess } from '../../src/app/ports.js';
 import { configFromYaml } from '../support/app-harness.js';
 import { policiesYaml } from '../fixtures/policies.js';
@@ -43,14 +44,14 @@ describe('strandedAccess', () => {
 });
 
 describe('unknownPrincipals and unconfiguredTargets', () => {
-  it('names principals with open requests that the configuration does not name, once each', () => {
+  it('names principals with open requests that the configuration does not name, once each', async () => {
     const held = [
       ...req('a', ['db/read'], 'alice'),
       ...req('g', ['db/read', 'db/write'], 'gone'),
       ...req('c', ['db/read'], 'constructor'),
       ...req('x', ['db/read'], 'ended', false),
     ];
-    expect(unknownPrincipals(current, held)).toEqual(['constructor', 'gone']);
+    expect(await unknownPrincipals(configDirectory(fixedConfig(current)), held)).toEqual(['constructor', 'gone']);
   });
 
   it('names targets that hold access but are not configured, ended requests whose removal waits included', () => {

@@ -357,12 +357,14 @@ describe('authentication and roles', () => {
   });
 
   it('hands every request of a principal the same frozen principal object', async () => {
-    const { authenticateToken } = await import('../../src/app/directory.js');
-    const p = authenticateToken(h.source.current(), token('alice'))!;
-    expect(authenticateToken(h.source.current(), token('alice'))).toBe(p);
+    const { tokenAuthenticator } = await import('../../src/app/directory.js');
+    const tokens = tokenAuthenticator(h.source);
+    const authenticateToken = (t: string) => tokens.authenticate({ scheme: 'bearer', token: t, sourceIp: '127.0.0.1' });
+    const p = authenticateToken(token('alice'))!;
+    expect(authenticateToken(token('alice'))).toBe(p);
     expect(Object.isFrozen(p) && Object.isFrozen(p.groups) && Object.isFrozen(p.roles)).toBe(true);
     expect(() => p.roles.push('admin')).toThrow(TypeError);
-    expect(authenticateToken(h.source.current(), `${token('alice')} `)).toBeUndefined();
+    expect(authenticateToken(`${token('alice')} `)).toBeUndefined();
   });
 
   it('check is for checkers and admins; the audit log for auditors and admins', async () => {

@@ -1,51 +1,26 @@
 /**
- * Composition of event webhooks: the use cases (app/webhooks.ts) over the Kysely outbox
- * (adapters/store/webhook-store.ts) and the guarded, signed POST (signed-post.ts).
+ * Composition of event webhooks for tests and tools: the use cases (app/webhooks.ts) over the
+ * Kysely outbox (adapters/store/webhook-store.ts) and the notification channels
+ * (adapters/notifiers/; by default the signed-POST webhook channel alone).
  */
-import { performance } from 'node:perf_hooks';
 import type { AppDeps } from '../../app/context.js';
-import {
-  WebhookService,
-  webhookWorker,
-  type OutboundRequest,
-  type SendResult,
-  type WebhookOptions,
-  type WebhookSender,
-  type WebhookStore,
-  type WebhookWorker,
-} from '../../app/webhooks.js';
-import { OutboundRefused, signedPost } from './signed-post.js';
+import type { NotificationChannel } from '../../app/notify.js';
+import { WebhookService, webhookWorker, type WebhookOptions, type WebhookSender, type WebhookStore, type WebhookWorker } from '../../app/webhooks.js';
+import { signedPostSender, webhookChannel } from '../notifiers/webhook/index.js';
 
-/** A network error's message, with its code when Node gives one (ECONNREFUSED, ...). */
-function describe(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown };
-  const message = typeof e?.message === 'string' && e.message ? e.message : String(err);
-  return typeof e?.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message;
-}
-
-/** The real sender: signedPost, with refusals told apart from network errors. Never throws. */
-export const signedPostSender: WebhookSender = {
-  async send(req: OutboundRequest): Promise<SendResult> {
-    const started = performance.now();
-    try {
-      const r = await signedPost(req);
-      return { kind: 'response', status: r.status, durationMs: r.durationMs };
-    } catch (err) {
-      const durationMs = Math.round(performance.now() - started);
-      return { kind: err instanceof OutboundRefused ? 'refused' : 'error', message: describe(err), durationMs };
-    }
-  },
-};
+export { signedPostSender };
 
 export interface WebhookWiring extends WebhookOptions {
-  /** Defaults to signedPostSender. */
+  /** The webhook channel's sender. Defaults to signedPostSender. */
   sender?: WebhookSender;
+  /** Channels beside the webhook channel (a later kind, or a test's stub). */
+  channels?: readonly NotificationChannel[];
 }
 
 /** The webhook use cases over an outbox (`OpenedStore.webhooks`). */
 export function createWebhookService(deps: AppDeps, store: WebhookStore, opts: WebhookWiring = {}): WebhookService {
-  const { sender, random, ...rest } = opts;
-  return new WebhookService(deps, store, sender ?? signedPostSender, { ...rest, random: random ?? Math.random });
+  const { sender, channels, random, ...rest } = opts;
+  return new WebhookService(deps, store, [webhookChannel(sender ?? signedPostSender), ...(channels ?? [])], { ...rest, random: random ?? Math.random });
 }
 
 /**
