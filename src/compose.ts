@@ -12,6 +12,7 @@ import type { ConnectorFactory, ConnectorRegistry } from './app/connectors.js';
 import { configDirectory, tokenAuthenticator } from './app/directory.js';
 import type { NotificationChannel } from './app/notify.js';
 import { Hourglass, type EndedAccess } from './app/hourglass.js';
+import { IssuedCredentials } from './app/issued-credentials.js';
 import type { Authenticator, Clock, Directory, IdGenerator, ReloadableConfig } from './app/ports.js';
 import { Reconciler } from './app/reconcile.js';
 import { webhookWorker, type WebhookWorker } from './app/webhooks.js';
@@ -152,20 +153,22 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       ...(registry ? { metrics: createPrometheusMetrics(registry) } : {}),
       ...(key ? { sealer: secretBox(key) } : {}),
     };
+    const connectors = createConnectorRegistry(config, factories);
+    const issued = new IssuedCredentials(deps, connectors, stores.issued);
     const app = new Hourglass(deps, {
+      issued,
       webhooks: { store: stores.webhooks, channels: overrides.channels ?? notificationChannels, options: { random } },
       checkpoints: { store: stores.checkpoints, key: configuredCheckpointKey(deps, cwd) },
       ...(configFile ? { configFile: config } : {}),
       log,
     });
-    const connectors = createConnectorRegistry(config, factories);
     // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
     const webhooks = webhookWorker(app.webhooks, detached ? {} : { detached: false });
     const checkpoints = createCheckpointWorker(deps, stores.checkpoints, { cwd, log });
     // Access work runs detached too, each target in its own lane: a stuck target never delays expiry or other targets.
-    const access = new AccessWork(deps, { connectors, random, detached });
+    const access = new AccessWork(deps, { connectors, random, detached, issued });
     const reconciler = new Reconciler(deps, connectors);
-    const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [access, webhooks, checkpoints, reconciler]);
+    const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [access, webhooks, checkpoints, reconciler, issued]);
     if (registry) {
       registerStateGauges(registry, {
         snapshot: stores.stateSnapshot,
@@ -226,6 +229,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     };
 
     const close = async () => {
+      issued.stopWaiting();
       if (started) {
         await app.audit.stopFullVerification();
         await scheduler.stop();

@@ -30,6 +30,8 @@ export interface AccessWorkOptions {
   detached?: boolean;
   /** Watchdog for `callTimeout`; real timers by default. */
   timers?: Timers;
+  /** Credentials issued on request: revoked on a target before its connector's revoke (issued-credentials.ts). */
+  issued?: { revokeFor(target: string, requestId: string): Promise<void> };
 }
 
 const BATCH = 200;
@@ -257,13 +259,22 @@ export class AccessWork implements BackgroundWorker {
 
   /** Revokes on every target even if one fails, so one broken target never keeps access alive elsewhere. */
   private async remove(req: AccessRequest, config: HourglassConfig) {
-    const calls = await this.onEachTarget(req, config, 'revoke', (c, g) => c.revoke(g));
+    const calls = await this.onEachTarget(req, config, 'revoke', (c, g) => this.revokeOn(c, g));
     if (calls.failures.length) {
       for (const f of calls.failures) this.deps.metrics?.revocationRetry(f.target);
       return this.failed(req, config, calls.failures, []);
     }
     await this.gate.run(() => this.deps.store.deleteCredentials(req.id));
     await this.commitLeased(req, (r) => lifecycle.removed(r));
+  }
+
+  /** What a kind issued on request goes on its revocation list first; then the connector removes the rest. */
+  private async revokeOn(connector: Connector, grant: GrantOnTarget): Promise<void> {
+    if (connector.issuer) {
+      if (!this.opts.issued) throw new Error(`target "${grant.target.name}" issues credentials on request, but this server runs without their store`);
+      await this.gate.run(() => this.opts.issued!.revokeFor(grant.target.name, grant.requestId));
+    }
+    await connector.revoke(grant);
   }
 
   private async extend(req: AccessRequest, config: HourglassConfig) {
@@ -300,7 +311,7 @@ export class AccessWork implements BackgroundWorker {
       const claimed = await this.claim(fresh);
       if (claimed) return this.remove(claimed, config);
     }
-    const undo = await this.onEachTarget(req, config, 'revoke', (c, g) => c.revoke(g), granted);
+    const undo = await this.onEachTarget(req, config, 'revoke', (c, g) => this.revokeOn(c, g), granted);
     await this.gate.run(() => this.deps.store.deleteCredentials(req.id));
     if (undo.failures.length) {
       throw new Error(

@@ -82,6 +82,46 @@ export interface Reconcilable {
   trimExtra?(found: FoundAccess, extra: string[]): Promise<void>;
 }
 
+/** What a requester sends to have credentials issued (POST /v1/requests/{id}/credentials). */
+export interface IssueInput {
+  /** An OpenSSH public key line, for kinds that certify keys. */
+  publicKey?: string;
+}
+
+/** One credential about to be issued: checked and cut, waiting for its serial. */
+export interface PreparedCredential {
+  entitlement: string;
+  /** Recorded with the serial: the certified key's fingerprint, the token id. */
+  ref: string;
+  /** When the credential stops working by itself (ms); never after the grant's end. */
+  expiresAt: number;
+  /** Secret-free facts for the audit event and the answer (principals, validity). */
+  details: Record<string, unknown>;
+  /** The credential with its serial; handed to the requester, never stored. */
+  sign(serial: number): Record<string, unknown>;
+}
+
+/**
+ * Kinds whose credentials are issued when the requester asks, while the grant is active (an SSH
+ * certificate for a key, a fresh token), rather than created once at grant time. Each is recorded
+ * with a serial; when the grant ends early the access worker marks them revoked (revocation
+ * lists, introspection) before it calls `revoke`.
+ */
+export interface CredentialIssuer {
+  /** What the requester must send (an ssh target certifies `publicKey`): without it the target is left out unless asked for by name. */
+  readonly needs?: keyof IssueInput;
+  /** Throws HG_INVALID_INPUT / HG_KEY_REFUSED for input it cannot certify. */
+  prepare(grant: GrantOnTarget, input: IssueInput, now: number): PreparedCredential[];
+}
+
+/** Kinds that are a certificate authority: the key hosts trust and the revocation list they read. */
+export interface CertificateAuthority {
+  /** The CA public key line, for sshd's TrustedUserCAKeys. */
+  publicKey(): string;
+  /** The key revocation list of these serials (sshd's RevokedKeys). */
+  revocationList(serials: readonly number[], version: number, now: number): Buffer;
+}
+
 export interface Connector {
   readonly kind: string;
   readonly capabilities: ConnectorCapabilities;
@@ -93,6 +133,10 @@ export interface Connector {
   extend(grant: GrantOnTarget): Promise<void>;
   /** Present exactly when `capabilities.canList` (the connector contract checks it). */
   readonly reconciliation?: Reconcilable;
+  /** Present exactly when `capabilities.issuesOnDemand`. */
+  readonly issuer?: CredentialIssuer;
+  /** Kinds that sign certificates hosts verify (ssh). */
+  readonly authority?: CertificateAuthority;
   health(): Promise<{ ok: boolean; detail?: string }>;
   close(): Promise<void>;
 }
@@ -106,7 +150,8 @@ export interface Connector {
 export interface ConnectorFactory extends TargetKind {
   /** How `hourglass connect` and `credentials --format env` open this kind's credentials; absent: they cannot. */
   readonly client?: ClientDescription;
-  create(target: TargetConfig, opts: { secretsToScrub: (text: string) => string }): Connector;
+  /** `allowedHosts`: server.allowedHosts, read at call time, for kinds that POST to an address (webhook); absent means none. */
+  create(target: TargetConfig, opts: { secretsToScrub: (text: string) => string; allowedHosts?: () => readonly string[] }): Connector;
 }
 
 /** Credentials as the CLI received them (the fields a connector's `grant` returned). */

@@ -15,6 +15,8 @@ import { DueWork } from './due-work.js';
 import { EmergencyControls, endRequests } from './emergency.js';
 import { explain, type ExplainInput, type ExplainResult } from './explain.js';
 import { RequestService } from './requests.js';
+import type { IssuedCredentials } from './issued-credentials.js';
+import type { IssueInput } from './connectors.js';
 import type { NotificationChannel } from './notify.js';
 import { WebhookService, type WebhookOptions, type WebhookStore } from './webhooks.js';
 
@@ -29,6 +31,8 @@ export interface AppPorts {
   checkpoints?: { store: CheckpointStore; key: () => CheckpointSigner | undefined };
   /** The configuration file, for reloadConfig; absent when the server was started without one. */
   configFile?: ReloadableConfig;
+  /** Credentials issued on request (SSH certificates), their revocation lists and host agents. */
+  issued?: IssuedCredentials;
   log?: AppLog;
 }
 
@@ -179,28 +183,44 @@ export class Hourglass {
   }
 
   /**
-   * The credentials connectors issued for a grant: to its requester only, only while it is
-   * active, and every retrieval is audited (in the same transaction as the read).
+   * The credentials of a grant: to its requester only, only while it is active. Those a connector
+   * created at grant time are opened (every retrieval audited); those its kind issues on request
+   * (an SSH certificate for `input.publicKey`) are issued now, each with a serial and an audit
+   * event. `input.target` narrows the answer to one target. All in one transaction.
    */
-  async credentials(actor: Principal, id: string) {
+  async credentials(actor: Principal, id: string, input: IssueInput & { target?: string } = {}) {
     const now = this.deps.clock.now();
     // Read before the transaction: a store call inside it would wait on the transaction itself.
-    const rows = await this.deps.store.getCredentials(id);
+    const rows = (await this.deps.store.getCredentials(id)).filter((r) => input.target === undefined || r.target === input.target);
     return this.deps.store.transaction(async (tx) => {
       const req = await tx.getRequest(id);
       if (!req || req.requester !== actor.id) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
       if (req.status !== 'active' || req.access !== 'present' || (req.expiresAt ?? 0) <= now) {
         throw new HgError('HG_INVALID_TRANSITION', `credentials are available only while the grant is active (it is ${req.status})`);
       }
+      if (input.target !== undefined && !req.entitlements.some((e) => e.startsWith(`${input.target}/`))) {
+        throw new HgError('HG_INVALID_INPUT', `the request has no entitlement on target ${input.target}`);
+      }
       const sealer = this.deps.sealer;
       if (rows.length > 0 && !sealer) throw new HgError('HG_INTERNAL', 'no credentials key is configured');
       const targets: Record<string, unknown> = {};
       for (const row of rows) targets[row.target] = JSON.parse(sealer!.open(row.ciphertext, credentialContext(id, row.target)));
-      await tx.appendAudit(
-        stamp(this.deps, [{ type: 'credentials.retrieved', actor: actor.id, requestId: id, details: { targets: Object.keys(targets) } }], now, req.policyHash),
-      );
+      const issuing = this.ports.issued?.issuingTargets(req, input, input.target) ?? [];
+      if (issuing.length > 0) Object.assign(targets, await this.ports.issued!.issueIn(tx, req, actor, issuing, input, now));
+      if (rows.length > 0 || issuing.length === 0) {
+        const opened = rows.map((r) => r.target);
+        await tx.appendAudit(
+          stamp(this.deps, [{ type: 'credentials.retrieved', actor: actor.id, requestId: id, details: { targets: opened } }], now, req.policyHash),
+        );
+      }
       return { requestId: id, expiresAt: req.expiresAt!, targets };
     });
+  }
+
+  /** Credentials issued on request: revocation lists, CA keys, host agents (ssh targets). */
+  get issued(): IssuedCredentials {
+    if (!this.ports.issued) throw new HgError('HG_INTERNAL', 'this server runs without issued credentials');
+    return this.ports.issued;
   }
 
   /**

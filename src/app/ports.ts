@@ -144,6 +144,18 @@ export interface HeldAccess {
 }
 
 /** Everything a use case may do inside one transaction. */
+/** A credential issued on request (SSH certificate, token): what revokes and explains it, never the credential. */
+export interface IssuedRecord {
+  target: string;
+  requestId: string;
+  principal: string;
+  entitlement: string;
+  /** The kind's reference: the certified key's fingerprint, the token id. */
+  ref: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
 export interface StoreTx {
   getRequest(id: string): Promise<AccessRequest | undefined>;
   insertRequest(req: AccessRequest): Promise<void>;
@@ -163,6 +175,13 @@ export interface StoreTx {
    * of it; `at` may be moved forward to the chain head's, never back.
    */
   appendAudit(events: AuditEvent[]): Promise<void>;
+  /**
+   * Locks the request's row until commit if it is still at `req.version` (false if it moved on):
+   * what is written meanwhile cannot race a transition of the request.
+   */
+  lockRequest(req: AccessRequest): Promise<boolean>;
+  /** Records a credential issued on request; returns its serial (unique in the store, from 1). */
+  recordIssued(record: IssuedRecord): Promise<number>;
   getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined>;
   putIdempotency(principal: string, key: string, record: IdempotencyRecord, at: number): Promise<void>;
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;

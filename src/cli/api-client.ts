@@ -183,6 +183,15 @@ export class UnreachableError extends Error {
   }
 }
 
+/** GET /v1/targets/{name}/ssh/krl */
+export interface RevocationListAnswer {
+  /** 304: the list named by the ETag sent is still current (body empty). */
+  unchanged: boolean;
+  etag: string;
+  version: number;
+  body: Buffer;
+}
+
 export interface ClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8420 (a trailing slash is ignored). */
   url: string;
@@ -282,9 +291,32 @@ export class HourglassClient {
   review(id: string, comment: string): Promise<RequestJson> {
     return this.#call('POST', `/v1/requests/${enc(id)}/review`, { body: { comment } });
   }
-  /** The credentials of your active grant; each call is audited (`credentials.retrieved`). */
-  credentials(id: string): Promise<CredentialsJson> {
-    return this.#call('POST', `/v1/requests/${enc(id)}/credentials`, { body: {} });
+  /**
+   * The credentials of your active grant; each call is audited (`credentials.retrieved`, and
+   * `credentials.issued` for each certificate cut for `publicKey`).
+   */
+  credentials(id: string, input: { publicKey?: string; target?: string } = {}): Promise<CredentialsJson> {
+    return this.#call('POST', `/v1/requests/${enc(id)}/credentials`, { body: input });
+  }
+
+  // ---- ssh targets ----------------------------------------------------------------------------------
+  /** The CA public key line of an ssh target (no token needed). */
+  async sshCaPublicKey(target: string): Promise<string> {
+    const res = await this.#raw(`/v1/targets/${enc(target)}/ssh/ca.pub`, {});
+    return res.body.toString('utf8');
+  }
+  /**
+   * The revocation list of an ssh target. With `etag` (the list the caller has) and `wait`
+   * (seconds), the server answers when it changes or the wait is over (`unchanged`).
+   */
+  async sshRevocationList(
+    target: string,
+    q: { etag?: string; wait?: number; host?: string; applied?: number; signal?: AbortSignal } = {},
+  ): Promise<RevocationListAnswer> {
+    const query = { wait: q.wait, host: q.host, applied: q.applied };
+    const res = await this.#raw(`/v1/targets/${enc(target)}/ssh/krl`, query, q.etag ? { 'if-none-match': q.etag } : {}, (q.wait ?? 0) * 1000, q.signal);
+    const version = Number(res.headers.get('hourglass-krl-version'));
+    return { unchanged: res.status === 304, etag: res.headers.get('etag') ?? '', version, body: res.body };
   }
 
   // ---- grants and check -------------------------------------------------------------------------------
@@ -356,6 +388,30 @@ export class HourglassClient {
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------------------
+  /** A GET whose answer is bytes (200, or 304 when `If-None-Match` matched); `extraMs` adds to the time limit (a long poll). */
+  async #raw(
+    path: string,
+    query: Query,
+    extra: Record<string, string> = {},
+    extraMs = 0,
+    stop?: AbortSignal,
+  ): Promise<{ status: number; headers: Headers; body: Buffer }> {
+    const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...extra };
+    if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
+    let response: Response;
+    let body: Buffer;
+    try {
+      const timeout = AbortSignal.timeout(this.#timeoutMs + extraMs);
+      const signal = stop ? AbortSignal.any([timeout, stop]) : timeout;
+      response = await this.#fetch(this.#target(path, query), { method: 'GET', headers, signal, redirect: 'error' });
+      body = Buffer.from(await response.arrayBuffer());
+    } catch (err) {
+      throw new UnreachableError(this.url, this.#scrub(reasonOf(err)));
+    }
+    if (response.status !== 200 && response.status !== 304) throw this.#errorOf(response, body.toString('utf8'));
+    return { status: response.status, headers: response.headers, body };
+  }
+
   async #call<T>(method: 'GET' | 'POST', path: string, opts: { query?: Query; body?: unknown; keepEmpty?: Record<string, string> } = {}): Promise<T> {
     return (await this.#send<T>(method, path, opts)).body;
   }

@@ -13,7 +13,7 @@ export const TARGET_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const ENTITLEMENT_NAME_PATTERN = TARGET_NAME_PATTERN;
 export const ENTITLEMENT_REF_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}\/[a-z0-9][a-z0-9_-]{0,62}$/;
 export const POLICY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const ROLES = ['admin', 'auditor', 'checker', 'metrics'] as const satisfies readonly Role[];
+export const ROLES = ['admin', 'auditor', 'checker', 'metrics', 'agent'] as const satisfies readonly Role[];
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const satisfies readonly Weekday[];
 
 export const SECOND = 1000;

@@ -49,8 +49,8 @@ export const TOP_LEVEL_KEYS = ['server', 'principals', 'targets', 'policies', 'w
  * A target's settings without its secrets: the hash is recorded with every decision, and a hash
  * over a low-entropy password could be searched offline. Rotating a password is not a policy change.
  */
-function withoutSecrets(target: TargetConfig): TargetConfig {
-  const copy: TargetConfig = { ...target };
+function withoutSecrets(target: TargetConfig, secretSettings: readonly (readonly string[])[] = []): TargetConfig {
+  const copy = structuredClone(target) as TargetConfig;
   if (typeof copy.url === 'string') {
     try {
       const url = new URL(copy.url);
@@ -60,6 +60,12 @@ function withoutSecrets(target: TargetConfig): TargetConfig {
       // not a URL: nothing to strip
     }
   }
+  // The kind's own secrets (a webhook secret, an SSH CA key): rotating one is no policy change either.
+  for (const path of secretSettings) {
+    let parent: Record<string, unknown> | undefined = copy;
+    for (const key of path.slice(0, -1)) parent = parent?.[key] && typeof parent[key] === 'object' ? (parent[key] as Record<string, unknown>) : undefined;
+    if (parent && typeof parent[path[path.length - 1]!] === 'string') delete parent[path[path.length - 1]!];
+  }
   if (copy.tls && typeof copy.tls === 'object' && 'key' in (copy.tls as object)) {
     const { key: _key, ...tls } = copy.tls as Record<string, unknown>;
     copy.tls = tls;
@@ -68,11 +74,17 @@ function withoutSecrets(target: TargetConfig): TargetConfig {
 }
 
 /** SHA-256 over the canonical form of principals (id, groups, roles), targets and policies. */
-export function policyHashOf(principals: readonly Principal[], targets: Record<string, TargetConfig>, policies: readonly Policy[]): string {
+export function policyHashOf(
+  principals: readonly Principal[],
+  targets: Record<string, TargetConfig>,
+  policies: readonly Policy[],
+  kinds: TargetKinds = [],
+): string {
+  const secretsOf = (t: TargetConfig) => kinds.find((k) => k.kind === t.type)?.secretSettings;
   return sha256Hex(
     canonicalJson({
       principals: principals.map((p) => ({ id: p.id, groups: p.groups, roles: p.roles })),
-      targets: Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, withoutSecrets(t)])),
+      targets: Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, withoutSecrets(t, secretsOf(t))])),
       policies,
     }),
   );
@@ -103,6 +115,6 @@ export function validateConfig(raw: unknown, kinds: TargetKinds): { config?: Hou
   const audit = parseAudit(raw.audit, problems);
   const credentials = parseCredentials(raw.credentials, capabilities, problems);
   if (problems.length > 0 || !server) return { problems };
-  const policyHash = policyHashOf(principals, targets, policies);
+  const policyHash = policyHashOf(principals, targets, policies, kinds);
   return { config: { server, principals, targets, capabilities, policies, webhooks, reminders, audit, credentials, policyHash }, problems };
 }

@@ -24,6 +24,23 @@ export interface TargetKind {
   capabilities(target: TargetConfig): TargetCapabilities;
   /** The checks beyond the schema (privileged roles, TLS files, URL parts), run by the loader on a target that passed it. */
   validate(target: TargetConfig): TargetProblem[];
+  /**
+   * Paths of the kind's own settings that hold secrets (`[['secret']]`, `[['ca', 'key']]`): left
+   * out of the policy hash and scrubbed from the kind's errors. The URL's password and `tls.key`
+   * are secrets of every kind already.
+   */
+  readonly secretSettings?: readonly (readonly string[])[];
+}
+
+/** The string values at `paths` of a target's settings. */
+export function settingsAt(target: TargetConfig, paths: readonly (readonly string[])[] = []): string[] {
+  const out: string[] = [];
+  for (const path of paths) {
+    let v: unknown = target;
+    for (const key of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined;
+    if (typeof v === 'string') out.push(v);
+  }
+  return out;
 }
 
 /** The kinds a build knows, in the order unknown-type messages list them. */

@@ -27,6 +27,7 @@ export const AUDIT_EVENT_TYPES = [
   'grant.released',
   'grant.access_removed',
   'credentials.retrieved',
+  'credentials.issued',
   // administration
   'principal.locked',
   'principal.unlocked',
@@ -49,6 +50,7 @@ export const AUDIT_EVENT_TYPES = [
   'alert.principal_locked',
   'alert.audit_chain_broken',
   'alert.target_unconfigured',
+  'alert.agent_behind',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -4,7 +4,7 @@ import type { AuditEventType } from './events.js';
 export { AUDIT_EVENT_TYPES, type AuditEventType } from './events.js';
 
 /** admin: everything; auditor: read everything; checker: may call /v1/check; metrics: may read /metrics. */
-export type Role = 'admin' | 'auditor' | 'checker' | 'metrics';
+export type Role = 'admin' | 'auditor' | 'checker' | 'metrics' | 'agent';
 
 export interface Principal {
   id: string;
@@ -54,8 +54,10 @@ export interface TargetEntitlement {
 export interface TargetCapabilities {
   /** Grants live in Hourglass itself (the built-in `hourglass` kind): no target is called, `access` moves with `status`. */
   inline?: boolean;
-  /** Credentials are issued (POST /v1/requests/{id}/credentials), so a credentials key is needed. */
+  /** `grant` returns credentials, kept encrypted until retrieved (POST /v1/requests/{id}/credentials), so a credentials key is needed. */
   issuesCredentials: boolean;
+  /** Credentials are issued when the requester asks, while the grant is active (SSH certificates, tokens); nothing is kept. */
+  issuesOnDemand?: boolean;
   /** Ending a grant ends its live sessions. */
   endsSessions: boolean;
   /** The target refuses the access after expiresAt by itself (VALID UNTIL, certificate validity). */

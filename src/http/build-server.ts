@@ -25,6 +25,7 @@ import { docsRoutes } from './routes/docs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { sshRoutes } from './routes/ssh.js';
 
 export type { ServerOptions };
 
@@ -163,6 +164,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     auditRoutes,
     auditExportRoutes,
     adminRoutes,
+    sshRoutes,
     policyRoutes,
     webhookRoutes,
     metricsRoutes,

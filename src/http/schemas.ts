@@ -31,6 +31,13 @@ export const commentBody = z.object({ comment: text(2000).optional() }).strict()
 export const reasonBody = z.object({ reason: text(2000).optional() }).strict();
 export const extendBody = z.object({ duration: text(32), reason: text(2000).optional() }).strict();
 export const reviewBody = z.object({ comment: text(2000, 1) }).strict();
+export const credentialsBody = z
+  .object({
+    publicKey: text(8192, 1).optional().describe('an OpenSSH public key line, for targets that issue SSH certificates'),
+    target: text(63, 1).optional().describe('only the credentials of this target'),
+  })
+  .strict()
+  .default({});
 
 const limit = z.coerce.number().int().min(1).max(1000).default(100);
 export const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

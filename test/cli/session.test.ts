@@ -202,7 +202,7 @@ describe('--json on every command', () => {
       runCli(['policy', 'validate', 'examples/demo.yaml', '--json']),
       runCli(['policy', 'test', 'examples/demo.yaml', 'examples/policy-tests.yaml', '--json']),
     ]);
-    expect(json(validate)).toMatchObject({ valid: true, file: 'examples/demo.yaml', policies: 3 });
+    expect(json(validate)).toMatchObject({ valid: true, file: 'examples/demo.yaml', policies: 4 });
     expect(json(test)).toMatchObject({ ok: true, failed: 0 });
   });
 

@@ -67,11 +67,11 @@ describe('examples/demo.yaml', () => {
       maxConnectionsPerAddress: 256,
       authFailures: { burst: 20, perMinute: 30 },
     });
-    expect(c.principals.map((p) => p.id)).toEqual(['alice', 'bob', 'carol', 'dave', 'sec-admin', 'auditor', 'app', 'prometheus']);
+    expect(c.principals.map((p) => p.id)).toEqual(['alice', 'bob', 'carol', 'dave', 'sec-admin', 'auditor', 'app', 'prometheus', 'host-agent']);
     for (const p of c.principals) expect(p.apiTokens).toEqual([hex(`${p.id}-demo-token`)]);
     expect(c.principals.find((p) => p.id === 'sec-admin')?.roles).toEqual(['admin', 'auditor']);
     expect(c.principals.find((p) => p.id === 'bob')?.groups).toEqual(['developers', 'sre-leads']);
-    expect(Object.keys(c.targets)).toEqual(['demo-db', 'ops-console']);
+    expect(Object.keys(c.targets)).toEqual(['demo-db', 'ops-console', 'hosts']);
     expect(c.targets['demo-db']).toMatchObject({ name: 'demo-db', type: 'hourglass' });
     expect(Object.keys(c.targets['demo-db']!.entitlements)).toEqual(['read', 'admin']);
 
@@ -514,7 +514,7 @@ policies:
       ['principals[1].apiTokens[1].sha256', 5, 'duplicate token hash (also principals[0].apiTokens[0]): every token must be unique'],
       ['principals[2].id', 6, 'duplicate principal id "alice" (also principals[0])'],
       ['principals[3].id', 7, expect.stringContaining('must be 1-128 characters')],
-      ['principals[3].roles[0]', 8, 'must be one of: admin, auditor, checker, metrics'],
+      ['principals[3].roles[0]', 8, 'must be one of: admin, auditor, checker, metrics, agent'],
       ['policies[1].name', 15, 'duplicate policy name "p" (also policies[0])'],
     ]);
   });
@@ -723,5 +723,22 @@ targets:
     expect(a.policyHash).toBe(b.policyHash);
     const c = parseConfig(yaml('first-secret-pw').replace('app_read', 'app_write'), {});
     expect(c.policyHash).not.toBe(a.policyHash);
+  });
+
+  it("does not cover a kind's own secrets (an SSH CA key given inline): rotating it is not a policy change", async () => {
+    const { generateEd25519, openSshPrivateKey } = await import('../../src/adapters/connectors/ssh/private-key.js');
+    const yaml = `
+targets:
+  hosts:
+    type: ssh
+    ca: { key: "\${SSH_CA_KEY}" }
+    entitlements:
+      login: { principals: [root] }
+`;
+    const key = () => openSshPrivateKey(generateEd25519(), 'ca');
+    const a = parseConfig(yaml, { SSH_CA_KEY: key() });
+    const b = parseConfig(yaml, { SSH_CA_KEY: key() });
+    expect(a.policyHash).toBe(b.policyHash);
+    expect(parseConfig(yaml.replace('[root]', '[deploy]'), { SSH_CA_KEY: key() }).policyHash).not.toBe(a.policyHash);
   });
 });

@@ -9,7 +9,7 @@
  * every case that runs asserts something.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Connector, ConnectorFactory, Credentials, Granted, GrantOnTarget, Reconcilable } from '../../src/app/connectors.js';
+import type { Connector, ConnectorFactory, Credentials, Granted, GrantOnTarget, IssueInput, Reconcilable } from '../../src/app/connectors.js';
 import { HgError } from '../../src/core/errors.js';
 import type { TargetCapabilities, TargetConfig } from '../../src/core/types.js';
 
@@ -31,6 +31,15 @@ export interface ConnectorFixture {
   secrets: string[];
   /** An entitlement's configuration the target itself refuses at grant (a role, privilege or rule it does not have). */
   refused: Record<string, unknown>;
+  /**
+   * Kinds that issue on request (ssh): what the requester sends, and how the revocation of a
+   * request's issued serials reaches the target (the access worker marks them revoked; for ssh,
+   * the agent installs the list). The suite then issues credentials through `issuer` and calls
+   * `revoked` after every `revoke`, as the app does.
+   */
+  onDemand?: { input: IssueInput; revoked(serials: readonly number[]): Promise<void> };
+  /** server.allowedHosts for kinds that POST to an address (webhook: the loopback receiver). */
+  allowedHosts?: readonly string[];
   teardown(): Promise<void>;
 }
 
@@ -53,7 +62,10 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
 
     beforeAll(async () => {
       f = await setup();
-      c = f.factory.create(f.target, { secretsToScrub: (t) => f.secrets.reduce((s, x) => s.split(x).join('***'), t) });
+      c = f.factory.create(f.target, {
+        secretsToScrub: (t) => f.secrets.reduce((s, x) => s.split(x).join('***'), t),
+        ...(f.allowedHosts ? { allowedHosts: () => f.allowedHosts! } : {}),
+      });
     });
     afterAll(async () => {
       await c?.close();
@@ -66,14 +78,39 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       return granted.handle !== undefined ? { ...g, handle: granted.handle } : g;
     };
 
-    /** The credentials of a grant: present exactly when the kind issues them (the probes get `{}` otherwise). */
-    const credentialsOf = (granted: Granted): Credentials => {
+    /** Serials issued per request, and every serial revoked so far (a revocation list holds them all). */
+    let serial = 0;
+    const issuedTo = new Map<string, number[]>();
+    const revokedSerials: number[] = [];
+
+    /**
+     * The credentials of a grant: present exactly when the kind issues them at grant (the probes
+     * get `{}` otherwise); a kind that issues on request issues them now, each with a serial.
+     */
+    const credentialsOf = (granted: Granted, g?: GrantOnTarget): Credentials => {
       if (caps.issuesCredentials) expect(granted.credentials).toBeDefined();
       else expect(granted.credentials).toBeUndefined();
-      return granted.credentials ?? {};
+      if (!caps.issuesOnDemand) return granted.credentials ?? {};
+      expect(c.issuer).toBeDefined();
+      const prepared = c.issuer!.prepare(g!, f.onDemand!.input, Date.now());
+      const serials = prepared.map(() => ++serial);
+      issuedTo.set(g!.requestId, [...(issuedTo.get(g!.requestId) ?? []), ...serials]);
+      return { issued: prepared.map((p, i) => p.sign(serials[i]!)) };
+    };
+
+    /** revoke as the access worker does it: issued credentials revoked first, then the connector. */
+    const revoke = async (g: GrantOnTarget) => {
+      if (caps.issuesOnDemand) {
+        revokedSerials.push(...(issuedTo.get(g.requestId) ?? []));
+        issuedTo.delete(g.requestId);
+        await f.onDemand!.revoked(revokedSerials);
+      }
+      await c.revoke(g);
     };
 
     it('reports healthy, validates its own configuration, and has the capabilities this suite was built for', async () => {
+      // An issuer is there exactly when the kind says it issues on request.
+      expect(c.issuer !== undefined).toBe(caps.issuesOnDemand === true);
       expect(await c.health()).toMatchObject({ ok: true });
       expect(f.factory.validate(f.target)).toEqual([]);
       expect({ ...c.capabilities, inline: undefined }).toEqual({ ...caps, inline: undefined });
@@ -86,33 +123,33 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       const asked = grantFor(f);
       const granted = await c.grant(asked);
       const g = withHandle(asked, granted);
-      const credentials = credentialsOf(granted);
+      const credentials = credentialsOf(granted, g);
       expect(await f.probe(credentials)).toBe('ok');
       expect(await f.probeBeyond(credentials)).not.toBe('ok');
-      await c.revoke(g);
+      await revoke(g);
       expect(await f.probe(credentials)).toBe('login-refused');
-      await c.revoke(g);
+      await revoke(g);
     });
 
     it('extend keeps the access working', async () => {
       const asked = grantFor(f, Date.now() + 60_000);
       const granted = await c.grant(asked);
       const g = withHandle(asked, granted);
-      const credentials = credentialsOf(granted);
+      const credentials = credentialsOf(granted, g);
       await c.extend({ ...g, expiresAt: g.expiresAt + 3_600_000 });
       expect(await f.probe(credentials)).toBe('ok');
-      await c.revoke(g);
+      await revoke(g);
     });
 
     it('overlapping grants of the same entitlement are independent', async () => {
       const a = grantFor(f);
       const b = grantFor(f);
-      const ca = credentialsOf(await c.grant(a));
-      const cb = credentialsOf(await c.grant(b));
-      await c.revoke(a);
+      const ca = credentialsOf(await c.grant(a), a);
+      const cb = credentialsOf(await c.grant(b), b);
+      await revoke(a);
       expect(await f.probe(ca)).toBe('login-refused');
       expect(await f.probe(cb)).toBe('ok');
-      await c.revoke(b);
+      await revoke(b);
     });
 
     it('errors never carry secrets: a grant the target refuses fails, scrubbed', async () => {
@@ -164,10 +201,10 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       it('granting twice (a retry after a crash) leaves working access that one revoke removes', async () => {
         const g = grantFor(f);
         await c.grant(g);
-        const credentials = credentialsOf(await c.grant(g));
+        const credentials = credentialsOf(await c.grant(g), g);
         expect(await f.probe(credentials)).toBe('ok');
         // No handle: the crash lost what grant returned; revoke must still remove all of it.
-        await c.revoke(g);
+        await revoke(g);
         expect(await f.probe(credentials)).toBe('login-refused');
       });
     }
@@ -189,10 +226,11 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
 
     if (caps.enforcesExpiry) {
       it('the target itself refuses the access after expiresAt', async () => {
-        const g = grantFor(f, Date.now() + 1500);
-        const credentials = credentialsOf(await c.grant(g));
+        const g = grantFor(f, Date.now() + 2500);
+        const credentials = credentialsOf(await c.grant(g), g);
         expect(await f.probe(credentials)).toBe('ok');
-        await new Promise((r) => setTimeout(r, 2500));
+        // Whole seconds (certificates): the end may be up to a second earlier than asked, never later.
+        await new Promise((r) => setTimeout(r, 3500));
         expect(await f.probe(credentials)).toBe('login-refused');
         await c.revoke(g);
       });

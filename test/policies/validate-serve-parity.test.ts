@@ -31,6 +31,14 @@ const SEMANTIC_PROBLEM: Record<string, { target: string; problem: RegExp } | 'no
     target: '    type: redis\n    url: redis://hg_admin:pw@127.0.0.1:6379\n    entitlements:\n      read: { acl: "~app:* +@read" }\n',
     problem: /^(.*):6: targets\.t\.url: the admin user must not start with the account prefix "hg_".*$/m,
   },
+  ssh: {
+    target: `    type: ssh\n    ca: { keyFile: ${path.join(os.tmpdir(), 'hourglass-parity-no-such-ca-key')} }\n    entitlements:\n      login: { principals: [root] }\n`,
+    problem: /^(.*):6: targets\.t\.ca\.keyFile: .*hourglass-parity-no-such-ca-key does not exist .*$/m,
+  },
+  webhook: {
+    target: `    type: webhook\n    url: http://billing.internal/hourglass\n    secret: ${'s'.repeat(32)}\n    entitlements:\n      refunds: {}\n`,
+    problem: /^(.*):6: targets\.t\.url: must be https:\/\/ \(plain http:\/\/ only to a loopback address: answers may carry credentials\)$/m,
+  },
 };
 
 const fileFor = (kind: string, target: string) => {

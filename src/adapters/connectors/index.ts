@@ -8,5 +8,14 @@ import { hourglassKindFactory } from './hourglass/index.js';
 import { mariadbConnectorFactory } from './mariadb/index.js';
 import { postgresConnectorFactory } from './postgres/index.js';
 import { redisConnectorFactory } from './redis/index.js';
+import { sshConnectorFactory } from './ssh/index.js';
+import { webhookConnectorFactory } from './webhook/index.js';
 
-export const connectorFactories: readonly ConnectorFactory[] = [hourglassKindFactory, postgresConnectorFactory, mariadbConnectorFactory, redisConnectorFactory];
+export const connectorFactories: readonly ConnectorFactory[] = [
+  hourglassKindFactory,
+  postgresConnectorFactory,
+  mariadbConnectorFactory,
+  redisConnectorFactory,
+  sshConnectorFactory,
+  webhookConnectorFactory,
+];

@@ -7,8 +7,9 @@ import type { ConfigSource } from '../../app/ports.js';
 import { canonicalJson } from '../../core/audit-chain.js';
 import { redact } from '../../core/redact.js';
 import type { TargetConfig } from '../../core/types.js';
+import { settingsAt } from '../../config/target-kind.js';
 
-/** Every string value of a target's settings that could be a secret (URL passwords, keys). */
+/** The secrets every kind's settings may hold (URL passwords, TLS keys); a kind names its own in `secretSettings`. */
 export function targetSecrets(target: TargetConfig): string[] {
   const out: string[] = [];
   const url = typeof target.url === 'string' ? target.url : undefined;
@@ -23,6 +24,11 @@ export function targetSecrets(target: TargetConfig): string[] {
   const tls = target.tls as { key?: string } | undefined;
   if (tls?.key && !tls.key.startsWith('file:')) out.push(tls.key);
   return out.filter((s) => s.length >= 4);
+}
+
+/** Everything a target's connector must scrub from its errors: the common secrets and its kind's own. */
+export function secretsOf(target: TargetConfig, kind: Pick<ConnectorFactory, 'secretSettings'>): string[] {
+  return [...targetSecrets(target), ...settingsAt(target, kind.secretSettings).filter((s) => s.length >= 4)];
 }
 
 export function scrubber(secrets: readonly string[]): (text: string) => string {
@@ -42,7 +48,10 @@ export function createConnectorRegistry(config: ConfigSource, factories: readonl
       const existing = live.get(name);
       if (existing?.fingerprint === fingerprint) return existing.connector;
       if (existing) void existing.connector.close().catch(() => {});
-      const connector = factory.create(target, { secretsToScrub: scrubber(targetSecrets(target)) });
+      const connector = factory.create(target, {
+        secretsToScrub: scrubber(secretsOf(target, factory)),
+        allowedHosts: () => config.current().server.allowedHosts,
+      });
       live.set(name, { fingerprint, connector });
       return connector;
     },

@@ -5,6 +5,8 @@
  * changes between check and connect (rebinding) cannot slip through. Redirects are not followed.
  * Each request gets its own connection (no keep-alive pool), so a socket opened under an older
  * `allowedHosts` is never reused, and one deadline bounds the whole exchange.
+ * Event webhooks and checkpoint shipping look at the status only; the webhook target kind also
+ * reads a bounded response body (`readBody`).
  */
 import { createHmac } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns';
@@ -26,11 +28,15 @@ export interface SignedPost {
   timeoutMs: number;
   /** Host names or CIDR blocks allowed even though they are internal. */
   allowedHosts: readonly string[];
+  /** Read the response body, up to `maxBytes` (more fails the call), within the same deadline. */
+  readBody?: { maxBytes: number };
 }
 
 export interface PostResult {
   status: number;
   durationMs: number;
+  /** The response body, when `readBody` asked for it. */
+  body?: Buffer;
 }
 
 export class OutboundRefused extends Error {
@@ -132,14 +138,41 @@ export async function signedPost(req: SignedPost): Promise<PostResult> {
         },
       },
       (res) => {
-        // The status is the answer; the body is drained (and bounded by the deadline) but not kept.
-        if (!settled) {
-          settled = true;
-          resolve({ status: res.statusCode ?? 0, durationMs: elapsed() });
-        }
-        res.on('error', () => {});
         res.on('close', () => clearTimeout(deadline));
-        res.resume();
+        if (!req.readBody) {
+          // The status is the answer; the body is drained (and bounded by the deadline) but not kept.
+          if (!settled) {
+            settled = true;
+            resolve({ status: res.statusCode ?? 0, durationMs: elapsed() });
+          }
+          res.on('error', () => {});
+          res.resume();
+          return;
+        }
+        const { maxBytes } = req.readBody;
+        const tooLarge = () => new Error(`the response is larger than ${maxBytes} bytes`);
+        if (Number(res.headers['content-length'] ?? 0) > maxBytes) {
+          fail(tooLarge());
+          res.destroy();
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            fail(tooLarge());
+            res.destroy();
+          } else chunks.push(chunk);
+        });
+        res.on('error', fail);
+        res.on('end', () => {
+          clearTimeout(deadline);
+          if (settled) return;
+          settled = true;
+          resolve({ status: res.statusCode ?? 0, durationMs: elapsed(), body: Buffer.concat(chunks) });
+        });
+        res.on('close', () => fail(new Error('the connection closed before the response ended')));
       },
     );
     const fail = (err: Error) => {
@@ -149,10 +182,16 @@ export async function signedPost(req: SignedPost): Promise<PostResult> {
       reject(err);
     };
     // `timeout` above is per socket inactivity; this bounds the whole exchange (a receiver that
-    // trickles bytes cannot hold a delivery slot for ever).
-    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    // trickles bytes cannot hold a delivery slot for ever). Failing first: once the response has
+    // begun, destroying the request is reported on the response, if at all.
+    const giveUp = () => {
+      const err = new Error(`no answer within ${req.timeoutMs} ms`);
+      fail(err);
+      request.destroy(err);
+    };
+    const deadline = setTimeout(giveUp, req.timeoutMs);
     deadline.unref?.();
-    request.on('timeout', () => request.destroy(new Error(`no answer within ${req.timeoutMs} ms`)));
+    request.on('timeout', giveUp);
     request.on('error', fail);
     request.end(req.body);
   });

@@ -8,7 +8,20 @@ import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } fr
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
 import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
-import type { AuditEvent, AuditFilter, AuditPage, GrantRow, HeldAccess, IdempotencyRecord, Lock, RequestFilter, Store, StoreTx } from '../../app/ports.js';
+import type {
+  AuditEvent,
+  AuditFilter,
+  AuditPage,
+  GrantRow,
+  HeldAccess,
+  IdempotencyRecord,
+  IssuedRecord,
+  Lock,
+  RequestFilter,
+  Store,
+  StoreTx,
+} from '../../app/ports.js';
+import { insertIssued } from './issued-store.js';
 import type { AuditEventsTable, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -120,6 +133,22 @@ class KyselyTx implements StoreTx {
       if (grants.length) await this.db.insertInto('grants').values(grants).execute();
     }
     return true;
+  }
+
+  async lockRequest(req: AccessRequest) {
+    // A no-op update takes the row lock (PostgreSQL) and, under READ COMMITTED, re-reads the row
+    // once a concurrent transition commits, so a moved-on version is seen. SQLite has one writer.
+    const res = await this.db
+      .updateTable('requests')
+      .set({ version: req.version })
+      .where('id', '=', req.id)
+      .where('version', '=', req.version)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  recordIssued(record: IssuedRecord) {
+    return insertIssued(this.db, record);
   }
 
   async openRequestsOf(requester: string) {

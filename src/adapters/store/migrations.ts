@@ -226,6 +226,48 @@ function chainInTransaction(dialect: Dialect): Migration {
   };
 }
 
+/** Credentials issued on request, their revocation versions, and host agents' reports. */
+function issuedCredentials(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('issued_credentials')
+        .addColumn('serial', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('entitlement', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('issued_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('issued_by_request').on('issued_credentials').columns(['request_id', 'target']).execute();
+      await db.schema.createIndex('issued_by_ref').on('issued_credentials').columns(['target', 'ref']).execute();
+      await sql`CREATE INDEX issued_revoked ON issued_credentials (target, expires_at) WHERE revoked_at IS NOT NULL`.execute(db);
+      await db.schema
+        .createTable('revocation_versions')
+        .addColumn('target', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('changed_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('agent_reports')
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('agent', 'text', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('applied_at', 'bigint', (c) => c.notNull())
+        .addColumn('alerted_version', 'bigint')
+        .addPrimaryKeyConstraint('agent_reports_pk', ['target', 'host'])
+        .execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -237,6 +279,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0004_covering_grant_lookup': coveringGrantLookup(),
         '0005_grants_by_entitlement': grantsByEntitlement(),
         '0006_chain_in_transaction': chainInTransaction(dialect),
+        '0007_issued_credentials': issuedCredentials(dialect),
       }),
     },
     migrationTableName: 'hg_migrations',

@@ -13,6 +13,8 @@ import { migrate } from './migrations.js';
 import { readStoreSnapshot, type StoreSnapshot } from './state-snapshot.js';
 import { reportUnavailable } from './unavailable.js';
 import { KyselyWebhookStore } from './webhook-store.js';
+import { KyselyIssuedStore } from './issued-store.js';
+import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
 import type { Database } from './schema.js';
 
 // BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
@@ -28,6 +30,8 @@ export interface OpenedStore {
   store: KyselyStore;
   webhooks: WebhookStore;
   checkpoints: CheckpointStore;
+  /** Credentials issued on request, their revocation versions, host agents' reports. */
+  issued: IssuedCredentialStore;
   /** The figures the metrics gauges read at scrape time. */
   stateSnapshot(now: number): Promise<StoreSnapshot>;
   close(): Promise<void>;
@@ -52,6 +56,7 @@ function roles(store: KyselyStore): OpenedStore {
     store,
     webhooks: reportUnavailable(new KyselyWebhookStore(db, store.dialect)),
     checkpoints: reportUnavailable(new KyselyCheckpointStore(db)),
+    issued: reportUnavailable(new KyselyIssuedStore(db)),
     stateSnapshot: (now) => readStoreSnapshot(db, now),
     close: () => store.close(),
   };

@@ -102,6 +102,43 @@ export interface CredentialsTable {
   created_at: number;
 }
 
+/** Credentials issued on request (SSH certificates, tokens): never the credential, only what revokes and explains it. */
+export interface IssuedCredentialsTable {
+  /** The certificate serial (or token number): unique in the store, from 1. */
+  serial: Generated<number>;
+  target: string;
+  request_id: string;
+  principal: string;
+  entitlement: string;
+  /** The kind's reference: the certified key's fingerprint, the token id. */
+  ref: string;
+  issued_at: number;
+  expires_at: number;
+  /** Set when the grant ended before `expires_at`. */
+  revoked_at: number | null;
+}
+
+/** One row per target whose issued credentials were ever revoked: the revocation list's version. */
+export interface RevocationVersionsTable {
+  target: string;
+  version: number;
+  changed_at: number;
+}
+
+/** What each host agent last said it applied. */
+export interface AgentReportsTable {
+  target: string;
+  host: string;
+  /** The agent's principal. */
+  agent: string;
+  version: number;
+  seen_at: number;
+  /** When this host first reported `version`. */
+  applied_at: number;
+  /** The current version it was behind on when alert.agent_behind was last raised for it. */
+  alerted_version: number | null;
+}
+
 export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
@@ -113,4 +150,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   audit_checkpoints: AuditCheckpointsTable;
   credentials: CredentialsTable;
+  issued_credentials: IssuedCredentialsTable;
+  revocation_versions: RevocationVersionsTable;
+  agent_reports: AgentReportsTable;
 }

@@ -23,6 +23,7 @@ import {
 import { NoSuchCredentials, UsageError } from '../errors.js';
 import * as fmt from '../format.js';
 import { EXIT } from './failure.js';
+import { sshLogin } from '../ssh-login.js';
 import { action, type Io, type Registrar } from './shared.js';
 
 /**
@@ -195,6 +196,36 @@ export function registerAccessCommands({ ctx, client }: Registrar): void {
             print: Boolean(o.print),
             ...(o.target !== undefined ? { target: o.target as string } : {}),
             ...(o.client !== undefined ? { client: o.client as string } : {}),
+          });
+        },
+        { idArg: true },
+      ),
+    );
+
+  client('ssh', 'log in over ssh with a certificate of your active grant (an ssh target)')
+    .argument('<id>', 'request id')
+    .argument('<ssh-args...>', "ssh's arguments: [user@]host, its options and a remote command")
+    .option('--target <name>', 'the ssh target, when the request has several')
+    .option('--no-agent', 'never load the key into ssh-agent: use a temporary key file for this login')
+    .showHelpAfterError("(ssh's own options go after --: hourglass ssh ID -- -p 2222 root@host)")
+    .addHelpText(
+      'after',
+      '\nMakes a fresh Ed25519 key in memory, has the target certify it, and loads both into the running ssh-agent\n' +
+        '(ssh-add -t, ending with the certificate), or without an agent writes them to a private temporary directory\n' +
+        "removed when ssh exits; then runs ssh. Exit: ssh's own code; 127 if ssh is not installed.\n" +
+        'Examples:\n  hourglass ssh req_01... root@web-1\n  hourglass ssh req_01... -- -p 2222 deploy@10.0.0.5 uptime\n',
+    )
+    .action(
+      action(
+        ctx,
+        async (io, o, id: string, sshArgs: string[]) => {
+          if (io.json) throw new UsageError('ssh writes its own output: --json does not apply');
+          return sshLogin(io.client, id, {
+            sshArgs,
+            env: io.env,
+            say: io.err,
+            ...(o.target !== undefined ? { target: o.target as string } : {}),
+            ...(o.agent === false ? { noAgent: true } : {}),
           });
         },
         { idArg: true },

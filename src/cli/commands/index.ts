@@ -8,6 +8,7 @@
 import { Argument, type Command } from 'commander';
 import { registerAccessCommands } from './access.js';
 import { registerAdminCommands } from './admin.js';
+import { registerAgentCommands } from './agent.js';
 import { registerAuditCommands } from './audit.js';
 import { registerEmergencyCommands } from './emergency.js';
 import { registerGrantCommands } from './grants.js';
@@ -30,6 +31,7 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
   registerAuditCommands(r);
   registerEmergencyCommands(r);
   registerAdminCommands(r);
+  registerAgentCommands(r);
   registerPolicyCommands(r);
 
   // ---- shell completion

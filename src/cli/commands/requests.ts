@@ -4,6 +4,7 @@ import { REQUEST_STATUSES } from '../../core/types.js';
 import { ApiError, UnreachableError, type HourglassClient, type RequestJson } from '../api-client.js';
 import { UsageError } from '../errors.js';
 import * as fmt from '../format.js';
+import { sshLogin } from '../ssh-login.js';
 import { connectTo } from './access.js';
 import { durationArg, parseStartAt, positiveInt, statusList } from './args.js';
 import { EXIT } from './failure.js';
@@ -63,6 +64,7 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
     .option('--wait', 'wait until the request is active (exit 0) or ends otherwise (exit 9)')
     .option('--timeout <duration>', `with --wait: how long to wait (default: ${DEFAULT_WAIT})`, durationArg)
     .option('--connect', "wait as --wait does, then open the target's client with the credentials (as hourglass connect)")
+    .option('--ssh <destination>', 'wait as --wait does, then log in to [user@]host with a certificate (as hourglass ssh)')
     .addHelpText(
       'after',
       '\nExamples:\n  hourglass request demo-db/read --for 30m --reason "look at a slow query"\n  hourglass request demo-db/admin --for 1h --reason "fix index" --ticket INC-42 --wait\n' +
@@ -70,8 +72,9 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
     )
     .action(
       action(ctx, async (io, o, entitlements: string[]) => {
+        if (o.ssh && (io.json || o.connect)) throw new UsageError('--ssh logs in: it does not go with --json or --connect');
         if (o.connect && io.json) throw new UsageError('--connect opens a client: it does not go with --json (use --wait --json, then hourglass connect ID)');
-        const wait = Boolean(o.wait || o.connect);
+        const wait = Boolean(o.wait || o.connect || o.ssh);
         if (o.timeout !== undefined && !wait) throw new UsageError('--timeout goes with --wait');
         const { request, replayed } = await io.client.submit(
           {
@@ -91,7 +94,7 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
           return;
         }
         // With --connect, stdout belongs to the client: the request's lines go to stderr.
-        const say = o.connect ? io.err : io.out;
+        const say = o.connect || o.ssh ? io.err : io.out;
         if (!io.json) say(fmt.requestLine(request));
         const timeoutMs = parseDuration((o.timeout as string | undefined) ?? DEFAULT_WAIT);
         const { last, timedOut } = await waitFor(io, request, timeoutMs);
@@ -108,6 +111,7 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
           return EXIT.WAIT_FAILED;
         }
         if (o.connect) return connectTo(io, last.id, { extra: [], print: false });
+        if (o.ssh) return sshLogin(io.client, last.id, { sshArgs: [o.ssh as string], env: io.env, say: io.err });
         return EXIT.OK;
       }),
     );

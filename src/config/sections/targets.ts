@@ -45,7 +45,7 @@ export const tlsSettingsSchema = strictObject({
 export const entitlementDescription = z.string().optional().describe('what the entitlement gives, for people choosing one');
 
 /** Settings every kind that calls a target has, with their defaults (docs/targets.md#common-settings). */
-export const commonTargetShape = {
+export const callingTargetShape = {
   type: z.string().describe('the kind of target'),
   name: z.string().optional().describe('the target key, if given at all'),
   description: z.string().optional().describe('what the target is, for people choosing one'),
@@ -59,6 +59,10 @@ export const commonTargetShape = {
       `must be between 1s and ${CALL_TIMEOUT_MAX_MS / 1000}s (below the 60s access lease, less time to commit)`,
     )
     .describe('a call (waiting for a slot included) that takes longer fails and is retried like any failure'),
+};
+
+/** Settings of the kinds that create accounts on a server they reach over the network (databases). */
+export const accountTargetShape = {
   accountPrefix: z
     .string()
     .regex(/^[a-z][a-z0-9_]{0,15}$/, 'must be 1-16 of a-z 0-9 _ starting with a letter')
@@ -78,12 +82,17 @@ export const commonTargetShape = {
     .describe('drift reconciliation (interval, removeExtraPrivileges)'),
 };
 
+export const commonTargetShape = { ...callingTargetShape, ...accountTargetShape };
+
 /**
  * A kind's settings schema: the common settings, the kind's own keys, and `entitlements` (the
- * kind's schema for one entitlement). Unknown keys are problems with a did-you-mean.
+ * kind's schema for one entitlement). Unknown keys are problems with a did-you-mean. Kinds that
+ * create no accounts on a server (`accounts: false`: certificates, tokens, calls) leave out
+ * accountPrefix, clientHost, clientPort, tls and reconcile.
  */
-export function targetSettings<S extends z.ZodRawShape>(shape: S, entitlement: z.ZodTypeAny) {
-  return strictObject({ ...commonTargetShape, ...shape, entitlements: z.record(entitlement).describe('entitlement name → what it grants') });
+export function targetSettings<S extends z.ZodRawShape>(shape: S, entitlement: z.ZodTypeAny, opts: { accounts?: boolean } = {}) {
+  const common = opts.accounts === false ? callingTargetShape : commonTargetShape;
+  return strictObject({ ...common, ...shape, entitlements: z.record(entitlement).describe('entitlement name → what it grants') });
 }
 
 const entitlementSchema = z.preprocess((v) => (v === null ? {} : v), z.object({ description: z.string().optional() }).passthrough());

@@ -115,12 +115,18 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
     url: '/v1/requests/:id/credentials',
     tag: 'requests',
     auth: 'bearer',
-    summary: 'The credentials of your active grant (every retrieval is audited)',
-    description: 'Only the requester, only while the grant is active. Keys of `targets` are target names.',
+    summary: 'The credentials of your active grant (every retrieval and issue is audited)',
+    description:
+      'Only the requester, only while the grant is active. Keys of `targets` are target names. Targets that issue on request get ' +
+      '`{ kind, credentials: [...] }`, one per entitlement: an ssh target certifies `publicKey` (docs/targets/ssh.md).',
     params: idParams,
+    body: s.credentialsBody,
     responses: { 200: { description: 'credentials per target', schema: credentialsResponse } },
-    handler: async ({ params, principal, reply }) => {
-      const c = await app.credentials(principal, params.id);
+    handler: async ({ params, principal, body, reply }) => {
+      const c = await app.credentials(principal, params.id, {
+        ...(body.publicKey !== undefined ? { publicKey: body.publicKey } : {}),
+        ...(body.target !== undefined ? { target: body.target } : {}),
+      });
       reply.header('cache-control', 'no-store');
       return { requestId: c.requestId, expiresAt: new Date(c.expiresAt).toISOString(), targets: c.targets };
     },
