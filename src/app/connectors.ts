@@ -97,8 +97,10 @@ export interface PreparedCredential {
   expiresAt: number;
   /** Secret-free facts for the audit event and the answer (principals, validity). */
   details: Record<string, unknown>;
+  /** The id of the key that signs it (a token's `kid`), recorded so the key is published until the credential expires. */
+  signer?: string;
   /** The credential with its serial; handed to the requester, never stored. */
-  sign(serial: number): Record<string, unknown>;
+  sign(serial: number): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 /**
@@ -122,6 +124,17 @@ export interface CertificateAuthority {
   revocationList(serials: readonly number[], version: number, now: number): Buffer;
 }
 
+/** A public signing key as a JWK (RFC 7517), with its `kid`. */
+export type PublicJwk = Record<string, unknown> & { kid: string };
+
+/** Kinds that sign tokens resource servers verify (token): the key in force, and verification for introspection. */
+export interface TokenSigner {
+  /** The public half of the signing key in force. */
+  readonly publicKey: PublicJwk;
+  /** The token's claims if it verifies with one of `keys` at `now`, for this target's issuer and audience; else undefined. */
+  verify(token: string, keys: readonly PublicJwk[], now: number): Promise<Record<string, unknown> | undefined>;
+}
+
 export interface Connector {
   readonly kind: string;
   readonly capabilities: ConnectorCapabilities;
@@ -137,6 +150,8 @@ export interface Connector {
   readonly issuer?: CredentialIssuer;
   /** Kinds that sign certificates hosts verify (ssh). */
   readonly authority?: CertificateAuthority;
+  /** Kinds that sign tokens (token). */
+  readonly tokens?: TokenSigner;
   health(): Promise<{ ok: boolean; detail?: string }>;
   close(): Promise<void>;
 }

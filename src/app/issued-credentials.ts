@@ -7,7 +7,7 @@
  */
 import { HgError } from '../core/errors.js';
 import type { AccessRequest, Principal } from '../core/types.js';
-import type { Connector, ConnectorRegistry, GrantOnTarget, IssueInput } from './connectors.js';
+import type { Connector, ConnectorRegistry, GrantOnTarget, IssueInput, PublicJwk } from './connectors.js';
 import { stamp, SYSTEM_ACTOR, type AppDeps } from './context.js';
 import { hasRole } from './directory.js';
 import type { BackgroundWorker, IssuedRecord, StoreTx } from './ports.js';
@@ -42,6 +42,15 @@ export interface IssuedCredentialStore {
   recordAgentReport(report: { target: string; host: string; agent: string; version: number; at: number }): Promise<void>;
   agentReports(target: string): Promise<AgentReport[]>;
   markAlerted(target: string, host: string, version: number): Promise<void>;
+  /** One issued credential by the kind's reference (a token's jti). */
+  find(target: string, ref: string): Promise<IssuedRow | undefined>;
+  /** The public keys (JWK JSON) of the target that signed credentials still alive at `now`. */
+  liveSigningKeys(target: string, now: number): Promise<string[]>;
+}
+
+export interface IssuedRow extends IssuedRecord {
+  serial: number;
+  revokedAt: number | null;
 }
 
 /** A revocation list as served: its bytes and what names them. */
@@ -105,11 +114,13 @@ export class IssuedCredentials implements BackgroundWorker {
    */
   async issueIn(tx: StoreTx, req: AccessRequest, actor: Principal, targets: { grant: GrantOnTarget; connector: Connector }[], input: IssueInput, now: number) {
     // Cut (and checked) before the serials are taken: a refused key leaves nothing behind.
-    const prepared = targets.map(({ grant, connector }) => ({ grant, list: connector.issuer!.prepare(grant, input, now) }));
+    const prepared = targets.map(({ grant, connector }) => ({ grant, connector, list: connector.issuer!.prepare(grant, input, now) }));
     if (!(await tx.lockRequest(req))) throw new HgError('HG_CONCURRENT_UPDATE', 'the request changed while credentials were issued; ask again');
     const out: Record<string, { kind: string; credentials: Record<string, unknown>[] }> = {};
-    for (const { grant, list } of prepared) {
+    for (const { grant, list, connector } of prepared) {
       const issued: Record<string, unknown>[] = [];
+      const key = connector.tokens?.publicKey;
+      if (key && list.length > 0) await tx.recordSigningKey(grant.target.name, key.kid, JSON.stringify(key));
       for (const p of list) {
         const record: IssuedRecord = {
           target: grant.target.name,
@@ -119,9 +130,10 @@ export class IssuedCredentials implements BackgroundWorker {
           ref: p.ref,
           issuedAt: now,
           expiresAt: Math.min(p.expiresAt, req.expiresAt ?? 0),
+          ...(p.signer !== undefined ? { signer: p.signer } : {}),
         };
         const serial = await tx.recordIssued(record);
-        issued.push({ entitlement: p.entitlement, ...p.sign(serial) });
+        issued.push({ entitlement: p.entitlement, ...(await p.sign(serial)) });
         const event = {
           type: 'credentials.issued' as const,
           actor: actor.id,
@@ -236,6 +248,51 @@ export class IssuedCredentials implements BackgroundWorker {
         await this.store.markAlerted(name, h.host, status.version);
       }
     }
+  }
+
+  /**
+   * The public keys of token targets (all of them, or one): the key in force, and every earlier
+   * key while a token it signed has not expired (a rotation never strands a live token).
+   */
+  async jwks(targetName?: string): Promise<{ keys: PublicJwk[] }> {
+    const config = this.deps.config.current();
+    const names = targetName !== undefined ? [targetName] : Object.keys(config.targets).filter((n) => config.capabilities[n]?.issuesOnDemand);
+    const now = this.deps.clock.now();
+    const keys = new Map<string, PublicJwk>();
+    for (const name of names) {
+      const tokens = this.connectors.forTarget(name)?.tokens;
+      if (!tokens) {
+        if (targetName !== undefined) throw new HgError('HG_NOT_FOUND', `no token target ${name}`);
+        continue;
+      }
+      keys.set(tokens.publicKey.kid, tokens.publicKey);
+      for (const text of await this.store.liveSigningKeys(name, now)) {
+        const jwk = JSON.parse(text) as PublicJwk;
+        if (!keys.has(jwk.kid)) keys.set(jwk.kid, jwk);
+      }
+    }
+    return { keys: [...keys.values()] };
+  }
+
+  /**
+   * RFC 7662 introspection for resource servers (roles checker, admin): active only when the
+   * token verifies (signature, issuer, audience, time), was issued by this store, was not
+   * revoked, and its grant is still active, so an early end answers `active: false` at once.
+   */
+  async introspect(actor: Principal, targetName: string, token: string): Promise<Record<string, unknown>> {
+    if (!hasRole(actor, 'checker', 'admin')) throw new HgError('HG_FORBIDDEN', 'the checker or admin role is needed');
+    const tokens = this.connectors.forTarget(targetName)?.tokens;
+    if (!tokens) throw new HgError('HG_NOT_FOUND', `no token target ${targetName}`);
+    const now = this.deps.clock.now();
+    const inactive = { active: false };
+    const { keys } = await this.jwks(targetName);
+    const claims = token.length > 8192 ? undefined : await tokens.verify(token, keys, now);
+    if (!claims || typeof claims.jti !== 'string') return inactive;
+    const row = await this.store.find(targetName, claims.jti);
+    if (!row || row.revokedAt !== null || row.expiresAt <= now) return inactive;
+    const req = await this.deps.store.getRequest(row.requestId);
+    if (!req || req.status !== 'active' || (req.expiresAt ?? 0) <= now) return inactive;
+    return { ...claims, active: true, token_type: 'Bearer', username: row.principal };
   }
 
   /** Each host's last report on an ssh target (admins and auditors). */

@@ -154,6 +154,8 @@ export interface IssuedRecord {
   ref: string;
   issuedAt: number;
   expiresAt: number;
+  /** The id of the key that signed it (a token's kid), when the kind publishes its keys. */
+  signer?: string;
 }
 
 export interface StoreTx {
@@ -182,6 +184,8 @@ export interface StoreTx {
   lockRequest(req: AccessRequest): Promise<boolean>;
   /** Records a credential issued on request; returns its serial (unique in the store, from 1). */
   recordIssued(record: IssuedRecord): Promise<number>;
+  /** Keeps a signing key's public half (once per target and kid): it is published while credentials it signed live. */
+  recordSigningKey(target: string, kid: string, publicKey: string): Promise<void>;
   getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined>;
   putIdempotency(principal: string, key: string, record: IdempotencyRecord, at: number): Promise<void>;
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;

@@ -245,21 +245,35 @@ export function credentialsLines(c: CredentialsJson, kinds: Record<string, strin
   }
   const lines = [`${c.requestId}: credentials valid until the grant ends, ${when(c.expiresAt, now)}`];
   for (const [name, creds] of targets) {
-    lines.push('', kinds[name] ? `${name} (${kinds[name]})` : name);
-    const keys = [...CREDENTIAL_FIELDS.filter((k) => k in creds), ...Object.keys(creds).filter((k) => !CREDENTIAL_FIELDS.includes(k))];
-    const rows = keys
-      .filter((k) => creds[k] !== undefined && creds[k] !== null)
-      .map((k) => {
-        const v = creds[k];
-        return [k, typeof v === 'string' ? v : JSON.stringify(v)] as const;
-      });
-    const width = Math.max(0, ...rows.map(([k]) => k.length));
-    for (const [k, v] of rows) {
-      const [first, ...rest] = v.split('\n');
-      lines.push(`  ${k.padEnd(width)}  ${first}`, ...rest.map((l) => `  ${' '.repeat(width)}  ${l}`));
+    // Issued on request (tokens, certificates): one block per entitlement.
+    const issued = typeof creds.kind === 'string' && Array.isArray(creds.credentials) ? (creds.credentials as Record<string, unknown>[]) : undefined;
+    if (issued) {
+      for (const item of issued) lines.push('', `${name}/${String(item.entitlement)} (${creds.kind})`, ...fieldLines(item, ['entitlement']));
+      continue;
     }
+    lines.push('', kinds[name] ? `${name} (${kinds[name]})` : name, ...fieldLines(creds, []));
   }
   return lines.join('\n') + '\n';
+}
+
+/** `key  value` lines, the usual credential fields first, values that are not text as JSON. */
+function fieldLines(creds: Record<string, unknown>, skip: string[]): string[] {
+  const keys = [...CREDENTIAL_FIELDS.filter((k) => k in creds), ...Object.keys(creds).filter((k) => !CREDENTIAL_FIELDS.includes(k))].filter(
+    (k) => !skip.includes(k),
+  );
+  const rows = keys
+    .filter((k) => creds[k] !== undefined && creds[k] !== null)
+    .map((k) => {
+      const v = creds[k];
+      return [k, typeof v === 'string' ? v : JSON.stringify(v)] as const;
+    });
+  const width = Math.max(0, ...rows.map(([k]) => k.length));
+  const out: string[] = [];
+  for (const [k, v] of rows) {
+    const [first, ...rest] = v.split('\n');
+    out.push(`  ${k.padEnd(width)}  ${first}`, ...rest.map((l) => `  ${' '.repeat(width)}  ${l}`));
+  }
+  return out;
 }
 
 // ---- policies as code ------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { sshRoutes } from './routes/ssh.js';
+import { tokenRoutes } from './routes/tokens.js';
 
 export type { ServerOptions };
 
@@ -165,6 +166,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     auditExportRoutes,
     adminRoutes,
     sshRoutes,
+    tokenRoutes,
     policyRoutes,
     webhookRoutes,
     metricsRoutes,

@@ -245,7 +245,8 @@ describe('upgrading from the version that linked after commit', () => {
     }
     // Later migrations undone too: that version had none of them.
     await sql`DELETE FROM hg_migrations WHERE name >= '0006'`.execute(old.store.db);
-    for (const table of ['issued_credentials', 'revocation_versions', 'agent_reports']) await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
+    for (const table of ['issued_credentials', 'revocation_versions', 'agent_reports', 'signing_keys'])
+      await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);
     for (const id of ['old-pending-1', 'old-pending-2']) {
       await sql`INSERT INTO audit_events (id, at, type, actor, details) VALUES (${id}, ${T0 - 10_000}, 'request.submitted', 'alice', '{"n":1}')`.execute(

@@ -32,8 +32,16 @@ targets:
     ca: { keyFile: '{{dir}}/ssh-ca', generateKey: true }
     entitlements:
       login: { principals: [${user}], extensions: [permit-pty] }
+  api:
+    type: token
+    issuer: https://hourglass.test
+    audience: orders-api
+    signingKeyFile: '{{dir}}/token-key.pem'
+    generateKey: true
+    entitlements:
+      refund: { claims: { scope: refund } }
 policies:
-  - { name: dev-ssh, subjects: { groups: [developers] }, entitlements: [hosts/login], maxDuration: 8h, reason: optional, approval: { required: 0 } }
+  - { name: dev-ssh, subjects: { groups: [developers] }, entitlements: [hosts/login, api/refund], maxDuration: 8h, reason: optional, approval: { required: 0 } }
 `;
 
 let server: SpawnedServer;
@@ -176,6 +184,23 @@ describe('hourglass ssh', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('via-request');
     expect(r.stderr).toMatch(/active/);
+  });
+});
+
+describe('hourglass credentials with a token target', () => {
+  it('prints a fresh token per entitlement that verifies against the published JWKS', async () => {
+    const r = await runCli(['request', 'api/refund', '--for', '1h', '--wait', '--json'], cliEnv('alice'));
+    const id = JSON.parse(r.stdout).id as string;
+    const out = await runCli(['credentials', id], cliEnv('alice'));
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('api/refund (token)');
+    const jwt = /^\s+token\s+(\S+)$/m.exec(out.stdout)![1]!;
+    const { createRemoteJWKSet, jwtVerify } = await import('jose');
+    const { payload } = await jwtVerify(jwt, createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`)), {
+      issuer: 'https://hourglass.test',
+      audience: 'orders-api',
+    });
+    expect(payload).toMatchObject({ sub: 'alice', scope: 'refund', hourglass: { request: id, entitlement: 'api/refund' } });
   });
 });
 

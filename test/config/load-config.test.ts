@@ -71,7 +71,7 @@ describe('examples/demo.yaml', () => {
     for (const p of c.principals) expect(p.apiTokens).toEqual([hex(`${p.id}-demo-token`)]);
     expect(c.principals.find((p) => p.id === 'sec-admin')?.roles).toEqual(['admin', 'auditor']);
     expect(c.principals.find((p) => p.id === 'bob')?.groups).toEqual(['developers', 'sre-leads']);
-    expect(Object.keys(c.targets)).toEqual(['demo-db', 'ops-console', 'hosts']);
+    expect(Object.keys(c.targets)).toEqual(['demo-db', 'ops-console', 'hosts', 'demo-api']);
     expect(c.targets['demo-db']).toMatchObject({ name: 'demo-db', type: 'hourglass' });
     expect(Object.keys(c.targets['demo-db']!.entitlements)).toEqual(['read', 'admin']);
 

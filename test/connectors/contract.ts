@@ -87,7 +87,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
      * The credentials of a grant: present exactly when the kind issues them at grant (the probes
      * get `{}` otherwise); a kind that issues on request issues them now, each with a serial.
      */
-    const credentialsOf = (granted: Granted, g?: GrantOnTarget): Credentials => {
+    const credentialsOf = async (granted: Granted, g?: GrantOnTarget): Promise<Credentials> => {
       if (caps.issuesCredentials) expect(granted.credentials).toBeDefined();
       else expect(granted.credentials).toBeUndefined();
       if (!caps.issuesOnDemand) return granted.credentials ?? {};
@@ -95,7 +95,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       const prepared = c.issuer!.prepare(g!, f.onDemand!.input, Date.now());
       const serials = prepared.map(() => ++serial);
       issuedTo.set(g!.requestId, [...(issuedTo.get(g!.requestId) ?? []), ...serials]);
-      return { issued: prepared.map((p, i) => p.sign(serials[i]!)) };
+      return { issued: await Promise.all(prepared.map((p, i) => p.sign(serials[i]!))) };
     };
 
     /** revoke as the access worker does it: issued credentials revoked first, then the connector. */
@@ -123,7 +123,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       const asked = grantFor(f);
       const granted = await c.grant(asked);
       const g = withHandle(asked, granted);
-      const credentials = credentialsOf(granted, g);
+      const credentials = await credentialsOf(granted, g);
       expect(await f.probe(credentials)).toBe('ok');
       expect(await f.probeBeyond(credentials)).not.toBe('ok');
       await revoke(g);
@@ -135,7 +135,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       const asked = grantFor(f, Date.now() + 60_000);
       const granted = await c.grant(asked);
       const g = withHandle(asked, granted);
-      const credentials = credentialsOf(granted, g);
+      const credentials = await credentialsOf(granted, g);
       await c.extend({ ...g, expiresAt: g.expiresAt + 3_600_000 });
       expect(await f.probe(credentials)).toBe('ok');
       await revoke(g);
@@ -144,8 +144,8 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
     it('overlapping grants of the same entitlement are independent', async () => {
       const a = grantFor(f);
       const b = grantFor(f);
-      const ca = credentialsOf(await c.grant(a), a);
-      const cb = credentialsOf(await c.grant(b), b);
+      const ca = await credentialsOf(await c.grant(a), a);
+      const cb = await credentialsOf(await c.grant(b), b);
       await revoke(a);
       expect(await f.probe(ca)).toBe('login-refused');
       expect(await f.probe(cb)).toBe('ok');
@@ -169,7 +169,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       it('granting twice (a retry after a crash) leaves one working account', async () => {
         const g = grantFor(f);
         await c.grant(g);
-        const credentials = credentialsOf(await c.grant(g));
+        const credentials = await credentialsOf(await c.grant(g));
         expect(await f.probe(credentials)).toBe('ok');
         const mine = (await r().list()).filter((x) => x.requestId === g.requestId);
         expect(mine).toHaveLength(1);
@@ -191,7 +191,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
 
       it('removes an orphan found by list', async () => {
         const g = grantFor(f);
-        const credentials = credentialsOf(await c.grant(g));
+        const credentials = await credentialsOf(await c.grant(g));
         const found = (await r().list()).find((x) => x.requestId === g.requestId)!;
         await r().removeOrphan(found);
         expect(await f.probe(credentials)).toBe('login-refused');
@@ -201,7 +201,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
       it('granting twice (a retry after a crash) leaves working access that one revoke removes', async () => {
         const g = grantFor(f);
         await c.grant(g);
-        const credentials = credentialsOf(await c.grant(g), g);
+        const credentials = await credentialsOf(await c.grant(g), g);
         expect(await f.probe(credentials)).toBe('ok');
         // No handle: the crash lost what grant returned; revoke must still remove all of it.
         await revoke(g);
@@ -212,7 +212,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
     if (caps.endsSessions) {
       it('live sessions end at revoke', async () => {
         const g = grantFor(f);
-        const credentials = credentialsOf(await c.grant(g));
+        const credentials = await credentialsOf(await c.grant(g));
         const session = await f.openSession(credentials);
         try {
           expect(await session.alive()).toBe(true);
@@ -227,7 +227,7 @@ export function connectorContract(kind: string, caps: ContractCapabilities, setu
     if (caps.enforcesExpiry) {
       it('the target itself refuses the access after expiresAt', async () => {
         const g = grantFor(f, Date.now() + 2500);
-        const credentials = credentialsOf(await c.grant(g), g);
+        const credentials = await credentialsOf(await c.grant(g), g);
         expect(await f.probe(credentials)).toBe('ok');
         // Whole seconds (certificates): the end may be up to a second earlier than asked, never later.
         await new Promise((r) => setTimeout(r, 3500));

@@ -35,6 +35,10 @@ const SEMANTIC_PROBLEM: Record<string, { target: string; problem: RegExp } | 'no
     target: `    type: ssh\n    ca: { keyFile: ${path.join(os.tmpdir(), 'hourglass-parity-no-such-ca-key')} }\n    entitlements:\n      login: { principals: [root] }\n`,
     problem: /^(.*):6: targets\.t\.ca\.keyFile: .*hourglass-parity-no-such-ca-key does not exist .*$/m,
   },
+  token: {
+    target: `    type: token\n    issuer: https://hg.example.com\n    audience: api\n    signingKey: not-a-pem-key\n    entitlements:\n      admin: {}\n`,
+    problem: /^(.*):8: targets\.t\.signingKey: not a private key in PKCS#8 PEM form.*$/m,
+  },
   webhook: {
     target: `    type: webhook\n    url: http://billing.internal/hourglass\n    secret: ${'s'.repeat(32)}\n    entitlements:\n      refunds: {}\n`,
     problem: /^(.*):6: targets\.t\.url: must be https:\/\/ \(plain http:\/\/ only to a loopback address: answers may carry credentials\)$/m,

@@ -9,6 +9,7 @@ import { mariadbConnectorFactory } from './mariadb/index.js';
 import { postgresConnectorFactory } from './postgres/index.js';
 import { redisConnectorFactory } from './redis/index.js';
 import { sshConnectorFactory } from './ssh/index.js';
+import { tokenConnectorFactory } from './token/index.js';
 import { webhookConnectorFactory } from './webhook/index.js';
 
 export const connectorFactories: readonly ConnectorFactory[] = [
@@ -17,5 +18,6 @@ export const connectorFactories: readonly ConnectorFactory[] = [
   mariadbConnectorFactory,
   redisConnectorFactory,
   sshConnectorFactory,
+  tokenConnectorFactory,
   webhookConnectorFactory,
 ];

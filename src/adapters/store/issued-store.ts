@@ -23,10 +23,20 @@ export async function insertIssued(db: Db, r: IssuedRecord): Promise<number> {
       issued_at: r.issuedAt,
       expires_at: r.expiresAt,
       revoked_at: null,
+      signer: r.signer ?? null,
     })
     .returning('serial')
     .executeTakeFirstOrThrow();
   return Number(row.serial);
+}
+
+/** Keeps a signing key's public half, once per target and kid, in the caller's transaction. */
+export async function insertSigningKey(db: Db, target: string, kid: string, publicKey: string): Promise<void> {
+  await db
+    .insertInto('signing_keys')
+    .values({ target, kid, public_key: publicKey })
+    .onConflict((oc) => oc.columns(['target', 'kid']).doNothing())
+    .execute();
 }
 
 export class KyselyIssuedStore implements IssuedCredentialStore {
@@ -69,6 +79,43 @@ export class KyselyIssuedStore implements IssuedCredentialStore {
       .orderBy('serial')
       .execute();
     return rows.map((r) => Number(r.serial));
+  }
+
+  async find(target: string, ref: string) {
+    const r = await this.db.selectFrom('issued_credentials').selectAll().where('target', '=', target).where('ref', '=', ref).executeTakeFirst();
+    if (!r) return undefined;
+    return {
+      serial: Number(r.serial),
+      target: r.target,
+      requestId: r.request_id,
+      principal: r.principal,
+      entitlement: r.entitlement,
+      ref: r.ref,
+      issuedAt: Number(r.issued_at),
+      expiresAt: Number(r.expires_at),
+      revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+      ...(r.signer !== null ? { signer: r.signer } : {}),
+    };
+  }
+
+  async liveSigningKeys(target: string, now: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('signing_keys as k')
+      .select('k.public_key')
+      .where('k.target', '=', target)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('issued_credentials as i')
+            .select('i.serial')
+            .whereRef('i.target', '=', 'k.target')
+            .whereRef('i.signer', '=', 'k.kid')
+            .where('i.expires_at', '>', now),
+        ),
+      )
+      .orderBy('k.kid')
+      .execute();
+    return rows.map((r) => r.public_key);
   }
 
   async recordAgentReport(r: { target: string; host: string; agent: string; version: number; at: number }) {

@@ -21,7 +21,7 @@ import type {
   Store,
   StoreTx,
 } from '../../app/ports.js';
-import { insertIssued } from './issued-store.js';
+import { insertIssued, insertSigningKey } from './issued-store.js';
 import type { AuditEventsTable, Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -149,6 +149,10 @@ class KyselyTx implements StoreTx {
 
   recordIssued(record: IssuedRecord) {
     return insertIssued(this.db, record);
+  }
+
+  recordSigningKey(target: string, kid: string, publicKey: string) {
+    return insertSigningKey(this.db, target, kid, publicKey);
   }
 
   async openRequestsOf(requester: string) {

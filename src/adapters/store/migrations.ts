@@ -268,6 +268,23 @@ function issuedCredentials(dialect: Dialect): Migration {
   };
 }
 
+/** Token signing keys, published while a token they signed lives (key rotation). */
+function signingKeys(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('issued_credentials').addColumn('signer', 'text').execute();
+      await sql`CREATE INDEX issued_by_signer ON issued_credentials (target, signer, expires_at) WHERE signer IS NOT NULL`.execute(db);
+      await db.schema
+        .createTable('signing_keys')
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('kid', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('signing_keys_pk', ['target', 'kid'])
+        .execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -280,6 +297,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0005_grants_by_entitlement': grantsByEntitlement(),
         '0006_chain_in_transaction': chainInTransaction(dialect),
         '0007_issued_credentials': issuedCredentials(dialect),
+        '0008_signing_keys': signingKeys(),
       }),
     },
     migrationTableName: 'hg_migrations',

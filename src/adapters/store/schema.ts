@@ -116,6 +116,16 @@ export interface IssuedCredentialsTable {
   expires_at: number;
   /** Set when the grant ended before `expires_at`. */
   revoked_at: number | null;
+  /** The kid of the key that signed it (tokens). */
+  signer: string | null;
+}
+
+/** The public half of each signing key that signed a token (migration 0008). */
+export interface SigningKeysTable {
+  target: string;
+  kid: string;
+  /** The public JWK, as JSON. */
+  public_key: string;
 }
 
 /** One row per target whose issued credentials were ever revoked: the revocation list's version. */
@@ -153,4 +163,5 @@ export interface Database {
   issued_credentials: IssuedCredentialsTable;
   revocation_versions: RevocationVersionsTable;
   agent_reports: AgentReportsTable;
+  signing_keys: SigningKeysTable;
 }
