@@ -16,6 +16,7 @@ import { run as lifecycleCycles } from './lifecycle-cycles.js';
 import { run as auditVerify } from './audit-verify.js';
 import { run as revocationLag } from './revocation-lag.js';
 import { run as dbExpiryStorm } from './db-expiry-storm.js';
+import { run as sshCertificates } from './ssh-certificates.js';
 import { cpuModelName, log, printFigures, ROOT, settle, type BenchFigure } from './lib.js';
 
 const benches: [string, () => Promise<BenchFigure[]>][] = [
@@ -25,6 +26,7 @@ const benches: [string, () => Promise<BenchFigure[]>][] = [
   ['audit-verify', auditVerify],
   ['revocation-lag', revocationLag],
   ['db-expiry-storm', dbExpiryStorm],
+  ['ssh-certificates', sshCertificates],
 ];
 
 function machine() {
