@@ -120,8 +120,8 @@ export interface CredentialIssuer {
 export interface CertificateAuthority {
   /** The CA public key line, for sshd's TrustedUserCAKeys. */
   publicKey(): string;
-  /** The key revocation list of these serials (sshd's RevokedKeys). */
-  revocationList(serials: readonly number[], version: number, now: number): Buffer;
+  /** The key revocation list of these serials (sshd's RevokedKeys), dated `generatedAt` (ms). */
+  revocationList(serials: readonly number[], version: number, generatedAt: number): Buffer;
 }
 
 /** A public signing key as a JWK (RFC 7517), with its `kid`. */

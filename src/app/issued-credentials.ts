@@ -1,10 +1,11 @@
 /**
- * Credentials issued on request (SSH certificates now, tokens next): issuing them while a grant
- * is active, the revocation list of those whose grant ended early, and the host agents that
- * apply it. Issuing locks the request's row in the same transaction that records the serial and
+ * Credentials issued on request (SSH certificates, tokens): issuing them while a grant is active,
+ * the revocation list of the certificates whose grant ended early and the host agents that apply
+ * it, the keys tokens are verified with, and introspection. Issuing locks the request's row in the same transaction that records the serial and
  * its audit event, so a certificate is either recorded before the grant ends (and then revoked
  * with it) or not issued at all.
  */
+import { createHash } from 'node:crypto';
 import { HgError } from '../core/errors.js';
 import type { AccessRequest, Principal } from '../core/types.js';
 import type { Connector, ConnectorRegistry, GrantOnTarget, IssueInput, PublicJwk } from './connectors.js';
@@ -31,7 +32,7 @@ export interface AgentReport {
   alertedVersion: number | null;
 }
 
-/** The store's side: tables from migration 0007. */
+/** The store's side: tables from migrations 0007 and 0008. */
 export interface IssuedCredentialStore {
   /** Marks the request's unexpired credentials on the target revoked and moves the target's version on if any were. Idempotent. */
   revokeFor(target: string, requestId: string, now: number): Promise<number>;
@@ -83,6 +84,7 @@ export class IssuedCredentials implements BackgroundWorker {
   private lastAlertPass = Number.NEGATIVE_INFINITY;
   private readonly cache = new Map<string, PublishedList & { builtAt: number }>();
   private readonly wakers = new Map<string, Set<() => void>>();
+  private readonly states = new Map<string, { at: number; state: Promise<RevocationState> }>();
   private stopping = false;
 
   constructor(
@@ -158,14 +160,28 @@ export class IssuedCredentials implements BackgroundWorker {
     return `${this.authority(targetName).publicKey()}\n`;
   }
 
+  /** The target's revocation version, read at most once per WAIT_POLL_MS however many agents wait on it. */
+  private stateOf(targetName: string): Promise<RevocationState> {
+    const now = this.deps.clock.now();
+    const hit = this.states.get(targetName);
+    if (hit && now - hit.at < WAIT_POLL_MS) return hit.state;
+    const state = this.store.revocationState(targetName);
+    this.states.set(targetName, { at: now, state });
+    state.catch(() => this.states.delete(targetName));
+    return state;
+  }
+
   private async published(targetName: string): Promise<PublishedList> {
     const authority = this.authority(targetName);
-    const state = await this.store.revocationState(targetName);
+    const state = await this.stateOf(targetName);
     const now = this.deps.clock.now();
     const cached = this.cache.get(targetName);
     if (cached && cached.version === state.version && now - cached.builtAt < REBUILD_AFTER_MS) return cached;
-    const body = authority.revocationList(await this.store.revokedSerials(targetName, now), state.version, now);
-    const list = { ...state, body, etag: `"${state.version}-${now.toString(36)}"`, builtAt: now };
+    // Dated by the version, not the build: servers of a deployment that hold the same serials
+    // serve the same bytes under the same ETag, so an agent that moves between them fetches nothing.
+    const body = authority.revocationList(await this.store.revokedSerials(targetName, now), state.version, state.changedAt);
+    const etag = `"${state.version}-${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
+    const list = { ...state, body, etag, builtAt: now };
     this.cache.set(targetName, list);
     return list;
   }
@@ -220,7 +236,9 @@ export class IssuedCredentials implements BackgroundWorker {
   /** Revokes what was issued for a request on a target (the access worker, before the connector's revoke); waiting agents look at once. */
   async revokeFor(targetName: string, requestId: string): Promise<void> {
     const count = await this.store.revokeFor(targetName, requestId, this.deps.clock.now());
-    if (count > 0) for (const wake of [...(this.wakers.get(targetName) ?? [])]) wake();
+    if (count === 0) return;
+    this.states.delete(targetName);
+    for (const wake of [...(this.wakers.get(targetName) ?? [])]) wake();
   }
 
   /** Raises alert.agent_behind once per host and version for hosts that have not applied the current list in time. */

@@ -155,6 +155,11 @@ export const credentialsResponse = z
           port: z.number().int().optional(),
           database: z.string().optional(),
           url: z.string().optional(),
+          kind: z.string().optional().describe('targets that issue on request (ssh, token): their kind, with `credentials`'),
+          credentials: z
+            .array(z.record(z.unknown()))
+            .optional()
+            .describe('issued now, one per entitlement: a certificate (ssh) or a token (token), see docs/targets/*.md'),
         })
         .passthrough(),
     ),

@@ -38,6 +38,7 @@ policies:
     maxDuration: 8h
     reason: optional
     approval: { required: 0 }
+    extension: { allowed: true, maxTotal: 8h, requiresApproval: false }
 `;
 
 let dir: string;
@@ -72,7 +73,8 @@ async function certify(who: string, id: string, publicKey: string) {
 
 /** `ssh-keygen -L` of a certificate, as a map of its fields. */
 async function certFields(certFile: string) {
-  const { stdout } = await run('ssh-keygen', ['-L', '-f', certFile]);
+  // ssh-keygen prints validity in local time: UTC here, whatever the machine's zone.
+  const { stdout } = await run('ssh-keygen', ['-L', '-f', certFile], { env: { ...process.env, TZ: 'UTC' } });
   const section = (name: string) => {
     const m = new RegExp(`${name}:\\s*\\n((?:\\s{16}.*\\n?)*)`).exec(stdout);
     if (m)
@@ -214,6 +216,23 @@ describe('ssh certificates on a real sshd', () => {
     expect(plain.body.targets).toEqual({});
     const audit = await h.call('GET', `/v1/audit?requestId=${req.id}&type=credentials.issued`, token('admin'));
     expect(audit.body.events).toHaveLength(0);
+  });
+
+  it('after an extension, a new certificate runs to the new end; the first keeps its own', async () => {
+    const req = await activeRequest('alice', 'hosts/login');
+    const key = await keyPair('alice5');
+    const first = (await certify('alice', req.id, key.pub)).body.targets.hosts.credentials[0];
+    const extended = await h.call('POST', `/v1/requests/${req.id}/extend`, token('alice'), { duration: '2h' });
+    expect(extended.status, JSON.stringify(extended.body)).toBe(200);
+    await work();
+    const end = Date.parse(extended.body.expiresAt);
+    expect(end).toBeGreaterThan(Date.parse(req.expiresAt));
+    const second = (await certify('alice', req.id, key.pub)).body.targets.hosts.credentials[0];
+    expect(Date.parse(second.validBefore)).toBe(Math.floor(end / 1000) * 1000);
+    expect(Date.parse(first.validBefore)).toBe(Math.floor(Date.parse(req.expiresAt) / 1000) * 1000);
+    expect(second.serial).toBeGreaterThan(first.serial);
+    writeFileSync(key.cert, `${second.certificate}\n`);
+    expect((await certFields(key.cert)).valid![1]).toBe(new Date(Math.floor(end / 1000) * 1000).toISOString().slice(0, 19));
   });
 
   it('gives certificates to the requester only', async () => {

@@ -129,7 +129,13 @@ export class SshConnector implements Connector {
 
   readonly authority: CertificateAuthority = {
     publicKey: () => publicKeyLine(this.ca.publicBlob, `hourglass-ca:${this.settings.targetName}`),
-    revocationList: (serials, version, now) =>
-      buildKrl({ caBlob: this.ca.publicBlob, serials, version, generatedAt: seconds(now), comment: `hourglass ${this.settings.targetName} v${version}` }),
+    revocationList: (serials, version, generatedAt) =>
+      buildKrl({
+        caBlob: this.ca.publicBlob,
+        serials,
+        version,
+        generatedAt: seconds(generatedAt),
+        comment: `hourglass ${this.settings.targetName} v${version}`,
+      }),
   };
 }
