@@ -164,10 +164,10 @@ export function clientEnv(base: Record<string, string | undefined>, cmd: ClientC
  * Meanwhile Ctrl-C and Ctrl-\\ belong to the client (psql cancels the query; it is not the end of
  * `hourglass`), and SIGTERM/SIGHUP sent to `hourglass` are passed on.
  */
-export function runClient(file: string, cmd: ClientCommand, env: NodeJS.ProcessEnv): Promise<{ code: number; startError?: NodeJS.ErrnoException }> {
+export function runClient(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ code: number; startError?: NodeJS.ErrnoException }> {
   return new Promise((resolve) => {
     let settled = false;
-    const child = spawn(file, cmd.args, { stdio: 'inherit', env });
+    const child = spawn(file, args, { stdio: 'inherit', env });
     const ignore = () => {};
     const onTerm = () => child.kill('SIGTERM');
     const onHup = () => child.kill('SIGHUP');

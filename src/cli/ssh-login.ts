@@ -5,13 +5,14 @@
  * certificate (`ssh-add -t`), or, with no agent, written to a private temporary directory for
  * this one `ssh` and removed when it exits.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateEd25519, openSshPrivateKey } from '../adapters/connectors/ssh/private-key.js';
 import { publicKeyLine } from '../adapters/connectors/ssh/public-key.js';
 import type { HourglassClient } from './api-client.js';
+import { runClient } from './connect.js';
 import { NoSuchCredentials, UsageError } from './errors.js';
 
 export interface SshLoginOptions {
@@ -50,12 +51,9 @@ function privateDir(env: SshLoginOptions['env']): string {
   return mkdtempSync(path.join(base, 'hourglass-ssh-'));
 }
 
-function runSsh(args: string[], env: SshLoginOptions['env']): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn('ssh', args, { stdio: 'inherit', env: env as NodeJS.ProcessEnv });
-    child.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 127 : 255));
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 255)));
-  });
+/** ssh on this terminal: Ctrl-C is ssh's, SIGTERM and SIGHUP are passed on, so the key files are always removed after it. */
+async function runSsh(args: string[], env: SshLoginOptions['env']): Promise<number> {
+  return (await runClient('ssh', args, env as NodeJS.ProcessEnv)).code;
 }
 
 export async function sshLogin(client: HourglassClient, id: string, o: SshLoginOptions): Promise<number> {

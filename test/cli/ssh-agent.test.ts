@@ -151,6 +151,25 @@ describe('hourglass ssh', () => {
     expect(readdirSync(runtime)).toEqual([]);
   });
 
+  it('passes SIGTERM on to ssh and still removes the key files', async () => {
+    const id = await activeRequest();
+    const runtime = mkdtempSync(path.join(dir, 'runtime-'));
+    const child = spawn(process.execPath, [BIN, 'ssh', id, '--no-agent', '--', ...sshOpts(), `${user}@127.0.0.1`, 'sleep', '30'], {
+      env: { ...process.env, ...cliEnv('alice', { XDG_RUNTIME_DIR: runtime }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    await until('ssh to start', async () => (/valid \d+ s/.test(err) && readdirSync(runtime).length === 1 ? true : undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(code).not.toBe(0);
+    expect(readdirSync(runtime)).toEqual([]);
+  });
+
   it('loads key and certificate into a running ssh-agent with the grant as lifetime, leaving no file', async () => {
     const id = await activeRequest();
     const sock = path.join(dir, 'agent.sock');

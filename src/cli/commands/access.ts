@@ -121,7 +121,7 @@ export async function connectTo(io: Io, id: string, o: ConnectOptions): Promise<
     const cmd = build(caTemp?.file);
     const user = cc.partsOf(c, kind).username;
     io.err(`connecting to ${name}${user ? ` as ${user}` : ''} with ${resolved.program}; access ends ${fmt.when(creds.expiresAt)}\n`);
-    const { code, startError } = await runClient(resolved.file, cmd, clientEnv(io.env, cmd));
+    const { code, startError } = await runClient(resolved.file, cmd.args, clientEnv(io.env, cmd));
     if (startError)
       io.err(
         `hourglass: cannot run ${resolved.file}: ${startError.message}\nhint: check that it is an executable program, or name another client with --client PROGRAM\n`,
