@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AccessWork } from './app/access-work.js';
 import type { ConnectorFactory, ConnectorRegistry } from './app/connectors.js';
-import { configDirectory, tokenAuthenticator } from './app/directory.js';
+import { layeredDirectory, tokenAuthenticator } from './app/directory.js';
 import type { NotificationChannel } from './app/notify.js';
 import { Hourglass, type EndedAccess } from './app/hourglass.js';
 import { IssuedCredentials } from './app/issued-credentials.js';
@@ -149,7 +149,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       clock,
       ids,
       config,
-      directory: overrides.directory ?? configDirectory(config),
+      directory: overrides.directory ?? layeredDirectory(config, stores.principals),
       ...(registry ? { metrics: createPrometheusMetrics(registry) } : {}),
       ...(key ? { sealer: secretBox(key) } : {}),
     };

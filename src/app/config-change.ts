@@ -84,9 +84,15 @@ export function unconfiguredTargets(config: HourglassConfig, held: readonly Held
   return out;
 }
 
-/** Principals with open requests that the directory no longer knows. */
-export async function unknownPrincipals(directory: Directory, held: readonly HeldAccess[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const id of new Set(held.filter((h) => h.open).map((h) => h.requester))) if (!(await directory.find(id))) out.push(id);
-  return out.sort();
+/** Principals with open requests that are not among the ids the directory knows. */
+export function unknownPrincipals(known: ReadonlySet<string>, held: readonly HeldAccess[]): string[] {
+  return [...new Set(held.filter((h) => h.open && !known.has(h.requester)).map((h) => h.requester))].sort();
+}
+
+/**
+ * The ids the directory knows, read before a transaction that needs them: a store-backed
+ * directory cannot be asked inside one (on SQLite the transaction holds the only connection).
+ */
+export async function knownPrincipals(directory: Directory): Promise<ReadonlySet<string>> {
+  return new Set([...(await directory.all())].map((p) => p.id));
 }

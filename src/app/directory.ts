@@ -8,11 +8,12 @@ import { hash } from 'node:crypto';
 import type { HourglassConfig } from '../config/types.js';
 import type { Principal, Role } from '../core/types.js';
 import type { AppDeps } from './context.js';
-import type { ConfigSource, Credential, Directory } from './ports.js';
+import type { ConfigSource, Credential, Directory, PrincipalStore, StoredPrincipal } from './ports.js';
 
 /** Directory and Authenticator that always answer at once (both may be used where the ports are). */
 export interface SyncDirectory extends Directory {
   find(id: string): Principal | undefined;
+  all(): Iterable<Principal>;
 }
 export interface SyncAuthenticator {
   authenticate(credential: Credential): Principal | undefined;
@@ -62,6 +63,29 @@ export function configDirectory(config: ConfigSource): SyncDirectory {
 export function tokenAuthenticator(config: ConfigSource): SyncAuthenticator {
   return {
     authenticate: ({ token }) => (!token || token.length > 512 ? undefined : indexOf(config.current()).byTokenHash.get(hash('sha256', token))),
+  };
+}
+
+/**
+ * The configuration's principals, then the store's (from identity sources): an id in the file
+ * wins, so a break-glass admin in the file cannot be shadowed by the IdP. Store principals hold
+ * no roles (StoredPrincipal), and inactive ones are unknown.
+ */
+export function layeredDirectory(config: ConfigSource, principals: PrincipalStore): Directory {
+  const fromFile = configDirectory(config);
+  const asPrincipal = (p: StoredPrincipal): Principal =>
+    Object.freeze({ id: p.id, groups: Object.freeze([...p.groups]), roles: Object.freeze([]) }) as unknown as Principal;
+  return {
+    find: (id) => {
+      const found = fromFile.find(id);
+      if (found) return found;
+      return principals.get(id).then((p) => (p?.active ? asPrincipal(p) : undefined));
+    },
+    all: async () => {
+      const file = [...fromFile.all()];
+      const ids = new Set(file.map((p) => p.id));
+      return [...file, ...(await principals.active()).filter((p) => !ids.has(p.id)).map(asPrincipal)];
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import { HgError } from '../core/errors.js';
 import { subjectMatches } from '../core/policy.js';
 import type { AuditDraft, Principal } from '../core/types.js';
 import type { HourglassConfig } from '../config/types.js';
-import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from './config-change.js';
+import { knownPrincipals, refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from './config-change.js';
 import type { AppLog, HeldAccess, ReloadableConfig, StoreTx } from './ports.js';
 import { credentialContext } from './access-work.js';
 import { AuditService } from './audit.js';
@@ -115,8 +115,9 @@ export class Hourglass {
     const targets = [...new Set(q.entitlements.map((e) => e.split('/')[0]!).filter(Boolean))];
     const { store } = this.deps;
     const directory = directoryOf(this.deps);
-    const [found, lock, ...frozen] = await Promise.all([
+    const [found, everyone, lock, ...frozen] = await Promise.all([
       directory.find(principal),
+      directory.all(),
       store.getLock('principal', principal),
       ...targets.map((t) => store.getLock('target', t)),
     ]);
@@ -129,7 +130,7 @@ export class Hourglass {
         locks: { principal: Boolean(lock), frozenTargets: targets.filter((_, i) => frozen[i]) },
       },
       // explain is synchronous: the asked principal is looked up here, once.
-      { find: (id) => (id === principal ? found : undefined), all: () => directory.all() },
+      { find: (id) => (id === principal ? found : undefined), all: () => everyone as Iterable<Principal> },
     );
   }
 
@@ -264,6 +265,7 @@ export class Hourglass {
   async recordReload(actor: string, previousHash: string): Promise<EndedAccess> {
     const config = this.deps.config.current();
     const now = this.deps.clock.now();
+    const known = await knownPrincipals(directoryOf(this.deps));
     return this.deps.store.transaction(async (tx) => {
       await tx.appendAudit(
         stamp(
@@ -273,7 +275,7 @@ export class Hourglass {
           config.policyHash,
         ),
       );
-      return this.endAccessOfUnknownPrincipals(tx, await tx.heldAccess(), now);
+      return this.endAccessOfUnknownPrincipals(tx, await tx.heldAccess(), known, now);
     });
   }
 
@@ -285,6 +287,7 @@ export class Hourglass {
   async recordStart(details: Record<string, unknown>): Promise<EndedAccess & { unconfiguredTargets: Record<string, string[]> }> {
     const config = this.deps.config.current();
     const now = this.deps.clock.now();
+    const known = await knownPrincipals(directoryOf(this.deps));
     return this.deps.store.transaction(async (tx) => {
       await tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash));
       const held = await tx.heldAccess();
@@ -295,14 +298,14 @@ export class Hourglass {
         details: { target, requests },
       }));
       if (alerts.length) await tx.appendAudit(stamp(this.deps, alerts, now, config.policyHash));
-      const ended = await this.endAccessOfUnknownPrincipals(tx, held, now);
+      const ended = await this.endAccessOfUnknownPrincipals(tx, held, known, now);
       return { ...ended, unconfiguredTargets: Object.fromEntries(unconfigured) };
     });
   }
 
-  private async endAccessOfUnknownPrincipals(tx: StoreTx, held: readonly HeldAccess[], now: number): Promise<EndedAccess> {
+  private async endAccessOfUnknownPrincipals(tx: StoreTx, held: readonly HeldAccess[], known: ReadonlySet<string>, now: number): Promise<EndedAccess> {
     const ended: EndedAccess = { revoked: [], cancelled: [] };
-    for (const principal of await unknownPrincipals(directoryOf(this.deps), held)) {
+    for (const principal of unknownPrincipals(known, held)) {
       const requests = await tx.openRequestsOf(principal);
       const r = await endRequests(this.deps, tx, SYSTEM_PRINCIPAL, requests, `principal ${principal} is no longer in the configuration`, now);
       ended.revoked.push(...r.revoked);

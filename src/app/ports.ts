@@ -59,7 +59,38 @@ export interface Authenticator {
 export interface Directory {
   find(id: string): Principal | undefined | Promise<Principal | undefined>;
   /** Every principal it can list, in a stable order (explain: who could approve or review). */
-  all(): Iterable<Principal>;
+  all(): Iterable<Principal> | Promise<Iterable<Principal>>;
+}
+
+/**
+ * A principal kept in the store, known from an identity source (SCIM, an OIDC or SAML sign-in)
+ * rather than the configuration file. It holds no roles: roles come from the configuration only,
+ * so an identity source can never make anyone an admin.
+ */
+export interface StoredPrincipal {
+  id: string;
+  /** The identity source that wrote it (`scim`, `oidc`, `saml`). */
+  source: string;
+  /** Its id in that source, when it has one of its own. */
+  externalId?: string;
+  displayName?: string;
+  email?: string;
+  groups: string[];
+  /** The principal id of their manager. */
+  manager?: string;
+  /** False once the source deactivated or deleted it: unknown to the directory from then on. */
+  active: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The store's principals (migration 0009). */
+export interface PrincipalStore {
+  /** Creates or replaces the principal with this id (createdAt kept from the first write). */
+  put(principal: StoredPrincipal): Promise<void>;
+  get(id: string): Promise<StoredPrincipal | undefined>;
+  /** Every active principal, by id. */
+  active(): Promise<StoredPrincipal[]>;
 }
 
 /** Operational log lines from use cases (a pino logger fits). */

@@ -1,6 +1,6 @@
 /** Which configuration changes would strand access (pure: configurations and requests in, problems out). */
 import { describe, expect, it } from 'vitest';
-import { refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from '../../src/app/config-change.js';
+import { knownPrincipals, refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from '../../src/app/config-change.js';
 import { configDirectory, fixedConfig } from '../../src/app/directory.js';
 import type { HeldAccess } from '../../src/app/ports.js';
 import { configFromYaml } from '../support/app-harness.js';
@@ -51,7 +51,7 @@ describe('unknownPrincipals and unconfiguredTargets', () => {
       ...req('c', ['db/read'], 'constructor'),
       ...req('x', ['db/read'], 'ended', false),
     ];
-    expect(await unknownPrincipals(configDirectory(fixedConfig(current)), held)).toEqual(['constructor', 'gone']);
+    expect(unknownPrincipals(await knownPrincipals(configDirectory(fixedConfig(current))), held)).toEqual(['constructor', 'gone']);
   });
 
   it('names targets that hold access but are not configured, ended requests whose removal waits included', () => {

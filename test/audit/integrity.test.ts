@@ -245,7 +245,7 @@ describe('upgrading from the version that linked after commit', () => {
     }
     // Later migrations undone too: that version had none of them.
     await sql`DELETE FROM hg_migrations WHERE name >= '0006'`.execute(old.store.db);
-    for (const table of ['issued_credentials', 'revocation_versions', 'agent_reports', 'signing_keys'])
+    for (const table of ['issued_credentials', 'revocation_versions', 'agent_reports', 'signing_keys', 'principals'])
       await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);
     for (const id of ['old-pending-1', 'old-pending-2']) {

@@ -285,6 +285,28 @@ function signingKeys(): Migration {
   };
 }
 
+/** Principals known from identity sources (SCIM, OIDC, SAML), beside the configuration's. */
+function principals(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('principals')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('external_id', 'text')
+        .addColumn('display_name', 'text')
+        .addColumn('email', 'text')
+        .addColumn('groups', 'text', (c) => c.notNull())
+        .addColumn('manager', 'text')
+        .addColumn('active', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`CREATE UNIQUE INDEX principals_external ON principals (source, external_id) WHERE external_id IS NOT NULL`.execute(db);
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -298,6 +320,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0006_chain_in_transaction': chainInTransaction(dialect),
         '0007_issued_credentials': issuedCredentials(dialect),
         '0008_signing_keys': signingKeys(),
+        '0009_principals': principals(),
       }),
     },
     migrationTableName: 'hg_migrations',

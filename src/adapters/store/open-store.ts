@@ -14,7 +14,9 @@ import { readStoreSnapshot, type StoreSnapshot } from './state-snapshot.js';
 import { reportUnavailable } from './unavailable.js';
 import { KyselyWebhookStore } from './webhook-store.js';
 import { KyselyIssuedStore } from './issued-store.js';
+import { KyselyPrincipalStore } from './principal-store.js';
 import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
+import type { PrincipalStore } from '../../app/ports.js';
 import type { Database } from './schema.js';
 
 // BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
@@ -32,6 +34,8 @@ export interface OpenedStore {
   checkpoints: CheckpointStore;
   /** Credentials issued on request, their revocation versions, host agents' reports. */
   issued: IssuedCredentialStore;
+  /** Principals known from identity sources (the Directory reads them after the configuration's). */
+  principals: PrincipalStore;
   /** The figures the metrics gauges read at scrape time. */
   stateSnapshot(now: number): Promise<StoreSnapshot>;
   close(): Promise<void>;
@@ -57,6 +61,7 @@ function roles(store: KyselyStore): OpenedStore {
     webhooks: reportUnavailable(new KyselyWebhookStore(db, store.dialect)),
     checkpoints: reportUnavailable(new KyselyCheckpointStore(db)),
     issued: reportUnavailable(new KyselyIssuedStore(db)),
+    principals: reportUnavailable(new KyselyPrincipalStore(db)),
     stateSnapshot: (now) => readStoreSnapshot(db, now),
     close: () => store.close(),
   };

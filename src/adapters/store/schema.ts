@@ -149,6 +149,21 @@ export interface AgentReportsTable {
   alerted_version: number | null;
 }
 
+export interface PrincipalsTable {
+  id: string;
+  source: string;
+  external_id: string | null;
+  display_name: string | null;
+  email: string | null;
+  /** JSON array of group names. */
+  groups: string;
+  manager: string | null;
+  /** 1 or 0 (SQLite has no boolean). */
+  active: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
@@ -164,4 +179,5 @@ export interface Database {
   revocation_versions: RevocationVersionsTable;
   agent_reports: AgentReportsTable;
   signing_keys: SigningKeysTable;
+  principals: PrincipalsTable;
 }
