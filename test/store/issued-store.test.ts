@@ -91,6 +91,25 @@ describe.each<Dialect>(['sqlite', 'postgres'])('issued credentials: %s', (dialec
     expect(await s.issued.agentReports('hosts')).toMatchObject([{ version: 2, seenAt: T0 + 300, appliedAt: T0 + 300, alertedVersion: 2 }]);
   });
 
+  it('finds a credential by its reference, and publishes a signing key while a credential it signed lives', async () => {
+    const jwk = (kid: string) => JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: kid, kid });
+    await s.store.transaction(async (tx) => {
+      await tx.recordSigningKey('api', 'old', jwk('old'));
+      await tx.recordSigningKey('api', 'old', jwk('old')); // once per kid
+      await tx.recordIssued(record('t1', { target: 'api', ref: 'jti-1', signer: 'old', expiresAt: T0 + 1000 }));
+      await tx.recordSigningKey('api', 'new', jwk('new'));
+      await tx.recordIssued(record('t2', { target: 'api', ref: 'jti-2', signer: 'new', expiresAt: T0 + 5000 }));
+    });
+    expect(await s.issued.find('api', 'jti-1')).toMatchObject({ requestId: 't1', signer: 'old', revokedAt: null, expiresAt: T0 + 1000 });
+    expect(await s.issued.find('api', 'nope')).toBeUndefined();
+    expect(await s.issued.find('hosts', 'jti-1')).toBeUndefined();
+    expect((await s.issued.liveSigningKeys('api', T0)).map((k) => JSON.parse(k).kid)).toEqual(['new', 'old']);
+    expect((await s.issued.liveSigningKeys('api', T0 + 1000)).map((k) => JSON.parse(k).kid)).toEqual(['new']);
+    expect(await s.issued.liveSigningKeys('api', T0 + 5000)).toEqual([]);
+    await s.issued.revokeFor('api', 't2', T0 + 10);
+    expect((await s.issued.find('api', 'jti-2'))!.revokedAt).toBe(T0 + 10);
+  });
+
   it('lockRequest holds only for the version read', async () => {
     await s.store.transaction((tx) => tx.insertRequest(request('r9')));
     expect(await s.store.transaction((tx) => tx.lockRequest(request('r9', 1)))).toBe(true);
