@@ -86,6 +86,9 @@ function banner(url: string, configPath: string): string {
       '  HOURGLASS_TOKEN=bob-demo-token npx hourglass requests --approvable',
       '  HOURGLASS_TOKEN=bob-demo-token npx hourglass approve <request-id>',
       '  HOURGLASS_TOKEN=app-demo-token npx hourglass check alice demo-db/admin',
+      '  npx hourglass request demo-api/admin --for 30m --wait && npx hourglass credentials <request-id>   # a signed API token',
+      `  curl ${url}/.well-known/jwks.json                                             # the keys it verifies with`,
+      '  npx hourglass request hosts/login --for 30m --ssh "$USER@localhost"   # an ssh certificate (docs/targets/ssh.md: sshd trusting the CA)',
       `  curl -H "Authorization: Bearer alice-demo-token" ${url}/v1/requests?mine=true`,
     );
   }

@@ -8,7 +8,7 @@ import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenConnectorFactory } from '../../src/adapters/connectors/token/index.js';
 import { TokenConnector } from '../../src/adapters/connectors/token/connector.js';
@@ -117,6 +117,8 @@ describe('token targets', () => {
     const jwks = await jwksNow();
     const { header, claims } = verifyIndependently(admin!.token, jwks);
     expect(header).toEqual({ alg: 'EdDSA', typ: 'JWT', kid: admin!.kid });
+    // The kid is the key's RFC 7638 thumbprint, as jose computes it.
+    expect(await calculateJwkThumbprint(jwks.keys.find((k) => k.kid === header.kid) as never, 'sha256')).toBe(header.kid);
     expect(claims).toEqual({
       iss: 'https://hourglass.example.com',
       aud: 'https://api.internal',
