@@ -43,6 +43,19 @@ export function targetRefusal(kind: string, target: string, message: string, sec
 }
 
 /**
+ * Refuses a grant that names entitlements the target's settings do not know (a reload removed
+ * them): for kinds whose grant calls nothing, this is the one check `grant` makes.
+ */
+export function refuseUnknownEntitlements(
+  kind: string,
+  grant: { target: { name: string }; entitlements: { name: string }[] },
+  known: (name: string) => boolean,
+): void {
+  const unknown = grant.entitlements.filter((e) => !known(e.name)).map((e) => e.name);
+  if (unknown.length) throw targetRefusal(kind, grant.target.name, `no entitlement ${unknown.join(', ')} is configured here`, []);
+}
+
+/**
  * The driver error as the log will see it: same prototype, name, code and other plain fields, with
  * every string scrubbed. The server log prints a cause's message (and pino its stack), and driver
  * errors quote statements and arguments (a password hash, an ACL rule); nested objects (ioredis

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import type { CertificateAuthority, Connector, CredentialIssuer, GrantOnTarget, IssueInput, PreparedCredential } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import type { TargetCapabilities, TargetConfig } from '../../../core/types.js';
-import { targetRefusal } from '../target-error.js';
+import { refuseUnknownEntitlements } from '../target-error.js';
 import { signUserCertificate } from './certificate.js';
 import { buildKrl } from './krl.js';
 import { generateEd25519, openSshPrivateKey, type Ed25519Key } from './private-key.js';
@@ -61,9 +61,7 @@ export class SshConnector implements Connector {
 
   /** No host is called: the certificates are the access. An entitlement the settings do not know is refused. */
   async grant(grant: GrantOnTarget) {
-    const unknown = grant.entitlements.filter((e) => !this.settings.entitlements.has(e.name));
-    if (unknown.length)
-      throw targetRefusal('ssh', grant.target.name, `no entitlement ${unknown.map((e) => e.name).join(', ')} is configured: nothing to certify`, []);
+    refuseUnknownEntitlements('ssh', grant, (name) => this.settings.entitlements.has(name));
     return {};
   }
 

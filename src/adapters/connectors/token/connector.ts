@@ -13,7 +13,7 @@ import { createLocalJWKSet, jwtVerify, SignJWT, type JWK } from 'jose';
 import type { Connector, CredentialIssuer, GrantOnTarget, PreparedCredential, PublicJwk, TokenSigner } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import type { TargetCapabilities, TargetConfig } from '../../../core/types.js';
-import { targetRefusal } from '../target-error.js';
+import { refuseUnknownEntitlements } from '../target-error.js';
 import { readSettings, readSigningKey, type TokenSettings } from './settings.js';
 
 export const TOKEN_CAPABILITIES: TargetCapabilities = {
@@ -80,9 +80,7 @@ export class TokenConnector implements Connector {
 
   /** No system is called: the tokens are the access. An entitlement the settings do not know is refused. */
   async grant(grant: GrantOnTarget) {
-    const unknown = grant.entitlements.filter((e) => !this.settings.claims.has(e.name));
-    if (unknown.length)
-      throw targetRefusal('token', grant.target.name, `no entitlement ${unknown.map((e) => e.name).join(', ')} is configured: nothing to sign`, []);
+    refuseUnknownEntitlements('token', grant, (name) => this.settings.claims.has(name));
     return {};
   }
 
