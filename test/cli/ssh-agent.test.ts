@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/cli/api-client.js';
+import { exitCodeFor } from '../../src/cli/commands/failure.js';
 import { tokenHash } from '../fixtures/policies.js';
 import { callApi } from '../support/http-api.js';
 import { BIN, runCli, spawnServer, type SpawnedServer } from '../support/spawn-server.js';
@@ -125,6 +127,10 @@ describe('hourglass agent', () => {
     expect(readFileSync(sshd.caFile, 'utf8')).toBe(ca);
     const listed = await run('ssh-keygen', ['-Q', '-l', '-f', sshd.krlFile]);
     expect(listed.stdout).toContain('# KRL version 0');
+  });
+
+  it('a refused key is invalid input (exit 2), like other bad input', () => {
+    expect(exitCodeFor(new ApiError(422, 'HG_KEY_REFUSED', 'RSA keys must have at least 3072 bits'))).toBe(2);
   });
 
   it('needs the agent role', async () => {

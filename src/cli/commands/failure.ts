@@ -48,7 +48,7 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof UnreachableError) return EXIT.UNAVAILABLE;
   if (e instanceof ApiError) {
     if (POLICY_CODES.has(e.code)) return EXIT.POLICY;
-    if (e.code === 'HG_CONFIG_INVALID') return EXIT.USAGE;
+    if (e.code === 'HG_CONFIG_INVALID' || e.code === 'HG_KEY_REFUSED') return EXIT.USAGE;
     switch (e.status) {
       case 400:
       case 413:
