@@ -51,6 +51,7 @@ import {
   isMain,
   log,
   percentile,
+  prng,
   principalYaml,
   processCpuMs,
   rawRequest,
@@ -274,18 +275,6 @@ async function sshKeygenSerials(file: string): Promise<{ serials?: Set<number>; 
 }
 
 const sameSet = (a: Set<number>, b: Set<number>) => a.size === b.size && [...a].every((s) => b.has(s));
-
-/** Deterministic PRNG (mulberry32), so distribution (b) is the same in every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Distribution {
   key: 'a' | 'b';

@@ -4,12 +4,13 @@
  * missing `keyFile` is created with a new key, mode 0600 (for the demo; in production make the key
  * yourself and keep a copy of its public half outside the server).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { HgError } from '../core/errors.js';
 import type { CheckpointSettings } from '../config/types.js';
 import { checkpointKeyId, type CheckpointSigner } from '../app/checkpoints.js';
+import { createKeyFile } from './key-file.js';
 
 export interface CheckpointKey extends CheckpointSigner {
   readonly publicKey: KeyObject;
@@ -50,17 +51,12 @@ function signerOf(privateKey: KeyObject, source: CheckpointKey['source'], path: 
 
 /** Writes a new key to `path` with mode 0600; if another process created it first, that one is kept. */
 function generate(path: string): boolean {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const { privateKey } = generateKeyPairSync('ed25519');
-  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   try {
-    writeFileSync(path, pem, { mode: 0o600, flag: 'wx' });
+    return createKeyFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new HgError('HG_CONFIG_INVALID', `cannot create the checkpoint key file ${path}: ${(err as Error).message}`);
   }
-  chmodSync(path, 0o600); // whatever the umask
-  return true;
 }
 
 const loaded = new WeakMap<CheckpointSettings, CheckpointKey>();

@@ -4,8 +4,8 @@
  * another request's row does not decrypt.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { createKeyFile } from './key-file.js';
 import { HgError } from '../core/errors.js';
 
 export interface SecretBox {
@@ -40,8 +40,7 @@ export function loadSecretKey(settings: { key?: string; keyFile?: string; genera
   if (!settings.keyFile) return undefined;
   if (!existsSync(settings.keyFile)) {
     if (!settings.generateKey) throw new HgError('HG_CONFIG_INVALID', `credentials.keyFile ${settings.keyFile} does not exist`);
-    mkdirSync(dirname(settings.keyFile), { recursive: true, mode: 0o700 });
-    writeFileSync(settings.keyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    createKeyFile(settings.keyFile, `${randomBytes(32).toString('base64')}\n`);
   }
   chmodSync(settings.keyFile, 0o600);
   return Buffer.from(readFileSync(settings.keyFile, 'utf8').trim(), 'base64');

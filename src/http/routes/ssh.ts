@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_WAIT_MS } from '../../app/issued-credentials.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 
@@ -10,9 +11,9 @@ const krlQuery = z
       .number()
       .int()
       .min(0)
-      .max(60)
+      .max(MAX_WAIT_MS / 1000)
       .default(0)
-      .describe('seconds to wait for a change when If-None-Match names the current list (long poll); at most 60'),
+      .describe(`seconds to wait for a change when If-None-Match names the current list (long poll); at most ${MAX_WAIT_MS / 1000}`),
     host: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'must be a host name')

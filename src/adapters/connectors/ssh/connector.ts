@@ -6,11 +6,11 @@
  * revocation list that host agents fetch (RevokedKeys); sshd then refuses them at the next login.
  * Sessions already open stay open: certificates cannot end them (endsSessions false).
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { CertificateAuthority, Connector, CredentialIssuer, GrantOnTarget, IssueInput, PreparedCredential } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import type { TargetCapabilities, TargetConfig } from '../../../core/types.js';
+import { createKeyFile } from '../../key-file.js';
 import { refuseUnknownEntitlements } from '../target-error.js';
 import { signUserCertificate } from './certificate.js';
 import { buildKrl } from './krl.js';
@@ -30,8 +30,7 @@ export const SSH_CAPABILITIES: TargetCapabilities = {
 export function ensureCaKey(target: TargetConfig): void {
   const ca = (target.ca ?? {}) as { keyFile?: string; generateKey?: boolean };
   if (!ca.generateKey || !ca.keyFile || existsSync(ca.keyFile)) return;
-  mkdirSync(dirname(ca.keyFile), { recursive: true, mode: 0o700 });
-  writeFileSync(ca.keyFile, openSshPrivateKey(generateEd25519(), `hourglass-ca:${target.name}`), { mode: 0o600, flag: 'wx' });
+  createKeyFile(ca.keyFile, openSshPrivateKey(generateEd25519(), `hourglass-ca:${target.name}`));
 }
 
 const seconds = (ms: number) => Math.floor(ms / 1000);

@@ -70,7 +70,6 @@ export interface SshEntitlement {
 export interface SshSettings {
   targetName: string;
   clockSkewMs: number;
-  agentAlertAfterMs: number;
   entitlements: Map<string, SshEntitlement>;
 }
 
@@ -114,7 +113,6 @@ export function readSettings(target: TargetConfig): SshSettings {
   return {
     targetName: target.name,
     clockSkewMs: typeof target.clockSkew === 'number' ? target.clockSkew : 60_000,
-    agentAlertAfterMs: typeof target.agentAlertAfter === 'number' ? target.agentAlertAfter : 120_000,
     entitlements,
   };
 }

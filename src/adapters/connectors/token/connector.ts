@@ -7,12 +7,12 @@
  * a token until its `exp`, which is why lifetimes are short.
  */
 import { createHash, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import { createLocalJWKSet, jwtVerify, SignJWT, type JWK } from 'jose';
 import type { Connector, CredentialIssuer, GrantOnTarget, PreparedCredential, PublicJwk, TokenSigner } from '../../../app/connectors.js';
 import { HgError } from '../../../core/errors.js';
 import type { TargetCapabilities, TargetConfig } from '../../../core/types.js';
+import { createKeyFile } from '../../key-file.js';
 import { refuseUnknownEntitlements } from '../target-error.js';
 import { readSettings, readSigningKey, type TokenSettings } from './settings.js';
 
@@ -28,9 +28,7 @@ export const TOKEN_CAPABILITIES: TargetCapabilities = {
 export function ensureSigningKey(target: TargetConfig): void {
   const file = typeof target.signingKeyFile === 'string' ? target.signingKeyFile : undefined;
   if (!target.generateKey || !file || existsSync(file)) return;
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-  writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+  createKeyFile(file, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
 }
 
 /**
