@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
-PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl zsh)
+PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl zsh oathtool simplesamlphp php8.2-cli php8.2-xml php8.2-mbstring)
 
 pkg_installed() {
   local status
@@ -120,7 +120,8 @@ else
   cat >&2 <<EOF
 install-test-deps: not a Debian/Ubuntu system; install these yourself (tests fail without them):
   - PostgreSQL server (initdb, postgres; the harness looks in /usr/lib/postgresql/<version>/bin)
-  - MariaDB server, Redis server, OpenSSH server (sshd), Chromium, openssl, zsh
+  - MariaDB server, Redis server, OpenSSH server (sshd), Chromium, openssl, zsh, oathtool,
+    SimpleSAMLphp with PHP 8 (cli, xml, mbstring) for the SAML identity provider of the SSO tests
 EOF
 fi
 

@@ -31,6 +31,12 @@ import { loadConfigFile } from './config/load-config.js';
 import { parseListenOrThrow, type TargetKinds } from './config/schema.js';
 import type { HourglassConfig } from './config/types.js';
 import { buildServer } from './http/build-server.js';
+import { SCOPES } from './http/route.js';
+import { identityAuthenticator } from './app/identity/authenticator.js';
+import { Sessions } from './app/identity/sessions.js';
+import { SignIn } from './app/identity/sign-in.js';
+import { Tokens } from './app/identity/tokens.js';
+import { identityProviderRoutes } from './adapters/identity/index.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -81,6 +87,10 @@ export interface HourglassSystem {
   config: ReloadableConfig;
   stores: OpenedStore;
   clock: Clock;
+  /** Identity use cases (src/app/identity): sessions, tokens, sign-in. */
+  sessions: Sessions;
+  tokens: Tokens;
+  signIn: SignIn;
   connectors: ConnectorRegistry;
   access: AccessWork;
   reconciler: Reconciler;
@@ -178,13 +188,19 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
         lastVerify: () => app.audit.lastVerify,
       });
     }
+    const sessions = new Sessions(deps, stores.identity);
+    const tokens = new Tokens(deps, stores.identity, SCOPES);
+    const signIn = new SignIn(deps, sessions);
+    const authenticator = overrides.authenticator ?? identityAuthenticator(tokenAuthenticator(config), sessions, tokens);
     let started = false;
     const server =
       (overrides.http ?? true)
         ? await buildServer({
             app,
             config,
-            authenticator: overrides.authenticator ?? tokenAuthenticator(config),
+            authenticator,
+            identity: { sessions, tokens },
+            extraRoutes: identityProviderRoutes({ deps, signIn, identity: stores.identity }),
             ...(overrides.log ? { logger: log } : {}),
             // Reported once started: a harness that never starts it is not "not ready".
             scheduler: () => (started ? scheduler.status : undefined),
@@ -241,7 +257,25 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       await stores.close();
     };
 
-    return { app, config, stores, clock, connectors, access, reconciler, webhooks, checkpoints, scheduler, registry, server, start, close };
+    return {
+      app,
+      config,
+      stores,
+      clock,
+      sessions,
+      tokens,
+      signIn,
+      connectors,
+      access,
+      reconciler,
+      webhooks,
+      checkpoints,
+      scheduler,
+      registry,
+      server,
+      start,
+      close,
+    };
   } catch (err) {
     await stores.close().catch(() => {});
     throw err;

@@ -67,14 +67,24 @@ export function tokenAuthenticator(config: ConfigSource): SyncAuthenticator {
 }
 
 /**
+ * A store principal as the use cases see it: its roles come only from `identity.roles` (by
+ * group), so an identity source (SCIM, a sign-in's claims) can make nobody an admin unless the
+ * configuration says which group is.
+ */
+export function storedAsPrincipal(config: HourglassConfig, p: StoredPrincipal): Principal {
+  const roles = new Set<Role>();
+  for (const m of config.identity.roles) if (p.groups.includes(m.group)) for (const r of m.roles) roles.add(r);
+  return Object.freeze({ id: p.id, groups: Object.freeze([...p.groups]), roles: Object.freeze([...roles]) }) as unknown as Principal;
+}
+
+/**
  * The configuration's principals, then the store's (from identity sources): an id in the file
  * wins, so a break-glass admin in the file cannot be shadowed by the IdP. Store principals hold
- * no roles (StoredPrincipal), and inactive ones are unknown.
+ * the roles `identity.roles` gives their groups, and inactive ones are unknown.
  */
 export function layeredDirectory(config: ConfigSource, principals: PrincipalStore): Directory {
   const fromFile = configDirectory(config);
-  const asPrincipal = (p: StoredPrincipal): Principal =>
-    Object.freeze({ id: p.id, groups: Object.freeze([...p.groups]), roles: Object.freeze([]) }) as unknown as Principal;
+  const asPrincipal = (p: StoredPrincipal): Principal => storedAsPrincipal(config.current(), p);
   return {
     find: (id) => {
       const found = fromFile.find(id);

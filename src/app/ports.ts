@@ -3,6 +3,7 @@
  * (SQLite and PostgreSQL stores, a manual clock).
  */
 import type { HourglassConfig } from '../config/types.js';
+import type { IdentityTx } from './identity/ports.js';
 import type { AccessRequest, AuditDraft, Principal, RequestStatus } from '../core/types.js';
 import type { StoredChainLink } from '../core/audit-chain.js';
 
@@ -37,7 +38,8 @@ export interface ReloadableConfig extends ConfigSource {
  * trusted proxies it parses X-Forwarded-For): read it only when the decision needs it.
  */
 export interface Credential {
-  scheme: 'bearer';
+  /** `cookie`: the browser's session cookie (writes then need the CSRF token, route.ts). */
+  scheme: 'bearer' | 'cookie';
   token: string;
   readonly sourceIp: string;
 }
@@ -80,6 +82,14 @@ export interface StoredPrincipal {
   manager?: string;
   /** False once the source deactivated or deleted it: unknown to the directory from then on. */
   active: boolean;
+  /** `machine`: a CI job, bot or agent an admin registered (signs in with tokens only). Default `human`. */
+  kind?: 'human' | 'machine';
+  /** SCIM userName (unique without regard to case). */
+  userName?: string;
+  /** The source's other attributes (SCIM name, emails, title...), kept to answer it. */
+  attributes?: Record<string, unknown>;
+  /** Raised by every write (SCIM ETags). */
+  version?: number;
   createdAt: number;
   updatedAt: number;
 }
@@ -222,6 +232,8 @@ export interface StoreTx {
   getLock(kind: 'principal' | 'target', subject: string): Promise<Lock | undefined>;
   setLock(kind: 'principal' | 'target', lock: Lock): Promise<void>;
   clearLock(kind: 'principal' | 'target', subject: string): Promise<boolean>;
+  /** Principals, identity links, sessions and tokens (src/app/identity/ports.ts). */
+  readonly identity: IdentityTx;
 }
 
 /**

@@ -203,7 +203,12 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Sent as User-Agent. */
   userAgent?: string;
+  /** A signed-in CLI session: its access token is refreshed before it runs out (hourglass login --sso). */
+  session?: { expiresAt: number; refresh: () => Promise<{ token: string; expiresAt: number }> };
 }
+
+/** Refresh this long before the access token ends, so a call never races its end. */
+const REFRESH_AHEAD_MS = 60_000;
 
 type Query = Record<string, string | number | boolean | undefined>;
 
@@ -228,7 +233,8 @@ function reasonOf(err: unknown): string {
 
 export class HourglassClient {
   readonly url: string;
-  readonly #token: string | undefined;
+  #token: string | undefined;
+  readonly #session: ClientOptions['session'];
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #userAgent: string;
@@ -236,6 +242,7 @@ export class HourglassClient {
   constructor(opts: ClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
     this.#token = opts.token;
+    this.#session = opts.session;
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#fetch = opts.fetch ?? globalThis.fetch;
     this.#userAgent = opts.userAgent ?? 'hourglass-cli';
@@ -388,6 +395,15 @@ export class HourglassClient {
   }
 
   // ---- plumbing ---------------------------------------------------------------------------------------------
+  /** A session's access token about to end is swapped for a new one first. */
+  async #fresh(): Promise<void> {
+    const session = this.#session;
+    if (!session || Date.now() < session.expiresAt - REFRESH_AHEAD_MS) return;
+    const next = await session.refresh();
+    this.#token = next.token;
+    session.expiresAt = next.expiresAt;
+  }
+
   /** A GET whose answer is bytes (200, or 304 when `If-None-Match` matched); `extraMs` adds to the time limit (a long poll). */
   async #raw(
     path: string,
@@ -396,6 +412,7 @@ export class HourglassClient {
     extraMs = 0,
     stop?: AbortSignal,
   ): Promise<{ status: number; headers: Headers; body: Buffer }> {
+    await this.#fresh();
     const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...extra };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
     let response: Response;
@@ -430,6 +447,7 @@ export class HourglassClient {
    * headers and then to each pause between chunks, never to the whole transfer.
    */
   async #stream(path: string, query: Query, accept: string): Promise<StreamedAnswer> {
+    await this.#fresh();
     const target = this.#target(path, query);
     const headers: Record<string, string> = { accept, 'user-agent': this.#userAgent };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;
@@ -514,6 +532,7 @@ export class HourglassClient {
     path: string,
     opts: { query?: Query; body?: unknown; headers?: Record<string, string>; keepEmpty?: Record<string, string> } = {},
   ): Promise<{ body: T; response: Response }> {
+    await this.#fresh();
     const target = this.#target(path, opts.query, opts.keepEmpty);
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent, ...opts.headers };
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`;

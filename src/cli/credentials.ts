@@ -11,6 +11,9 @@ import path from 'node:path';
 export interface StoredCredentials {
   url: string;
   token: string;
+  /** A signed-in session (hourglass login --sso): the refresh token and when `token` ends (epoch ms). */
+  refreshToken?: string;
+  expiresAt?: number;
 }
 
 export class CredentialsFileError extends Error {}
@@ -61,7 +64,8 @@ export function readCredentials(file: string, warn?: (msg: string) => void): Sto
   if (!c || typeof c.url !== 'string' || typeof c.token !== 'string' || !c.url || !c.token) {
     throw new CredentialsFileError(`${file} does not hold {url, token}; run hourglass login again (or hourglass logout)`);
   }
-  return { url: c.url, token: c.token };
+  const session = typeof c.refreshToken === 'string' && typeof c.expiresAt === 'number' ? { refreshToken: c.refreshToken, expiresAt: c.expiresAt } : {};
+  return { url: c.url, token: c.token, ...session };
 }
 
 /** Writes the credentials atomically: directory 0700, file 0600 from the moment it exists. */
@@ -72,7 +76,8 @@ export function writeCredentials(file: string, creds: StoredCredentials): void {
   chmodSync(dir, 0o700);
   const tmp = path.join(dir, `.credentials.${process.pid}.${Date.now()}.tmp`);
   try {
-    writeFileSync(tmp, `${JSON.stringify({ url: creds.url, token: creds.token }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    const session = creds.refreshToken ? { refreshToken: creds.refreshToken, expiresAt: creds.expiresAt } : {};
+    writeFileSync(tmp, `${JSON.stringify({ url: creds.url, token: creds.token, ...session }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);
   } catch (e) {

@@ -15,6 +15,7 @@ import type { Policy, Principal, TargetConfig } from '../core/types.js';
 import { isPlainObject, unknownKeys, type RawProblem } from './problems.js';
 import { parseAudit } from './sections/audit.js';
 import { parseCredentials } from './sections/credentials.js';
+import { parseIdentity } from './sections/identity.js';
 import { parsePolicies } from './sections/policies.js';
 import { parsePrincipals } from './sections/principals.js';
 import { parseServer } from './sections/server.js';
@@ -27,6 +28,7 @@ export * from './primitives.js';
 export * from './problems.js';
 export { checkpointShape } from './sections/audit.js';
 export { credentialsShape } from './sections/credentials.js';
+export { identityShape, oidcShape, sessionsShape } from './sections/identity.js';
 export { policyShape } from './sections/policies.js';
 export { principalShape } from './sections/principals.js';
 export { parseByteSize, parseListen, parseListenOrThrow, serverShape } from './sections/server.js';
@@ -43,7 +45,7 @@ export {
 export { remindersShape, webhookShape } from './sections/webhooks.js';
 export type { TargetKind, TargetKinds, TargetProblem } from './target-kind.js';
 
-export const TOP_LEVEL_KEYS = ['server', 'principals', 'targets', 'policies', 'webhooks', 'reminders', 'audit', 'credentials'] as const;
+export const TOP_LEVEL_KEYS = ['server', 'identity', 'principals', 'targets', 'policies', 'webhooks', 'reminders', 'audit', 'credentials'] as const;
 
 /**
  * A target's settings without its secrets: the hash is recorded with every decision, and a hash
@@ -114,7 +116,8 @@ export function validateConfig(raw: unknown, kinds: TargetKinds): { config?: Hou
   const reminders = parseReminders(raw.reminders, problems);
   const audit = parseAudit(raw.audit, problems);
   const credentials = parseCredentials(raw.credentials, capabilities, problems);
+  const identity = parseIdentity(raw.identity, problems, server?.publicUrl);
   if (problems.length > 0 || !server) return { problems };
   const policyHash = policyHashOf(principals, targets, policies, kinds);
-  return { config: { server, principals, targets, capabilities, policies, webhooks, reminders, audit, credentials, policyHash }, problems };
+  return { config: { server, identity, principals, targets, capabilities, policies, webhooks, reminders, audit, credentials, policyHash }, problems };
 }

@@ -1,4 +1,4 @@
-import type { Policy, Principal, TargetCapabilities, TargetConfig } from '../core/types.js';
+import type { Policy, Principal, Role, TargetCapabilities, TargetConfig } from '../core/types.js';
 
 export interface ConfiguredPrincipal extends Principal {
   /** Hex SHA-256 digests of the principal's bearer tokens (lower-case). */
@@ -7,6 +7,8 @@ export interface ConfiguredPrincipal extends Principal {
 
 export interface ServerSettings {
   listen: { host: string; port: number };
+  /** The URL users and identity providers reach Hourglass at (redirect URIs, SCIM locations); no trailing slash. */
+  publicUrl?: string;
   /** `sqlite:PATH` (relative to the working directory) or `postgres://...` */
   store: string;
   /** Largest accepted request body, in bytes. */
@@ -71,7 +73,34 @@ export interface AuditSettings {
   checkpoints?: CheckpointSettings;
 }
 
+export interface OidcProviderSettings {
+  name: string;
+  displayName: string;
+  issuer: string;
+  clientId: string;
+  /** Never logged or returned. */
+  clientSecret: string;
+  scopes: string[];
+  /** Which claims name the principal and carry their groups, manager, display name and e-mail. */
+  claims: { principal: string; groups?: string; manager?: string; displayName: string; email: string };
+  /** Read claims from the userinfo endpoint too (ID tokens often carry only `sub`). */
+  userinfo: boolean;
+  /** When the principal claim is `email`: refuse a sign-in whose `email_verified` is not true. */
+  requireVerifiedEmail: boolean;
+  /** `amr` values that prove a second factor. */
+  mfaMethods: string[];
+}
+
+export interface IdentitySettings {
+  sessions: { idleTimeoutMs: number; absoluteTimeoutMs: number; cliTokenLifetimeMs: number };
+  tokens: { maxLifetimeMs: number; defaultLifetimeMs: number };
+  /** Roles of principals from identity sources, by group (file principals name theirs). */
+  roles: { group: string; roles: Role[] }[];
+  oidc: OidcProviderSettings[];
+}
+
 export interface HourglassConfig {
+  identity: IdentitySettings;
   server: ServerSettings;
   principals: ConfiguredPrincipal[];
   targets: Record<string, TargetConfig>;

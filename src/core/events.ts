@@ -36,6 +36,17 @@ export const AUDIT_EVENT_TYPES = [
   'config.reloaded',
   'server.started',
   'webhook.redelivery_requested',
+  // identity (docs/identity.md)
+  'auth.signed_in',
+  'auth.sign_in_refused',
+  'auth.signed_out',
+  'auth.sessions_revoked',
+  'token.created',
+  'token.revoked',
+  'principal.provisioned',
+  'principal.updated',
+  'principal.deactivated',
+  'principal.registered',
   // drift (reconciliation)
   'drift.orphan_removed',
   'drift.extra_privileges',

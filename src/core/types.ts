@@ -10,6 +10,23 @@ export interface Principal {
   id: string;
   groups: string[];
   roles: Role[];
+  /** How this request authenticated, when not by a configured API token (docs/identity.md). */
+  auth?: AuthContext;
+}
+
+/** A session's or a stored token's facts, for scopes, step-up MFA and sign-out. */
+export interface AuthContext {
+  kind: 'session' | 'token';
+  /** The session's or token's public handle. */
+  id: string;
+  /** A token's scopes; absent for sessions (everything the principal may do). */
+  scopes?: readonly string[];
+  /** When the identity provider last authenticated the person, and with which methods. */
+  authTime?: number;
+  amr?: readonly string[];
+  /** The session came by cookie: writes need the CSRF token. */
+  cookie?: boolean;
+  csrf?: string;
 }
 
 export interface SubjectSet {

@@ -20,9 +20,9 @@ export const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v a
  * with a getter: V8 builds such a literal on a slow path, a cost /v1/check noticed. `sourceIp` is
  * read lazily: req.ip parses X-Forwarded-For, which the token lookup never needs.
  */
-class BearerCredential implements Credential {
-  readonly scheme = 'bearer' as const;
+class RequestCredential implements Credential {
   constructor(
+    readonly scheme: 'bearer' | 'cookie',
     readonly token: string,
     private readonly req: FastifyRequest,
   ) {}
@@ -31,10 +31,16 @@ class BearerCredential implements Credential {
   }
 }
 
-/** The bearer credential of the request, if it presents one. */
-function bearerCredential(req: FastifyRequest): Credential | undefined {
-  const m = BEARER.exec(req.headers.authorization ?? '');
-  return m ? new BearerCredential(m[1]!, req) : undefined;
+/** The request's bearer token, else its session cookie (a request with both is judged by the token). */
+function credentialOf(req: FastifyRequest, cookieOf: (req: FastifyRequest) => string | undefined): Credential | undefined {
+  const authorization = req.headers.authorization;
+  if (authorization !== undefined) {
+    const m = BEARER.exec(authorization);
+    return m ? new RequestCredential('bearer', m[1]!, req) : undefined;
+  }
+  if (req.headers.cookie === undefined) return undefined;
+  const cookie = cookieOf(req);
+  return cookie ? new RequestCredential('cookie', cookie, req) : undefined;
 }
 
 /**
@@ -44,11 +50,12 @@ function bearerCredential(req: FastifyRequest): Credential | undefined {
  * No header at all is not (nothing was guessed; the general rate limit counts those per address).
  * Synchronous whenever the Authenticator is (API tokens): a promise only when it returns one.
  */
-export function authenticator(auth: Authenticator, failures: AuthFailureLimiter, onRefused: () => void) {
-  const settle = (req: FastifyRequest, principal: Principal | undefined): Principal | undefined => {
+export function authenticator(auth: Authenticator, failures: AuthFailureLimiter, onRefused: () => void, cookieOf: (req: FastifyRequest) => string | undefined) {
+  const settle = (req: FastifyRequest, principal: Principal | undefined, credential: Credential | undefined): Principal | undefined => {
     if (principal) return (req.principal = principal);
     req.authChecked = true;
-    if (req.headers.authorization !== undefined) failures.fail(req.ip);
+    // A stale cookie is no guess; a presented token that does not authenticate is.
+    if (req.headers.authorization !== undefined || (credential?.scheme === 'cookie' && !credential.token.startsWith('hgs_'))) failures.fail(req.ip);
     return undefined;
   };
   return (req: FastifyRequest): Authenticated => {
@@ -62,8 +69,8 @@ export function authenticator(auth: Authenticator, failures: AuthFailureLimiter,
         throw rateLimited(wait);
       }
     }
-    const credential = bearerCredential(req);
+    const credential = credentialOf(req, cookieOf);
     const found = credential ? auth.authenticate(credential) : undefined;
-    return isThenable(found) ? found.then((p) => settle(req, p)) : settle(req, found);
+    return isThenable(found) ? found.then((p) => settle(req, p, credential)) : settle(req, found, credential);
   };
 }

@@ -11,6 +11,7 @@ import { AuthFailureLimiter, type RetryAfter } from './auth-failure-limiter.js';
 import { tokenAuthenticator } from '../app/directory.js';
 import { authenticator, isThenable, type Authenticated } from './authenticate.js';
 import { limitConnections } from './connection-limits.js';
+import { sessionCookieOf } from './session-cookie.js';
 import type { ServerOptions } from './options.js';
 import { RequestLog, requestIdOf } from './request-log.js';
 import { STATUS_OF } from './error-status.js';
@@ -27,6 +28,7 @@ import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { sshRoutes } from './routes/ssh.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { identityRoutes } from './routes/identity.js';
 
 export type { ServerOptions };
 
@@ -103,7 +105,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.decorateRequest('authChecked', false);
   server.decorate(
     'authenticate',
-    authenticator(opts.authenticator ?? tokenAuthenticator(config), failures, () => refused('auth_failures')),
+    authenticator(
+      opts.authenticator ?? tokenAuthenticator(config),
+      failures,
+      () => refused('auth_failures'),
+      (req) => sessionCookieOf(req, config.current().server.publicUrl),
+    ),
   );
   server.decorate('requestLog', requestLog);
   server.decorateReply('logBegun', false);
@@ -169,8 +176,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     tokenRoutes,
     policyRoutes,
     webhookRoutes,
+    identityRoutes,
     metricsRoutes,
     docsRoutes,
+    ...(opts.extraRoutes ?? []),
   ]) {
     register(ctx);
   }

@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Hourglass } from '../app/hourglass.js';
 import type { Authenticator, ConfigSource, SchedulerStatus } from '../app/ports.js';
+import type { Sessions } from '../app/identity/sessions.js';
+import type { Tokens } from '../app/identity/tokens.js';
+import type { RouteContext } from './routes/context.js';
 
 /** What buildServer needs; the composition root (src/compose.ts) gives it all. */
 export interface ServerOptions {
@@ -13,6 +16,10 @@ export interface ServerOptions {
   /** The scheduler's status for /readyz; undefined while it does not run. */
   scheduler?: () => SchedulerStatus | undefined;
   schedulerIntervalMs?: number;
+  /** Sessions, personal and machine tokens (src/app/identity); absent: their routes are not served. */
+  identity?: { sessions: Sessions; tokens: Tokens };
+  /** Routes of identity providers and other adapters (their folders), registered after the built-in ones. */
+  extraRoutes?: readonly ((ctx: RouteContext) => void)[];
   /** Prometheus registry served at GET /metrics (src/adapters/metrics.ts); absent: /metrics answers 404. */
   metrics?: { registry: Registry };
 }

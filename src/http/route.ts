@@ -10,6 +10,8 @@ import type { Principal } from '../core/types.js';
 import { isThenable } from './authenticate.js';
 import { replyAtEndOfTurn } from './end-of-turn-replies.js';
 import { parse } from './schemas.js';
+import { CSRF_HEADER } from './session-cookie.js';
+import { sameSecret } from '../app/identity/secrets.js';
 
 export interface RouteInput<B, Q, P> {
   body: B;
@@ -35,6 +37,11 @@ export interface RouteSpec<
   tag: string;
   /** `bearer`: a principal's token (every /v1 route); `none`: open (health). */
   auth: 'bearer' | 'none';
+  /**
+   * The token scope the route needs (docs/identity.md, "Scopes"): a personal or machine token
+   * with scopes reaches only routes whose scope it holds. Default: `read` for GET, `admin` for POST.
+   */
+  scope?: Scope;
   body?: B;
   query?: Q;
   params?: P;
@@ -52,6 +59,25 @@ export interface RouteSpec<
   endOfTurnReply?: boolean;
 }
 
+export const SCOPES = ['read', 'request', 'approve', 'check', 'agent', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/**
+ * Fail closed: a scoped token reaches a route only when it holds the route's scope; a write
+ * made with the session cookie must carry the session's CSRF token (a cross-site form cannot
+ * read it), and must not come from another origin.
+ */
+function checkScope(principal: Principal, scope: Scope, req: FastifyRequest, write: boolean): void {
+  const auth = principal.auth;
+  if (auth?.scopes && !auth.scopes.includes(scope)) throw new HgError('HG_FORBIDDEN', `this token lacks the ${scope} scope`);
+  if (write && auth?.cookie) {
+    const sent = req.headers[CSRF_HEADER];
+    if (typeof sent !== 'string' || !auth.csrf || !sameSecret(sent, auth.csrf)) {
+      throw new HgError('HG_FORBIDDEN', `a write with the session cookie needs the ${CSRF_HEADER} header from GET /v1/auth/session`);
+    }
+  }
+}
+
 export type AnyRouteSpec = RouteSpec<z.ZodTypeAny | undefined, z.ZodTypeAny | undefined, z.ZodTypeAny | undefined>;
 
 /** Every route declared through `defineRoute`, for the OpenAPI document and its completeness test. */
@@ -66,6 +92,7 @@ export function defineRoute<
 >(server: FastifyInstance, table: RouteTable, spec: RouteSpec<B, Q, P>): void {
   table.specs.push(spec as unknown as AnyRouteSpec);
   const bearer = spec.auth === 'bearer';
+  const scope: Scope = spec.scope ?? (spec.method === 'GET' ? 'read' : 'admin');
   server.route({
     method: spec.method,
     url: spec.url,
@@ -105,6 +132,7 @@ export function defineRoute<
 
   /** Parse, call, and send; `endOfTurn` only where Fastify takes the return synchronously (not inside a promise). */
   function run(req: FastifyRequest, reply: FastifyReply, endOfTurn: boolean): unknown {
+    if (bearer) checkScope(req.principal!, scope, req, spec.method !== 'GET');
     const input = {
       body: (spec.body ? parse(spec.body, req.body) : undefined) as Out<B>,
       query: (spec.query ? parse(spec.query, req.query) : undefined) as Out<Q>,

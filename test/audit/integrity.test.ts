@@ -245,7 +245,19 @@ describe('upgrading from the version that linked after commit', () => {
     }
     // Later migrations undone too: that version had none of them.
     await sql`DELETE FROM hg_migrations WHERE name >= '0006'`.execute(old.store.db);
-    for (const table of ['issued_credentials', 'revocation_versions', 'agent_reports', 'signing_keys', 'principals'])
+    for (const table of [
+      'issued_credentials',
+      'revocation_versions',
+      'agent_reports',
+      'signing_keys',
+      'principals',
+      'sessions',
+      'api_tokens',
+      'identity_links',
+      'single_use',
+      'scim_groups',
+      'scim_members',
+    ])
       await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);
     for (const id of ['old-pending-1', 'old-pending-2']) {

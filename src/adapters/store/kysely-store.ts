@@ -3,6 +3,8 @@
  * whole as JSON with the columns queries need beside them; `grants` is an index of live grants
  * maintained in the same transaction as the request, so /v1/check is one indexed lookup.
  */
+import type { IdentityTx } from '../../app/identity/ports.js';
+import { identityTx } from './identity-store.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
@@ -107,11 +109,14 @@ async function readHead(db: Db): Promise<{ seq: number; hash: string; at: number
 class KyselyTx implements StoreTx {
   /** Events appended in this transaction, written and linked by `linkAudit` just before commit. */
   private pending: AuditEvent[] | undefined;
+  readonly identity: IdentityTx;
 
   constructor(
     private readonly db: Db,
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
-  ) {}
+  ) {
+    this.identity = identityTx(db);
+  }
 
   async getRequest(id: string) {
     const row = await this.db.selectFrom('requests').select('body').where('id', '=', id).executeTakeFirst();

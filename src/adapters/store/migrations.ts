@@ -307,6 +307,91 @@ function principals(): Migration {
   };
 }
 
+/** Sessions, personal and machine tokens, identity links, single-use keys, SCIM groups (docs/identity.md). */
+function identity(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('principals')
+        .addColumn('kind', 'text', (c) => c.notNull().defaultTo('human'))
+        .execute();
+      await db.schema.alterTable('principals').addColumn('user_name', 'text').execute();
+      await db.schema.alterTable('principals').addColumn('attributes', 'text').execute();
+      await db.schema
+        .alterTable('principals')
+        .addColumn('version', 'bigint', (c) => c.notNull().defaultTo(1))
+        .execute();
+      await sql`CREATE UNIQUE INDEX principals_user_name ON principals (lower(user_name)) WHERE user_name IS NOT NULL`.execute(db);
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('secret_digest', 'text', (c) => c.notNull().unique())
+        .addColumn('refresh_digest', 'text', (c) => c.unique())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('client', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('absolute_expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('access_expires_at', 'bigint')
+        .addColumn('auth_time', 'bigint')
+        .addColumn('amr', 'text', (c) => c.notNull())
+        .addColumn('acr', 'text')
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('sessions_by_principal').on('sessions').columns(['principal', 'absolute_expires_at']).execute();
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull().unique())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('scopes', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('api_tokens_by_principal').on('api_tokens').columns(['principal', 'expires_at']).execute();
+      await db.schema
+        .createTable('identity_links')
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('identity_links_pk', ['provider', 'subject'])
+        .addUniqueConstraint('identity_links_one_per_provider', ['provider', 'principal'])
+        .execute();
+      await db.schema
+        .createTable('single_use')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('single_use_by_expiry').on('single_use').column('expires_at').execute();
+      await db.schema
+        .createTable('scim_groups')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('external_id', 'text')
+        .addColumn('display_name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .execute();
+      await sql`CREATE UNIQUE INDEX scim_groups_name ON scim_groups (lower(display_name))`.execute(db);
+      await db.schema
+        .createTable('scim_members')
+        .addColumn('group_id', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('scim_members_pk', ['group_id', 'principal'])
+        .execute();
+      await db.schema.createIndex('scim_members_by_principal').on('scim_members').column('principal').execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -321,6 +406,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0007_issued_credentials': issuedCredentials(dialect),
         '0008_signing_keys': signingKeys(),
         '0009_principals': principals(),
+        '0010_identity': identity(),
       }),
     },
     migrationTableName: 'hg_migrations',

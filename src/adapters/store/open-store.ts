@@ -15,6 +15,8 @@ import { reportUnavailable } from './unavailable.js';
 import { KyselyWebhookStore } from './webhook-store.js';
 import { KyselyIssuedStore } from './issued-store.js';
 import { KyselyPrincipalStore } from './principal-store.js';
+import { KyselyIdentityStore } from './identity-store.js';
+import type { IdentityStore } from '../../app/identity/ports.js';
 import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
 import type { PrincipalStore } from '../../app/ports.js';
 import type { Database } from './schema.js';
@@ -36,6 +38,8 @@ export interface OpenedStore {
   issued: IssuedCredentialStore;
   /** Principals known from identity sources (the Directory reads them after the configuration's). */
   principals: PrincipalStore;
+  /** Sessions, tokens and single-use keys (src/app/identity/ports.ts). */
+  identity: IdentityStore;
   /** The figures the metrics gauges read at scrape time. */
   stateSnapshot(now: number): Promise<StoreSnapshot>;
   close(): Promise<void>;
@@ -62,6 +66,7 @@ function roles(store: KyselyStore): OpenedStore {
     checkpoints: reportUnavailable(new KyselyCheckpointStore(db)),
     issued: reportUnavailable(new KyselyIssuedStore(db)),
     principals: reportUnavailable(new KyselyPrincipalStore(db)),
+    identity: reportUnavailable(new KyselyIdentityStore(db)),
     stateSnapshot: (now) => readStoreSnapshot(db, now),
     close: () => store.close(),
   };

@@ -1,9 +1,9 @@
 /** The store's principals (migration 0009): those identity sources write, beside the configuration's. */
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { PrincipalStore, StoredPrincipal } from '../../app/ports.js';
 import type { Database, PrincipalsTable } from './schema.js';
 
-function toPrincipal(r: Selectable<PrincipalsTable>): StoredPrincipal {
+export function toPrincipal(r: Selectable<PrincipalsTable>): StoredPrincipal {
   return {
     id: r.id,
     source: r.source,
@@ -13,33 +13,46 @@ function toPrincipal(r: Selectable<PrincipalsTable>): StoredPrincipal {
     groups: JSON.parse(r.groups) as string[],
     ...(r.manager !== null ? { manager: r.manager } : {}),
     active: Number(r.active) === 1,
+    kind: r.kind === 'machine' ? 'machine' : 'human',
+    ...(r.user_name !== null ? { userName: r.user_name } : {}),
+    ...(r.attributes !== null ? { attributes: JSON.parse(r.attributes) as Record<string, unknown> } : {}),
+    version: Number(r.version),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
 }
 
+/** Creates or replaces a principal (createdAt kept from the first write), in `db` or a transaction. */
+export async function putPrincipal(db: Kysely<Database> | Transaction<Database>, p: StoredPrincipal): Promise<void> {
+  const row = {
+    id: p.id,
+    source: p.source,
+    external_id: p.externalId ?? null,
+    display_name: p.displayName ?? null,
+    email: p.email ?? null,
+    groups: JSON.stringify(p.groups),
+    manager: p.manager ?? null,
+    active: p.active ? 1 : 0,
+    kind: p.kind ?? 'human',
+    user_name: p.userName ?? null,
+    attributes: p.attributes ? JSON.stringify(p.attributes) : null,
+    version: p.version ?? 1,
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  };
+  const { created_at: _created, id: _id, ...changes } = row;
+  await db
+    .insertInto('principals')
+    .values(row)
+    .onConflict((oc) => oc.column('id').doUpdateSet(changes))
+    .execute();
+}
+
 export class KyselyPrincipalStore implements PrincipalStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async put(p: StoredPrincipal): Promise<void> {
-    const row = {
-      id: p.id,
-      source: p.source,
-      external_id: p.externalId ?? null,
-      display_name: p.displayName ?? null,
-      email: p.email ?? null,
-      groups: JSON.stringify(p.groups),
-      manager: p.manager ?? null,
-      active: p.active ? 1 : 0,
-      created_at: p.createdAt,
-      updated_at: p.updatedAt,
-    };
-    const { created_at: _created, id: _id, ...changes } = row;
-    await this.db
-      .insertInto('principals')
-      .values(row)
-      .onConflict((oc) => oc.column('id').doUpdateSet(changes))
-      .execute();
+  put(p: StoredPrincipal): Promise<void> {
+    return putPrincipal(this.db, p);
   }
 
   async get(id: string): Promise<StoredPrincipal | undefined> {

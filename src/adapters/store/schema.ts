@@ -1,5 +1,5 @@
 /** Table shapes as Kysely sees them. Times are epoch milliseconds (BIGINT); JSON lives in TEXT. */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface RequestsTable {
   id: string;
@@ -162,6 +162,73 @@ export interface PrincipalsTable {
   active: number;
   created_at: number;
   updated_at: number;
+  /** `human` or `machine` (migration 0010). */
+  kind: ColumnType<string, string | undefined, string>;
+  /** SCIM userName, unique without regard to case. */
+  user_name: string | null;
+  /** JSON of the source's other attributes (SCIM name, emails, title...). */
+  attributes: string | null;
+  version: ColumnType<number, number | undefined, number>;
+}
+
+export interface SessionsTable {
+  id: string;
+  secret_digest: string;
+  refresh_digest: string | null;
+  principal: string;
+  source: string;
+  client: string;
+  created_at: number;
+  last_seen_at: number;
+  absolute_expires_at: number;
+  access_expires_at: number | null;
+  auth_time: number | null;
+  /** JSON array. */
+  amr: string;
+  acr: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  revoked_at: number | null;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  digest: string;
+  principal: string;
+  name: string;
+  /** JSON array. */
+  scopes: string;
+  created_at: number;
+  created_by: string;
+  expires_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface IdentityLinksTable {
+  provider: string;
+  subject: string;
+  principal: string;
+  created_at: number;
+}
+
+export interface SingleUseTable {
+  key: string;
+  expires_at: number;
+}
+
+export interface ScimGroupsTable {
+  id: string;
+  external_id: string | null;
+  display_name: string;
+  created_at: number;
+  updated_at: number;
+  version: number;
+}
+
+export interface ScimMembersTable {
+  group_id: string;
+  principal: string;
 }
 
 export interface Database {
@@ -180,4 +247,10 @@ export interface Database {
   agent_reports: AgentReportsTable;
   signing_keys: SigningKeysTable;
   principals: PrincipalsTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  identity_links: IdentityLinksTable;
+  single_use: SingleUseTable;
+  scim_groups: ScimGroupsTable;
+  scim_members: ScimMembersTable;
 }

@@ -1,6 +1,6 @@
 /** `hourglass login` and `logout`: the stored login (src/cli/credentials.ts) that later commands use. */
 import { createInterface } from 'node:readline';
-import { HourglassClient } from '../api-client.js';
+import { ApiError, HourglassClient, UnreachableError } from '../api-client.js';
 import { credentialsPath, readCredentials, removeCredentials, writeCredentials } from '../credentials.js';
 import { CredentialsError, UsageError } from '../errors.js';
 import { action, checkToken, checkUrl, DEFAULT_URL, type Io, type Registrar } from './shared.js';
@@ -37,6 +37,63 @@ async function ask(io: Io, question: string, hidden = false): Promise<string> {
   }
 }
 
+/** POSTs JSON to an open sign-in route; a refusal becomes the server's error (its code sets the exit status). */
+async function postOpen<T>(url: string, path: string, body: unknown, timeoutMs: number): Promise<{ status: number; body: T }> {
+  let res: Response;
+  try {
+    res = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'hourglass-cli/0.1.0' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'error',
+    });
+  } catch (err) {
+    throw new UnreachableError(
+      url,
+      (err as Error).name === 'TimeoutError' ? 'no answer in time' : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message),
+    );
+  }
+  const parsed = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+  if (res.status !== 200) throw new ApiError(res.status, parsed.error?.code ?? `HTTP_${res.status}`, parsed.error?.message ?? `HTTP ${res.status}`);
+  return { status: res.status, body: parsed as T };
+}
+
+/**
+ * `login --sso NAME`: the device authorization grant through Hourglass (which holds the client
+ * secret). The person opens the provider's page anywhere, enters the code, and the CLI stores the
+ * session's access and refresh tokens.
+ */
+async function ssoLogin(io: Io, url: string, provider: string, file: string) {
+  const name = encodeURIComponent(provider);
+  const start = (
+    await postOpen<{ handle: string; userCode: string; verificationUri: string; verificationUriComplete?: string; expiresIn: number }>(
+      url,
+      `/v1/auth/oidc/${name}/device`,
+      {},
+      30_000,
+    )
+  ).body;
+  io.err(
+    `To sign in, open ${start.verificationUriComplete ?? start.verificationUri}\nand enter the code ${start.userCode} (valid ${Math.round(start.expiresIn / 60)} minutes).\n`,
+  );
+  const deadline = Date.now() + start.expiresIn * 1000;
+  while (Date.now() < deadline) {
+    const r = (
+      await postOpen<{ status: string; accessToken?: string; refreshToken?: string; expiresAt?: string; principal?: string }>(
+        url,
+        `/v1/auth/oidc/${name}/device/token`,
+        { handle: start.handle },
+        60_000,
+      )
+    ).body;
+    if (r.status !== 'signed_in') continue; // the server waited up to 20 s already
+    writeCredentials(file, { url, token: r.accessToken!, refreshToken: r.refreshToken!, expiresAt: Date.parse(r.expiresAt!) });
+    return r.principal!;
+  }
+  throw new CredentialsError('the code was not entered in time: run hourglass login --sso again');
+}
+
 export function registerSessionCommands({ program, ctx }: Registrar): void {
   program
     .command('login')
@@ -44,6 +101,7 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
     .option('--url <url>', `Hourglass server URL (default: $HOURGLASS_URL, else asked, else ${DEFAULT_URL})`)
     .option('--token <token>', 'API token (visible in ps: prefer --token-stdin or the prompt)')
     .option('--token-stdin', 'read the API token from stdin')
+    .option('--sso <provider>', 'sign in with an identity provider of the server (device code): no token needed')
     .option('--json', 'print the JSON answer instead of text')
     .addHelpText(
       'after',
@@ -51,7 +109,10 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
         '(default ~/.config/hourglass/credentials.json). Later commands use it when neither --url/--token nor\n' +
         'HOURGLASS_URL/HOURGLASS_TOKEN say otherwise, and only ever send it to the URL it was stored with.\n\n' +
         'Examples:\n  hourglass login --url https://hourglass.example.com            # asks for the token\n' +
-        '  printf %s "$TOKEN" | hourglass login --url https://hourglass.example.com --token-stdin\n',
+        '  printf %s "$TOKEN" | hourglass login --url https://hourglass.example.com --token-stdin\n' +
+        '  hourglass login --url https://hourglass.example.com --sso corp   # sign in at the IdP with a code\n\n' +
+        'With --sso, the stored login holds a short-lived access token and a refresh token; later commands\n' +
+        'refresh it as it runs out, until the session ends (identity.sessions.absoluteTimeout).\n',
     )
     .action(
       action(ctx, async (io, o) => {
@@ -70,6 +131,15 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
           url = (await ask(io, `Hourglass URL [${fallback}]: `)) || fallback;
         }
         url = checkUrl(url || previous?.url || DEFAULT_URL);
+        if (o.sso !== undefined) {
+          if (o.token !== undefined || o.tokenStdin) throw new UsageError('--sso signs in without a token: drop --token/--token-stdin');
+          const principal = await ssoLogin(io, url, String(o.sso), file);
+          io.print(
+            { url, credentials: file, principal: { id: principal } },
+            () => `signed in to ${url} as ${principal}\ncredentials stored in ${file} (mode 0600)\n`,
+          );
+          return;
+        }
         let token = o.token as string | undefined;
         if (token === undefined && o.tokenStdin) token = (await readAll(io.stdin)).trim();
         if (token === undefined && io.env.HOURGLASS_TOKEN) token = io.env.HOURGLASS_TOKEN;

@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import { redact } from '../../core/redact.js';
 import { HourglassClient } from '../api-client.js';
-import { credentialsPath, readCredentials, sameServer } from '../credentials.js';
+import { credentialsPath, readCredentials, sameServer, writeCredentials } from '../credentials.js';
 import { CredentialsError, UsageError } from '../errors.js';
 import { describeError, exitCodeFor, type TokenSource } from './failure.js';
 
@@ -38,6 +38,35 @@ interface Connection {
   url: string;
   token: string;
   tokenSource: TokenSource;
+  /** The stored login is a signed-in session: refresh its access token as it runs out. */
+  session?: { refreshToken: string; expiresAt: number; file: string };
+}
+
+/**
+ * Swaps the stored session's refresh token for a new pair and stores it (mode 0600) before the
+ * new access token is used: a refresh token works once, so losing the new one means signing in again.
+ */
+export function sessionRefresher(url: string, session: { refreshToken: string; expiresAt: number; file: string }, onSecret: (s: string) => void) {
+  return {
+    expiresAt: session.expiresAt,
+    refresh: async () => {
+      const res = await fetch(`${url}/v1/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'hourglass-cli/0.1.0' },
+        body: JSON.stringify({ refreshToken: session.refreshToken }),
+        signal: AbortSignal.timeout(30_000),
+        redirect: 'error',
+      });
+      if (res.status !== 200) throw new CredentialsError('the stored sign-in has ended: run `hourglass login --sso PROVIDER` again');
+      const next = (await res.json()) as { accessToken: string; refreshToken: string; expiresAt: string };
+      onSecret(next.accessToken);
+      onSecret(next.refreshToken);
+      const expiresAt = Date.parse(next.expiresAt);
+      writeCredentials(session.file, { url, token: next.accessToken, refreshToken: next.refreshToken, expiresAt });
+      session.refreshToken = next.refreshToken;
+      return { token: next.accessToken, expiresAt };
+    },
+  };
 }
 
 export interface Io {
@@ -96,16 +125,23 @@ export function checkToken(token: string): string {
  * URL and token: the options first, then HOURGLASS_URL / HOURGLASS_TOKEN, then the stored login
  * of `hourglass login`. A stored token is only ever sent to the URL it was stored with.
  */
-function resolveConnection(opts: GlobalOpts, ctx: CliContext, warn: (s: string) => void, onSecret: (s: string) => void): Connection {
+function resolveConnection(opts: GlobalOpts, ctx: CliContext, warn: (s: string) => void, onSecret: (s: string | undefined) => void): Connection {
   const env = ctx.env;
   const flagUrl = (opts.url ?? env.HOURGLASS_URL ?? '').trim();
   const direct = opts.token ?? env.HOURGLASS_TOKEN ?? '';
   const file = credentialsPath(env);
   const stored = !flagUrl || !direct ? readCredentials(file, warn) : undefined;
-  if (stored) onSecret(stored.token);
+  if (stored) {
+    onSecret(stored.token);
+    onSecret(stored.refreshToken);
+  }
   const url = checkUrl(flagUrl || stored?.url || DEFAULT_URL);
   if (direct) return { url, token: checkToken(direct), tokenSource: opts.token !== undefined ? 'flag' : 'env' };
-  if (stored && sameServer(stored.url, url)) return { url, token: checkToken(stored.token), tokenSource: 'credentials' };
+  if (stored && sameServer(stored.url, url)) {
+    const session =
+      stored.refreshToken && stored.expiresAt !== undefined ? { session: { refreshToken: stored.refreshToken, expiresAt: stored.expiresAt, file } } : {};
+    return { url, token: checkToken(stored.token), tokenSource: 'credentials', ...session };
+  }
   if (stored) throw new CredentialsError(`no API token for ${url} (the stored login is for ${stored.url}, and its token is sent nowhere else)`);
   throw new CredentialsError('no API token given');
 }
@@ -144,7 +180,12 @@ export function action(ctx: CliContext, handler: Handler, opts: { idArg?: boolea
       get client() {
         if (!client) {
           connection = resolveConnection(options, ctx, err, addSecret);
-          client = new HourglassClient({ url: connection.url, token: connection.token, userAgent: 'hourglass-cli/0.1.0' });
+          client = new HourglassClient({
+            url: connection.url,
+            token: connection.token,
+            userAgent: 'hourglass-cli/0.1.0',
+            ...(connection.session ? { session: sessionRefresher(connection.url, connection.session, addSecret) } : {}),
+          });
         }
         return client;
       },

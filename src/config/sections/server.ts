@@ -125,8 +125,16 @@ const timeoutsShape = {
 
 const count = (max: number, fallback: number) => z.number().int().min(0).max(max).default(fallback);
 
+const publicUrlSchema = z
+  .string()
+  .url('must be a URL such as https://hourglass.example.com')
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL')
+  .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or fragment')
+  .transform((u) => u.replace(/\/+$/, ''));
+
 export const serverShape = {
   listen: listenSchema.default(DEFAULTS.listen),
+  publicUrl: publicUrlSchema.optional(),
   store: storeSchema.default(DEFAULTS.store),
   bodyLimit: bodyLimitSchema.default(DEFAULTS.bodyLimit),
   rateLimit: strictObject({ perMinute: z.number().int().min(0).default(DEFAULTS.rateLimitPerMinute) }).default({}),
@@ -159,6 +167,7 @@ export function parseServer(raw: unknown, out: RawProblem[]): ServerSettings | u
   }
   return {
     listen: v.listen!,
+    ...(v.publicUrl ? { publicUrl: v.publicUrl } : {}),
     store: v.store!.trim(),
     bodyLimit: v.bodyLimit!,
     rateLimitPerMinute: v.rateLimit!.perMinute,

@@ -13,6 +13,7 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
     url: '/v1/check',
     tag: 'grants',
     auth: 'bearer',
+    scope: 'check',
     summary: 'Does a principal hold an entitlement right now? (roles checker, admin)',
     description: 'Answers `allowed: false` from `expiresAt` on, even if the expiry transition has not run yet.',
     query: s.checkQuery,

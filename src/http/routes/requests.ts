@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { HgError } from '../../core/errors.js';
 import type { AccessRequest, Principal } from '../../core/types.js';
-import { defineRoute } from '../route.js';
+import { defineRoute, type Scope } from '../route.js';
 import { credentialsResponse, entitlementsResponse, meResponse, requestListResponse, requestResponse } from '../responses.js';
 import * as s from '../schemas.js';
 import { requestJson } from '../serialize.js';
@@ -35,6 +35,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
   defineRoute(server, table, {
     method: 'POST',
     url: '/v1/requests',
+    scope: 'request',
     tag: 'requests',
     auth: 'bearer',
     summary: 'Request entitlements for a duration',
@@ -94,6 +95,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
 
   const action = <B extends z.ZodTypeAny>(
     name: string,
+    scope: Scope,
     summary: string,
     body: B,
     run: (id: string, actor: Principal, body: z.output<B>) => Promise<AccessRequest>,
@@ -103,6 +105,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
       url: `/v1/requests/:id/${name}`,
       tag: 'requests',
       auth: 'bearer',
+      scope,
       summary,
       params: idParams,
       body,
@@ -113,6 +116,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
   defineRoute(server, table, {
     method: 'POST',
     url: '/v1/requests/:id/credentials',
+    scope: 'request',
     tag: 'requests',
     auth: 'bearer',
     summary: 'The credentials of your active grant (every retrieval and issue is audited)',
@@ -132,11 +136,13 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
     },
   });
 
-  action('approve', 'Approve a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.approve(id, a, b.comment));
-  action('deny', 'Deny a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.deny(id, a, b.comment));
-  action('cancel', 'Cancel your own pending or scheduled request', s.reasonBody, (id, a, b) => app.requests.cancel(id, a, b.reason));
-  action('revoke', "End a grant (admins and the request's approvers)", s.reasonBody, (id, a, b) => app.requests.revoke(id, a, b.reason));
-  action('release', 'End your own grant early: task done', s.reasonBody, (id, a, b) => app.requests.release(id, a, b.reason));
-  action('extend', "Extend your active grant within the policy's maxTotal", s.extendBody, (id, a, b) => app.requests.extend(id, a, b.duration, b.reason));
-  action('review', 'Review a break-glass grant', s.reviewBody, (id, a, b) => app.requests.review(id, a, b.comment));
+  action('approve', 'approve', 'Approve a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.approve(id, a, b.comment));
+  action('deny', 'approve', 'Deny a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.deny(id, a, b.comment));
+  action('cancel', 'request', 'Cancel your own pending or scheduled request', s.reasonBody, (id, a, b) => app.requests.cancel(id, a, b.reason));
+  action('revoke', 'approve', "End a grant (admins and the request's approvers)", s.reasonBody, (id, a, b) => app.requests.revoke(id, a, b.reason));
+  action('release', 'request', 'End your own grant early: task done', s.reasonBody, (id, a, b) => app.requests.release(id, a, b.reason));
+  action('extend', 'request', "Extend your active grant within the policy's maxTotal", s.extendBody, (id, a, b) =>
+    app.requests.extend(id, a, b.duration, b.reason),
+  );
+  action('review', 'approve', 'Review a break-glass grant', s.reviewBody, (id, a, b) => app.requests.review(id, a, b.comment));
 }

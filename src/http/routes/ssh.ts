@@ -64,6 +64,7 @@ export function sshRoutes({ server, table, opts }: RouteContext): void {
   defineRoute(server, table, {
     method: 'GET',
     url: '/v1/targets/:name/ssh/krl',
+    scope: 'agent',
     tag: 'ssh',
     auth: 'bearer',
     summary: "An ssh target's key revocation list, for sshd's RevokedKeys (roles agent, admin)",

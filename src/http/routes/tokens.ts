@@ -77,6 +77,7 @@ export function tokenRoutes({ server, table, opts }: RouteContext): void {
   defineRoute(server, table, {
     method: 'POST',
     url: '/v1/targets/:name/token/introspect',
+    scope: 'check',
     tag: 'tokens',
     auth: 'bearer',
     summary: 'Is this token active? (RFC 7662; roles checker, admin)',

@@ -1,0 +1,15 @@
+/**
+ * The identity providers people sign in with, one folder each (docs/architecture.md, "Identity
+ * sources"): each gives routes the composition root hands to the HTTP server.
+ */
+import type { AppDeps } from '../../app/context.js';
+import type { IdentityStore } from '../../app/identity/ports.js';
+import type { SignIn } from '../../app/identity/sign-in.js';
+import type { RouteContext } from '../../http/routes/context.js';
+import { FlowSeal } from './flow-seal.js';
+import { oidcRoutes } from './oidc/routes.js';
+
+export function identityProviderRoutes(opts: { deps: AppDeps; signIn: SignIn; identity: IdentityStore }): ((ctx: RouteContext) => void)[] {
+  const seal = new FlowSeal(opts.deps.store, () => opts.deps.clock.now());
+  return [oidcRoutes(opts.deps, opts.signIn, seal)];
+}

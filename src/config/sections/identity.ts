@@ -1,0 +1,132 @@
+/**
+ * The `identity` section: sign-in with the company IdP (OIDC), sessions, personal and machine
+ * tokens, and which IdP groups hold Hourglass roles (docs/identity.md).
+ */
+import { z } from 'zod';
+import type { IdentitySettings, OidcProviderSettings } from '../types.js';
+import { durationSchema, nonEmptyString, ROLES, strictObject } from '../primitives.js';
+import { isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const DAY = 86_400_000;
+
+/** http only for a loopback issuer (a provider on this machine, as in the tests and the demo). */
+const issuerSchema = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a URL` });
+    return;
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an https:// URL (http:// only for a loopback address)' });
+  }
+});
+
+export const oidcShape = {
+  name: z.string().regex(NAME, 'must be 1-40 characters: lower-case letters, digits and - (not first)'),
+  displayName: nonEmptyString.optional(),
+  issuer: issuerSchema,
+  clientId: nonEmptyString,
+  clientSecret: nonEmptyString,
+  scopes: z.array(nonEmptyString).default(['openid', 'email', 'profile']),
+  claims: strictObject({
+    principal: nonEmptyString.default('email'),
+    groups: nonEmptyString.optional(),
+    manager: nonEmptyString.optional(),
+    displayName: nonEmptyString.default('name'),
+    email: nonEmptyString.default('email'),
+  }).default({}),
+  userinfo: z.boolean().default(true),
+  requireVerifiedEmail: z.boolean().default(true),
+  mfaMethods: z.array(nonEmptyString).default(['mfa', 'otp', 'hwk', 'swk', 'fpt', 'face', 'sms', 'pop']),
+};
+
+export const sessionsShape = {
+  idleTimeout: durationSchema.default('30m'),
+  absoluteTimeout: durationSchema.default('12h'),
+  cliTokenLifetime: durationSchema.default('15m'),
+};
+
+export const identityShape = {
+  sessions: strictObject(sessionsShape).default({}),
+  tokens: strictObject({ maxLifetime: durationSchema.default('90d'), defaultLifetime: durationSchema.default('30d') }).default({}),
+  roles: z.array(strictObject({ group: nonEmptyString, roles: z.array(z.enum(ROLES)).min(1) })).default([]),
+  oidc: z.array(z.unknown()).default([]),
+};
+
+export const DEFAULT_IDENTITY: IdentitySettings = {
+  sessions: { idleTimeoutMs: 30 * 60_000, absoluteTimeoutMs: 12 * 3_600_000, cliTokenLifetimeMs: 15 * 60_000 },
+  tokens: { maxLifetimeMs: 90 * DAY, defaultLifetimeMs: 30 * DAY },
+  roles: [],
+  oidc: [],
+};
+
+function parseOidc(raw: unknown[], out: RawProblem[]): OidcProviderSettings[] {
+  const result: OidcProviderSettings[] = [];
+  const seen = new Set<string>();
+  raw.forEach((item, i) => {
+    const path = ['identity', 'oidc', i];
+    if (!isPlainObject(item)) {
+      out.push({ path, message: 'must be a mapping with at least name, issuer, clientId and clientSecret' });
+      return;
+    }
+    const { values: v, ok } = parseFields(oidcShape, item, path, out);
+    if (!ok) return;
+    if (seen.has(v.name!)) {
+      out.push({ path: [...path, 'name'], message: `duplicate provider name ${shown(v.name)}` });
+      return;
+    }
+    seen.add(v.name!);
+    if (!v.scopes!.includes('openid')) out.push({ path: [...path, 'scopes'], message: 'must include openid' });
+    const c = v.claims!;
+    result.push({
+      name: v.name!,
+      displayName: v.displayName ?? v.name!,
+      issuer: v.issuer!,
+      clientId: v.clientId!,
+      clientSecret: v.clientSecret!,
+      scopes: v.scopes!,
+      claims: {
+        principal: c.principal,
+        displayName: c.displayName,
+        email: c.email,
+        ...(c.groups ? { groups: c.groups } : {}),
+        ...(c.manager ? { manager: c.manager } : {}),
+      },
+      userinfo: v.userinfo!,
+      requireVerifiedEmail: v.requireVerifiedEmail!,
+      mfaMethods: v.mfaMethods!,
+    });
+  });
+  return result;
+}
+
+export function parseIdentity(raw: unknown, out: RawProblem[], publicUrl: string | undefined): IdentitySettings {
+  if (raw === undefined || raw === null) return DEFAULT_IDENTITY;
+  if (!isPlainObject(raw)) {
+    out.push({ path: ['identity'], message: 'must be a mapping' });
+    return DEFAULT_IDENTITY;
+  }
+  const { values: v, ok } = parseFields(identityShape, raw, ['identity'], out);
+  if (!ok) return DEFAULT_IDENTITY;
+  const s = v.sessions!;
+  if (s.idleTimeout > s.absoluteTimeout) out.push({ path: ['identity', 'sessions', 'idleTimeout'], message: 'must not be longer than absoluteTimeout' });
+  if (s.cliTokenLifetime > s.absoluteTimeout) {
+    out.push({ path: ['identity', 'sessions', 'cliTokenLifetime'], message: 'must not be longer than absoluteTimeout' });
+  }
+  const t = v.tokens!;
+  if (t.defaultLifetime > t.maxLifetime) out.push({ path: ['identity', 'tokens', 'defaultLifetime'], message: 'must not be longer than maxLifetime' });
+  const oidc = parseOidc(v.oidc!, out);
+  if (oidc.length > 0 && !publicUrl) {
+    out.push({ path: ['server', 'publicUrl'], message: 'is needed by identity.oidc: the URL browsers and the provider reach Hourglass at' });
+  }
+  return {
+    sessions: { idleTimeoutMs: s.idleTimeout, absoluteTimeoutMs: s.absoluteTimeout, cliTokenLifetimeMs: s.cliTokenLifetime },
+    tokens: { maxLifetimeMs: t.maxLifetime, defaultLifetimeMs: t.defaultLifetime },
+    roles: v.roles!.map((r) => ({ group: r.group, roles: [...new Set(r.roles)] })),
+    oidc,
+  };
+}
