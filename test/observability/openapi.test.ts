@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { buildOpenApiDocument, getOpenApiDocument, openApiPath } from '../../src/http/openapi.js';
 import type { AnyRouteSpec } from '../../src/http/route.js';
 import { token } from '../support/app-harness.js';
+import { CHROMIUM_ARGS } from '../support/browser.js';
 import { createObservedServer } from './support.js';
 
 const require = createRequire(import.meta.url);
@@ -330,20 +331,7 @@ describe('GET /docs in a browser', () => {
       const dom = await new Promise<string>((resolve, reject) => {
         execFile(
           CHROMIUM,
-          [
-            '--headless',
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            `--user-data-dir=${profile}`,
-            '--virtual-time-budget=10000',
-            '--dump-dom',
-            `${base}/docs`,
-          ],
+          [...CHROMIUM_ARGS, `--user-data-dir=${profile}`, '--virtual-time-budget=10000', '--dump-dom', `${base}/docs`],
           { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
           (err, stdout) => (err ? reject(err) : resolve(stdout)),
         );

@@ -14,7 +14,8 @@ import { chromium, type Browser, type CDPSession, type Page } from 'playwright-c
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
-const CHROMIUM_ARGS = [
+/** The flags every headless Chromium here needs (DESIGN.md: no sandbox as root, no background networking on a closed network). */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
