@@ -33,7 +33,12 @@ function indexOf(config: HourglassConfig): Index {
   if (!index) {
     index = { byId: new Map(), byTokenHash: new Map() };
     for (const p of config.principals) {
-      const principal = Object.freeze({ id: p.id, groups: Object.freeze([...p.groups]), roles: Object.freeze([...p.roles]) }) as Principal;
+      const principal = Object.freeze({
+        id: p.id,
+        groups: Object.freeze([...p.groups]),
+        roles: Object.freeze([...p.roles]),
+        ...(p.manager !== undefined ? { manager: p.manager } : {}),
+      }) as Principal;
       index.byId.set(p.id, principal);
       for (const h of p.apiTokens) index.byTokenHash.set(h, principal);
     }
@@ -74,7 +79,12 @@ export function tokenAuthenticator(config: ConfigSource): SyncAuthenticator {
 export function storedAsPrincipal(config: HourglassConfig, p: StoredPrincipal): Principal {
   const roles = new Set<Role>();
   for (const m of config.identity.roles) if (p.groups.includes(m.group)) for (const r of m.roles) roles.add(r);
-  return Object.freeze({ id: p.id, groups: Object.freeze([...p.groups]), roles: Object.freeze([...roles]) }) as unknown as Principal;
+  return Object.freeze({
+    id: p.id,
+    groups: Object.freeze([...p.groups]),
+    roles: Object.freeze([...roles]),
+    ...(p.manager ? { manager: p.manager } : {}),
+  }) as unknown as Principal;
 }
 
 /**

@@ -105,7 +105,8 @@ export class EmergencyControls {
 
 /**
  * Ends open requests in the caller's transaction: active and scheduled grants are revoked,
- * pending requests cancelled. A request that changed meanwhile fails the whole transaction.
+ * pending requests cancelled. A request that changed meanwhile fails the whole transaction. The
+ * caller has judged the actor's authority (an admin's lock, an identity source's deactivation).
  */
 export async function endRequests(deps: AppDeps, tx: StoreTx, actor: Principal, requests: readonly AccessRequest[], reason: string, now: number) {
   const config = deps.config.current();
@@ -114,7 +115,7 @@ export async function endRequests(deps: AppDeps, tx: StoreTx, actor: Principal, 
   for (const req of requests) {
     if (!OPEN.has(req.status)) continue;
     const facts = factsFor(config, req.entitlements, now);
-    const outcome = req.status === 'pending' ? lifecycle.cancel(req, actor, reason, facts, true) : lifecycle.revoke(req, actor, reason, facts);
+    const outcome = req.status === 'pending' ? lifecycle.cancel(req, actor, reason, facts, true) : lifecycle.revoke(req, actor, reason, facts, true);
     if (!(await commitOutcome(deps, tx, req, outcome, now))) {
       throw new HgError('HG_CONCURRENT_UPDATE', `request ${req.id} changed meanwhile; retry`);
     }

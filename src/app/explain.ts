@@ -21,8 +21,8 @@ import type { HourglassConfig } from '../config/types.js';
 import { parseDuration } from '../core/duration.js';
 import { HgError } from '../core/errors.js';
 import { needsApproval } from '../core/lifecycle.js';
-import { evaluateRequest, subjectMatches, termsOf, type CandidateVerdict } from '../core/policy.js';
-import type { Policy, Principal, Role, SubjectSet } from '../core/types.js';
+import { evaluateRequest, managerOf, subjectMatches, termsOf, type CandidateVerdict } from '../core/policy.js';
+import type { ApproverSet, Policy, Principal, Role, SubjectSet } from '../core/types.js';
 import { configDirectory, fixedConfig, type SyncDirectory } from './directory.js';
 
 /** explain is synchronous: the server resolves the asked principal from an asynchronous Directory first. */
@@ -33,6 +33,8 @@ export interface HypotheticalPrincipal {
   id: string;
   groups?: string[];
   roles?: Role[];
+  /** Their manager's principal id (default: the directory's, when it knows the id). */
+  manager?: string;
 }
 
 export interface ExplainInput {
@@ -59,6 +61,8 @@ export interface ExplainInput {
 export interface SubjectsJson {
   groups: string[];
   users: string[];
+  /** The policy names the requester's manager (`approvers.manager`). */
+  manager: boolean;
 }
 
 export interface ExplainApproval {
@@ -67,7 +71,7 @@ export interface ExplainApproval {
   required: number;
   /** Who may approve, as the policy names them. */
   approvers: SubjectsJson;
-  /** Principals of the configuration who match `approvers`, except the requester. */
+  /** Principals of the configuration who match `approvers` (the manager included), except the requester. */
   eligibleApprovers: string[];
 }
 
@@ -91,6 +95,11 @@ export interface ExplainResult {
   /** False when the principal is not in the configuration (and was not described inline). */
   principalKnown: boolean;
   groups: string[];
+  /**
+   * The requester's manager as submission would freeze it for `approvers.manager`: a principal the
+   * directory knows, never the requester; null when there is none.
+   */
+  manager: string | null;
   entitlements: string[];
   /** The instant the request was evaluated at (ISO-8601). */
   at: string;
@@ -128,8 +137,8 @@ export interface ExplainResult {
 
 const uniq = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 
-function subjectsJson(set: SubjectSet): SubjectsJson {
-  return { groups: [...set.groups], users: [...set.users] };
+function subjectsJson(set: ApproverSet): SubjectsJson {
+  return { groups: [...set.groups], users: [...set.users], manager: set.manager === true };
 }
 
 function describeSet(set: SubjectSet): string {
@@ -143,8 +152,9 @@ function resolvePrincipal(directory: ExplainDirectory, p: ExplainInput['principa
     return found ? { principal: found, known: true } : { principal: { id: p, groups: [], roles: [] }, known: false };
   }
   const found = directory.find(p.id);
+  const manager = p.manager ?? found?.manager;
   return {
-    principal: { id: p.id, groups: p.groups ?? found?.groups ?? [], roles: p.roles ?? found?.roles ?? [] },
+    principal: { id: p.id, groups: p.groups ?? found?.groups ?? [], roles: p.roles ?? found?.roles ?? [], ...(manager !== undefined ? { manager } : {}) },
     known: found !== undefined || p.groups !== undefined,
   };
 }
@@ -195,6 +205,7 @@ export function explain(config: HourglassConfig, input: ExplainInput, directory:
     principal: principal.id,
     principalKnown: known,
     groups: [...principal.groups],
+    manager: null,
     entitlements,
     at: new Date(input.at).toISOString(),
     allowed: false,
@@ -244,6 +255,12 @@ export function explain(config: HourglassConfig, input: ExplainInput, directory:
     };
   }
 
+  // As submission: the manager counts only when the directory knows them (and is not the requester).
+  const everyone = [...directory.all()];
+  const asked = managerOf(principal);
+  const manager = asked !== undefined && everyone.some((p) => p.id === asked) ? asked : undefined;
+  result.manager = manager ?? null;
+
   const verdict = evaluateRequest(relaxed(config.policies, input), {
     requester: principal,
     entitlements,
@@ -252,6 +269,7 @@ export function explain(config: HourglassConfig, input: ExplainInput, directory:
     ...(input.ticket !== undefined ? { ticket: input.ticket } : {}),
     ...(input.sourceIp !== undefined ? { sourceIp: input.sourceIp } : {}),
     ...(input.policy !== undefined ? { policyName: input.policy } : {}),
+    ...(manager !== undefined ? { manager } : {}),
     breakGlass: breakGlassAsked,
     now: input.at,
   });
@@ -296,11 +314,11 @@ export function explain(config: HourglassConfig, input: ExplainInput, directory:
   }
 
   const policies = uniq(Object.values(chosen));
-  const terms = policies.map(termsOf);
+  const terms = policies.map((p) => termsOf(p, manager));
   const breakGlass = terms.some((t) => t.breakGlass);
   const waits = !breakGlass && needsApproval(terms);
-  const others = [...directory.all()].filter((p) => p.id !== principal.id);
-  const matching = (set: SubjectSet) => others.filter((p) => subjectMatches(set, p)).map((p) => p.id);
+  const others = everyone.filter((p) => p.id !== principal.id);
+  const matching = (set: ApproverSet) => others.filter((p) => subjectMatches(set, p) || (set.manager === true && p.id === manager)).map((p) => p.id);
 
   result.policy = policies.map((p) => p.name).join(',');
   result.durationSeconds = Math.round(verdict.durationMs / 1000);

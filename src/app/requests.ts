@@ -3,10 +3,10 @@ import { canonicalJson, sha256Hex } from '../core/audit-chain.js';
 import { parseDuration } from '../core/duration.js';
 import { HgError, isHgError } from '../core/errors.js';
 import * as lifecycle from '../core/lifecycle.js';
-import { evaluateRequest, subjectMatches, termsOf, type Evaluation } from '../core/policy.js';
-import type { AccessRequest, Principal, RequestStatus } from '../core/types.js';
+import { evaluateRequest, managerOf, namesManager, subjectMatches, termsOf, type Evaluation } from '../core/policy.js';
+import type { AccessRequest, Policy, Principal, RequestStatus } from '../core/types.js';
 import { commitOutcome, concurrentUpdate, factsFor, stamp, targetOf, type AppDeps } from './context.js';
-import { hasRole } from './directory.js';
+import { directoryOf, hasRole } from './directory.js';
 
 export interface SubmitInput {
   entitlements: string[];
@@ -44,9 +44,11 @@ export function newRequest(a: {
   ticket?: string;
   startAt?: number;
   sourceIp?: string;
+  /** The requester's manager as the verdict was asked with (`RequestAsk.manager`): frozen into the terms. */
+  manager?: string;
 }): AccessRequest {
   const chosen = Object.values(a.verdict.chosen);
-  const terms = [...new Map(chosen.map((p) => [p.name, termsOf(p)])).values()];
+  const terms = [...new Map(chosen.map((p) => [p.name, termsOf(p, a.manager)])).values()];
   return {
     id: a.id,
     status: 'pending',
@@ -95,6 +97,7 @@ export class RequestService {
       throw new HgError('HG_INVALID_INPUT', 'startAt must be now or in the future (at most a year ahead)');
     }
     const startAt = input.startAt !== undefined && input.startAt > now ? input.startAt : undefined;
+    const manager = await this.managerOf(actor, config.policies);
 
     const verdict = evaluateRequest(config.policies, {
       requester: actor,
@@ -105,6 +108,7 @@ export class RequestService {
       ...(startAt !== undefined ? { startAt } : {}),
       ...(ctx.sourceIp !== undefined ? { sourceIp: ctx.sourceIp } : {}),
       ...(input.policy !== undefined ? { policyName: input.policy } : {}),
+      ...(manager !== undefined ? { manager } : {}),
       breakGlass: input.breakGlass === true,
       now,
     });
@@ -133,6 +137,7 @@ export class RequestService {
       ...(input.ticket !== undefined ? { ticket: input.ticket } : {}),
       ...(startAt !== undefined ? { startAt } : {}),
       ...(ctx.sourceIp !== undefined ? { sourceIp: ctx.sourceIp } : {}),
+      ...(manager !== undefined ? { manager } : {}),
     });
     const outcome = lifecycle.open(request, factsFor(config, entitlements, now));
 
@@ -156,6 +161,17 @@ export class RequestService {
       throw err;
     }
     return { request: outcome.request, replayed: false };
+  }
+
+  /**
+   * The requester's manager as an approver: only one the directory knows (a manager who left, or
+   * was never provisioned, could never approve). Read before the transaction: a store-backed
+   * directory cannot be asked inside one.
+   */
+  private async managerOf(actor: Principal, policies: readonly Policy[]): Promise<string | undefined> {
+    const manager = managerOf(actor);
+    if (manager === undefined || !policies.some(namesManager)) return undefined;
+    return (await directoryOf(this.deps).find(manager)) ? manager : undefined;
   }
 
   private async replay(actor: Principal, key: string, fingerprint: string): Promise<AccessRequest | undefined> {

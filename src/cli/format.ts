@@ -48,10 +48,15 @@ export function isFinalStatus(status: string): boolean {
   return FINAL.has(status);
 }
 
-/** Who may approve, as `/v1/entitlements` describes a policy's approvers. */
-export function describeSubjects(set: { groups?: string[]; users?: string[] } | undefined): string {
+/**
+ * Who may approve, as `/v1/entitlements` and explain describe a policy's approvers (`manager: true`)
+ * and a request its frozen ones (`manager`: the requester's manager's id, or null).
+ */
+export function describeSubjects(set: { groups?: string[]; users?: string[]; manager?: boolean | string | null } | undefined): string {
   if (!set) return '';
   const parts = [...(set.groups ?? []).map((g) => `group ${g}`), ...(set.users ?? []).map((u) => u)];
+  if (set.manager === true) parts.push("the requester's manager");
+  else if (typeof set.manager === 'string') parts.push(`${set.manager} (manager)`);
   return parts.join(' or ');
 }
 
@@ -196,7 +201,7 @@ export function entitlementsTable(list: EntitlementJson[]): string {
         reason: string;
         ticket: { required: boolean };
         approvalsRequired: number;
-        approvers: { groups?: string[]; users?: string[] };
+        approvers: { groups?: string[]; users?: string[]; manager?: boolean };
       };
       const terms = [
         `default ${formatDuration(p.defaultDuration)}`,
@@ -278,7 +283,7 @@ function fieldLines(creds: Record<string, unknown>, skip: string[]): string[] {
 
 // ---- policies as code ------------------------------------------------------------------------------
 
-function describeJsonSubjects(set: { groups: string[]; users: string[] }): string {
+function describeJsonSubjects(set: { groups: string[]; users: string[]; manager?: boolean }): string {
   return describeSubjects(set) || 'nobody';
 }
 

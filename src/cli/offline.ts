@@ -6,7 +6,8 @@
 import { explain, type ExplainInput } from '../app/explain.js';
 import { loadConfigFile, type ConfigEnv } from '../config/load-config.js';
 import type { HourglassConfig } from '../config/types.js';
-import { subjectMatches } from '../core/policy.js';
+import { managerOf, subjectMatches } from '../core/policy.js';
+import type { ApproverSet } from '../core/types.js';
 
 export { explain, type ExplainInput };
 export { checkSignature, pinKey, readCheckpointsFile, type PinnedKey } from './checkpoints.js';
@@ -20,17 +21,22 @@ export async function loadConfig(file: string, env: ConfigEnv): Promise<Hourglas
   return loadConfigFile(file, env, connectorFactories);
 }
 
+const managerOnly = (set: ApproverSet) => set.manager === true && set.groups.length === 0 && set.users.length === 0;
+
 /** Quorums nobody could ever meet, and break-glass grants nobody could review: legal, but surely a mistake. */
 export function policyWarnings(config: HourglassConfig): string[] {
   const out: string[] = [];
   for (const p of config.policies) {
+    const manager = p.approval.approvers.manager === true;
     if (p.approval.required > 0) {
       const approvers = config.principals.filter((x) => subjectMatches(p.approval.approvers, x));
-      if (approvers.length < p.approval.required) {
+      // The requester's manager is one more possible approver, whoever requests.
+      if (approvers.length + (manager ? 1 : 0) < p.approval.required) {
         out.push(
-          `policy ${p.name}: needs ${p.approval.required} approval(s) but only ${approvers.length} principal(s) can approve; its requests can never be approved`,
+          `policy ${p.name}: needs ${p.approval.required} approval(s) but only ${approvers.length} principal(s)${manager ? " and the requester's manager" : ''} can approve; its requests can never be approved`,
         );
       } else if (
+        !manager &&
         !p.breakGlass &&
         approvers.length === p.approval.required &&
         config.principals.some((x) => subjectMatches(p.subjects, x) && approvers.some((a) => a.id === x.id))
@@ -40,8 +46,16 @@ export function policyWarnings(config: HourglassConfig): string[] {
         );
       }
     }
-    if (p.review && !config.principals.some((x) => subjectMatches(p.review!.approvers, x))) {
+    if (p.review && !p.review.approvers.manager && !config.principals.some((x) => subjectMatches(p.review!.approvers, x))) {
       out.push(`policy ${p.name}: no principal can review its break-glass grants`);
+    }
+    // Requests of subjects without a manager are refused where only the manager approves or reviews.
+    const onlyManager = (p.approval.required > 0 && managerOnly(p.approval.approvers)) || (p.review !== undefined && managerOnly(p.review.approvers));
+    const unmanaged = onlyManager ? config.principals.filter((x) => subjectMatches(p.subjects, x) && managerOf(x) === undefined).map((x) => x.id) : [];
+    if (unmanaged.length) {
+      out.push(
+        `policy ${p.name}: only the requester's manager ${p.breakGlass ? 'reviews' : 'approves'}, and ${unmanaged.length} of its subjects in the file have no manager (${unmanaged.slice(0, 5).join(', ')}${unmanaged.length > 5 ? ', ...' : ''}): their requests are refused`,
+      );
     }
     if (!config.principals.some((x) => subjectMatches(p.subjects, x))) out.push(`policy ${p.name}: no principal is among its subjects`);
   }

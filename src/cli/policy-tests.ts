@@ -38,11 +38,12 @@ const principalSpec = z.union([
       id: z.string().min(1),
       groups: z.array(z.string()).optional(),
       roles: z.array(z.enum(ROLES)).optional(),
+      manager: z.string().min(1).optional(),
     })
     .strict(),
 ]);
 
-const subjectsExpect = z.object({ groups: z.array(z.string()).optional(), users: z.array(z.string()).optional() }).strict();
+const subjectsExpect = z.object({ groups: z.array(z.string()).optional(), users: z.array(z.string()).optional(), manager: z.boolean().optional() }).strict();
 
 const expectSchema = z
   .object({
@@ -158,8 +159,8 @@ function knownKeysFor(path: Path): string[] {
   if (path.at(-1) === 'expect') return KNOWN_KEYS.expect!;
   if (path.at(-1) === 'defaults') return Object.keys(askFields);
   if (path.at(-1) === 'requires') return ['reason', 'ticket'];
-  if (path.at(-1) === 'approvers') return ['groups', 'users'];
-  if (path.at(-1) === 'principal') return ['id', 'groups', 'roles'];
+  if (path.at(-1) === 'approvers') return ['groups', 'users', 'manager'];
+  if (path.at(-1) === 'principal') return ['id', 'groups', 'roles', 'manager'];
   return KNOWN_KEYS.test!;
 }
 
@@ -195,7 +196,7 @@ function zodProblems(error: z.ZodError): { path: Path; message: string }[] {
 
 function unionMessage(path: Path): string {
   const last = path.at(-1);
-  if (last === 'principal') return 'expected a principal id, or {id, groups, roles} for a principal not in the configuration';
+  if (last === 'principal') return 'expected a principal id, or {id, groups, roles, manager} for a principal not in the configuration';
   if (last === 'entitlements') return 'expected an entitlement (target/role) or a list of them';
   if (last === 'approvals') return 'expected a number of approvals, or {policy: number}';
   return 'invalid value';
@@ -277,6 +278,10 @@ function semanticProblems(raw: unknown, config: HourglassConfig, configName: str
       else names.set(t.name, i);
     }
     checkPrincipal(t.principal, [...at, 'principal']);
+    const manager = obj(t.principal)?.manager;
+    if (typeof manager === 'string' && manager && !principals.includes(manager)) {
+      out.push({ path: [...at, 'principal', 'manager'], message: `no principal "${manager}" in ${configName}${suggest(manager, principals)}` });
+    }
     const ents = typeof t.entitlements === 'string' ? [t.entitlements] : Array.isArray(t.entitlements) ? (t.entitlements as unknown[]) : [];
     ents.forEach((e, j) => {
       if (typeof e === 'string' && e && !entitlements.includes(e)) {
@@ -386,6 +391,8 @@ export function compare(ex: Expectation, r: ExplainResult): Failure[] {
     const users = sorted(r.approvals.flatMap((a) => a.approvers.users));
     if (ex.approvers.groups !== undefined && !sameSet(ex.approvers.groups, groups)) fail('approvers.groups', sorted(ex.approvers.groups), groups, refusal);
     if (ex.approvers.users !== undefined && !sameSet(ex.approvers.users, users)) fail('approvers.users', sorted(ex.approvers.users), users, refusal);
+    const manager = r.approvals.some((a) => a.approvers.manager);
+    if (ex.approvers.manager !== undefined && ex.approvers.manager !== manager) fail('approvers.manager', ex.approvers.manager, manager, refusal);
   }
   if (ex.eligibleApprovers !== undefined) {
     const got = sorted(r.approvals.flatMap((a) => a.eligibleApprovers));

@@ -75,7 +75,7 @@ function withoutSecrets(target: TargetConfig, secretSettings: readonly (readonly
   return copy;
 }
 
-/** SHA-256 over the canonical form of principals (id, groups, roles), targets and policies. */
+/** SHA-256 over the canonical form of principals (id, groups, roles, manager), targets and policies. */
 export function policyHashOf(
   principals: readonly Principal[],
   targets: Record<string, TargetConfig>,
@@ -85,7 +85,7 @@ export function policyHashOf(
   const secretsOf = (t: TargetConfig) => kinds.find((k) => k.kind === t.type)?.secretSettings;
   return sha256Hex(
     canonicalJson({
-      principals: principals.map((p) => ({ id: p.id, groups: p.groups, roles: p.roles })),
+      principals: principals.map((p) => ({ id: p.id, groups: p.groups, roles: p.roles, ...(p.manager !== undefined ? { manager: p.manager } : {}) })),
       targets: Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, withoutSecrets(t, secretsOf(t))])),
       policies,
     }),

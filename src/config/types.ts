@@ -91,12 +91,39 @@ export interface OidcProviderSettings {
   mfaMethods: string[];
 }
 
+export interface SamlProviderSettings {
+  name: string;
+  displayName: string;
+  /** What the IdP's metadata says: its entity id, HTTP-Redirect SingleSignOnService, signing certificates (PEM or bare base64). */
+  idp: { entityId: string; ssoUrl: string; certificates: string[] };
+  /** The SP entity id (the Audience); default `PUBLIC_URL/v1/auth/saml/NAME/metadata`. */
+  entityId: string;
+  /** `PUBLIC_URL/v1/auth/saml/NAME/acs`: the Recipient and Destination the IdP must use. */
+  acsUrl: string;
+  nameIdFormat: string;
+  /** Attribute names; `principal` absent: the NameID names the principal. */
+  attributes: { principal?: string; groups?: string; manager?: string; displayName?: string; email?: string; authnMethods?: string };
+  clockSkewMs: number;
+  maxAuthAgeMs?: number;
+  allowIdpInitiated: boolean;
+  /** AuthnContextClassRef (or `attributes.authnMethods`) values that prove a second factor. */
+  mfaContexts: string[];
+}
+
 export interface IdentitySettings {
   sessions: { idleTimeoutMs: number; absoluteTimeoutMs: number; cliTokenLifetimeMs: number };
   tokens: { maxLifetimeMs: number; defaultLifetimeMs: number };
   /** Roles of principals from identity sources, by group (file principals name theirs). */
   roles: { group: string; roles: Role[] }[];
   oidc: OidcProviderSettings[];
+  saml: SamlProviderSettings[];
+  /** SCIM 2.0 provisioning; absent: the /scim/v2 routes refuse every call. */
+  scim?: ScimSettings;
+}
+
+/** The bearer tokens SCIM clients (the IdP's provisioning) present, by their SHA-256 (lower-case hex). */
+export interface ScimSettings {
+  tokens: { name: string; sha256: string }[];
 }
 
 export interface HourglassConfig {

@@ -46,7 +46,12 @@ export const AUDIT_EVENT_TYPES = [
   'principal.provisioned',
   'principal.updated',
   'principal.deactivated',
+  'principal.reactivated',
+  'principal.deleted',
   'principal.registered',
+  'group.provisioned',
+  'group.updated',
+  'group.deleted',
   // drift (reconciliation)
   'drift.orphan_removed',
   'drift.extra_privileges',

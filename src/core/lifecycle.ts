@@ -355,8 +355,9 @@ export function mayRevoke(req: AccessRequest, actor: Principal): boolean {
   return req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false));
 }
 
-export function revoke(req: AccessRequest, actor: Principal, reason: string | undefined, facts: Facts): Outcome {
-  if (!mayRevoke(req, actor)) throw new HgError('HG_FORBIDDEN', 'only an admin or an approver of this request can revoke it');
+/** `onBehalf`: the caller has judged the actor's authority (an admin's lock, an identity source's deactivation). */
+export function revoke(req: AccessRequest, actor: Principal, reason: string | undefined, facts: Facts, onBehalf = false): Outcome {
+  if (!onBehalf && !mayRevoke(req, actor)) throw new HgError('HG_FORBIDDEN', 'only an admin or an approver of this request can revoke it');
   if (req.status !== 'active' && req.status !== 'scheduled') throw illegal(req, 'revoke');
   return end(req, { status: 'revoked', by: actor.id, type: 'grant.revoked', ...(reason ? { reason } : {}) }, facts);
 }

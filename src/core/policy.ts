@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { formatDuration } from './duration.js';
-import type { Policy, PolicyTerms, Principal, SubjectSet, TimeWindow, Weekday } from './types.js';
+import type { ApproverSet, Policy, PolicyTerms, Principal, RequestApprovers, SubjectSet, TimeWindow, Weekday } from './types.js';
 
 /** What a requester asks for, as policy evaluation sees it. */
 export interface RequestAsk {
@@ -15,6 +15,11 @@ export interface RequestAsk {
   breakGlass: boolean;
   /** Restrict candidates to the policy of this name. */
   policyName?: string;
+  /**
+   * The requester's manager as an approver, as the caller resolved it (`managerOf`, and known to the
+   * directory). Absent: policies whose approvals or review only the manager could give are not met.
+   */
+  manager?: string;
   now: number;
 }
 
@@ -27,8 +32,27 @@ export type Evaluation =
   | { ok: true; durationMs: number; chosen: Record<string, Policy>; candidates: Record<string, CandidateVerdict[]> }
   | { ok: false; code: 'HG_NOT_ELIGIBLE' | 'HG_TERMS_NOT_MET'; message: string; candidates: Record<string, CandidateVerdict[]> };
 
-export function subjectMatches(set: SubjectSet, principal: Principal): boolean {
-  return set.users.includes(principal.id) || set.groups.some((g) => principal.groups.includes(g));
+/** Whether a principal is in a set: by id, by group, or (approvers frozen into a request) as the requester's manager then. */
+export function subjectMatches(set: SubjectSet | RequestApprovers, principal: Principal): boolean {
+  if (set.users.includes(principal.id) || set.groups.some((g) => principal.groups.includes(g))) return true;
+  // A policy's `manager: true` is no id: it matches nobody until submission freezes the manager's id.
+  const manager = (set as RequestApprovers).manager;
+  return typeof manager === 'string' && manager === principal.id;
+}
+
+/** A principal's manager as an approver: none when unset or themselves (nobody approves their own request). */
+export function managerOf(principal: Principal): string | undefined {
+  return principal.manager !== undefined && principal.manager !== principal.id ? principal.manager : undefined;
+}
+
+/** The policy names the requester's manager among its approvers or reviewers. */
+export function namesManager(policy: Policy): boolean {
+  return policy.approval.approvers.manager === true || policy.review?.approvers.manager === true;
+}
+
+/** Only the requester's manager could approve from this set. */
+function managerOnly(set: ApproverSet): boolean {
+  return set.manager === true && set.groups.length === 0 && set.users.length === 0;
 }
 
 /**
@@ -58,6 +82,13 @@ export function termViolations(policy: Policy, ask: RequestAsk, durationMs: numb
   if (policy.ticket.required && !ask.ticket?.trim()) reasons.push('a ticket is required');
   if (ask.ticket && policy.ticket.pattern && !new RegExp(policy.ticket.pattern).test(ask.ticket)) {
     reasons.push(`ticket "${ask.ticket}" does not match ${policy.ticket.pattern}`);
+  }
+  if (ask.manager === undefined || ask.manager === ask.requester.id) {
+    const nobody = `${ask.requester.id} has no manager known to Hourglass`;
+    if (policy.approval.required > 0 && managerOnly(policy.approval.approvers)) {
+      reasons.push(`only the requester's manager may approve, and ${nobody}`);
+    }
+    if (policy.review && managerOnly(policy.review.approvers)) reasons.push(`only the requester's manager may review, and ${nobody}`);
   }
   if (policy.when) {
     reasons.push(...windowViolations(policy.when, ask.now));
@@ -130,15 +161,24 @@ function summarise(candidates: Record<string, CandidateVerdict[]>, chosen: Recor
   return `request is outside policy terms (${parts.join('; ')})`;
 }
 
-/** The terms frozen into a request so that later policy edits apply to new decisions only. */
-export function termsOf(policy: Policy): PolicyTerms {
+/** Approvers as a request keeps them: the policy's `manager: true` becomes the manager's id (or nobody). */
+function frozenApprovers(set: ApproverSet, manager: string | undefined): RequestApprovers {
+  return { groups: set.groups, users: set.users, ...(set.manager === true && manager !== undefined ? { manager } : {}) };
+}
+
+/**
+ * The terms frozen into a request so that later policy edits apply to new decisions only, and
+ * a later change of the requester's manager never changes who may approve an open request.
+ * `manager`: the requester's manager as `RequestAsk.manager` had it.
+ */
+export function termsOf(policy: Policy, manager?: string): PolicyTerms {
   const terms: PolicyTerms = {
     name: policy.name,
-    approval: policy.approval,
+    approval: { required: policy.approval.required, approvers: frozenApprovers(policy.approval.approvers, manager) },
     extension: policy.extension,
     breakGlass: policy.breakGlass,
   };
-  if (policy.review) terms.review = policy.review;
+  if (policy.review) terms.review = { approvers: frozenApprovers(policy.review.approvers, manager), within: policy.review.within };
   if (policy.when) terms.when = policy.when;
   return terms;
 }

@@ -10,6 +10,8 @@ export interface Principal {
   id: string;
   groups: string[];
   roles: Role[];
+  /** The principal id of their manager (`approvers: { manager: true }`), from the file or an identity source. */
+  manager?: string;
   /** How this request authenticated, when not by a configured API token (docs/identity.md). */
   auth?: AuthContext;
 }
@@ -34,6 +36,16 @@ export interface SubjectSet {
   users: string[];
 }
 
+/** Approvers as a policy names them: `manager` adds the requester's manager. */
+export interface ApproverSet extends SubjectSet {
+  manager?: true;
+}
+
+/** Approvers frozen into a request at submission: `manager` is the id of the requester's manager then. */
+export interface RequestApprovers extends SubjectSet {
+  manager?: string;
+}
+
 export type Weekday = 'sun' | 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat';
 
 export interface TimeWindow {
@@ -54,12 +66,12 @@ export interface Policy {
   maxDuration: number;
   reason: 'required' | 'optional';
   ticket: { required: boolean; pattern?: string };
-  approval: { required: number; approvers: SubjectSet };
+  approval: { required: number; approvers: ApproverSet };
   pendingTimeout: number;
   extension: { allowed: boolean; maxTotal: number; requiresApproval: boolean };
   when?: TimeWindow;
   breakGlass: boolean;
-  review?: { approvers: SubjectSet; within: number };
+  review?: { approvers: ApproverSet; within: number };
 }
 
 export interface TargetEntitlement {
@@ -131,9 +143,9 @@ export interface Approval {
 /** The policy terms a request was decided under, frozen at submission so later edits never change them. */
 export interface PolicyTerms {
   name: string;
-  approval: Policy['approval'];
+  approval: { required: number; approvers: RequestApprovers };
   extension: Policy['extension'];
-  review?: Policy['review'];
+  review?: { approvers: RequestApprovers; within: number };
   when?: TimeWindow;
   breakGlass: boolean;
 }

@@ -50,6 +50,8 @@ declare module 'fastify' {
     authenticate(req: FastifyRequest): Authenticated;
     /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
     registeredRoutes: { method: string; url: string }[];
+    /** Failed authentications per address, for routes that check a credential of their own (SCIM). */
+    authFailures: AuthFailureLimiter & { onRefused(): void };
   }
 }
 
@@ -101,6 +103,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url });
   });
   server.decorate('registeredRoutes', registeredRoutes);
+  server.decorate('authFailures', Object.assign(failures, { onRefused: () => refused('auth_failures') }));
   server.decorateRequest('principal', null);
   server.decorateRequest('authChecked', false);
   server.decorate(

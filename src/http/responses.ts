@@ -43,7 +43,17 @@ export const requestResponse = z
     pendingUntil: nullableTime,
     approvals: z.array(approval),
     approvalsRequired: z.record(z.number().int()).describe('policy name -> approvals it requires'),
-    awaiting: z.array(z.object({ policy: z.string(), remaining: z.number().int(), approvers: subjectSet })).describe('who still has to approve'),
+    awaiting: z
+      .array(
+        z.object({
+          policy: z.string(),
+          remaining: z.number().int(),
+          approvers: subjectSet.extend({
+            manager: z.string().nullable().describe("the requester's manager at submission, when the policy names the manager; else null"),
+          }),
+        }),
+      )
+      .describe('who still has to approve'),
     decision: z.object({ by: z.string(), at: time, comment: z.string().nullable() }).nullable(),
     policy: z.string(),
     policies: z.record(z.string()).describe('entitlement -> policy used'),

@@ -59,7 +59,7 @@ function awaiting(r: AccessRequest) {
     .map((t) => ({
       policy: t.name,
       remaining: Math.max(0, t.approval.required - new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by)).size),
-      approvers: t.approval.approvers,
+      approvers: { groups: t.approval.approvers.groups, users: t.approval.approvers.users, manager: t.approval.approvers.manager ?? null },
     }))
     .filter((a) => a.remaining > 0);
 }

@@ -51,4 +51,32 @@ describe('identity configuration', () => {
     expect(problems(base(provider(', clientSecrt: x')))[0]).toMatch(/clientSecrt/);
     expect(problems(base('  oidc: []', 'server: { publicUrl: "https://hg.example.com/?x=1" }'))[0]).toMatch(/publicUrl: must not have a query/);
   });
+  it('reads SCIM tokens and refuses ones that could not work or could be confused', () => {
+    const A = 'a'.repeat(64);
+    const B = 'B'.repeat(64);
+    const scim = (tokens: string) => base(`  scim:\n    tokens: ${tokens}`);
+    expect(parseConfig(base('  roles: []')).identity.scim).toBeUndefined();
+    expect(parseConfig(scim(`[{ name: entra, sha256: ${A} }, { name: next, sha256: ${B} }]`)).identity.scim).toEqual({
+      tokens: [
+        { name: 'entra', sha256: A },
+        { name: 'next', sha256: 'b'.repeat(64) },
+      ],
+    });
+    expect(problems(scim('[]'))).toEqual(['identity.scim.tokens: must list at least one token']);
+    expect(problems(scim(`[{ name: entra, sha256: abc }]`))).toEqual([
+      expect.stringMatching(/^identity\.scim\.tokens\[0\]\.sha256: must be the 64 hex digit SHA-256/),
+    ]);
+    expect(problems(scim(`[{ name: entra, sha256: ${A} }, { name: entra, sha256: ${B} }]`))).toEqual([
+      'identity.scim.tokens[1].name: duplicate token name "entra"',
+    ]);
+    expect(problems(scim(`[{ name: one, sha256: ${A} }, { name: two, sha256: ${A.toUpperCase()} }]`))).toEqual([
+      'identity.scim.tokens[1].sha256: duplicate token hash: every token must be unique',
+    ]);
+    const five = [1, 2, 3, 4, 5].map((n) => `{ name: t${n}, sha256: "${'abcde'[n - 1]!.repeat(64)}" }`).join(', ');
+    expect(problems(scim(`[${five}]`))).toEqual([expect.stringMatching(/^identity\.scim\.tokens: at most 4 tokens/)]);
+    expect(problems(scim(`[{ name: entra, sha256: ${A}, extra: 1 }]`))).toEqual([expect.stringMatching(/^identity\.scim\.tokens\[0\]/)]);
+    expect(problems(base(`  scim:\n    tokens: [{ name: entra, sha256: ${A} }]`, 'server: {}'))).toEqual([
+      expect.stringMatching(/^server\.publicUrl: is needed by identity\.scim/),
+    ]);
+  });
 });

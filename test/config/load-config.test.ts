@@ -412,7 +412,7 @@ ${BASE}`);
     expect(problems.map((p) => [p.path, p.message])).toEqual([
       ['policies[0].review', expect.stringContaining('a break-glass policy must be reviewed')],
       ['policies[1].review', expect.stringContaining('review applies only to break-glass policies')],
-      ['policies[2].review.approvers', 'review.approvers must name at least one group or user'],
+      ['policies[2].review.approvers', 'review.approvers must name at least one group or user, or manager: true'],
     ]);
   });
 

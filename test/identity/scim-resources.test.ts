@@ -1,7 +1,7 @@
 // The SCIM representation, input validation, listing and discovery; and the request sequences Entra ID
 // and Okta document sending (test/fixtures/scim), replayed through filter, PATCH and validation.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadScimFixture, type ScimFixture } from '../support/scim-fixtures.js';
 import { resourceTypes, schemaById, schemas, serviceProviderConfig } from '../../src/adapters/identity/scim/discovery.js';
 import { compileFilter } from '../../src/adapters/identity/scim/filter.js';
 import { listResponse, parseListQuery, project } from '../../src/adapters/identity/scim/list.js';
@@ -35,25 +35,8 @@ function scimError(fn: () => unknown): ScimError {
 
 // ---- fixtures -----------------------------------------------------------------------------------
 
-interface Step {
-  doc: string;
-  request: { method: 'GET' | 'POST' | 'PUT' | 'PATCH'; path: string; query?: Record<string, string>; body?: unknown };
-  expect: {
-    resource?: Record<string, unknown>;
-    absent?: string[];
-    matches?: boolean;
-    startIndex?: number;
-    count?: number;
-    projected?: string[];
-    error?: { status: number; scimType: string };
-  };
-}
-interface Fixture {
-  source: string[];
-  sequences: { resourceType: ResourceType; id: string; steps: Step[] }[];
-}
-
-const load = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/scim/${name}`, import.meta.url), 'utf8')) as Fixture;
+type Fixture = ScimFixture;
+const load = loadScimFixture;
 
 function store(type: ResourceType, id: string, body: unknown, version: number): ScimJson {
   const times = { created: T0, lastModified: T0 + version * 1000, version };

@@ -25,7 +25,8 @@ type Json = Record<string, any>;
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'];
 
 /** Fastify's own routes that are not API operations: HEAD twins of GETs and the docs page's assets. */
-const isApiRoute = (r: { method: string; url: string }) => r.method !== 'HEAD' && !r.url.startsWith('/docs/');
+// SCIM (/scim/v2) is its own specification, RFC 7644, and is documented in docs/identity.md.
+const isApiRoute = (r: { method: string; url: string }) => r.method !== 'HEAD' && !r.url.startsWith('/docs/') && !r.url.startsWith('/scim/v2');
 
 function resolvePointer(doc: Json, ref: string): unknown {
   if (!ref.startsWith('#/')) throw new Error(`external $ref ${ref}`);

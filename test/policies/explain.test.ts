@@ -60,7 +60,7 @@ describe('explain', () => {
     const dave = explain(DEMO, { principal: 'dave', entitlements: ['demo-db/admin'], breakGlass: true, at: MONDAY_10 });
     expect(dave).toMatchObject({ allowed: true, breakGlass: true, selfService: true, approvals: [], durationSeconds: 3600 });
     expect(dave.reviews).toEqual([
-      { policy: 'break-glass', withinSeconds: 86_400, reviewers: { groups: ['sre-leads'], users: [] }, eligibleReviewers: ['bob', 'carol'] },
+      { policy: 'break-glass', withinSeconds: 86_400, reviewers: { groups: ['sre-leads'], users: [], manager: false }, eligibleReviewers: ['bob', 'carol'] },
     ]);
     const bob = explain(DEMO, { principal: 'bob', entitlements: ['demo-db/admin'], breakGlass: true, at: MONDAY_10 });
     expect(bob).toMatchObject({ allowed: false, code: 'HG_NOT_ELIGIBLE', policy: null, candidates: { 'demo-db/admin': [] } });

@@ -1,6 +1,7 @@
 /**
- * The identity providers people sign in with, one folder each (docs/architecture.md, "Identity
- * sources"): each gives routes the composition root hands to the HTTP server.
+ * The identity sources, one folder each (docs/architecture.md, "Identity sources"): the providers
+ * people sign in with, and SCIM provisioning. Each gives routes the composition root hands to the
+ * HTTP server.
  */
 import type { AppDeps } from '../../app/context.js';
 import type { IdentityStore } from '../../app/identity/ports.js';
@@ -8,8 +9,11 @@ import type { SignIn } from '../../app/identity/sign-in.js';
 import type { RouteContext } from '../../http/routes/context.js';
 import { FlowSeal } from './flow-seal.js';
 import { oidcRoutes } from './oidc/routes.js';
+import { providersRoute } from './providers.js';
+import { samlRoutes } from './saml/routes.js';
+import { scimRoutes } from './scim/routes.js';
 
 export function identityProviderRoutes(opts: { deps: AppDeps; signIn: SignIn; identity: IdentityStore }): ((ctx: RouteContext) => void)[] {
   const seal = new FlowSeal(opts.deps.store, () => opts.deps.clock.now());
-  return [oidcRoutes(opts.deps, opts.signIn, seal)];
+  return [providersRoute(opts.deps), oidcRoutes(opts.deps, opts.signIn, seal), samlRoutes(opts.deps, opts.signIn, seal, opts.identity), scimRoutes(opts.deps)];
 }

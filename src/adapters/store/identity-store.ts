@@ -1,9 +1,9 @@
 /** Sessions, tokens, identity links and single-use keys (migration 0010), for the identity use cases. */
-import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { IdentityStore, IdentityTx, NewSession, SessionRecord, TokenRecord } from '../../app/identity/ports.js';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { GroupRecord, IdentityStore, IdentityTx, NewSession, SessionRecord, TokenRecord } from '../../app/identity/ports.js';
 import type { StoredPrincipal } from '../../app/ports.js';
 import { putPrincipal, toPrincipal } from './principal-store.js';
-import type { ApiTokensTable, Database, SessionsTable } from './schema.js';
+import type { ApiTokensTable, Database, ScimGroupsTable, SessionsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -42,8 +42,21 @@ function toToken(r: Selectable<ApiTokensTable>): TokenRecord {
   };
 }
 
+function toGroup(r: Selectable<ScimGroupsTable>): GroupRecord {
+  return {
+    id: r.id,
+    ...optional('externalId', r.external_id),
+    displayName: r.display_name,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    version: Number(r.version),
+  };
+}
+
 /** The transaction's identity writes (StoreTx.identity). */
-export function identityTx(db: Db): IdentityTx {
+export function identityTx(db: Db, dialect: 'sqlite' | 'postgres' = 'sqlite'): IdentityTx {
+  const membersOf = async (groupId: string) =>
+    (await db.selectFrom('scim_members').select('principal').where('group_id', '=', groupId).orderBy('principal').execute()).map((r) => r.principal);
   return {
     async getPrincipal(id: string): Promise<StoredPrincipal | undefined> {
       const r = await db.selectFrom('principals').selectAll().where('id', '=', id).executeTakeFirst();
@@ -126,6 +139,107 @@ export function identityTx(db: Db): IdentityTx {
           revoked_at: null,
         })
         .execute();
+    },
+    // SQLite runs one transaction at a time; PostgreSQL locks the row until commit.
+    async lockPrincipal(id) {
+      if (dialect === 'postgres') await db.selectFrom('principals').select('id').where('id', '=', id).forUpdate().execute();
+    },
+    async lockGroup(id) {
+      if (dialect === 'postgres') await db.selectFrom('scim_groups').select('id').where('id', '=', id).forUpdate().execute();
+    },
+    async principalByUserName(userName) {
+      const lower = userName.toLowerCase();
+      const r = await db
+        .selectFrom('principals')
+        .selectAll()
+        .where('kind', '=', 'human')
+        .where((eb) => eb.or([eb(sql<string>`lower(user_name)`, '=', lower), eb.and([eb('user_name', 'is', null), eb('id', '=', lower)])]))
+        .executeTakeFirst();
+      return r ? toPrincipal(r) : undefined;
+    },
+    async principalByExternalId(source, externalId) {
+      const r = await db.selectFrom('principals').selectAll().where('source', '=', source).where('external_id', '=', externalId).executeTakeFirst();
+      return r ? toPrincipal(r) : undefined;
+    },
+    async humanPrincipals() {
+      return (await db.selectFrom('principals').selectAll().where('kind', '=', 'human').orderBy('id').execute()).map(toPrincipal);
+    },
+    async deletePrincipal(id) {
+      await db.deleteFrom('scim_members').where('principal', '=', id).execute();
+      await db.deleteFrom('identity_links').where('principal', '=', id).execute();
+      await db.deleteFrom('principals').where('id', '=', id).execute();
+    },
+    async getGroup(id) {
+      const r = await db.selectFrom('scim_groups').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? toGroup(r) : undefined;
+    },
+    async groupByName(displayName) {
+      const r = await db
+        .selectFrom('scim_groups')
+        .selectAll()
+        .where(sql<string>`lower(display_name)`, '=', displayName.toLowerCase())
+        .executeTakeFirst();
+      return r ? toGroup(r) : undefined;
+    },
+    async listGroups() {
+      return (await db.selectFrom('scim_groups').selectAll().orderBy('id').execute()).map(toGroup);
+    },
+    async putGroup(g) {
+      const row = {
+        id: g.id,
+        external_id: g.externalId ?? null,
+        display_name: g.displayName,
+        created_at: g.createdAt,
+        updated_at: g.updatedAt,
+        version: g.version,
+      };
+      const { id: _id, created_at: _created, ...changes } = row;
+      await db
+        .insertInto('scim_groups')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doUpdateSet(changes))
+        .execute();
+    },
+    async deleteGroup(id) {
+      await db.deleteFrom('scim_members').where('group_id', '=', id).execute();
+      await db.deleteFrom('scim_groups').where('id', '=', id).execute();
+    },
+    membersOf,
+    async allMemberships() {
+      const rows = await db.selectFrom('scim_members').select(['group_id', 'principal']).orderBy('group_id').orderBy('principal').execute();
+      return rows.map((r) => ({ group: r.group_id, principal: r.principal }));
+    },
+    async setMembers(groupId, members) {
+      const before = new Set(await membersOf(groupId));
+      const after = new Set(members);
+      const added = [...after].filter((m) => !before.has(m)).sort();
+      const removed = [...before].filter((m) => !after.has(m)).sort();
+      // Chunked: SQLite allows 32,766 bound parameters per statement, PostgreSQL 65,535.
+      for (let i = 0; i < removed.length; i += 1000) {
+        await db
+          .deleteFrom('scim_members')
+          .where('group_id', '=', groupId)
+          .where('principal', 'in', removed.slice(i, i + 1000))
+          .execute();
+      }
+      for (let i = 0; i < added.length; i += 1000) {
+        await db
+          .insertInto('scim_members')
+          .values(added.slice(i, i + 1000).map((principal) => ({ group_id: groupId, principal })))
+          .onConflict((oc) => oc.columns(['group_id', 'principal']).doNothing())
+          .execute();
+      }
+      return { added, removed };
+    },
+    async groupsOf(principal) {
+      const rows = await db
+        .selectFrom('scim_groups')
+        .innerJoin('scim_members', 'scim_members.group_id', 'scim_groups.id')
+        .selectAll('scim_groups')
+        .where('scim_members.principal', '=', principal)
+        .orderBy('scim_groups.display_name')
+        .execute();
+      return rows.map(toGroup);
     },
   };
 }

@@ -115,7 +115,7 @@ class KyselyTx implements StoreTx {
     private readonly db: Db,
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
   ) {
-    this.identity = identityTx(db);
+    this.identity = identityTx(db, dialect);
   }
 
   async getRequest(id: string) {

@@ -68,6 +68,44 @@ export interface IdentityTx {
   /** Ends one session or token; false when it had ended already. */
   revokeSession(id: string, at: number): Promise<boolean>;
   revokeToken(id: string, at: number): Promise<boolean>;
+
+  // SCIM provisioning (src/adapters/identity/scim)
+  /** Holds the row until commit, so two writes of one resource run one after the other (read, change, write). */
+  lockPrincipal(id: string): Promise<void>;
+  lockGroup(id: string): Promise<void>;
+  /** The human principal whose SCIM userName is this, without regard to case (one without a userName answers to its id). */
+  principalByUserName(userName: string): Promise<StoredPrincipal | undefined>;
+  /** The principal a source knows by this externalId (unique per source). */
+  principalByExternalId(source: string, externalId: string): Promise<StoredPrincipal | undefined>;
+  /** Every human principal, active or not, by id (machine principals are never an IdP's). */
+  humanPrincipals(): Promise<StoredPrincipal[]>;
+  /** Removes a principal with its identity links and group memberships; the audit log keeps its history. */
+  deletePrincipal(id: string): Promise<void>;
+  getGroup(id: string): Promise<GroupRecord | undefined>;
+  /** A group by display name, without regard to case (display names are unique). */
+  groupByName(displayName: string): Promise<GroupRecord | undefined>;
+  listGroups(): Promise<GroupRecord[]>;
+  putGroup(group: GroupRecord): Promise<void>;
+  /** Removes a group and its memberships. */
+  deleteGroup(id: string): Promise<void>;
+  /** Member principal ids of a group, sorted. */
+  membersOf(groupId: string): Promise<string[]>;
+  /** Every membership, for listing groups with their members. */
+  allMemberships(): Promise<{ group: string; principal: string }[]>;
+  /** Makes `members` the group's members exactly; returns who joined and who left. */
+  setMembers(groupId: string, members: string[]): Promise<{ added: string[]; removed: string[] }>;
+  /** The groups a principal is a member of, by display name. */
+  groupsOf(principal: string): Promise<GroupRecord[]>;
+}
+
+/** A group an identity source (SCIM) keeps; its display name is what policies name in `groups`. */
+export interface GroupRecord {
+  id: string;
+  externalId?: string;
+  displayName: string;
+  createdAt: number;
+  updatedAt: number;
+  version: number;
 }
 
 export interface IdentityStore {

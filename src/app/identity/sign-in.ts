@@ -71,16 +71,18 @@ export class SignIn {
       if (existing && !existing.active) return { refused: `${principalId} was deactivated by the identity source` };
       if (existing?.kind === 'machine') return { conflict: `${principalId} is a machine principal` };
       if (linked === undefined) await id.link(who.provider, who.subject, principalId, now);
+      // SCIM is the authority for the people it provisions: their sign-ins change no attribute.
+      const claims: Partial<ExternalIdentity> = existing?.source === 'scim' ? {} : who;
       const next: StoredPrincipal = {
         id: principalId,
         source: existing?.source ?? who.provider,
         ...(existing?.externalId !== undefined ? { externalId: existing.externalId } : {}),
         ...(existing?.userName !== undefined ? { userName: existing.userName } : {}),
         ...(existing?.attributes !== undefined ? { attributes: existing.attributes } : {}),
-        ...pick('displayName', who.displayName ?? existing?.displayName),
-        ...pick('email', who.email ?? existing?.email),
-        groups: who.groups ? [...new Set(who.groups)].sort() : (existing?.groups ?? []),
-        ...pick('manager', who.manager ?? existing?.manager),
+        ...pick('displayName', claims.displayName ?? existing?.displayName),
+        ...pick('email', claims.email ?? existing?.email),
+        groups: claims.groups ? [...new Set(claims.groups)].sort() : (existing?.groups ?? []),
+        ...pick('manager', claims.manager ?? existing?.manager),
         active: true,
         kind: 'human',
         version: (existing?.version ?? 0) + 1,

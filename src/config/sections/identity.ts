@@ -1,11 +1,13 @@
 /**
- * The `identity` section: sign-in with the company IdP (OIDC), sessions, personal and machine
- * tokens, and which IdP groups hold Hourglass roles (docs/identity.md).
+ * The `identity` section: sign-in with the company IdP (OIDC, SAML in identity-saml.ts), SCIM
+ * provisioning tokens, sessions, personal and machine tokens, and which IdP groups hold Hourglass
+ * roles (docs/identity.md).
  */
 import { z } from 'zod';
-import type { IdentitySettings, OidcProviderSettings } from '../types.js';
+import type { IdentitySettings, OidcProviderSettings, ScimSettings } from '../types.js';
 import { durationSchema, nonEmptyString, ROLES, strictObject } from '../primitives.js';
 import { isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
+import { parseSaml } from './identity-saml.js';
 
 const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const DAY = 86_400_000;
@@ -55,6 +57,18 @@ export const identityShape = {
   tokens: strictObject({ maxLifetime: durationSchema.default('90d'), defaultLifetime: durationSchema.default('30d') }).default({}),
   roles: z.array(strictObject({ group: nonEmptyString, roles: z.array(z.enum(ROLES)).min(1) })).default([]),
   oidc: z.array(z.unknown()).default([]),
+  saml: z.array(z.unknown()).default([]),
+  scim: strictObject({
+    tokens: z
+      .array(
+        strictObject({
+          name: z.string().regex(NAME, 'must be 1-40 characters: lower-case letters, digits and - (not first)'),
+          sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the 64 hex digit SHA-256 of the token (printf %s TOKEN | sha256sum)'),
+        }),
+      )
+      .min(1, 'must list at least one token')
+      .max(4, 'at most 4 tokens (two are enough for a rotation)'),
+  }).optional(),
 };
 
 export const DEFAULT_IDENTITY: IdentitySettings = {
@@ -62,7 +76,22 @@ export const DEFAULT_IDENTITY: IdentitySettings = {
   tokens: { maxLifetimeMs: 90 * DAY, defaultLifetimeMs: 30 * DAY },
   roles: [],
   oidc: [],
+  saml: [],
 };
+
+function parseScim(v: { tokens: { name: string; sha256: string }[] } | undefined, out: RawProblem[]): ScimSettings | undefined {
+  if (v === undefined) return undefined;
+  const names = new Set<string>();
+  const digests = new Set<string>();
+  v.tokens.forEach((t, i) => {
+    const path = ['identity', 'scim', 'tokens', i];
+    if (names.has(t.name)) out.push({ path: [...path, 'name'], message: `duplicate token name ${shown(t.name)}` });
+    if (digests.has(t.sha256.toLowerCase())) out.push({ path: [...path, 'sha256'], message: 'duplicate token hash: every token must be unique' });
+    names.add(t.name);
+    digests.add(t.sha256.toLowerCase());
+  });
+  return { tokens: v.tokens.map((t) => ({ name: t.name, sha256: t.sha256.toLowerCase() })) };
+}
 
 function parseOidc(raw: unknown[], out: RawProblem[]): OidcProviderSettings[] {
   const result: OidcProviderSettings[] = [];
@@ -120,13 +149,20 @@ export function parseIdentity(raw: unknown, out: RawProblem[], publicUrl: string
   const t = v.tokens!;
   if (t.defaultLifetime > t.maxLifetime) out.push({ path: ['identity', 'tokens', 'defaultLifetime'], message: 'must not be longer than maxLifetime' });
   const oidc = parseOidc(v.oidc!, out);
+  const saml = parseSaml(v.saml!, out, publicUrl, new Set(oidc.map((p) => p.name)));
   if (oidc.length > 0 && !publicUrl) {
     out.push({ path: ['server', 'publicUrl'], message: 'is needed by identity.oidc: the URL browsers and the provider reach Hourglass at' });
+  }
+  const scim = parseScim(v.scim, out);
+  if (scim && !publicUrl) {
+    out.push({ path: ['server', 'publicUrl'], message: 'is needed by identity.scim: SCIM resources carry their absolute location' });
   }
   return {
     sessions: { idleTimeoutMs: s.idleTimeout, absoluteTimeoutMs: s.absoluteTimeout, cliTokenLifetimeMs: s.cliTokenLifetime },
     tokens: { maxLifetimeMs: t.maxLifetime, defaultLifetimeMs: t.defaultLifetime },
     roles: v.roles!.map((r) => ({ group: r.group, roles: [...new Set(r.roles)] })),
     oidc,
+    saml,
+    ...(scim ? { scim } : {}),
   };
 }

@@ -1,7 +1,7 @@
 /** The `policies` section: who may request what, for how long, with whose approval, when. */
 import { z } from 'zod';
 import { formatDuration } from '../../core/duration.js';
-import type { Policy, SubjectSet, TimeWindow } from '../../core/types.js';
+import type { ApproverSet, Policy, SubjectSet, TimeWindow } from '../../core/types.js';
 import {
   cidrSchema,
   DEFAULTS,
@@ -20,25 +20,59 @@ const subjectSetShape = {
   groups: z.array(nonEmptyString).default([]),
   users: z.array(nonEmptyString).default([]),
 };
-const subjectSetSchema = strictObject(subjectSetShape);
-const nonEmptySubjectSet = (what: string) =>
-  subjectSetSchema.superRefine((set, ctx) => {
+// `manager` is told apart from other unknown keys: it names approvers, never who may request.
+const subjectsSchema = z.preprocess(
+  (value, ctx) => {
+    if (!isPlainObject(value) || !('manager' in value)) return value;
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['manager'],
+      message: 'manager names an approver, not who may request: subjects take groups and users only',
+    });
+    const { manager: _manager, ...rest } = value;
+    return rest;
+  },
+  strictObject(subjectSetShape).superRefine((set, ctx) => {
     if (set.groups.length === 0 && set.users.length === 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} must name at least one group or user` });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'subjects must name at least one group or user' });
+    }
+  }),
+);
+
+const approverSetSchema = strictObject({ ...subjectSetShape, manager: z.boolean().default(false) });
+type ApproverSetInput = z.output<typeof approverSetSchema>;
+const namesNobody = (set: ApproverSetInput) => set.groups.length === 0 && set.users.length === 0 && !set.manager;
+const nonEmptyApproverSet = (what: string) =>
+  approverSetSchema.superRefine((set, ctx) => {
+    if (namesNobody(set)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} must name at least one group or user, or manager: true` });
     }
   });
 
+/** As the core keeps it: `manager` only when true, so policies without it hash as before. */
+const approverSet = (set: ApproverSetInput): ApproverSet => ({
+  groups: set.groups,
+  users: set.users,
+  ...(set.manager ? { manager: true as const } : {}),
+});
+
 const approvalSchema = strictObject({
   required: z.number().int().min(0).max(100).default(DEFAULTS.approvalsRequired),
-  approvers: subjectSetSchema.default({}),
+  approvers: approverSetSchema.default({}),
 }).superRefine((a, ctx) => {
-  if (a.required > 0 && a.approvers.groups.length === 0 && a.approvers.users.length === 0) {
+  if (a.required > 0 && namesNobody(a.approvers)) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       path: ['approvers'],
       message:
         `${a.required} approval(s) required but no approvers named: list approvers.groups or approvers.users, ` +
-        'or set approval.required: 0 for self-service',
+        'set approvers.manager: true, or set approval.required: 0 for self-service',
+    });
+  } else if (a.required > 1 && a.approvers.manager && a.approvers.groups.length === 0 && a.approvers.users.length === 0) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ['approvers'],
+      message: `${a.required} approvals required but the requester's manager alone can give only 1: add approvers.groups or approvers.users`,
     });
   }
 });
@@ -72,7 +106,7 @@ const whenSchema = strictObject({
 
 export const policyShape = {
   name: z.string().regex(POLICY_NAME_PATTERN, 'must be 1-128 characters: letters, digits and . _ - (not first)'),
-  subjects: nonEmptySubjectSet('subjects'),
+  subjects: subjectsSchema,
   entitlements: z.array(z.string().regex(ENTITLEMENT_REF_PATTERN, 'must be "target/entitlement", e.g. demo-db/read')).min(1),
   defaultDuration: durationSchema.optional(),
   minDuration: durationSchema.optional(),
@@ -104,7 +138,7 @@ export const policyShape = {
   when: whenSchema.optional(),
   breakGlass: z.boolean().default(false),
   review: strictObject({
-    approvers: nonEmptySubjectSet('review.approvers'),
+    approvers: nonEmptyApproverSet('review.approvers'),
     within: durationSchema.default(DEFAULTS.reviewWithin),
   }).optional(),
 };
@@ -190,7 +224,7 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       maxDuration: durations.max,
       reason: v.reason!,
       ticket: { required: v.ticket!.required, ...(v.ticket!.pattern !== undefined ? { pattern: v.ticket!.pattern } : {}) },
-      approval: { required: v.approval!.required, approvers: v.approval!.approvers as SubjectSet },
+      approval: { required: v.approval!.required, approvers: approverSet(v.approval!.approvers) },
       pendingTimeout: v.pendingTimeout!,
       extension: { allowed: v.extension!.allowed, maxTotal, requiresApproval: v.extension!.requiresApproval },
       breakGlass: v.breakGlass!,
@@ -202,7 +236,7 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       if (v.when.sourceNetworks) when.sourceNetworks = v.when.sourceNetworks.map((c) => c.trim());
       policy.when = when;
     }
-    if (v.review) policy.review = { approvers: v.review.approvers as SubjectSet, within: v.review.within };
+    if (v.review) policy.review = { approvers: approverSet(v.review.approvers), within: v.review.within };
     result.push(policy);
   });
   return result;

@@ -1,13 +1,17 @@
-/** The `principals` section: ids, groups, roles and the SHA-256 of their API tokens. */
+/** The `principals` section: ids, groups, roles, managers and the SHA-256 of their API tokens. */
 import { z } from 'zod';
 import type { ConfiguredPrincipal } from '../types.js';
 import { nonEmptyString, PRINCIPAL_ID_PATTERN, ROLES, strictObject } from '../primitives.js';
 import { formatPath, isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
 
+const principalId = z.string().regex(PRINCIPAL_ID_PATTERN, 'must be 1-128 characters: letters, digits and . _ @ - (not first)');
+
 export const principalShape = {
-  id: z.string().regex(PRINCIPAL_ID_PATTERN, 'must be 1-128 characters: letters, digits and . _ @ - (not first)'),
+  id: principalId,
   groups: z.array(nonEmptyString).default([]),
   roles: z.array(z.enum(ROLES)).default([]),
+  /** Their manager's principal id, for `approvers: { manager: true }`; a principal of the file or of an identity source. */
+  manager: principalId.optional(),
   apiTokens: z
     .array(
       strictObject({
@@ -42,6 +46,10 @@ export function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrin
         out.push({ path: [...path, 'id'], message: `duplicate principal id ${shown(v.id)} (also principals[${first}])` });
       } else idAt.set(v.id, i);
     }
+    const ownManager = v.manager !== undefined && v.manager === v.id;
+    if (ownManager) {
+      out.push({ path: [...path, 'manager'], message: `${shown(v.id)} cannot be their own manager (nobody approves their own request)` });
+    }
     v.apiTokens?.forEach((t, j) => {
       const first = tokenAt.get(t.sha256);
       const here = formatPath([...path, 'apiTokens', j]);
@@ -52,11 +60,12 @@ export function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrin
         });
       } else tokenAt.set(t.sha256, here);
     });
-    if (!ok) return;
+    if (!ok || ownManager) return;
     result.push({
       id: v.id!,
       groups: [...new Set(v.groups!)],
       roles: [...new Set(v.roles!)],
+      ...(v.manager !== undefined ? { manager: v.manager } : {}),
       apiTokens: v.apiTokens!.map((t) => t.sha256),
     });
   });

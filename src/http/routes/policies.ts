@@ -29,13 +29,16 @@ export const explainQuery = z
   })
   .strict();
 
-const subjects = z.object({ groups: z.array(z.string()), users: z.array(z.string()) }).strict();
+const subjects = z
+  .object({ groups: z.array(z.string()), users: z.array(z.string()), manager: z.boolean().describe("the requester's manager is among them") })
+  .strict();
 
 export const explainResponse = z
   .object({
     principal: z.string(),
     principalKnown: z.boolean(),
     groups: z.array(z.string()),
+    manager: z.string().nullable().describe("the requester's manager, as approvers.manager would name them; null: none"),
     entitlements: z.array(z.string()),
     at: z.string().datetime(),
     allowed: z.boolean(),

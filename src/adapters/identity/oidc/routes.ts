@@ -54,25 +54,6 @@ export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal) {
   return ({ server, table }: RouteContext) => {
     defineRoute(server, table, {
       method: 'GET',
-      url: '/v1/auth/providers',
-      tag: 'identity',
-      auth: 'none',
-      summary: 'The identity providers people can sign in with',
-      responses: {
-        200: {
-          description: 'providers',
-          schema: z.object({ providers: z.array(z.object({ name: z.string(), displayName: z.string(), kind: z.literal('oidc'), login: z.string() })) }),
-        },
-      },
-      handler: () => ({
-        providers: deps.config
-          .current()
-          .identity.oidc.map((p) => ({ name: p.name, displayName: p.displayName, kind: 'oidc' as const, login: `/v1/auth/oidc/${p.name}/login` })),
-      }),
-    });
-
-    defineRoute(server, table, {
-      method: 'GET',
       url: '/v1/auth/oidc/:name/login',
       tag: 'identity',
       auth: 'none',
