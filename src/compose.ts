@@ -36,6 +36,9 @@ import { identityAuthenticator } from './app/identity/authenticator.js';
 import { Sessions } from './app/identity/sessions.js';
 import { SignIn } from './app/identity/sign-in.js';
 import { Tokens } from './app/identity/tokens.js';
+import { MfaFactors } from './app/identity/mfa.js';
+import { StepUp } from './app/identity/step-up.js';
+import { mfaMethods } from './adapters/mfa/index.js';
 import { identityProviderRoutes } from './adapters/identity/index.js';
 
 export type Env = Record<string, string | undefined>;
@@ -91,6 +94,9 @@ export interface HourglassSystem {
   sessions: Sessions;
   tokens: Tokens;
   signIn: SignIn;
+  /** Step-up MFA: proofs bound to what they approve, and factor enrolment. */
+  stepUp: StepUp;
+  mfa: MfaFactors;
   connectors: ConnectorRegistry;
   access: AccessWork;
   reconciler: Reconciler;
@@ -191,6 +197,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     const sessions = new Sessions(deps, stores.identity);
     const tokens = new Tokens(deps, stores.identity, SCOPES);
     const signIn = new SignIn(deps, sessions);
+    const stepUp = new StepUp(deps, mfaMethods);
+    const mfa = new MfaFactors(deps, stores.mfa, mfaMethods, stepUp);
     const authenticator = overrides.authenticator ?? identityAuthenticator(tokenAuthenticator(config), sessions, tokens);
     let started = false;
     const server =
@@ -200,6 +208,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
             config,
             authenticator,
             identity: { sessions, tokens },
+            mfa,
             extraRoutes: identityProviderRoutes({ deps, signIn, identity: stores.identity }),
             ...(overrides.log ? { logger: log } : {}),
             // Reported once started: a harness that never starts it is not "not ready".
@@ -265,6 +274,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       sessions,
       tokens,
       signIn,
+      stepUp,
+      mfa,
       connectors,
       access,
       reconciler,

@@ -4,6 +4,7 @@
  */
 import type { HourglassConfig } from '../config/types.js';
 import type { IdentityTx } from './identity/ports.js';
+import type { MfaTx } from './identity/mfa-ports.js';
 import type { AccessRequest, AuditDraft, Principal, RequestStatus } from '../core/types.js';
 import type { StoredChainLink } from '../core/audit-chain.js';
 
@@ -234,6 +235,8 @@ export interface StoreTx {
   clearLock(kind: 'principal' | 'target', subject: string): Promise<boolean>;
   /** Principals, identity links, sessions and tokens (src/app/identity/ports.ts). */
   readonly identity: IdentityTx;
+  /** Step-up MFA factors, recovery codes and challenges (src/app/identity/mfa-ports.ts). */
+  readonly mfa: MfaTx;
 }
 
 /**

@@ -22,7 +22,7 @@ import { parseServer } from './sections/server.js';
 import { parseTargets } from './sections/targets.js';
 import { parseReminders, parseWebhooks } from './sections/webhooks.js';
 import type { TargetKinds } from './target-kind.js';
-import type { HourglassConfig } from './types.js';
+import type { HourglassConfig, IdentitySettings } from './types.js';
 
 export * from './primitives.js';
 export * from './problems.js';
@@ -75,12 +75,17 @@ function withoutSecrets(target: TargetConfig, secretSettings: readonly (readonly
   return copy;
 }
 
-/** SHA-256 over the canonical form of principals (id, groups, roles, manager), targets and policies. */
+/**
+ * SHA-256 over the canonical form of principals (id, groups, roles, manager), targets, policies
+ * and `identity.roles` (which groups of identity sources hold roles; left out when empty, so a
+ * file without it keeps its hash).
+ */
 export function policyHashOf(
   principals: readonly Principal[],
   targets: Record<string, TargetConfig>,
   policies: readonly Policy[],
   kinds: TargetKinds = [],
+  identityRoles: IdentitySettings['roles'] = [],
 ): string {
   const secretsOf = (t: TargetConfig) => kinds.find((k) => k.kind === t.type)?.secretSettings;
   return sha256Hex(
@@ -88,6 +93,7 @@ export function policyHashOf(
       principals: principals.map((p) => ({ id: p.id, groups: p.groups, roles: p.roles, ...(p.manager !== undefined ? { manager: p.manager } : {}) })),
       targets: Object.fromEntries(Object.entries(targets).map(([name, t]) => [name, withoutSecrets(t, secretsOf(t))])),
       policies,
+      ...(identityRoles.length > 0 ? { identityRoles } : {}),
     }),
   );
 }
@@ -118,6 +124,6 @@ export function validateConfig(raw: unknown, kinds: TargetKinds): { config?: Hou
   const credentials = parseCredentials(raw.credentials, capabilities, problems);
   const identity = parseIdentity(raw.identity, problems, server?.publicUrl);
   if (problems.length > 0 || !server) return { problems };
-  const policyHash = policyHashOf(principals, targets, policies, kinds);
+  const policyHash = policyHashOf(principals, targets, policies, kinds, identity.roles);
   return { config: { server, identity, principals, targets, capabilities, policies, webhooks, reminders, audit, credentials, policyHash }, problems };
 }

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   HG_KEY_REFUSED: 'The public key is malformed, of a refused type, or too weak to certify.',
   HG_SIGN_IN_REFUSED: "The identity provider's answer was refused (state, signature, issuer, audience, time or replay).",
   HG_IDENTITY_CONFLICT: 'The sign-in names a principal already linked to another identity.',
+  HG_MFA_REQUIRED: 'This needs a fresh step-up MFA proof (or an MFA factor enrolled first).',
+  HG_MFA_FAILED: 'The step-up MFA proof was refused.',
   HG_PAYLOAD_TOO_LARGE: 'The request body is too large.',
   HG_RATE_LIMITED: 'Too many requests; slow down.',
   HG_TARGET_UNAVAILABLE: 'A target system could not be reached or refused the change.',

@@ -52,6 +52,11 @@ export const AUDIT_EVENT_TYPES = [
   'group.provisioned',
   'group.updated',
   'group.deleted',
+  'mfa.enrolled',
+  'mfa.removed',
+  'mfa.verified',
+  'mfa.failed',
+  'mfa.recovery_codes_generated',
   // drift (reconciliation)
   'drift.orphan_removed',
   'drift.extra_privileges',

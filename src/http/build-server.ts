@@ -29,6 +29,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { sshRoutes } from './routes/ssh.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { identityRoutes } from './routes/identity.js';
+import { mfaRoutes } from './routes/mfa.js';
 
 export type { ServerOptions };
 
@@ -180,6 +181,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     policyRoutes,
     webhookRoutes,
     identityRoutes,
+    mfaRoutes,
     metricsRoutes,
     docsRoutes,
     ...(opts.extraRoutes ?? []),

@@ -4,6 +4,7 @@ import type { Hourglass } from '../app/hourglass.js';
 import type { Authenticator, ConfigSource, SchedulerStatus } from '../app/ports.js';
 import type { Sessions } from '../app/identity/sessions.js';
 import type { Tokens } from '../app/identity/tokens.js';
+import type { MfaFactors } from '../app/identity/mfa.js';
 import type { RouteContext } from './routes/context.js';
 
 /** What buildServer needs; the composition root (src/compose.ts) gives it all. */
@@ -18,6 +19,8 @@ export interface ServerOptions {
   schedulerIntervalMs?: number;
   /** Sessions, personal and machine tokens (src/app/identity); absent: their routes are not served. */
   identity?: { sessions: Sessions; tokens: Tokens };
+  /** Step-up MFA factors and challenges (src/app/identity/mfa.ts); absent: the /v1/mfa routes are not served. */
+  mfa?: MfaFactors;
   /** Routes of identity providers and other adapters (their folders), registered after the built-in ones. */
   extraRoutes?: readonly ((ctx: RouteContext) => void)[];
   /** Prometheus registry served at GET /metrics (src/adapters/metrics.ts); absent: /metrics answers 404. */

@@ -257,6 +257,10 @@ describe('upgrading from the version that linked after commit', () => {
       'single_use',
       'scim_groups',
       'scim_members',
+      'mfa_factors',
+      'mfa_recovery_codes',
+      'mfa_challenges',
+      'mfa_failures',
     ])
       await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);

@@ -79,4 +79,11 @@ describe('identity configuration', () => {
       expect.stringMatching(/^server\.publicUrl: is needed by identity\.scim/),
     ]);
   });
+  it('counts identity.roles in the policy hash: who holds roles is part of every decision', () => {
+    const none = parseConfig(base('  roles: []')).policyHash;
+    expect(parseConfig(base('  sessions: { idleTimeout: 10m }')).policyHash).toBe(none);
+    const auditors = parseConfig(base('  roles: [{ group: hg-auditors, roles: [auditor] }]')).policyHash;
+    const admins = parseConfig(base('  roles: [{ group: hg-auditors, roles: [admin] }]')).policyHash;
+    expect(new Set([none, auditors, admins]).size).toBe(3);
+  });
 });

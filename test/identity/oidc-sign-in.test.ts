@@ -303,3 +303,85 @@ describe('hourglass login --sso', () => {
     await context.close();
   }, 90_000);
 });
+
+describe('hourglass login --sso --browser (loopback redirect, RFC 8252)', () => {
+  it('signs in in the browser, comes back to the CLI listener, and stores the session 0600', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'hg-sso-browser-'));
+    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), HOURGLASS_URL: base };
+    delete (env as Record<string, string | undefined>).HOURGLASS_TOKEN;
+    const proc = spawn(process.execPath, ['bin/hourglass.js', 'login', '--sso', 'corp', '--browser'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    await expect.poll(() => stderr, { timeout: 20_000 }).toMatch(/open (\S+)/);
+    const [, login] = /open (\S+)/.exec(stderr)!;
+    const cli = new URL(login!).searchParams.get('cli')!;
+    expect(cli).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/hourglass\/[0-9a-f]{24}$/);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(login!);
+    await signInAtProvider(page, { username: 'alice', password: ALICE.password });
+    await page.waitForURL((u) => u.href.startsWith(cli));
+    expect(await page.locator('body').innerText()).toContain('Signed in');
+    // The browser itself got no Hourglass session: the CLI did.
+    expect((await context.cookies(base)).map((c) => c.name)).not.toContain('hourglass_session');
+    const exit = await new Promise<number>((r) => proc.once('close', (c) => r(c ?? 1)));
+    expect(exit, stderr).toBe(0);
+    expect(stdout).toContain('as alice@example.test');
+    const file = join(home, '.config', 'hourglass', 'credentials.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const stored = JSON.parse(readFileSync(file, 'utf8'));
+    expect(stored.token).toMatch(/^hga_/);
+    expect(stored.refreshToken).toMatch(/^hgr_/);
+    const who = await runCli(['whoami', '--json'], { HOME: home, XDG_CONFIG_HOME: join(home, '.config'), HOURGLASS_URL: base });
+    expect(JSON.parse(who.stdout).id).toBe('alice@example.test');
+    await context.close();
+  }, 90_000);
+
+  it('the code is worth nothing without the verifier, works once, and only comes back to a loopback address', async () => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const start = (cli: string, c = challenge) => `${base}/v1/auth/oidc/corp/login?cli=${encodeURIComponent(cli)}&cliChallenge=${c}`;
+    for (const bad of [
+      'https://evil.example/cb',
+      'http://evil.example:8080/cb',
+      'http://127.0.0.1/cb',
+      'http://127.0.0.1:9/cb?x=1',
+      'http://127.0.0.1.evil.example:9/cb',
+    ]) {
+      expect((await fetch(start(bad), { redirect: 'manual' })).status, bad).toBe(400);
+    }
+    expect((await fetch(start('http://127.0.0.1:9/cb', 'short'), { redirect: 'manual' })).status).toBe(400);
+    expect((await fetch(`${base}/v1/auth/oidc/corp/login?cli=${encodeURIComponent('http://127.0.0.1:9/cb')}`, { redirect: 'manual' })).status).toBe(400);
+    // A real round trip, stopped where the browser would reach the CLI's listener (nothing listens on port 9).
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    let landed = '';
+    await page.route('http://127.0.0.1:9/**', (route) => {
+      landed = route.request().url();
+      return route.fulfill({ status: 200, body: 'ok' });
+    });
+    await page.goto(start('http://127.0.0.1:9/cb'));
+    await signInAtProvider(page, { username: 'eve', password: EVE.password });
+    await expect.poll(() => landed).toMatch(/^http:\/\/127\.0\.0\.1:9\/cb\?code=/);
+    const code = new URL(landed).searchParams.get('code')!;
+    const redeem = (v: string) =>
+      fetch(`${base}/v1/auth/oidc/corp/cli/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code, verifier: v }),
+      });
+    const wrong = await redeem(randomBytes(32).toString('base64url'));
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('HG_SIGN_IN_REFUSED');
+    const ok = await redeem(verifier);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: 'signed_in', principal: 'eve@example.test', accessToken: expect.stringMatching(/^hga_/) });
+    expect((await redeem(verifier)).status).toBe(401); // once only
+    const reasons = (await audit()).filter((e) => e.type === 'auth.sign_in_refused').map((e) => e.details.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['the verifier does not match the sign-in code', 'the sign-in code was used already']));
+    await context.close();
+  }, 60_000);
+});

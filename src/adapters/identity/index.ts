@@ -15,5 +15,10 @@ import { scimRoutes } from './scim/routes.js';
 
 export function identityProviderRoutes(opts: { deps: AppDeps; signIn: SignIn; identity: IdentityStore }): ((ctx: RouteContext) => void)[] {
   const seal = new FlowSeal(opts.deps.store, () => opts.deps.clock.now());
-  return [providersRoute(opts.deps), oidcRoutes(opts.deps, opts.signIn, seal), samlRoutes(opts.deps, opts.signIn, seal, opts.identity), scimRoutes(opts.deps)];
+  return [
+    providersRoute(opts.deps),
+    oidcRoutes(opts.deps, opts.signIn, seal, opts.identity),
+    samlRoutes(opts.deps, opts.signIn, seal, opts.identity),
+    scimRoutes(opts.deps),
+  ];
 }

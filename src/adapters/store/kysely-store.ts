@@ -5,6 +5,8 @@
  */
 import type { IdentityTx } from '../../app/identity/ports.js';
 import { identityTx } from './identity-store.js';
+import type { MfaTx } from '../../app/identity/mfa-ports.js';
+import { mfaTx } from './mfa-store.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
@@ -110,12 +112,14 @@ class KyselyTx implements StoreTx {
   /** Events appended in this transaction, written and linked by `linkAudit` just before commit. */
   private pending: AuditEvent[] | undefined;
   readonly identity: IdentityTx;
+  readonly mfa: MfaTx;
 
   constructor(
     private readonly db: Db,
     private readonly dialect: 'sqlite' | 'postgres' = 'sqlite',
   ) {
     this.identity = identityTx(db, dialect);
+    this.mfa = mfaTx(db, dialect);
   }
 
   async getRequest(id: string) {

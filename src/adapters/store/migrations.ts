@@ -392,6 +392,60 @@ function identity(): Migration {
   };
 }
 
+/** Step-up MFA: factors, recovery codes, bound challenges, failed proofs (docs/identity.md, "Step-up MFA"). */
+function mfa(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('mfa_factors')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .addColumn('secret', 'text')
+        .addColumn('last_used_step', 'bigint')
+        .addColumn('credential_id', 'text', (c) => c.unique())
+        .addColumn('public_key', 'text')
+        .addColumn('counter', 'bigint')
+        .addColumn('transports', 'text')
+        .execute();
+      await db.schema.createIndex('mfa_factors_by_principal').on('mfa_factors').columns(['principal', 'created_at']).execute();
+      await db.schema
+        .createTable('mfa_recovery_codes')
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .addPrimaryKeyConstraint('mfa_recovery_codes_pk', ['principal', 'idx'])
+        .execute();
+      await db.schema
+        .createTable('mfa_challenges')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('webauthn_challenge', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('mfa_challenges_by_expiry').on('mfa_challenges').column('expires_at').execute();
+      await db.schema
+        .createTable('mfa_failures')
+        .addColumn('principal', 'text', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('mfa_failures_by_principal').on('mfa_failures').columns(['principal', 'at']).execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -407,6 +461,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0008_signing_keys': signingKeys(),
         '0009_principals': principals(),
         '0010_identity': identity(),
+        '0011_mfa': mfa(),
       }),
     },
     migrationTableName: 'hg_migrations',

@@ -16,6 +16,8 @@ import { KyselyWebhookStore } from './webhook-store.js';
 import { KyselyIssuedStore } from './issued-store.js';
 import { KyselyPrincipalStore } from './principal-store.js';
 import { KyselyIdentityStore } from './identity-store.js';
+import { KyselyMfaStore } from './mfa-store.js';
+import type { MfaStore } from '../../app/identity/mfa-ports.js';
 import type { IdentityStore } from '../../app/identity/ports.js';
 import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
 import type { PrincipalStore } from '../../app/ports.js';
@@ -40,6 +42,8 @@ export interface OpenedStore {
   principals: PrincipalStore;
   /** Sessions, tokens and single-use keys (src/app/identity/ports.ts). */
   identity: IdentityStore;
+  /** Step-up MFA factors (src/app/identity/mfa-ports.ts). */
+  mfa: MfaStore;
   /** The figures the metrics gauges read at scrape time. */
   stateSnapshot(now: number): Promise<StoreSnapshot>;
   close(): Promise<void>;
@@ -67,6 +71,7 @@ function roles(store: KyselyStore): OpenedStore {
     issued: reportUnavailable(new KyselyIssuedStore(db)),
     principals: reportUnavailable(new KyselyPrincipalStore(db)),
     identity: reportUnavailable(new KyselyIdentityStore(db)),
+    mfa: reportUnavailable(new KyselyMfaStore(db)),
     stateSnapshot: (now) => readStoreSnapshot(db, now),
     close: () => store.close(),
   };

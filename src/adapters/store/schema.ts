@@ -231,6 +231,51 @@ export interface ScimMembersTable {
   principal: string;
 }
 
+/** Step-up MFA (migration 0011). */
+export interface MfaFactorsTable {
+  id: string;
+  principal: string;
+  kind: string;
+  label: string;
+  status: string;
+  created_at: number;
+  last_used_at: number | null;
+  /** TOTP: the sealed base32 secret. */
+  secret: string | null;
+  last_used_step: number | null;
+  credential_id: string | null;
+  public_key: string | null;
+  counter: number | null;
+  /** JSON array. */
+  transports: string | null;
+}
+
+export interface MfaRecoveryCodesTable {
+  principal: string;
+  idx: number;
+  hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface MfaChallengesTable {
+  id: string;
+  principal: string;
+  purpose: string;
+  action: string;
+  request_id: string | null;
+  digest: string;
+  webauthn_challenge: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface MfaFailuresTable {
+  principal: string;
+  at: number;
+}
+
 export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
@@ -253,4 +298,8 @@ export interface Database {
   single_use: SingleUseTable;
   scim_groups: ScimGroupsTable;
   scim_members: ScimMembersTable;
+  mfa_factors: MfaFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
+  mfa_failures: MfaFailuresTable;
 }

@@ -1,4 +1,7 @@
 /** `hourglass login` and `logout`: the stored login (src/cli/credentials.ts) that later commands use. */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { ApiError, HourglassClient, UnreachableError } from '../api-client.js';
 import { credentialsPath, readCredentials, removeCredentials, writeCredentials } from '../credentials.js';
@@ -94,6 +97,74 @@ async function ssoLogin(io: Io, url: string, provider: string, file: string) {
   throw new CredentialsError('the code was not entered in time: run hourglass login --sso again');
 }
 
+/** How long `login --sso NAME --browser` waits for the browser to come back. */
+const BROWSER_WAIT_MS = 5 * 60_000;
+
+/** Opens a URL in the desktop's browser; failing quietly (the URL is printed anyway). */
+function openBrowser(target: string): void {
+  const [cmd, args] =
+    process.platform === 'darwin' ? ['open', [target]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', target]] : ['xdg-open', [target]];
+  try {
+    spawn(cmd, args as string[], { stdio: 'ignore', detached: true })
+      .on('error', () => {})
+      .unref();
+  } catch {
+    // no browser here: the person opens the printed URL
+  }
+}
+
+/**
+ * `login --sso NAME --browser`: the loopback redirect of RFC 8252. The CLI listens on
+ * 127.0.0.1 on a port of its own, the browser signs in at the provider through Hourglass, and
+ * Hourglass sends the browser back to that listener with a one-time code. The code is worth
+ * nothing without the verifier only this process holds (its SHA-256 went in the login URL).
+ */
+async function browserLogin(io: Io, url: string, provider: string, file: string) {
+  const name = encodeURIComponent(provider);
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const path = `/hourglass/${randomBytes(12).toString('hex')}`;
+  let deliver: (code: string) => void = () => {};
+  const code = new Promise<string>((resolve) => (deliver = resolve));
+  const listener = createServer((req, res) => {
+    const here = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const got = here.searchParams.get('code');
+    if (req.method !== 'GET' || here.pathname !== path || !got) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end('<!doctype html><title>Hourglass</title><p>Signed in. You can close this tab and return to the terminal.</p>\n');
+    deliver(got);
+  });
+  await new Promise<void>((resolve, reject) => listener.once('error', reject).listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = listener.address() as { port: number };
+    const redirect = `http://127.0.0.1:${port}${path}`;
+    const login = `${url}/v1/auth/oidc/${name}/login?cli=${encodeURIComponent(redirect)}&cliChallenge=${challenge}`;
+    io.err(`To sign in, open ${login}\n(waiting up to ${BROWSER_WAIT_MS / 60_000} minutes)\n`);
+    if (process.stderr.isTTY) openBrowser(login);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CredentialsError('the browser did not come back in time: run hourglass login --sso again')), BROWSER_WAIT_MS);
+    });
+    const got = await Promise.race([code, timeout]).finally(() => clearTimeout(timer));
+    const r = (
+      await postOpen<{ accessToken: string; refreshToken: string; expiresAt: string; principal: string }>(
+        url,
+        `/v1/auth/oidc/${name}/cli/token`,
+        { code: got, verifier },
+        30_000,
+      )
+    ).body;
+    writeCredentials(file, { url, token: r.accessToken, refreshToken: r.refreshToken, expiresAt: Date.parse(r.expiresAt) });
+    return r.principal;
+  } finally {
+    listener.close();
+    listener.closeAllConnections();
+  }
+}
+
 export function registerSessionCommands({ program, ctx }: Registrar): void {
   program
     .command('login')
@@ -102,6 +173,7 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
     .option('--token <token>', 'API token (visible in ps: prefer --token-stdin or the prompt)')
     .option('--token-stdin', 'read the API token from stdin')
     .option('--sso <provider>', 'sign in with an identity provider of the server (device code): no token needed')
+    .option('--browser', "with --sso: sign in in this machine's browser, which comes back to the CLI (loopback redirect), instead of a code")
     .option('--json', 'print the JSON answer instead of text')
     .addHelpText(
       'after',
@@ -110,7 +182,8 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
         'HOURGLASS_URL/HOURGLASS_TOKEN say otherwise, and only ever send it to the URL it was stored with.\n\n' +
         'Examples:\n  hourglass login --url https://hourglass.example.com            # asks for the token\n' +
         '  printf %s "$TOKEN" | hourglass login --url https://hourglass.example.com --token-stdin\n' +
-        '  hourglass login --url https://hourglass.example.com --sso corp   # sign in at the IdP with a code\n\n' +
+        '  hourglass login --url https://hourglass.example.com --sso corp   # sign in at the IdP with a code\n' +
+        "  hourglass login --url https://hourglass.example.com --sso corp --browser   # in this machine's browser\n\n" +
         'With --sso, the stored login holds a short-lived access token and a refresh token; later commands\n' +
         'refresh it as it runs out, until the session ends (identity.sessions.absoluteTimeout).\n',
     )
@@ -131,9 +204,10 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
           url = (await ask(io, `Hourglass URL [${fallback}]: `)) || fallback;
         }
         url = checkUrl(url || previous?.url || DEFAULT_URL);
+        if (o.browser && o.sso === undefined) throw new UsageError('--browser goes with --sso NAME');
         if (o.sso !== undefined) {
           if (o.token !== undefined || o.tokenStdin) throw new UsageError('--sso signs in without a token: drop --token/--token-stdin');
-          const principal = await ssoLogin(io, url, String(o.sso), file);
+          const principal = o.browser ? await browserLogin(io, url, String(o.sso), file) : await ssoLogin(io, url, String(o.sso), file);
           io.print(
             { url, credentials: file, principal: { id: principal } },
             () => `signed in to ${url} as ${principal}\ncredentials stored in ${file} (mode 0600)\n`,

@@ -5,12 +5,14 @@
  * scoped to these routes and bound to this browser: a callback from another browser (login
  * CSRF), a swapped state or a replayed callback finds no matching cookie and is refused.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { DeviceAuthorizationResponse } from 'openid-client';
 import { z } from 'zod';
 import { HgError, isHgError } from '../../../core/errors.js';
-import type { SignIn } from '../../../app/identity/sign-in.js';
+import type { ExternalIdentity, SignIn } from '../../../app/identity/sign-in.js';
+import { sameSecret } from '../../../app/identity/secrets.js';
 import type { AppDeps } from '../../../app/context.js';
+import type { IdentityStore } from '../../../app/identity/ports.js';
 import { defineRoute } from '../../../http/route.js';
 import type { RouteContext } from '../../../http/routes/context.js';
 import { readCookie, setFlowCookie, setSessionCookie } from '../../../http/session-cookie.js';
@@ -37,9 +39,26 @@ interface Flow {
   nonce: string;
   verifier: string;
   returnTo: string;
+  /** A CLI's loopback sign-in (RFC 8252): where to hand the code, and the S256 of the CLI's verifier. */
+  cli?: { redirect: string; challenge: string };
 }
 
-export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal) {
+/** A CLI's own listener on this machine: http on a loopback address with a port (RFC 8252 7.3). */
+const LOOPBACK = /^http:\/\/(?:127\.0\.0\.1|\[::1\]|localhost):\d{1,5}\/[\w./-]{0,100}$/;
+const S256 = /^[A-Za-z0-9_-]{43}$/;
+/** A CLI code works once, and only for a minute: long enough for the CLI to redeem it. */
+const CLI_CODE_TTL_MS = 60_000;
+
+interface CliCode {
+  id: string;
+  provider: string;
+  challenge: string;
+  who: ExternalIdentity;
+}
+
+const s256 = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
+
+export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal, identity: IdentityStore) {
   const clients = new Map<string, OidcClient>();
   const clientOf = (name: string): OidcClient => {
     const settings = deps.config.current().identity.oidc.find((p) => p.name === name);
@@ -59,11 +78,28 @@ export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal) {
       auth: 'none',
       summary: 'Start a browser sign-in: redirects to the provider (authorization code flow with PKCE)',
       params: nameParams,
-      query: z.object({ returnTo: z.string().max(500).optional() }).strict(),
+      description:
+        "With `cli` (the CLI's loopback URL, `http://127.0.0.1:PORT/PATH`) and `cliChallenge` (the base64url SHA-256 of a secret the CLI keeps), " +
+        'the callback sends the browser to the CLI with a one-time code instead of signing the browser in (`hourglass login --sso NAME --browser`).',
+      query: z
+        .object({
+          returnTo: z.string().max(500).optional(),
+          cli: z.string().regex(LOOPBACK, 'must be http://127.0.0.1:PORT/PATH (a loopback address)').optional(),
+          cliChallenge: z.string().regex(S256, 'must be the base64url SHA-256 of the CLI verifier (43 characters)').optional(),
+        })
+        .strict(),
       responses: { 302: { description: 'to the provider' } },
       handler: async ({ params, query, reply }) => {
         const client = clientOf(params.name);
-        const flow: Flow = { provider: params.name, state: random(), nonce: random(), verifier: random(), returnTo: safeReturnTo(query.returnTo) };
+        if ((query.cli === undefined) !== (query.cliChallenge === undefined)) throw new HgError('HG_INVALID_INPUT', 'cli and cliChallenge go together');
+        const flow: Flow = {
+          provider: params.name,
+          state: random(),
+          nonce: random(),
+          verifier: random(),
+          returnTo: safeReturnTo(query.returnTo),
+          ...(query.cli !== undefined ? { cli: { redirect: query.cli, challenge: query.cliChallenge! } } : {}),
+        };
         const url = await client.authorizationUrl(callbackOf(params.name), flow.state, flow.nonce, flow.verifier);
         setFlowCookie(reply, publicUrl(), FLOW_COOKIE, await seal.seal('oidc-login', flow, FLOW_TTL_MS), `/v1/auth/oidc/${params.name}`, FLOW_TTL_MS);
         return reply.redirect(url.href, 302);
@@ -96,6 +132,12 @@ export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal) {
         }
         const who = identityFromClaims(client.settings, claims.idToken, claims.userinfo);
         if (typeof who === 'string') throw await signIn.refuse({ provider: `oidc:${params.name}` }, ctx, who);
+        if (flow.cli) {
+          // The CLI signs in, not this browser: it redeems the code with its verifier (POST .../cli/token).
+          const code: CliCode = { id: random(), provider: params.name, challenge: flow.cli.challenge, who };
+          const sealed = await seal.seal('oidc-cli-code', code, CLI_CODE_TTL_MS);
+          return reply.redirect(`${flow.cli.redirect}?code=${encodeURIComponent(sealed)}`, 302);
+        }
         const issued = await signIn.signIn(who, ctx);
         setSessionCookie(reply, publicUrl(), issued.secret, deps.config.current().identity.sessions.absoluteTimeoutMs);
         return reply.redirect(flow.returnTo, 302);
@@ -172,15 +214,49 @@ export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal) {
         const who = identityFromClaims(client.settings, claims.idToken, claims.userinfo);
         if (typeof who === 'string') throw await signIn.refuse({ provider: `oidc:${params.name}` }, ctx, who);
         const issued = await signIn.signIn(who, ctx);
-        return {
-          status: 'signed_in' as const,
-          accessToken: issued.secret,
-          refreshToken: issued.refreshToken!,
-          expiresAt: new Date(issued.session.accessExpiresAt!).toISOString(),
-          principal: issued.principal.id,
-        };
+        return cliTokens(issued);
       },
     });
+    defineRoute(server, table, {
+      method: 'POST',
+      url: '/v1/auth/oidc/:name/cli/token',
+      tag: 'identity',
+      auth: 'none',
+      summary: "Redeem a CLI loopback sign-in's one-time code with the CLI's verifier: the CLI session tokens",
+      params: nameParams,
+      body: z.object({ code: z.string().min(1).max(16384), verifier: z.string().min(43).max(128) }).strict(),
+      responses: {
+        200: {
+          description: 'the session tokens',
+          schema: z.object({ status: z.literal('signed_in'), accessToken: z.string(), refreshToken: z.string(), expiresAt: z.string(), principal: z.string() }),
+        },
+      },
+      handler: async ({ params, body, req }) => {
+        const provider = `oidc:${params.name}`;
+        const ctx = { client: 'cli' as const, ip: req.ip, ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}) };
+        const code = await seal.open<CliCode>('oidc-cli-code', body.code);
+        if (!code || code.provider !== params.name) throw await signIn.refuse({ provider }, ctx, 'the sign-in code is not valid or has expired');
+        // Whoever saw the code on its way (browser history, another local process) lacks the verifier.
+        if (!sameSecret(s256(body.verifier), code.challenge)) throw await signIn.refuse({ provider }, ctx, 'the verifier does not match the sign-in code');
+        const now = deps.clock.now();
+        if (!(await identity.firstUse(`oidc-cli:${code.id}`, now + CLI_CODE_TTL_MS, now))) {
+          throw await signIn.refuse({ provider }, ctx, 'the sign-in code was used already');
+        }
+        const issued = await signIn.signIn(code.who, ctx);
+        return cliTokens(issued);
+      },
+    });
+  };
+}
+
+/** A CLI session's tokens, as the device and loopback flows hand them over. */
+function cliTokens(issued: Awaited<ReturnType<SignIn['signIn']>>) {
+  return {
+    status: 'signed_in' as const,
+    accessToken: issued.secret,
+    refreshToken: issued.refreshToken!,
+    expiresAt: new Date(issued.session.accessExpiresAt!).toISOString(),
+    principal: issued.principal.id,
   };
 }
 
