@@ -38,6 +38,7 @@ import { SignIn } from './app/identity/sign-in.js';
 import { Tokens } from './app/identity/tokens.js';
 import { MfaFactors } from './app/identity/mfa.js';
 import { StepUp } from './app/identity/step-up.js';
+import type { AppDeps } from './app/context.js';
 import { mfaMethods } from './adapters/mfa/index.js';
 import { identityProviderRoutes } from './adapters/identity/index.js';
 
@@ -160,7 +161,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
   const stores = await openStore(overrides.storeUrl ?? initial.server.store, { cwd });
   try {
     const registry = (overrides.metrics ?? true) ? createMetricsRegistry() : undefined;
-    const deps = {
+    const deps: AppDeps = {
       store: stores.store,
       clock,
       ids,
@@ -169,6 +170,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       ...(registry ? { metrics: createPrometheusMetrics(registry) } : {}),
       ...(key ? { sealer: secretBox(key) } : {}),
     };
+    const stepUp = new StepUp(deps, mfaMethods);
+    deps.stepUp = stepUp; // policies that require MFA check proofs with it (src/app/step-up-gate.ts)
     const connectors = createConnectorRegistry(config, factories);
     const issued = new IssuedCredentials(deps, connectors, stores.issued);
     const app = new Hourglass(deps, {
@@ -197,7 +200,6 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     const sessions = new Sessions(deps, stores.identity);
     const tokens = new Tokens(deps, stores.identity, SCOPES);
     const signIn = new SignIn(deps, sessions);
-    const stepUp = new StepUp(deps, mfaMethods);
     const mfa = new MfaFactors(deps, stores.mfa, mfaMethods, stepUp);
     const authenticator = overrides.authenticator ?? identityAuthenticator(tokenAuthenticator(config), sessions, tokens);
     let started = false;

@@ -3,6 +3,7 @@ import type { Facts, Outcome } from '../core/lifecycle.js';
 import { HgError } from '../core/errors.js';
 import type { HourglassConfig } from '../config/types.js';
 import type { AuditEvent, Clock, ConfigSource, CredentialSealer, Directory, IdGenerator, Metrics, Store, StoreTx } from './ports.js';
+import type { StepUp } from './identity/step-up.js';
 
 export interface AppDeps {
   store: Store;
@@ -15,6 +16,8 @@ export interface AppDeps {
   sealer?: CredentialSealer;
   /** Who the principals are (directoryOf in directory.ts); absent: the configuration's principals. */
   directory?: Directory;
+  /** Checks step-up MFA proofs (src/app/identity/step-up.ts); absent: a policy requiring MFA cannot be met. */
+  stepUp?: Pick<StepUp, 'verify'>;
 }
 
 export const SYSTEM_ACTOR = 'system';

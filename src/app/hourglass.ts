@@ -15,6 +15,8 @@ import { DueWork } from './due-work.js';
 import { EmergencyControls, endRequests } from './emergency.js';
 import { explain, type ExplainInput, type ExplainResult } from './explain.js';
 import { RequestService } from './requests.js';
+import type { StepUpProof } from './identity/step-up.js';
+import { mfaFor, requestDigest, requireStepUp } from './step-up-gate.js';
 import type { IssuedCredentials } from './issued-credentials.js';
 import type { IssueInput } from './connectors.js';
 import type { NotificationChannel } from './notify.js';
@@ -189,7 +191,18 @@ export class Hourglass {
    * (an SSH certificate for `input.publicKey`) are issued now, each with a serial and an audit
    * event. `input.target` narrows the answer to one target. All in one transaction.
    */
-  async credentials(actor: Principal, id: string, input: IssueInput & { target?: string } = {}) {
+  async credentials(actor: Principal, id: string, input: IssueInput & { target?: string; mfa?: StepUpProof } = {}) {
+    const asked = await this.deps.store.getRequest(id);
+    if (asked?.requester === actor.id) {
+      // Fetching credentials is where access is used: a policy may want a fresh second factor for it.
+      await requireStepUp(
+        this.deps,
+        actor,
+        { action: 'credentials', requestId: id, digest: requestDigest(asked) },
+        mfaFor(asked.terms, 'credentials'),
+        input.mfa,
+      );
+    }
     const now = this.deps.clock.now();
     // Read before the transaction: a store call inside it would wait on the transaction itself.
     const rows = (await this.deps.store.getCredentials(id)).filter((r) => input.target === undefined || r.target === input.target);

@@ -7,6 +7,8 @@ import { evaluateRequest, managerOf, namesManager, subjectMatches, termsOf, type
 import type { AccessRequest, Policy, Principal, RequestStatus } from '../core/types.js';
 import { commitOutcome, concurrentUpdate, factsFor, stamp, targetOf, type AppDeps } from './context.js';
 import { directoryOf, hasRole } from './directory.js';
+import type { StepUpProof } from './identity/step-up.js';
+import { mfaFor, requestDigest, requireStepUp, submissionDigest } from './step-up-gate.js';
 
 export interface SubmitInput {
   entitlements: string[];
@@ -21,6 +23,8 @@ export interface SubmitInput {
 export interface SubmitContext {
   sourceIp?: string;
   idempotencyKey?: string;
+  /** A step-up proof, for policies that require MFA to request (src/app/step-up-gate.ts). */
+  mfa?: StepUpProof;
 }
 
 /** How far in the past a `startAt` may lie (clock skew between client and server). */
@@ -125,6 +129,14 @@ export class RequestService {
       );
       throw new HgError(verdict.code, verdict.message, { details: { candidates: verdict.candidates } });
     }
+    // The proof binds this very submission: another body (other entitlements, a longer duration) needs its own.
+    await requireStepUp(
+      this.deps,
+      actor,
+      { action: 'request', digest: submissionDigest(actor.id, input) },
+      mfaFor(Object.values(verdict.chosen), 'request'),
+      ctx.mfa,
+    );
 
     const request = newRequest({
       id: this.deps.ids.requestId(),
@@ -221,7 +233,12 @@ export class RequestService {
     }
   }
 
-  approve(id: string, actor: Principal, comment?: string) {
+  async approve(id: string, actor: Principal, comment?: string, mfa?: StepUpProof) {
+    const req = await this.deps.store.getRequest(id);
+    // Only someone who may approve is asked for a proof; anyone else gets the refusal they would without MFA.
+    if (req && this.isApprovable(actor, req)) {
+      await requireStepUp(this.deps, actor, { action: 'approve', requestId: id, digest: requestDigest(req) }, mfaFor(req.terms, 'approve'), mfa);
+    }
     return this.act(id, actor, (r, f) => lifecycle.approve(r, actor, comment, f), true);
   }
   deny(id: string, actor: Principal, comment?: string) {

@@ -180,6 +180,7 @@ export function termsOf(policy: Policy, manager?: string): PolicyTerms {
   };
   if (policy.review) terms.review = { approvers: frozenApprovers(policy.review.approvers, manager), within: policy.review.within };
   if (policy.when) terms.when = policy.when;
+  if (policy.mfa) terms.mfa = policy.mfa;
   return terms;
 }
 

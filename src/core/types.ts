@@ -26,6 +26,8 @@ export interface AuthContext {
   /** When the identity provider last authenticated the person, and with which methods. */
   authTime?: number;
   amr?: readonly string[];
+  /** Where the session's person signed in (`oidc:NAME`, `saml:NAME`): whose `amr` values prove MFA. */
+  source?: string;
   /** The session came by cookie: writes need the CSRF token. */
   cookie?: boolean;
   csrf?: string;
@@ -72,6 +74,17 @@ export interface Policy {
   when?: TimeWindow;
   breakGlass: boolean;
   review?: { approvers: ApproverSet; within: number };
+  /** Step-up MFA for these actions, at most `maxAgeMs` old (docs/policies.md, "Step-up MFA"). */
+  mfa?: MfaTerms;
+}
+
+/** What needs a fresh second factor: submitting, approving, fetching the grant's credentials. */
+export type MfaAction = 'request' | 'approve' | 'credentials';
+
+export interface MfaTerms {
+  for: MfaAction[];
+  /** How old a sign-in with MFA at the identity provider may be to count instead of a proof. */
+  maxAgeMs: number;
 }
 
 export interface TargetEntitlement {
@@ -148,6 +161,7 @@ export interface PolicyTerms {
   review?: { approvers: RequestApprovers; within: number };
   when?: TimeWindow;
   breakGlass: boolean;
+  mfa?: MfaTerms;
 }
 
 export interface Extension {

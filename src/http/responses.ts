@@ -51,6 +51,10 @@ export const requestResponse = z
           approvers: subjectSet.extend({
             manager: z.string().nullable().describe("the requester's manager at submission, when the policy names the manager; else null"),
           }),
+          mfaMaxAgeSeconds: z
+            .number()
+            .nullable()
+            .describe('the approval needs step-up MFA: a proof, or an MFA sign-in at most this old (docs/identity.md); null: no MFA needed'),
         }),
       )
       .describe('who still has to approve'),

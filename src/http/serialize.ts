@@ -60,6 +60,7 @@ function awaiting(r: AccessRequest) {
       policy: t.name,
       remaining: Math.max(0, t.approval.required - new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by)).size),
       approvers: { groups: t.approval.approvers.groups, users: t.approval.approvers.users, manager: t.approval.approvers.manager ?? null },
+      mfaMaxAgeSeconds: t.mfa?.for.includes('approve') ? t.mfa.maxAgeMs / 1000 : null,
     }))
     .filter((a) => a.remaining > 0);
 }

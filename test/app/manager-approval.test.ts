@@ -100,7 +100,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('approvers: { manager: true } on 
     // The frozen manager also decides an extension, and may end the grant.
     const ext = await act('alice', res.body.id, 'extend', { duration: '30m' });
     expect(ext.body.pendingExtension).not.toBeNull();
-    expect(ext.body.awaiting).toEqual([{ policy: 'manager-only', remaining: 1, approvers: { groups: [], users: [], manager: 'mia' } }]);
+    expect(ext.body.awaiting).toEqual([{ policy: 'manager-only', remaining: 1, approvers: { groups: [], users: [], manager: 'mia' }, mfaMaxAgeSeconds: null }]);
     expect((await act('nora', res.body.id, 'approve')).status).toBe(404);
     expect((await act('mia', res.body.id, 'approve')).body.extensions).toHaveLength(1);
     expect((await act('mia', res.body.id, 'revoke', { reason: 'done' })).body.status).toBe('revoked');

@@ -404,7 +404,7 @@ describe('response details', () => {
     const id = (await submit('alice', { entitlements: ['db/admin'], duration: '1h', reason: 'x' })).body.id;
     await act('carol', id, 'approve');
     const r = (await h.call('GET', `/v1/requests/${id}`, token('alice'))).body;
-    expect(r.awaiting).toEqual([{ policy: 'dev-admin', remaining: 1, approvers: { groups: ['sre-leads'], users: [], manager: null } }]);
+    expect(r.awaiting).toEqual([{ policy: 'dev-admin', remaining: 1, approvers: { groups: ['sre-leads'], users: [], manager: null }, mfaMaxAgeSeconds: null }]);
     expect(r.approvals[0]).toMatchObject({ by: 'carol', for: ['dev-admin'] });
     await act('erin', id, 'approve');
     const released = await act('alice', id, 'release', { reason: 'index built' });

@@ -100,6 +100,7 @@ export class Sessions {
     const auth: AuthContext = {
       kind: 'session',
       id: session.id,
+      source: session.source,
       ...(session.authTime !== undefined ? { authTime: session.authTime } : {}),
       amr: session.amr,
       ...(viaCookie ? { cookie: true, csrf: csrfOf(secret) } : {}),

@@ -141,6 +141,14 @@ export const policyShape = {
     approvers: nonEmptyApproverSet('review.approvers'),
     within: durationSchema.default(DEFAULTS.reviewWithin),
   }).optional(),
+  mfa: strictObject({
+    required: z.boolean().default(false),
+    maxAge: durationSchema.default('5m'),
+    for: z
+      .array(z.enum(['request', 'approve', 'credentials']))
+      .min(1, 'must name at least one of request, approve, credentials')
+      .default(['request', 'approve', 'credentials']),
+  }).optional(),
 };
 
 export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<string>, out: RawProblem[]): Policy[] {
@@ -237,6 +245,10 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       policy.when = when;
     }
     if (v.review) policy.review = { approvers: approverSet(v.review.approvers), within: v.review.within };
+    if (v.mfa?.required) {
+      if (v.mfa.maxAge < 60_000 || v.mfa.maxAge > 12 * 3_600_000) problem(['mfa', 'maxAge'], 'must be between 1m and 12h');
+      else policy.mfa = { for: [...new Set(v.mfa.for)].sort(), maxAgeMs: v.mfa.maxAge };
+    }
     result.push(policy);
   });
   return result;

@@ -6,8 +6,17 @@ import { credentialsResponse, entitlementsResponse, meResponse, requestListRespo
 import * as s from '../schemas.js';
 import { requestJson } from '../serialize.js';
 import type { RouteContext } from './context.js';
+import { proofSchema, toProof } from './mfa.js';
 
 const idParams = z.object({ id: z.string().min(1).max(200) });
+
+// A policy that requires step-up MFA (docs/policies.md) takes a proof with the call it guards.
+const withProof = {
+  mfa: proofSchema.optional().describe('a step-up MFA proof, when a policy requires one: the answer to POST /v1/mfa/challenges (docs/identity.md)'),
+};
+const submitBody = s.submitBody.extend(withProof);
+const approveBody = s.commentBody.extend(withProof);
+const credentialsBody = s.credentialsBody.removeDefault().extend(withProof).default({});
 
 export function requestRoutes({ server, table, opts }: RouteContext) {
   const { app } = opts;
@@ -42,7 +51,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
     description:
       'An `Idempotency-Key` header makes a retried POST return the first result (200, header `idempotent-replayed: true`). ' +
       'A self-service request on the built-in target is answered 201 with status `active`.',
-    body: s.submitBody,
+    body: submitBody,
     headers: z.object({
       'idempotency-key': z.string().min(1).max(200).optional().describe('a retried POST with the same key and body returns the first result'),
     }),
@@ -55,7 +64,12 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
       if (Array.isArray(key) || (key !== undefined && (key.length < 1 || key.length > 200))) {
         throw new HgError('HG_INVALID_INPUT', 'Idempotency-Key must be 1-200 characters');
       }
-      const { request, replayed } = await app.requests.submit(principal, body, { sourceIp: req.ip, ...(key ? { idempotencyKey: key } : {}) });
+      const { mfa, ...ask } = body;
+      const { request, replayed } = await app.requests.submit(principal, ask, {
+        sourceIp: req.ip,
+        ...(key ? { idempotencyKey: key } : {}),
+        ...(mfa ? { mfa: toProof(mfa) } : {}),
+      });
       if (replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(replayed ? 200 : 201).send(requestJson(request));
     },
@@ -124,19 +138,22 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
       'Only the requester, only while the grant is active. Keys of `targets` are target names. Targets that issue on request get ' +
       '`{ kind, credentials: [...] }`, one per entitlement: an ssh target certifies `publicKey` (docs/targets/ssh.md).',
     params: idParams,
-    body: s.credentialsBody,
+    body: credentialsBody,
     responses: { 200: { description: 'credentials per target', schema: credentialsResponse } },
     handler: async ({ params, principal, body, reply }) => {
       const c = await app.credentials(principal, params.id, {
         ...(body.publicKey !== undefined ? { publicKey: body.publicKey } : {}),
         ...(body.target !== undefined ? { target: body.target } : {}),
+        ...(body.mfa ? { mfa: toProof(body.mfa) } : {}),
       });
       reply.header('cache-control', 'no-store');
       return { requestId: c.requestId, expiresAt: new Date(c.expiresAt).toISOString(), targets: c.targets };
     },
   });
 
-  action('approve', 'approve', 'Approve a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.approve(id, a, b.comment));
+  action('approve', 'approve', 'Approve a pending request (or a pending extension)', approveBody, (id, a, b) =>
+    app.requests.approve(id, a, b.comment, b.mfa ? toProof(b.mfa) : undefined),
+  );
   action('deny', 'approve', 'Deny a pending request (or a pending extension)', s.commentBody, (id, a, b) => app.requests.deny(id, a, b.comment));
   action('cancel', 'request', 'Cancel your own pending or scheduled request', s.reasonBody, (id, a, b) => app.requests.cancel(id, a, b.reason));
   action('revoke', 'approve', "End a grant (admins and the request's approvers)", s.reasonBody, (id, a, b) => app.requests.revoke(id, a, b.reason));
