@@ -205,6 +205,12 @@ export interface ClientOptions {
   userAgent?: string;
   /** A signed-in CLI session: its access token is refreshed before it runs out (hourglass login --sso). */
   session?: { expiresAt: number; refresh: () => Promise<{ token: string; expiresAt: number }> };
+  /**
+   * A second factor for a policy that requires step-up MFA (`--otp`, `--recovery-code`): when a
+   * POST answers HG_MFA_REQUIRED, the client asks a challenge for what the answer names and sends
+   * the same POST again with the proof. Used once: a TOTP code never works twice.
+   */
+  stepUp?: { totp?: string; recoveryCode?: string };
 }
 
 /** Refresh this long before the access token ends, so a call never races its end. */
@@ -238,6 +244,7 @@ export class HourglassClient {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #userAgent: string;
+  #stepUp: ClientOptions['stepUp'];
 
   constructor(opts: ClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
@@ -246,6 +253,7 @@ export class HourglassClient {
     this.#timeoutMs = opts.timeoutMs ?? 30_000;
     this.#fetch = opts.fetch ?? globalThis.fetch;
     this.#userAgent = opts.userAgent ?? 'hourglass-cli';
+    this.#stepUp = opts.stepUp;
   }
 
   // ---- caller ---------------------------------------------------------------------------------------
@@ -561,12 +569,31 @@ export class HourglassClient {
     } catch (err) {
       throw new UnreachableError(this.url, `the connection broke while reading the answer: ${this.#scrub(reasonOf(err))}`);
     }
-    if (!response.ok) throw this.#errorOf(response, text);
+    if (!response.ok) {
+      const error = this.#errorOf(response, text);
+      const proof = method === 'POST' ? await this.#stepUpFor(error, opts.body) : undefined;
+      if (proof) return this.#send<T>(method, path, { ...opts, body: { ...(opts.body as object), mfa: proof } });
+      throw error;
+    }
     const { parsed, isJson } = jsonOf(text);
     if (!isJson) {
       throw new ApiError(response.status, 'HTTP_NOT_JSON', `the server at ${this.url} did not answer with JSON (is this an Hourglass server?)`);
     }
     return { body: parsed as T, response };
+  }
+
+  /** The step-up proof for a call a policy wants MFA for, when the caller gave a factor and has not spent it. */
+  async #stepUpFor(error: Error, body: unknown): Promise<Record<string, string> | undefined> {
+    const factor = this.#stepUp;
+    if (!factor || !(error instanceof ApiError) || error.code !== 'HG_MFA_REQUIRED') return undefined;
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) return undefined;
+    const d = error.details as { action?: string; requestId?: string; digest?: string } | undefined;
+    if (!d?.action || !d.digest) return undefined;
+    this.#stepUp = undefined;
+    const challenge = await this.#call<{ id: string }>('POST', '/v1/mfa/challenges', {
+      body: { action: d.action, digest: d.digest, ...(d.requestId ? { requestId: d.requestId } : {}) },
+    });
+    return { challenge: challenge.id, ...(factor.totp !== undefined ? { totp: factor.totp } : { recoveryCode: factor.recoveryCode! }) };
   }
 
   /** Never let the token leak through an error message (fetch repeats invalid header values). */

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenHash } from '../fixtures/policies.js';
 import { createHttpHarness, freshStoreUrl, T0, token, type Dialect, type StoreHandle } from '../support/app-harness.js';
+import { runCli } from '../support/spawn-server.js';
 
 const OATHTOOL = '/usr/bin/oathtool';
 if (!existsSync(OATHTOOL)) throw new Error(`${OATHTOOL} is missing: install the Debian package oathtool (scripts/install-test-deps.sh)`);
@@ -180,6 +181,31 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       // Someone who may not approve gets the usual refusal, not an MFA prompt.
       const stranger = await signIn('sam@example.com', ['eng']);
       expect((await h.call('POST', `/v1/requests/${other.body.id}/approve`, stranger.secret, {})).body.error.code).not.toMatch(/^HG_MFA/);
+    });
+
+    it('the CLI answers the MFA prompt with --otp: hourglass request and approve', async () => {
+      const base = await h.server.listen({ host: '127.0.0.1', port: 0 });
+      const asker = await signIn('olga@example.com', ['eng']);
+      const askerCode = await enrolTotp(asker.secret);
+      const cli = (secret: string, args: string[]) => runCli([...args, '--json'], { HOURGLASS_URL: base, HOURGLASS_TOKEN: secret });
+      const without = await cli(asker.secret, ['request', 'api/deploy', '--for', '15m']);
+      expect(without.code).not.toBe(0);
+      expect(without.code).toBe(3);
+      expect(without.stderr).toContain('HG_MFA_REQUIRED');
+      expect(without.stderr).toContain('--otp');
+      const code = await askerCode();
+      const asked = await cli(asker.secret, ['request', 'api/deploy', '--for', '15m', '--otp', code]);
+      expect(asked.code, asked.stderr).toBe(0);
+      expect(JSON.parse(asked.stdout).requester).toBe('olga@example.com');
+      expect(asked.stdout + asked.stderr).not.toContain(code);
+      const pending = await h.call('POST', '/v1/requests', asker.secret, { entitlements: ['api/admin'], duration: '15m' });
+      const lead = await signIn('lia@example.com', ['leads']);
+      const leadCode = await enrolTotp(lead.secret);
+      const wrong = await cli(lead.secret, ['approve', pending.body.id, '--otp', '000000']);
+      expect(wrong.stderr).toContain('HG_MFA_FAILED');
+      const approved = await cli(lead.secret, ['approve', pending.body.id, '--otp', await leadCode()]);
+      expect(approved.code, approved.stderr).toBe(0);
+      expect(JSON.parse(approved.stdout).approvals.map((a: { by: string }) => a.by)).toEqual(['lia@example.com']);
     });
 
     it('the configuration says exactly what it accepts', async () => {

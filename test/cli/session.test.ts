@@ -103,7 +103,7 @@ describe('hourglass completion', () => {
       t hourglass audit ""
       t hourglass audit export --format ""
       t hourglass policy ""
-      t hourglass request --for 2h --re
+      t hourglass request --for 2h --rea
     `;
     const r = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
     expect(r.stderr).toBe('');

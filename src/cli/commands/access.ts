@@ -24,7 +24,7 @@ import { NoSuchCredentials, UsageError } from '../errors.js';
 import * as fmt from '../format.js';
 import { EXIT } from './failure.js';
 import { sshLogin } from '../ssh-login.js';
-import { action, type Io, type Registrar } from './shared.js';
+import { action, addStepUp, type Io, type Registrar } from './shared.js';
 
 /**
  * The targets of `creds` the command is about: the one named by --target, or all of them; with
@@ -133,7 +133,7 @@ export async function connectTo(io: Io, id: string, o: ConnectOptions): Promise<
 }
 
 export function registerAccessCommands({ ctx, client }: Registrar): void {
-  client('credentials', 'print the credentials of your active grant, password included (every retrieval is audited)')
+  addStepUp(client('credentials', 'print the credentials of your active grant, password included (every retrieval is audited)'))
     .argument('<id>', 'request id')
     .option('--target <name>', 'only the credentials for this target')
     .addOption(
@@ -171,7 +171,7 @@ export function registerAccessCommands({ ctx, client }: Registrar): void {
       ),
     );
 
-  client('connect', "open the target's client (psql, mariadb, redis-cli) with the credentials of your active grant")
+  addStepUp(client('connect', "open the target's client (psql, mariadb, redis-cli) with the credentials of your active grant"))
     .argument('<id>', 'request id')
     .argument('[client-args...]', "the client's own arguments, after -- (e.g. -- -c 'SELECT 1')")
     .option('--target <name>', 'the target to connect to (needed when the grant has credentials for several)')
@@ -202,7 +202,7 @@ export function registerAccessCommands({ ctx, client }: Registrar): void {
       ),
     );
 
-  client('ssh', 'log in over ssh with a certificate of your active grant (an ssh target)')
+  addStepUp(client('ssh', 'log in over ssh with a certificate of your active grant (an ssh target)'))
     .argument('<id>', 'request id')
     .argument('<ssh-args...>', "ssh's arguments: [user@]host, its options and a remote command")
     .option('--target <name>', 'the ssh target, when the request has several')

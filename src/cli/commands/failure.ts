@@ -140,6 +140,10 @@ export function describeError(e: unknown, h: HintContext): string {
       hint = `ask someone else who may approve it; ${show} names the policy`;
     } else if (e.code === 'HG_NOT_APPROVER') {
       hint = `only the approvers named by the request's policy can do this; ${show} names the policy`;
+    } else if (e.code === 'HG_MFA_REQUIRED') {
+      hint = 'a policy requires step-up MFA for this: run it again with --otp CODE from your authenticator app (or --recovery-code)';
+    } else if (e.code === 'HG_MFA_FAILED') {
+      hint = 'the code was wrong or used already: wait for the next code of your authenticator app and try again';
     } else if (e.status === 403) {
       hint = 'your token lacks the role or right for this; `hourglass whoami` shows your groups and roles';
     } else if (e.status === 404 && /^no route /.test(e.message)) {

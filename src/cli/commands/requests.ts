@@ -8,7 +8,7 @@ import { sshLogin } from '../ssh-login.js';
 import { connectTo } from './access.js';
 import { durationArg, parseStartAt, positiveInt, statusList } from './args.js';
 import { EXIT } from './failure.js';
-import { action, type Io, type Registrar } from './shared.js';
+import { action, addStepUp, type Io, type Registrar } from './shared.js';
 
 const POLL_MS = 500;
 const DEFAULT_WAIT = '10m';
@@ -52,7 +52,7 @@ async function waitFor(io: Io, first: RequestJson, timeoutMs: number): Promise<{
 }
 
 export function registerRequestCommands({ ctx, client }: Registrar): void {
-  client('request', 'ask for access to one or more entitlements (target/role)')
+  addStepUp(client('request', 'ask for access to one or more entitlements (target/role)'))
     .argument('<entitlements...>', 'entitlements, e.g. prod-db/read')
     .option('--for <duration>', "how long, e.g. 2h, 30m, 1h30m (default: the policy's default)", durationArg)
     .option('--reason <text>', 'why you need it')
@@ -173,7 +173,9 @@ export function registerRequestCommands({ ctx, client }: Registrar): void {
         ),
       );
 
-  decision('approve', 'approve a pending request (or a pending extension)', '--comment <text>', 'a comment for the record', (c, id, t) => c.approve(id, t));
+  addStepUp(
+    decision('approve', 'approve a pending request (or a pending extension)', '--comment <text>', 'a comment for the record', (c, id, t) => c.approve(id, t)),
+  );
   decision('deny', 'deny a pending request (or a pending extension)', '--comment <text>', 'why', (c, id, t) => c.deny(id, t));
   decision('cancel', 'withdraw your own pending or scheduled request', '--reason <text>', 'why', (c, id, t) => c.cancel(id, t));
   decision('revoke', "end someone's grant now (admins and the request's approvers)", '--reason <text>', 'why', (c, id, t) => c.revoke(id, t));

@@ -96,6 +96,13 @@ export function addGlobals(cmd: Command): Command {
 }
 
 /** --json alone: for commands that need no server. */
+/** `--otp` / `--recovery-code`: a second factor for a policy that requires step-up MFA (docs/cli.md). */
+export function addStepUp(cmd: Command): Command {
+  return cmd
+    .option('--otp <code>', 'a code of your authenticator app, for a policy that requires step-up MFA (used once)')
+    .option('--recovery-code <code>', 'a recovery code instead of --otp (each works once)');
+}
+
 export function addJson(cmd: Command): Command {
   return cmd.addOption(new Option('--json', 'print the JSON answer instead of text').helpGroup('Output:'));
 }
@@ -152,6 +159,13 @@ function commandPath(cmd: Command): string {
   return names.join(' ');
 }
 
+/** `--otp CODE` / `--recovery-code CODE` of the commands a policy may guard with step-up MFA. */
+function stepUpOf(o: Record<string, unknown>): { stepUp?: { totp?: string; recoveryCode?: string } } {
+  if (typeof o.otp === 'string') return { stepUp: { totp: o.otp } };
+  if (typeof o.recoveryCode === 'string') return { stepUp: { recoveryCode: o.recoveryCode } };
+  return {};
+}
+
 export type Handler = (io: Io, opts: Record<string, any>, ...args: any[]) => Promise<number | void>;
 
 /**
@@ -169,6 +183,8 @@ export function action(ctx: CliContext, handler: Handler, opts: { idArg?: boolea
       if (s && s.length >= 4) secrets.add(s);
     };
     addSecret(options.token);
+    addSecret(options.otp as string | undefined);
+    addSecret(options.recoveryCode as string | undefined);
     addSecret(ctx.env.HOURGLASS_TOKEN);
     const scrub = (s: string) => redact(s, secrets);
     const out = (s: string) => ctx.out(scrub(s));
@@ -185,6 +201,7 @@ export function action(ctx: CliContext, handler: Handler, opts: { idArg?: boolea
             token: connection.token,
             userAgent: 'hourglass-cli/0.1.0',
             ...(connection.session ? { session: sessionRefresher(connection.url, connection.session, addSecret) } : {}),
+            ...stepUpOf(options),
           });
         }
         return client;
