@@ -211,7 +211,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
             authenticator,
             identity: { sessions, tokens },
             mfa,
-            extraRoutes: identityProviderRoutes({ deps, signIn, identity: stores.identity }),
+            extraRoutes: identityProviderRoutes({ deps, signIn, sessions, identity: stores.identity }),
             ...(overrides.log ? { logger: log } : {}),
             // Reported once started: a harness that never starts it is not "not ready".
             scheduler: () => (started ? scheduler.status : undefined),

@@ -3,6 +3,8 @@ import type { Policy, Principal, Role, TargetCapabilities, TargetConfig } from '
 export interface ConfiguredPrincipal extends Principal {
   /** Hex SHA-256 digests of the principal's bearer tokens (lower-case). */
   apiTokens: string[];
+  /** A scrypt hash: password sign-in for the embedded demo (src/app/identity/password.ts). */
+  passwordHash?: string;
 }
 
 export interface ServerSettings {

@@ -235,6 +235,22 @@ export function registerSessionCommands({ program, ctx }: Registrar): void {
     );
 
   program
+    .command('hash-password')
+    .description('print the scrypt hash of a password, for principals[].password (local sign-in, for the demo only)')
+    .addHelpText(
+      'after',
+      '\nReads the password from stdin (one line), or asks for it without echo in a terminal. Nothing is sent anywhere.\n' +
+        'Example:\n  printf %s "$PASSWORD" | hourglass hash-password\n',
+    )
+    .action(
+      action(ctx, async (io) => {
+        const password = io.stdin.isTTY ? await ask(io, 'Password: ', true) : (await readAll(io.stdin)).replace(/\r?\n$/, '');
+        const { hashPassword } = await import('../../app/identity/password.js');
+        io.out(`${await hashPassword(password)}\n`);
+      }),
+    );
+
+  program
     .command('logout')
     .description('forget the stored login (the token itself stays valid until removed from the configuration)')
     .option('--json', 'print the JSON answer instead of text')

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { ConfiguredPrincipal } from '../types.js';
 import { nonEmptyString, PRINCIPAL_ID_PATTERN, ROLES, strictObject } from '../primitives.js';
+import { parsePasswordHash } from '../../core/password-hash.js';
 import { formatPath, isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
 
 const principalId = z.string().regex(PRINCIPAL_ID_PATTERN, 'must be 1-128 characters: letters, digits and . _ @ - (not first)');
@@ -12,6 +13,14 @@ export const principalShape = {
   roles: z.array(z.enum(ROLES)).default([]),
   /** Their manager's principal id, for `approvers: { manager: true }`; a principal of the file or of an identity source. */
   manager: principalId.optional(),
+  /** A scrypt hash (hourglass hash-password): sign-in with a password, for the embedded demo only. */
+  password: z
+    .string()
+    .superRefine((h, ctx) => {
+      const parsed = parsePasswordHash(h);
+      if (typeof parsed === 'string') ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed });
+    })
+    .optional(),
   apiTokens: z
     .array(
       strictObject({
@@ -67,6 +76,7 @@ export function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrin
       roles: [...new Set(v.roles!)],
       ...(v.manager !== undefined ? { manager: v.manager } : {}),
       apiTokens: v.apiTokens!.map((t) => t.sha256),
+      ...(v.password !== undefined ? { passwordHash: v.password } : {}),
     });
   });
   return result;
