@@ -99,6 +99,15 @@ describe('password sign-in', () => {
     expect((await h.call('GET', '/v1/me', token('admin'))).status).toBe(200);
   });
 
+  it('made-up refresh tokens count against the same per-address budget', async () => {
+    const ip = '198.51.100.20';
+    const refresh = (n: number) =>
+      h.server.inject({ method: 'POST', url: '/v1/auth/refresh', remoteAddress: ip, payload: { refreshToken: `hgr_${String(n).padStart(43, 'x')}` } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await refresh(i)).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+  });
+
   it('hourglass hash-password prints a hash the loader accepts; malformed hashes are refused with the reason', async () => {
     const r = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'a demo password\n', encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);

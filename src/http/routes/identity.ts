@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { HgError } from '../../core/errors.js';
+import { HgError, isHgError } from '../../core/errors.js';
+import { rateLimited } from '../auth-failure-limiter.js';
 import { defineRoute, SCOPES } from '../route.js';
 import * as s from '../schemas.js';
 import { clearSessionCookie } from '../session-cookie.js';
@@ -129,8 +130,21 @@ export function identityRoutes({ server, table, opts }: RouteContext) {
     responses: {
       200: { description: 'new tokens', schema: z.object({ accessToken: z.string(), refreshToken: z.string(), expiresAt: z.string(), principal: z.string() }) },
     },
-    handler: async ({ body }) => {
-      const r = await identity.sessions.refresh(body.refreshToken);
+    handler: async ({ body, req }) => {
+      // A refresh token is a credential: a wrong one counts against the address like a guessed token.
+      const limiter = server.authFailures;
+      const wait = limiter.size > 0 ? limiter.retryAfter(req.ip) : 0;
+      if (wait > 0) {
+        limiter.onRefused();
+        throw rateLimited(wait);
+      }
+      let r;
+      try {
+        r = await identity.sessions.refresh(body.refreshToken);
+      } catch (err) {
+        if (isHgError(err) && err.code === 'HG_UNAUTHENTICATED') limiter.fail(req.ip);
+        throw err;
+      }
       return { accessToken: r.accessToken, refreshToken: r.refreshToken, expiresAt: new Date(r.expiresAt).toISOString(), principal: r.session.principal };
     },
   });
