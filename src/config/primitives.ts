@@ -62,6 +62,27 @@ export function strictObject<S extends z.ZodRawShape>(shape: S) {
 
 export const nonEmptyString = z.string().trim().min(1);
 
+/** A short name used in URLs and audit events: identity providers, SCIM tokens. */
+export const shortName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'must be 1-40 characters: lower-case letters, digits and - (not first)');
+
+/**
+ * An identity provider's URL: https, or http on a loopback address only (a provider on this
+ * machine, as in the tests and the demo).
+ */
+export const httpsOrLoopbackUrl = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a URL` });
+    return;
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an https:// URL (http:// only for a loopback address)' });
+  }
+});
+
 const durationHelp = 'use a duration such as 90s, 15m, 1h30m, 2d or PT1H';
 
 /** A duration string in milliseconds (bare numbers are refused: they have no unit). */

@@ -6,10 +6,8 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import type { SamlProviderSettings } from '../types.js';
-import { durationSchema, MINUTE, nonEmptyString, strictObject } from '../primitives.js';
+import { durationSchema, httpsOrLoopbackUrl, MINUTE, nonEmptyString, shortName, strictObject } from '../primitives.js';
 import { isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
-
-const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
 /** Entra's default NameID format (its value is the UPN), and what most IdPs send. */
 export const SAML_NAMEID_EMAIL = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
@@ -28,21 +26,6 @@ export const DEFAULT_MFA_CONTEXTS = [
   'mfa',
 ];
 
-/** http only for a loopback IdP (tests, the demo); the browser carries the AuthnRequest there. */
-const endpointSchema = z.string().superRefine((text, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a URL` });
-    return;
-  }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an https:// URL (http:// only for a loopback address)' });
-  }
-});
-
 const certificateSchema = nonEmptyString.superRefine((text, ctx) => {
   const pem = text.includes('-----BEGIN') ? text : `-----BEGIN CERTIFICATE-----\n${text.replace(/\s+/g, '')}\n-----END CERTIFICATE-----\n`;
   try {
@@ -58,11 +41,11 @@ const bounded = (min: number, max: number, range: string) =>
   });
 
 export const samlShape = {
-  name: z.string().regex(NAME, 'must be 1-40 characters: lower-case letters, digits and - (not first)'),
+  name: shortName,
   displayName: nonEmptyString.optional(),
   idp: strictObject({
     entityId: nonEmptyString.pipe(z.string().max(1024)),
-    ssoUrl: endpointSchema,
+    ssoUrl: httpsOrLoopbackUrl,
     certificates: z
       .array(certificateSchema)
       .min(1, 'must list at least one signing certificate')

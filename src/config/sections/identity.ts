@@ -5,32 +5,16 @@
  */
 import { z } from 'zod';
 import type { IdentitySettings, OidcProviderSettings, ScimSettings } from '../types.js';
-import { durationSchema, nonEmptyString, ROLES, strictObject } from '../primitives.js';
+import { durationSchema, httpsOrLoopbackUrl, nonEmptyString, ROLES, shortName, strictObject } from '../primitives.js';
 import { isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
 import { parseSaml } from './identity-saml.js';
 
-const NAME = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const DAY = 86_400_000;
 
-/** http only for a loopback issuer (a provider on this machine, as in the tests and the demo). */
-const issuerSchema = z.string().superRefine((text, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a URL` });
-    return;
-  }
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an https:// URL (http:// only for a loopback address)' });
-  }
-});
-
 export const oidcShape = {
-  name: z.string().regex(NAME, 'must be 1-40 characters: lower-case letters, digits and - (not first)'),
+  name: shortName,
   displayName: nonEmptyString.optional(),
-  issuer: issuerSchema,
+  issuer: httpsOrLoopbackUrl,
   clientId: nonEmptyString,
   clientSecret: nonEmptyString,
   scopes: z.array(nonEmptyString).default(['openid', 'email', 'profile']),
@@ -62,7 +46,7 @@ export const identityShape = {
     tokens: z
       .array(
         strictObject({
-          name: z.string().regex(NAME, 'must be 1-40 characters: lower-case letters, digits and - (not first)'),
+          name: shortName,
           sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be the 64 hex digit SHA-256 of the token (printf %s TOKEN | sha256sum)'),
         }),
       )
