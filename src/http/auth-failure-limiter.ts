@@ -39,6 +39,14 @@ export function rateLimited(retryAfterSeconds: number): HgError & RetryAfter {
   return Object.assign(new HgError('HG_RATE_LIMITED', 'too many requests; retry later'), { retryAfterSeconds });
 }
 
+/** The limiter as routes that check a credential of their own use it (server.authFailures). */
+export interface CredentialBudget {
+  /** 0 when `address` may try a credential; else the whole seconds to wait (counted as a refusal). */
+  refusedFor(address: string): number;
+  /** Records a wrong credential from `address`. */
+  fail(address: string): void;
+}
+
 export class AuthFailureLimiter {
   /** In order of last failure (a failure moves its address to the end). */
   private readonly buckets = new Map<string, Bucket>();

@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import { Counter } from 'prom-client';
 import { isHgError, type ErrorCode } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
-import { AuthFailureLimiter, type RetryAfter } from './auth-failure-limiter.js';
+import { AuthFailureLimiter, type CredentialBudget, type RetryAfter } from './auth-failure-limiter.js';
 import { tokenAuthenticator } from '../app/directory.js';
 import { authenticator, isThenable, type Authenticated } from './authenticate.js';
 import { limitConnections } from './connection-limits.js';
@@ -51,8 +51,8 @@ declare module 'fastify' {
     authenticate(req: FastifyRequest): Authenticated;
     /** Every route Fastify registered, whoever declared it (for the OpenAPI completeness test). */
     registeredRoutes: { method: string; url: string }[];
-    /** Failed authentications per address, for routes that check a credential of their own (SCIM). */
-    authFailures: AuthFailureLimiter & { onRefused(): void };
+    /** Failed authentications per address, for routes that check a credential of their own (SCIM, passwords, refresh). */
+    authFailures: CredentialBudget;
   }
 }
 
@@ -104,7 +104,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url });
   });
   server.decorate('registeredRoutes', registeredRoutes);
-  server.decorate('authFailures', Object.assign(failures, { onRefused: () => refused('auth_failures') }));
+  server.decorate('authFailures', {
+    refusedFor: (address: string) => {
+      const wait = failures.size > 0 ? failures.retryAfter(address) : 0;
+      if (wait > 0) refused('auth_failures');
+      return wait;
+    },
+    fail: (address: string) => failures.fail(address),
+  } satisfies CredentialBudget);
   server.decorateRequest('principal', null);
   server.decorateRequest('authChecked', false);
   server.decorate(

@@ -4,6 +4,7 @@
  * transaction with the audit events. Which provider said what is the adapter's business
  * (src/adapters/identity/*); the rules on who a sign-in may become are here.
  */
+import { definedEntry } from '../../core/defined.js';
 import { HgError } from '../../core/errors.js';
 import type { AuditDraft } from '../../core/types.js';
 import { stamp, type AppDeps } from '../context.js';
@@ -79,10 +80,10 @@ export class SignIn {
         ...(existing?.externalId !== undefined ? { externalId: existing.externalId } : {}),
         ...(existing?.userName !== undefined ? { userName: existing.userName } : {}),
         ...(existing?.attributes !== undefined ? { attributes: existing.attributes } : {}),
-        ...pick('displayName', claims.displayName ?? existing?.displayName),
-        ...pick('email', claims.email ?? existing?.email),
+        ...definedEntry('displayName', claims.displayName ?? existing?.displayName),
+        ...definedEntry('email', claims.email ?? existing?.email),
         groups: claims.groups ? [...new Set(claims.groups)].sort() : (existing?.groups ?? []),
-        ...pick('manager', claims.manager ?? existing?.manager),
+        ...definedEntry('manager', claims.manager ?? existing?.manager),
         active: true,
         kind: 'human',
         version: (existing?.version ?? 0) + 1,
@@ -106,11 +107,11 @@ export class SignIn {
           principal: principalId,
           source: who.provider,
           client: client.client,
-          ...pick('authTime', who.authTime),
+          ...definedEntry('authTime', who.authTime),
           amr: who.amr,
-          ...pick('acr', who.acr),
-          ...pick('ip', client.ip),
-          ...pick('userAgent', client.userAgent?.slice(0, 256)),
+          ...definedEntry('acr', who.acr),
+          ...definedEntry('ip', client.ip),
+          ...definedEntry('userAgent', client.userAgent?.slice(0, 256)),
         },
         now,
       );
@@ -144,7 +145,7 @@ export class SignIn {
             {
               type: 'auth.sign_in_refused',
               actor: 'anonymous',
-              details: { provider: who.provider, ...pick('principal', who.principalId), reason, ip: client.ip },
+              details: { provider: who.provider, ...definedEntry('principal', who.principalId), reason, ip: client.ip },
             },
           ],
           now,
@@ -154,10 +155,6 @@ export class SignIn {
     );
     return new HgError(code, `sign-in refused: ${reason}`);
   }
-}
-
-function pick<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } {
-  return v === undefined ? {} : ({ [key]: v } as { [P in K]: V });
 }
 
 /** Which of the attributes a sign-in writes changed (audited by name, not value). */

@@ -133,11 +133,8 @@ export function identityRoutes({ server, table, opts }: RouteContext) {
     handler: async ({ body, req }) => {
       // A refresh token is a credential: a wrong one counts against the address like a guessed token.
       const limiter = server.authFailures;
-      const wait = limiter.size > 0 ? limiter.retryAfter(req.ip) : 0;
-      if (wait > 0) {
-        limiter.onRefused();
-        throw rateLimited(wait);
-      }
+      const wait = limiter.refusedFor(req.ip);
+      if (wait > 0) throw rateLimited(wait);
       let r;
       try {
         r = await identity.sessions.refresh(body.refreshToken);

@@ -32,11 +32,8 @@ export function passwordRoutes(deps: AppDeps, sessions: Sessions) {
       },
       handler: async ({ body, req, reply }) => {
         const limiter = server.authFailures;
-        const wait = limiter.size > 0 ? limiter.retryAfter(req.ip) : 0;
-        if (wait > 0) {
-          limiter.onRefused();
-          throw rateLimited(wait);
-        }
+        const wait = limiter.refusedFor(req.ip);
+        if (wait > 0) throw rateLimited(wait);
         const config = deps.config.current();
         // Only the file's principals have passwords; the directory's view of them carries no secrets.
         const found: ConfiguredPrincipal | undefined = config.principals.find((p) => p.id === body.principal);

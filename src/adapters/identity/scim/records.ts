@@ -3,6 +3,7 @@
  * principal id (the lower-cased userName it was created with), so policies, grants and the audit
  * log name people the way SCIM does; the id never changes, even when the userName does.
  */
+import { definedEntry } from '../../../core/defined.js';
 import type { GroupRecord } from '../../../app/identity/ports.js';
 import type { StoredPrincipal } from '../../../app/ports.js';
 import type { GroupInput, ScimGroupRecord, ScimUserRecord, UserInput } from './resources.js';
@@ -16,22 +17,20 @@ interface ScimAttributes {
   employeeNumber?: string;
 }
 
-const only = <K extends string, V>(key: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [key]: v } as { [P in K]: V }));
-
 export function userRecord(p: StoredPrincipal, groups: readonly GroupRecord[]): ScimUserRecord {
   const a = (p.attributes ?? {}) as ScimAttributes;
   return {
     id: p.id,
-    ...only('externalId', p.externalId),
+    ...definedEntry('externalId', p.externalId),
     userName: p.userName ?? p.id,
-    ...only('displayName', p.displayName),
-    ...only('name', a.name),
+    ...definedEntry('displayName', p.displayName),
+    ...definedEntry('name', a.name),
     emails: a.emails ?? (p.email !== undefined ? [{ value: p.email, primary: true }] : []),
     active: p.active,
-    ...only('title', a.title),
-    ...only('department', a.department),
-    ...only('employeeNumber', a.employeeNumber),
-    ...only('manager', p.manager),
+    ...definedEntry('title', a.title),
+    ...definedEntry('department', a.department),
+    ...definedEntry('employeeNumber', a.employeeNumber),
+    ...definedEntry('manager', p.manager),
     groups: groups.map((g) => ({ value: g.id, display: g.displayName })),
     created: p.createdAt,
     lastModified: p.updatedAt,
@@ -43,21 +42,21 @@ export function userRecord(p: StoredPrincipal, groups: readonly GroupRecord[]): 
 export function principalFrom(id: string, input: UserInput, prev: StoredPrincipal | undefined, now: number): StoredPrincipal {
   const email = input.emails.find((e) => e.primary === true)?.value ?? input.emails[0]?.value;
   const attributes: ScimAttributes = {
-    ...only('name', input.name),
+    ...definedEntry('name', input.name),
     ...(input.emails.length > 0 ? { emails: input.emails } : {}),
-    ...only('title', input.title),
-    ...only('department', input.department),
-    ...only('employeeNumber', input.employeeNumber),
+    ...definedEntry('title', input.title),
+    ...definedEntry('department', input.department),
+    ...definedEntry('employeeNumber', input.employeeNumber),
   };
   return {
     id,
     source: 'scim',
-    ...only('externalId', input.externalId),
+    ...definedEntry('externalId', input.externalId),
     userName: input.userName,
-    ...only('displayName', input.displayName),
-    ...only('email', email?.toLowerCase()),
+    ...definedEntry('displayName', input.displayName),
+    ...definedEntry('email', email?.toLowerCase()),
     groups: prev?.groups ?? [],
-    ...only('manager', input.manager),
+    ...definedEntry('manager', input.manager),
     active: input.active,
     kind: 'human',
     ...(Object.keys(attributes).length > 0 ? { attributes: attributes as Record<string, unknown> } : {}),
@@ -86,7 +85,7 @@ export function changedAttributes(prev: StoredPrincipal, next: StoredPrincipal):
 export function groupRecord(g: GroupRecord, members: readonly { value: string; display?: string }[]): ScimGroupRecord {
   return {
     id: g.id,
-    ...only('externalId', g.externalId),
+    ...definedEntry('externalId', g.externalId),
     displayName: g.displayName,
     members: [...members],
     created: g.createdAt,
@@ -98,7 +97,7 @@ export function groupRecord(g: GroupRecord, members: readonly { value: string; d
 export function groupFrom(id: string, input: GroupInput, prev: GroupRecord | undefined, now: number): GroupRecord {
   return {
     id,
-    ...only('externalId', input.externalId),
+    ...definedEntry('externalId', input.externalId),
     displayName: input.displayName,
     createdAt: prev?.createdAt ?? now,
     updatedAt: now,

@@ -61,9 +61,8 @@ export function scimRoutes(deps: AppDeps) {
         scim.addHook('onRequest', async (req, reply) => {
           server.requestLog.begin(req, reply);
           const limiter = server.authFailures;
-          const wait = limiter.size > 0 ? limiter.retryAfter(req.ip) : 0;
+          const wait = limiter.refusedFor(req.ip);
           if (wait > 0) {
-            limiter.onRefused();
             reply.header('retry-after', String(wait));
             throw new ScimError(429, undefined, 'Too many failed authentications from this address; retry later.');
           }

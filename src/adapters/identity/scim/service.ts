@@ -51,8 +51,11 @@ function simpleEq(filter: string | undefined, attribute: string): string | undef
   }
 }
 
-function page<T extends ScimJson>(all: T[], filter: string | undefined, type: 'User' | 'Group', q: ListQuery): ListResponse<ScimJson> {
-  const matching = filter === undefined ? all : all.filter(compileFilter(filter, type));
+/** The filter compiled before any read: a bad one is a 400 that costs no query. */
+const matcherOf = (q: ListQuery, type: 'User' | 'Group') => (q.filter === undefined ? undefined : compileFilter(q.filter, type));
+
+function page<T extends ScimJson>(all: T[], match: ((r: object) => boolean) | undefined, q: ListQuery): ListResponse<ScimJson> {
+  const matching = match === undefined ? all : all.filter(match);
   const slice = matching.slice(q.startIndex - 1, q.startIndex - 1 + q.count);
   return listResponse(
     slice.map((r) => project(r, q.attributes, q.excludedAttributes)),
@@ -71,7 +74,7 @@ export class ScimService {
   // ---- Users ----------------------------------------------------------------------------------
 
   listUsers(q: ListQuery): Promise<ListResponse<ScimJson>> {
-    if (q.filter !== undefined) compileFilter(q.filter, 'User'); // a bad filter is a 400 before any read
+    const match = matcherOf(q, 'User');
     return this.deps.store.transaction(async (tx) => {
       const t = tx.identity;
       const userName = simpleEq(q.filter, 'username');
@@ -89,8 +92,7 @@ export class ScimService {
       const visible = people.filter((p) => this.isScimUser(p));
       return page(
         visible.map((p) => userToJson(userRecord(p, groupsOf(p.id)), this.baseUrl())),
-        q.filter,
-        'User',
+        match,
         q,
       );
     });
@@ -159,7 +161,7 @@ export class ScimService {
   // ---- Groups ---------------------------------------------------------------------------------
 
   listGroups(q: ListQuery): Promise<ListResponse<ScimJson>> {
-    if (q.filter !== undefined) compileFilter(q.filter, 'Group');
+    const match = matcherOf(q, 'Group');
     return this.deps.store.transaction(async (tx) => {
       const t = tx.identity;
       const name = simpleEq(q.filter, 'displayname');
@@ -185,8 +187,7 @@ export class ScimService {
             this.baseUrl(),
           ),
         ),
-        q.filter,
-        'Group',
+        match,
         q,
       );
     });
