@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tokenHash } from '../fixtures/policies.js';
-import { createHttpHarness, freshStoreUrl, T0, token, type Dialect, type StoreHandle } from '../support/app-harness.js';
+import { sharedHttpHarness, token, type Dialect } from '../support/app-harness.js';
 import { runCli } from '../support/spawn-server.js';
 
 const OATHTOOL = '/usr/bin/oathtool';
@@ -58,16 +58,7 @@ policies:
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   describe(`policies requiring step-up MFA on ${dialect}`, () => {
-    let handle: StoreHandle;
-    let h: Awaited<ReturnType<typeof createHttpHarness>>;
-    beforeAll(async () => {
-      handle = await freshStoreUrl(dialect);
-      h = await createHttpHarness({ yaml: YAML, storeUrl: handle.url, now: T0 });
-    });
-    afterAll(async () => {
-      await h?.close();
-      await handle?.cleanup();
-    });
+    const h = sharedHttpHarness(dialect, YAML);
 
     const signIn = (id: string, groups: string[], facts: { amr?: string[]; authTime?: number } = {}) =>
       h.system.signIn.signIn(

@@ -1,21 +1,12 @@
 // The identity section: defaults, and every refusal a newcomer would hit while connecting a provider.
 import { describe, expect, it } from 'vitest';
-import { HgError } from '../../src/core/errors.js';
-import { parseConfig } from '../support/config.js';
+import { configProblems, parseConfig } from '../support/config.js';
 
 const base = (identity: string, server = 'server: { publicUrl: "https://hg.example.com/" }') =>
   `${server}\nidentity:\n${identity}\ntargets: {}\npolicies: []\n`;
 const provider = (extra = '') => `  oidc:\n    - { name: corp, issuer: "https://login.example.com", clientId: hg, clientSecret: s3cret${extra} }`;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text);
-  } catch (e) {
-    if (e instanceof HgError) return ((e.details as { problems: { path: string; message: string }[] }).problems ?? []).map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+const problems = configProblems;
 
 describe('identity configuration', () => {
   it('has safe defaults and reads a provider', () => {

@@ -5,9 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HgError } from '../../src/core/errors.js';
 import { DEFAULT_MFA_CONTEXTS } from '../../src/config/sections/identity-saml.js';
-import { parseConfig } from '../support/config.js';
+import { configProblems, parseConfig } from '../support/config.js';
 
 let dir: string;
 let pem: string;
@@ -31,15 +30,7 @@ const yaml = (entries: string, server = 'server: { publicUrl: "https://hg.exampl
 const entry = (extra = '', cert = () => JSON.stringify(pem)) =>
   `    - { name: corp, idp: { entityId: "https://idp.example.com/saml", ssoUrl: "https://idp.example.com/sso", certificates: [${cert()}] }${extra} }`;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text);
-  } catch (e) {
-    if (e instanceof HgError) return ((e.details as { problems: { path: string; message: string }[] }).problems ?? []).map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+const problems = configProblems;
 
 describe('identity.saml configuration', () => {
   it('has safe defaults, derived from server.publicUrl and the name', () => {

@@ -7,12 +7,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { digestOfText, StepUp, type StepUpProof } from '../../src/app/identity/step-up.js';
 import { mfaDigests } from '../../src/app/identity/mfa.js';
 import type { Principal } from '../../src/core/types.js';
 import { tokenHash } from '../fixtures/policies.js';
-import { createHttpHarness, freshStoreUrl, T0, token, type Dialect, type StoreHandle } from '../support/app-harness.js';
+import { sharedHttpHarness, token, type Dialect } from '../support/app-harness.js';
 
 const OATHTOOL = '/usr/bin/oathtool';
 if (!existsSync(OATHTOOL)) throw new Error(`${OATHTOOL} is missing: install the Debian package oathtool (scripts/install-test-deps.sh)`);
@@ -34,16 +34,7 @@ const digestB = digestOfText('request B: db/admin for 8h');
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   describe(`step-up MFA with TOTP on ${dialect}`, () => {
-    let handle: StoreHandle;
-    let h: Awaited<ReturnType<typeof createHttpHarness>>;
-    beforeAll(async () => {
-      handle = await freshStoreUrl(dialect);
-      h = await createHttpHarness({ yaml: YAML, storeUrl: handle.url, now: T0 });
-    });
-    afterAll(async () => {
-      await h?.close();
-      await handle?.cleanup();
-    });
+    const h = sharedHttpHarness(dialect, YAML);
 
     const signIn = (id: string, facts: { amr?: string[]; authTime?: number } = {}) =>
       h.system.signIn.signIn(

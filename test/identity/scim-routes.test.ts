@@ -6,10 +6,10 @@ import { generateKeyPairSync, hash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tokenHash } from '../fixtures/policies.js';
 import { loadScimFixture } from '../support/scim-fixtures.js';
-import { createHttpHarness, freshStoreUrl, T0, token, type Dialect, type StoreHandle } from '../support/app-harness.js';
+import { sharedHttpHarness, token, type Dialect } from '../support/app-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hg-scim-'));
 const keyFile = join(dir, 'key.pem');
@@ -54,16 +54,7 @@ function substitute<T>(v: T, ids: Map<string, string>): T {
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   describe(`SCIM on ${dialect}`, () => {
-    let handle: StoreHandle;
-    let h: Awaited<ReturnType<typeof createHttpHarness>>;
-    beforeAll(async () => {
-      handle = await freshStoreUrl(dialect);
-      h = await createHttpHarness({ yaml: YAML, storeUrl: handle.url, now: T0 });
-    });
-    afterAll(async () => {
-      await h?.close();
-      await handle?.cleanup();
-    });
+    const h = sharedHttpHarness(dialect, YAML);
 
     async function scim(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, address = '192.0.2.10') {
       const res = await h.server.inject({

@@ -5,9 +5,9 @@ import { generateKeyPairSync, hash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tokenHash } from '../fixtures/policies.js';
-import { createHttpHarness, freshStoreUrl, T0, token, type Dialect, type StoreHandle } from '../support/app-harness.js';
+import { sharedHttpHarness, token, type Dialect } from '../support/app-harness.js';
 
 const MIN = 60_000;
 const dir = mkdtempSync(join(tmpdir(), 'hg-identity-'));
@@ -36,16 +36,7 @@ policies:
 
 for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
   describe(`identity on ${dialect}`, () => {
-    let handle: StoreHandle;
-    let h: Awaited<ReturnType<typeof createHttpHarness>>;
-    beforeAll(async () => {
-      handle = await freshStoreUrl(dialect);
-      h = await createHttpHarness({ yaml: YAML, storeUrl: handle.url, now: T0 });
-    });
-    afterAll(async () => {
-      await h?.close();
-      await handle?.cleanup();
-    });
+    const h = sharedHttpHarness(dialect, YAML);
 
     const signIn = (sub: string, id: string, groups: string[], client: 'browser' | 'cli' = 'browser') =>
       h.system.signIn.signIn({ provider: 'oidc:corp', subject: sub, principalId: id, groups, amr: ['pwd'] }, { client, ip: '203.0.113.5' });

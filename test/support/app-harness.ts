@@ -3,6 +3,7 @@
  * PostgreSQL) with a manual clock and a configuration given as YAML text.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OpenedStore } from '../../src/adapters/store/open-store.js';
@@ -105,6 +106,32 @@ export async function createHttpHarness(opts: HarnessOptions) {
   const server = system.server!;
   // Object.assign keeps the harness's live `config` getter (a spread would freeze it).
   return Object.assign(h, { server, call: documentedCall(server) });
+}
+
+export type HttpHarness = Awaited<ReturnType<typeof createHttpHarness>>;
+
+/**
+ * The HTTP harness the enclosing describe's tests share, on a fresh store of `dialect`: started
+ * before them, closed after. The value stands in for the running harness (every property is read
+ * from it), so tests write `h.call(...)` as with a harness of their own.
+ */
+export function sharedHttpHarness(dialect: Dialect, yaml: string): HttpHarness {
+  let handle: StoreHandle | undefined;
+  let running: HttpHarness | undefined;
+  beforeAll(async () => {
+    handle = await freshStoreUrl(dialect);
+    running = await createHttpHarness({ yaml, storeUrl: handle.url, now: T0 });
+  });
+  afterAll(async () => {
+    await running?.close();
+    await handle?.cleanup();
+  });
+  return new Proxy({} as HttpHarness, {
+    get: (_target, key) => {
+      if (!running) throw new Error('the shared harness starts in beforeAll: use it inside a test');
+      return Reflect.get(running, key, running);
+    },
+  });
 }
 
 export const token = (id: string) => `${id}-demo-token`;
