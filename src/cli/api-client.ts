@@ -214,7 +214,7 @@ export interface ClientOptions {
 }
 
 /** Refresh this long before the access token ends, so a call never races its end. */
-const REFRESH_AHEAD_MS = 60_000;
+export const REFRESH_AHEAD_MS = 60_000;
 
 type Query = Record<string, string | number | boolean | undefined>;
 

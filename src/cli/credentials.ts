@@ -4,7 +4,8 @@
  * the directory mode 0700 and the file mode 0600. The token is only ever sent to the URL it was
  * stored with.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -91,4 +92,40 @@ export function removeCredentials(file: string): boolean {
   if (!existsSync(file)) return false;
   rmSync(file, { force: true });
   return true;
+}
+
+/** A lock older than this was left by a command that died: a live holder is done within its refresh's 30 s time limit. */
+const STALE_LOCK_MS = 60_000;
+const LOCK_WAIT_MS = 40_000;
+
+/**
+ * Runs `fn` holding `FILE.lock` (created exclusively, mode 0600), so that two commands never
+ * refresh one stored session at once: a refresh token works once, and the server ends a session
+ * whose refresh token is presented twice.
+ */
+export async function withCredentialsLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  const giveUpAt = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let age = 0;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released meanwhile: try again at once
+    }
+    if (age > STALE_LOCK_MS) rmSync(lock, { force: true });
+    else if (Date.now() > giveUpAt) throw new CredentialsFileError(`${lock} is held by another hourglass command; remove it if none is running`);
+    else await sleep(50);
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }

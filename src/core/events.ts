@@ -41,6 +41,7 @@ export const AUDIT_EVENT_TYPES = [
   'auth.sign_in_refused',
   'auth.signed_out',
   'auth.sessions_revoked',
+  'auth.refresh_reused',
   'token.created',
   'token.revoked',
   'principal.provisioned',

@@ -261,6 +261,7 @@ describe('upgrading from the version that linked after commit', () => {
       'mfa_recovery_codes',
       'mfa_challenges',
       'mfa_failures',
+      'used_refresh_tokens',
     ])
       await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);

@@ -97,6 +97,20 @@ export function identityTx(db: Db, dialect: 'sqlite' | 'postgres' = 'sqlite'): I
         })
         .execute();
     },
+    async rotateSession(id, prev, next) {
+      const res = await db
+        .updateTable('sessions')
+        .set({ secret_digest: next.secretDigest, refresh_digest: next.refreshDigest, access_expires_at: next.accessExpiresAt, last_seen_at: next.at })
+        .where('id', '=', id)
+        .where('refresh_digest', '=', prev)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      // Rows of sessions past their absolute end are of no use: a token of an ended session is refused anyway.
+      await db.deleteFrom('used_refresh_tokens').where('expires_at', '<', next.at).execute();
+      await db.insertInto('used_refresh_tokens').values({ digest: prev, session_id: id, expires_at: next.keepUntil }).execute();
+      return true;
+    },
     async revokeSessionsOf(principal, at) {
       const res = await db
         .updateTable('sessions')
@@ -262,15 +276,14 @@ export class KyselyIdentityStore implements IdentityStore {
     return r ? toSession(r) : undefined;
   }
 
-  async rotateSession(id: string, prev: string, next: { secretDigest: string; refreshDigest: string; accessExpiresAt: number; at: number }) {
-    const res = await this.db
-      .updateTable('sessions')
-      .set({ secret_digest: next.secretDigest, refresh_digest: next.refreshDigest, access_expires_at: next.accessExpiresAt, last_seen_at: next.at })
-      .where('id', '=', id)
-      .where('refresh_digest', '=', prev)
-      .where('revoked_at', 'is', null)
+  async sessionByUsedRefresh(digest: string) {
+    const r = await this.db
+      .selectFrom('used_refresh_tokens')
+      .innerJoin('sessions', 'sessions.id', 'used_refresh_tokens.session_id')
+      .selectAll('sessions')
+      .where('used_refresh_tokens.digest', '=', digest)
       .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return r ? toSession(r) : undefined;
   }
 
   async touchSession(id: string, at: number) {

@@ -446,6 +446,24 @@ function mfa(): Migration {
   };
 }
 
+/**
+ * Refresh tokens already swapped, kept until their session's absolute end: presenting one again
+ * means two holders of the session (a stolen token), so the session ends (docs/identity.md, "The CLI").
+ */
+function usedRefreshTokens(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('used_refresh_tokens')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('used_refresh_tokens_by_expiry').on('used_refresh_tokens').column('expires_at').execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -462,6 +480,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0009_principals': principals(),
         '0010_identity': identity(),
         '0011_mfa': mfa(),
+        '0012_used_refresh_tokens': usedRefreshTokens(),
       }),
     },
     migrationTableName: 'hg_migrations',

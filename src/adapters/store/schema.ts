@@ -191,6 +191,15 @@ export interface SessionsTable {
   revoked_at: number | null;
 }
 
+/** A refresh token already swapped for a new pair (migration 0012). */
+export interface UsedRefreshTokensTable {
+  /** SHA-256 (hex) of the used refresh token. */
+  digest: string;
+  session_id: string;
+  /** The session's absolute end: after it the row is pruned. */
+  expires_at: number;
+}
+
 export interface ApiTokensTable {
   id: string;
   digest: string;
@@ -293,6 +302,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   principals: PrincipalsTable;
   sessions: SessionsTable;
+  used_refresh_tokens: UsedRefreshTokensTable;
   api_tokens: ApiTokensTable;
   identity_links: IdentityLinksTable;
   single_use: SingleUseTable;

@@ -36,6 +36,14 @@ export interface NewSession extends SessionRecord {
   refreshDigest?: string;
 }
 
+export interface RotatedSession {
+  secretDigest: string;
+  refreshDigest: string;
+  accessExpiresAt: number;
+  at: number;
+  keepUntil: number;
+}
+
 /** A personal access token (of a person) or a machine principal's token: shown once, stored hashed. */
 export interface TokenRecord {
   /** Public handle (`tok_...`). */
@@ -61,6 +69,12 @@ export interface IdentityTx {
   linkedSubject(provider: string, principal: string): Promise<string | undefined>;
   link(provider: string, subject: string, principal: string, at: number): Promise<void>;
   insertSession(session: NewSession): Promise<void>;
+  /**
+   * Replaces a live CLI session's access and refresh digests if its refresh digest is still `prev`
+   * (of two racing refreshes one wins), and keeps `prev` as used until `keepUntil` (the session's
+   * absolute end) so that presenting it again is recognised. False when `prev` was not current.
+   */
+  rotateSession(id: string, prev: string, next: RotatedSession): Promise<boolean>;
   /** Ends every live session and token of a principal (deactivation, sign-out everywhere); returns how many. */
   revokeSessionsOf(principal: string, at: number): Promise<number>;
   revokeTokensOf(principal: string, at: number): Promise<number>;
@@ -113,8 +127,8 @@ export interface IdentityStore {
   sessionBySecret(digest: string): Promise<SessionRecord | undefined>;
   sessionByRefresh(digest: string): Promise<(SessionRecord & { refreshDigest: string }) | undefined>;
   getSession(id: string): Promise<SessionRecord | undefined>;
-  /** Replaces the CLI session's access and refresh digests if the refresh digest is still `prev` (one refresh wins). */
-  rotateSession(id: string, prev: string, next: { secretDigest: string; refreshDigest: string; accessExpiresAt: number; at: number }): Promise<boolean>;
+  /** The session a refresh token belonged to before it was swapped (migration 0012), while the session could still be live. */
+  sessionByUsedRefresh(digest: string): Promise<SessionRecord | undefined>;
   /** Records activity (the idle timeout runs from it). */
   touchSession(id: string, at: number): Promise<void>;
   listSessions(principal: string | undefined, now: number): Promise<SessionRecord[]>;

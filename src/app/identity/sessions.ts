@@ -109,24 +109,54 @@ export class Sessions {
   }
 
   /**
-   * Swaps a CLI refresh token for a new access and refresh token. A refresh token works once:
-   * the compare-and-set on its digest lets one of two racing refreshes win, and a used one is
-   * unknown from then on.
+   * Swaps a CLI refresh token for a new access and refresh token. A refresh token works once: the
+   * compare-and-set on its digest lets one of two racing refreshes win. A used one presented
+   * again means two parties hold the session (RFC 9700, 4.14.2: a stolen token, or a copy of the
+   * credentials file), and nobody can tell which is the rightful one, so the session ends for
+   * both: its access token stops working and the person signs in again.
    */
-  async refresh(refreshToken: string): Promise<{ accessToken: string; refreshToken: string; expiresAt: number; session: SessionRecord }> {
+  async refresh(
+    refreshToken: string,
+    from: { ip?: string } = {},
+  ): Promise<{ accessToken: string; refreshToken: string; expiresAt: number; session: SessionRecord }> {
     const refused = () => new HgError('HG_UNAUTHENTICATED', 'the refresh token is not valid: sign in again');
     const digest = digestOf(refreshToken);
-    const session = await this.store.sessionByRefresh(digest);
     const now = this.deps.clock.now();
-    if (!session || session.revokedAt !== undefined || now >= session.absoluteExpiresAt) throw refused();
+    const session = await this.store.sessionByRefresh(digest);
+    if (!session) {
+      const reused = await this.store.sessionByUsedRefresh(digest);
+      if (reused) await this.deps.store.transaction((tx) => this.endReused(tx, reused, now, from.ip));
+      throw refused();
+    }
+    if (session.revokedAt !== undefined || now >= session.absoluteExpiresAt) throw refused();
     if (!(await directoryOf(this.deps).find(session.principal))) throw refused();
     const access = newSecret('access');
     const next = newSecret('refresh');
     const accessExpiresAt = Math.min(session.absoluteExpiresAt, now + this.settings.cliTokenLifetimeMs);
-    if (!(await this.store.rotateSession(session.id, digest, { secretDigest: access.digest, refreshDigest: next.digest, accessExpiresAt, at: now }))) {
-      throw refused();
-    }
+    const rotated = { secretDigest: access.digest, refreshDigest: next.digest, accessExpiresAt, at: now, keepUntil: session.absoluteExpiresAt };
+    const won = await this.deps.store.transaction(async (tx) => {
+      if (await tx.identity.rotateSession(session.id, digest, rotated)) return true;
+      // Another refresh with this very token won the race: the token was used twice.
+      await this.endReused(tx, session, now, from.ip);
+      return false;
+    });
+    if (!won) throw refused();
     return { accessToken: access.secret, refreshToken: next.secret, expiresAt: accessExpiresAt, session: { ...session, accessExpiresAt, lastSeenAt: now } };
+  }
+
+  /** Ends a session whose refresh token was used twice, audited once however often it is presented. */
+  private async endReused(tx: StoreTx, session: SessionRecord, now: number, ip: string | undefined): Promise<void> {
+    if (session.revokedAt !== undefined || now >= session.absoluteExpiresAt) return;
+    if (!(await tx.identity.revokeSession(session.id, now))) return;
+    const config = this.deps.config.current();
+    await tx.appendAudit(
+      stamp(
+        this.deps,
+        [{ type: 'auth.refresh_reused', actor: 'anonymous', details: { principal: session.principal, session: session.id, ...(ip ? { ip } : {}) } }],
+        now,
+        config.policyHash,
+      ),
+    );
   }
 
   async list(actor: Principal, principal?: string) {

@@ -6,8 +6,8 @@
  */
 import { Option, type Command } from 'commander';
 import { redact } from '../../core/redact.js';
-import { HourglassClient } from '../api-client.js';
-import { credentialsPath, readCredentials, sameServer, writeCredentials } from '../credentials.js';
+import { HourglassClient, REFRESH_AHEAD_MS } from '../api-client.js';
+import { credentialsPath, readCredentials, sameServer, withCredentialsLock, writeCredentials } from '../credentials.js';
 import { CredentialsError, UsageError } from '../errors.js';
 import { describeError, exitCodeFor, type TokenSource } from './failure.js';
 
@@ -44,28 +44,38 @@ interface Connection {
 
 /**
  * Swaps the stored session's refresh token for a new pair and stores it (mode 0600) before the
- * new access token is used: a refresh token works once, so losing the new one means signing in again.
+ * new access token is used: a refresh token works once, so losing the new one means signing in
+ * again. Commands refresh one at a time under the credentials lock; one that waited finds the
+ * pair another refreshed in the file and uses it (presenting the old token again would end the session).
  */
 export function sessionRefresher(url: string, session: { refreshToken: string; expiresAt: number; file: string }, onSecret: (s: string) => void) {
   return {
     expiresAt: session.expiresAt,
-    refresh: async () => {
-      const res = await fetch(`${url}/v1/auth/refresh`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'hourglass-cli/0.1.0' },
-        body: JSON.stringify({ refreshToken: session.refreshToken }),
-        signal: AbortSignal.timeout(30_000),
-        redirect: 'error',
-      });
-      if (res.status !== 200) throw new CredentialsError('the stored sign-in has ended: run `hourglass login --sso PROVIDER` again');
-      const next = (await res.json()) as { accessToken: string; refreshToken: string; expiresAt: string };
-      onSecret(next.accessToken);
-      onSecret(next.refreshToken);
-      const expiresAt = Date.parse(next.expiresAt);
-      writeCredentials(session.file, { url, token: next.accessToken, refreshToken: next.refreshToken, expiresAt });
-      session.refreshToken = next.refreshToken;
-      return { token: next.accessToken, expiresAt };
-    },
+    refresh: () =>
+      withCredentialsLock(session.file, async () => {
+        const stored = readCredentials(session.file);
+        if (stored?.refreshToken && stored.refreshToken !== session.refreshToken && sameServer(stored.url, url)) {
+          onSecret(stored.token);
+          onSecret(stored.refreshToken);
+          session.refreshToken = stored.refreshToken;
+          if (stored.expiresAt !== undefined && Date.now() < stored.expiresAt - REFRESH_AHEAD_MS) return { token: stored.token, expiresAt: stored.expiresAt };
+        }
+        const res = await fetch(`${url}/v1/auth/refresh`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'hourglass-cli/0.1.0' },
+          body: JSON.stringify({ refreshToken: session.refreshToken }),
+          signal: AbortSignal.timeout(30_000),
+          redirect: 'error',
+        });
+        if (res.status !== 200) throw new CredentialsError('the stored sign-in has ended: run `hourglass login --sso PROVIDER` again');
+        const next = (await res.json()) as { accessToken: string; refreshToken: string; expiresAt: string };
+        onSecret(next.accessToken);
+        onSecret(next.refreshToken);
+        const expiresAt = Date.parse(next.expiresAt);
+        writeCredentials(session.file, { url, token: next.accessToken, refreshToken: next.refreshToken, expiresAt });
+        session.refreshToken = next.refreshToken;
+        return { token: next.accessToken, expiresAt };
+      }),
   };
 }
 

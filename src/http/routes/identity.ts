@@ -137,7 +137,7 @@ export function identityRoutes({ server, table, opts }: RouteContext) {
       if (wait > 0) throw rateLimited(wait);
       let r;
       try {
-        r = await identity.sessions.refresh(body.refreshToken);
+        r = await identity.sessions.refresh(body.refreshToken, { ip: req.ip });
       } catch (err) {
         if (isHgError(err) && err.code === 'HG_UNAUTHENTICATED') limiter.fail(req.ip);
         throw err;
