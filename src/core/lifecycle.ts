@@ -71,6 +71,8 @@ export function isFinal(req: AccessRequest): boolean {
 
 /** A newly submitted request: pending if any policy needs approvals (break-glass never waits). */
 export function open(req: AccessRequest, facts: Facts): Outcome {
+  // The manager frozen as an approver: who it was at submission is part of the record an auditor reads.
+  const manager = req.terms.map((t) => t.approval.approvers.manager ?? t.review?.approvers.manager).find((m) => m !== undefined);
   const submitted = event(req, 'request.submitted', req.requester, {
     entitlements: req.entitlements,
     durationMs: req.durationMs,
@@ -80,6 +82,7 @@ export function open(req: AccessRequest, facts: Facts): Outcome {
     policies: req.policies,
     breakGlass: req.breakGlass,
     sourceIp: req.sourceIp,
+    ...(manager !== undefined ? { manager } : {}),
   });
   if (!req.breakGlass && needsApproval(req.terms)) return { request: withReminder(req, facts), events: [submitted] };
   const admitted = admit(req, facts, req.requester);

@@ -88,6 +88,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('approvers: { manager: true } on 
     });
     const kept = await h.store.getRequest(res.body.id);
     expect(kept!.terms[0]!.approval.approvers).toEqual({ groups: [], users: [], manager: 'mia' });
+    // The audit record names who the manager was at submission.
+    const [submitted] = (await h.store.listAudit({ type: 'request.submitted', requestId: res.body.id, limit: 1 })).events;
+    expect(submitted!.details).toMatchObject({ manager: 'mia' });
 
     // The manager sees it among what they may approve.
     const approvable = await h.call('GET', '/v1/requests?approvable=true', token('mia'));
@@ -143,6 +146,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('approvers: { manager: true } on 
   it('a break-glass grant is reviewed by the frozen manager', async () => {
     const glass = await submit('alice', { entitlements: ['db/root'], duration: '30m', breakGlass: true });
     expect(glass.body).toMatchObject({ status: 'active', breakGlass: true });
+    const [submitted] = (await h.store.listAudit({ type: 'request.submitted', requestId: glass.body.id, limit: 1 })).events;
+    expect(submitted!.details).toMatchObject({ manager: 'mia', breakGlass: true });
     expect((await act('nora', glass.body.id, 'review', { comment: 'fine' })).status).toBe(404);
     expect((await act('mia', glass.body.id, 'review', { comment: 'fine' })).body.review).toMatchObject({ by: 'mia' });
   });
