@@ -22,8 +22,9 @@ import { parseDuration } from '../core/duration.js';
 import { HgError } from '../core/errors.js';
 import { needsApproval } from '../core/lifecycle.js';
 import { evaluateRequest, managerOf, subjectMatches, termsOf, type CandidateVerdict } from '../core/policy.js';
-import type { ApproverSet, Policy, Principal, Role, SubjectSet } from '../core/types.js';
+import type { ApproverSet, MfaAction, Policy, Principal, Role, SubjectSet } from '../core/types.js';
 import { configDirectory, fixedConfig, type SyncDirectory } from './directory.js';
+import { mfaFor } from './step-up-gate.js';
 
 /** explain is synchronous: the server resolves the asked principal from an asynchronous Directory first. */
 export type ExplainDirectory = SyncDirectory;
@@ -124,7 +125,13 @@ export interface ExplainResult {
   /** How long the request would wait for approvals before it expires. */
   pendingTimeoutSeconds: number | null;
   /** What the chosen policies (or, when refused, the candidate policies) demand of the requester. */
-  requires: { reason: boolean; ticket: { required: boolean; patterns: string[] }; sourceNetworks: string[] | null };
+  requires: {
+    reason: boolean;
+    ticket: { required: boolean; patterns: string[] };
+    sourceNetworks: string[] | null;
+    /** Step-up MFA per action: how old (seconds) an IdP sign-in with MFA may be, null when the action needs none; null when nothing does. */
+    mfa: Record<MfaAction, number | null> | null;
+  };
   /** Inputs the caller left out and the answer assumes will be supplied correctly. */
   assumed: { reason: boolean; ticket: boolean; sourceIp: boolean };
   /** Problems with the policy itself, e.g. fewer possible approvers than approvals required. */
@@ -184,6 +191,15 @@ function whyNotCandidate(policy: Policy, principal: Principal, known: boolean, i
   return undefined;
 }
 
+const MFA_ACTIONS: readonly MfaAction[] = ['request', 'approve', 'credentials'];
+
+/** Per action, the strictest step-up MFA of the policies (as the gate applies it); null when none asks for any. */
+function mfaRequirements(policies: readonly Policy[]): Record<MfaAction, number | null> | null {
+  const ages = MFA_ACTIONS.map((a) => [a, mfaFor(policies, a)] as const);
+  if (ages.every(([, ms]) => ms === undefined)) return null;
+  return Object.fromEntries(ages.map(([a, ms]) => [a, ms === undefined ? null : Math.round(ms / 1000)])) as Record<MfaAction, number | null>;
+}
+
 /**
  * Explains the decision the server would make for this request at `input.at`. Throws HG_INVALID_INPUT on a malformed duration.
  * Principals come from `directory` (default: the file's).
@@ -219,7 +235,7 @@ export function explain(config: HourglassConfig, input: ExplainInput, directory:
     approvals: [],
     reviews: [],
     pendingTimeoutSeconds: null,
-    requires: { reason: false, ticket: { required: false, patterns: [] }, sourceNetworks: null },
+    requires: { reason: false, ticket: { required: false, patterns: [] }, sourceNetworks: null, mfa: null },
     assumed: { reason: false, ticket: false, sourceIp: false },
     warnings: [],
     candidates: {},
@@ -302,6 +318,7 @@ export function explain(config: HourglassConfig, input: ExplainInput, directory:
     reason: relevant.some((p) => p.reason === 'required'),
     ticket: { required: relevant.some((p) => p.ticket.required), patterns: uniq(relevant.flatMap((p) => (p.ticket.pattern ? [p.ticket.pattern] : []))) },
     sourceNetworks: networks.length ? uniq(networks.flat()) : null,
+    mfa: mfaRequirements(relevant),
   };
   result.assumed = {
     reason: input.reason === undefined && result.requires.reason,

@@ -315,6 +315,13 @@ export function explainLines(r: ExplainJson): string {
   if (r.requires.ticket.required) needs.push(`a ticket${r.requires.ticket.patterns.length ? ` matching ${r.requires.ticket.patterns.join(' and ')}` : ''}`);
   else if (r.requires.ticket.patterns.length) needs.push(`a ticket, if given, matching ${r.requires.ticket.patterns.join(' and ')}`);
   if (r.requires.sourceNetworks) needs.push(`a request from ${r.requires.sourceNetworks.join(', ')}`);
+  const mfa = r.requires.mfa;
+  if (mfa) {
+    const steps = (['request', 'approve', 'credentials'] as const)
+      .filter((a) => mfa[a] !== null)
+      .map((a) => `${a === 'approve' ? 'approving' : a === 'request' ? 'requesting' : 'fetching credentials'} (${formatDuration(mfa[a]! * 1000)})`);
+    needs.push(`step-up MFA for ${steps.join(', ')}`);
+  }
   if (needs.length) lines.push(`  requires: ${needs.join('; ')}`);
   const assumed = [
     ...(r.assumed.reason ? ['a reason'] : []),

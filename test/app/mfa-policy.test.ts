@@ -199,6 +199,19 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       expect(JSON.parse(approved.stdout).approvals.map((a: { by: string }) => a.by)).toEqual(['lia@example.com']);
     });
 
+    it('explain tells the requester which step-up MFA each action needs, before they ask', async () => {
+      const s = await signIn('erin@example.com', ['eng']);
+      const explain = async (q: string) => (await h.call('GET', `/v1/policies/explain?${q}`, s.secret)).body;
+      expect((await explain('entitlement=api/deploy')).requires.mfa).toEqual({ request: 300, approve: null, credentials: 300 });
+      expect((await explain('entitlement=api/admin')).requires.mfa).toEqual({ request: null, approve: 600, credentials: null });
+      expect((await explain('entitlement=api/deploy,api/admin')).requires.mfa).toEqual({ request: 300, approve: 600, credentials: 300 });
+      expect((await explain('entitlement=api/read')).requires.mfa).toBeNull();
+      const address = h.server.server.address();
+      const base = address && typeof address === 'object' ? `http://127.0.0.1:${address.port}` : await h.server.listen({ host: '127.0.0.1', port: 0 });
+      const text = await runCli(['policy', 'explain', '--entitlement', 'api/deploy'], { HOURGLASS_URL: base, HOURGLASS_TOKEN: s.secret });
+      expect(text.stdout).toContain('requires: step-up MFA for requesting (5m), fetching credentials (5m)');
+    });
+
     it('the configuration says exactly what it accepts', async () => {
       const { parseConfig } = await import('../support/config.js');
       const base = (mfa: string) => YAML.replace('mfa: { required: true, maxAge: 5m, for: [request, credentials] }', mfa);

@@ -57,6 +57,11 @@ export const explainResponse = z
         reason: z.boolean(),
         ticket: z.object({ required: z.boolean(), patterns: z.array(z.string()) }).strict(),
         sourceNetworks: z.array(z.string()).nullable(),
+        mfa: z
+          .object({ request: z.number().int().nullable(), approve: z.number().int().nullable(), credentials: z.number().int().nullable() })
+          .strict()
+          .nullable()
+          .describe('step-up MFA per action: the max age in seconds of an IdP sign-in with MFA that counts instead of a proof; null: not needed'),
       })
       .strict(),
     assumed: z.object({ reason: z.boolean(), ticket: z.boolean(), sourceIp: z.boolean() }).strict(),
