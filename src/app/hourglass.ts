@@ -163,6 +163,7 @@ export class Hourglass {
             extension: p.extension,
             ...(p.when ? { when: p.when } : {}),
             ...(p.review ? { review: p.review } : {}),
+            ...(p.mfa ? { mfa: { for: p.mfa.for, maxAge: p.mfa.maxAgeMs } } : {}),
           }));
         if (policies.length) {
           out.push({ entitlement, target: targetName, ...(ent.description ? { description: String(ent.description) } : {}), policies });

@@ -206,6 +206,9 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       expect((await explain('entitlement=api/admin')).requires.mfa).toEqual({ request: null, approve: 600, credentials: null });
       expect((await explain('entitlement=api/deploy,api/admin')).requires.mfa).toEqual({ request: 300, approve: 600, credentials: 300 });
       expect((await explain('entitlement=api/read')).requires.mfa).toBeNull();
+      const listed = (await h.call('GET', '/v1/entitlements', s.secret)).body.entitlements as { entitlement: string; policies: { mfa?: unknown }[] }[];
+      expect(listed.find((e) => e.entitlement === 'api/deploy')!.policies[0]!.mfa).toEqual({ for: ['credentials', 'request'], maxAge: 300_000 });
+      expect(listed.find((e) => e.entitlement === 'api/read')!.policies[0]!.mfa).toBeUndefined();
       const address = h.server.server.address();
       const base = address && typeof address === 'object' ? `http://127.0.0.1:${address.port}` : await h.server.listen({ host: '127.0.0.1', port: 0 });
       const text = await runCli(['policy', 'explain', '--entitlement', 'api/deploy'], { HOURGLASS_URL: base, HOURGLASS_TOKEN: s.secret });
