@@ -90,6 +90,8 @@ function banner(url: string, configPath: string): string {
       `  curl ${url}/.well-known/jwks.json                                             # the keys it verifies with`,
       '  npx hourglass request hosts/login --for 30m --ssh "$USER@localhost"   # an ssh certificate (docs/targets/ssh.md: sshd trusting the CA)',
       `  curl -H "Authorization: Bearer alice-demo-token" ${url}/v1/requests?mine=true`,
+      'Try SSO: run `npm run demo:idp` in another terminal (a demo OpenID provider; it prints its accounts), then open',
+      `  ${url}/v1/auth/oidc/demo/login?returnTo=/v1/auth/session   # or: npx hourglass login --url ${url} --sso demo`,
     );
   }
   return `${lines.join('\n')}\n\n`;

@@ -55,6 +55,7 @@ describe('examples/demo.yaml', () => {
     const c = loadConfigFile(DEMO, {});
     expect(c.server).toEqual({
       listen: { host: '127.0.0.1', port: 8420 },
+      publicUrl: 'http://127.0.0.1:8420',
       store: 'sqlite:.hourglass/hourglass.db',
       bodyLimit: 65536,
       rateLimitPerMinute: 600,
@@ -100,6 +101,10 @@ describe('examples/demo.yaml', () => {
       review: { approvers: { groups: ['sre-leads'], users: [] }, within: 24 * HOUR },
     });
     expect(c.policyHash).toMatch(/^[0-9a-f]{64}$/);
+    // SSO with the bundled demo IdP (npm run demo:idp); test/identity/demo-idp.test.ts signs in with it.
+    expect(c.identity.roles).toEqual([{ group: 'hourglass-admins', roles: ['admin'] }]);
+    expect(c.identity.oidc).toEqual([expect.objectContaining({ name: 'demo', issuer: 'http://127.0.0.1:8421', clientId: 'hourglass-demo' })]);
+    expect(loadConfigFile(DEMO, { HOURGLASS_DEMO_IDP_PORT: '9421' }).identity.oidc[0]?.issuer).toBe('http://127.0.0.1:9421');
   });
 });
 

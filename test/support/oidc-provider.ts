@@ -1,6 +1,7 @@
 /**
  * A real OpenID provider for tests: oidc-provider 8 in process on a free loopback port
- * (issuer `http://127.0.0.1:PORT`; openid-client needs `allowInsecureRequests`).
+ * (issuer `http://127.0.0.1:PORT`; openid-client needs `allowInsecureRequests`), or on a fixed
+ * one (`port`), as scripts/demo-idp.ts runs it for the demo.
  *
  * - Authorization code flow with PKCE required for every client (S256 only), the device
  *   authorization grant (RFC 8628), the `claims` parameter, userinfo, revocation, introspection,
@@ -58,6 +59,10 @@ export interface StartOidcProviderOptions {
   scopeClaims?: Record<string, string[]>;
   /** The `interval` (seconds) the device authorization response announces. Default 1, so polling tests are quick. */
   devicePollInterval?: number;
+  /** Port to listen on. Default 0: a free port. */
+  port?: number;
+  /** Address to listen on, and the issuer's host. Default 127.0.0.1. */
+  host?: string;
 }
 
 /** By default `groups` comes with scope `groups`, `manager` with scope `profile`. */
@@ -117,7 +122,7 @@ interface KoaContext {
 }
 
 export interface OidcProviderHandle {
-  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  /** `http://HOST:PORT` (default host 127.0.0.1), no trailing slash. */
   issuer: string;
   /** Base URL of the provider, the same as the issuer (endpoints hang off it: /auth, /token, /device, ...). */
   url: string;
@@ -151,14 +156,15 @@ export async function startOidcProvider(opts: StartOidcProviderOptions): Promise
   if (accounts.size !== opts.accounts.length) throw new Error('startOidcProvider: account subs must be unique');
   const errors: ProviderErrorRecord[] = [];
   const config = await configuration(opts, accounts);
+  const host = opts.host ?? '127.0.0.1';
 
   let handle: http.RequestListener = (_req, res) => void res.writeHead(503).end();
   const server = http.createServer((req, res) => handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, host, () => resolve());
   });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`;
 
   let provider: Provider;
   try {
