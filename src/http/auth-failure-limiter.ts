@@ -47,6 +47,26 @@ export interface CredentialBudget {
   fail(address: string): void;
 }
 
+/**
+ * Runs a route's own credential check within the address's budget: refused with 429 at once while
+ * the budget is spent, and a failure counts against it (those `counts` says are wrong credentials).
+ */
+export async function withinBudget<T>(
+  budget: CredentialBudget,
+  address: string,
+  check: () => Promise<T>,
+  counts: (err: unknown) => boolean = () => true,
+): Promise<T> {
+  const wait = budget.refusedFor(address);
+  if (wait > 0) throw rateLimited(wait);
+  try {
+    return await check();
+  } catch (err) {
+    if (counts(err)) budget.fail(address);
+    throw err;
+  }
+}
+
 export class AuthFailureLimiter {
   /** In order of last failure (a failure moves its address to the end). */
   private readonly buckets = new Map<string, Bucket>();

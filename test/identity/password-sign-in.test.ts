@@ -19,7 +19,10 @@ beforeAll(async () => {
   h = await createHttpHarness({
     storeUrl: handle.url,
     yaml: `
-server: { authFailures: { burst: 5, perMinute: 1 } }
+server: { authFailures: { burst: 5, perMinute: 1 }, publicUrl: "http://127.0.0.1:8420" }
+identity:
+  oidc:
+    - { name: corp, issuer: "https://login.example.com", clientId: hg, clientSecret: s3cret }
 principals:
   - { id: alice, groups: [developers], password: "${hash}" }
   - { id: admin, roles: [admin], apiTokens: [{ sha256: ${tokenHash('admin')} }] }
@@ -106,6 +109,17 @@ describe('password sign-in', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) statuses.push((await refresh(i)).statusCode);
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+  });
+
+  it('made-up device handles and CLI sign-in codes count against it too', async () => {
+    const post = (url: string, payload: object, ip: string) => h.server.inject({ method: 'POST', url, remoteAddress: ip, payload });
+    const handles: number[] = [];
+    for (let i = 0; i < 7; i++) handles.push((await post('/v1/auth/oidc/corp/device/token', { handle: `forged-${i}` }, '198.51.100.30')).statusCode);
+    expect(handles).toEqual([400, 400, 400, 400, 400, 429, 429]);
+    const codes: number[] = [];
+    for (let i = 0; i < 7; i++)
+      codes.push((await post('/v1/auth/oidc/corp/cli/token', { code: `forged-${i}`, verifier: 'v'.repeat(43) }, '198.51.100.31')).statusCode);
+    expect(codes).toEqual([401, 401, 401, 401, 401, 429, 429]);
   });
 
   it('hourglass hash-password prints a hash the loader accepts; malformed hashes are refused with the reason', async () => {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
 import { HgError, isHgError } from '../../core/errors.js';
-import { rateLimited } from '../auth-failure-limiter.js';
+import { withinBudget } from '../auth-failure-limiter.js';
 import { defineRoute, SCOPES } from '../route.js';
 import * as s from '../schemas.js';
 import { clearSessionCookie } from '../session-cookie.js';
@@ -132,16 +132,12 @@ export function identityRoutes({ server, table, opts }: RouteContext) {
     },
     handler: async ({ body, req }) => {
       // A refresh token is a credential: a wrong one counts against the address like a guessed token.
-      const limiter = server.authFailures;
-      const wait = limiter.refusedFor(req.ip);
-      if (wait > 0) throw rateLimited(wait);
-      let r;
-      try {
-        r = await identity.sessions.refresh(body.refreshToken, { ip: req.ip });
-      } catch (err) {
-        if (isHgError(err) && err.code === 'HG_UNAUTHENTICATED') limiter.fail(req.ip);
-        throw err;
-      }
+      const r = await withinBudget(
+        server.authFailures,
+        req.ip,
+        () => identity.sessions.refresh(body.refreshToken, { ip: req.ip }),
+        (err) => isHgError(err) && err.code === 'HG_UNAUTHENTICATED',
+      );
       return { accessToken: r.accessToken, refreshToken: r.refreshToken, expiresAt: new Date(r.expiresAt).toISOString(), principal: r.session.principal };
     },
   });

@@ -13,6 +13,7 @@ import type { ExternalIdentity, SignIn } from '../../../app/identity/sign-in.js'
 import { sameSecret } from '../../../app/identity/secrets.js';
 import type { AppDeps } from '../../../app/context.js';
 import type { IdentityStore } from '../../../app/identity/ports.js';
+import { withinBudget } from '../../../http/auth-failure-limiter.js';
 import { defineRoute } from '../../../http/route.js';
 import type { RouteContext } from '../../../http/routes/context.js';
 import { readCookie, setFlowCookie, setSessionCookie } from '../../../http/session-cookie.js';
@@ -201,9 +202,13 @@ export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal, identi
       handler: async ({ params, body, req }) => {
         const client = clientOf(params.name);
         const ctx = { client: 'cli' as const, ip: req.ip, ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}) };
-        const sealed = await seal.open<{ provider: string; device: DeviceAuthorizationResponse }>('oidc-device', body.handle);
-        if (!sealed || sealed.provider !== params.name)
-          throw new HgError('HG_INVALID_INPUT', 'the device sign-in handle is not valid or has expired: start again');
+        // The handle is sealed, so a made-up one is a guess: it counts against the address.
+        const sealed = await withinBudget(server.authFailures, req.ip, async () => {
+          const opened = await seal.open<{ provider: string; device: DeviceAuthorizationResponse }>('oidc-device', body.handle);
+          if (!opened || opened.provider !== params.name)
+            throw new HgError('HG_INVALID_INPUT', 'the device sign-in handle is not valid or has expired: start again');
+          return opened;
+        });
         let claims;
         try {
           claims = await client.pollDevice(sealed.device, DEVICE_WAIT_MS);
@@ -234,14 +239,18 @@ export function oidcRoutes(deps: AppDeps, signIn: SignIn, seal: FlowSeal, identi
       handler: async ({ params, body, req }) => {
         const provider = `oidc:${params.name}`;
         const ctx = { client: 'cli' as const, ip: req.ip, ...(req.headers['user-agent'] ? { userAgent: req.headers['user-agent'] } : {}) };
-        const code = await seal.open<CliCode>('oidc-cli-code', body.code);
-        if (!code || code.provider !== params.name) throw await signIn.refuse({ provider }, ctx, 'the sign-in code is not valid or has expired');
-        // Whoever saw the code on its way (browser history, another local process) lacks the verifier.
-        if (!sameSecret(s256(body.verifier), code.challenge)) throw await signIn.refuse({ provider }, ctx, 'the verifier does not match the sign-in code');
-        const now = deps.clock.now();
-        if (!(await identity.firstUse(`oidc-cli:${code.id}`, now + CLI_CODE_TTL_MS, now))) {
-          throw await signIn.refuse({ provider }, ctx, 'the sign-in code was used already');
-        }
+        // The code and its verifier are credentials: every refusal here counts against the address.
+        const code = await withinBudget(server.authFailures, req.ip, async () => {
+          const opened = await seal.open<CliCode>('oidc-cli-code', body.code);
+          if (!opened || opened.provider !== params.name) throw await signIn.refuse({ provider }, ctx, 'the sign-in code is not valid or has expired');
+          // Whoever saw the code on its way (browser history, another local process) lacks the verifier.
+          if (!sameSecret(s256(body.verifier), opened.challenge)) throw await signIn.refuse({ provider }, ctx, 'the verifier does not match the sign-in code');
+          const now = deps.clock.now();
+          if (!(await identity.firstUse(`oidc-cli:${opened.id}`, now + CLI_CODE_TTL_MS, now))) {
+            throw await signIn.refuse({ provider }, ctx, 'the sign-in code was used already');
+          }
+          return opened;
+        });
         const issued = await signIn.signIn(code.who, ctx);
         return cliTokens(issued);
       },
