@@ -53,6 +53,7 @@ async function freePort(): Promise<number> {
 }
 
 let op: OidcProviderHandle;
+let other: OidcProviderHandle;
 let browser: Browser;
 let hg: HourglassSystem;
 let base: string;
@@ -60,17 +61,25 @@ let base: string;
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  [op, browser] = await Promise.all([
+  const callback = `${base}/v1/auth/oidc/corp/callback`;
+  [op, other, browser] = await Promise.all([
     startOidcProvider({
       accounts: [ALICE, MALLORY, ALICE2, ROOT, EVE],
       clients: [
         {
           client_id: 'hourglass',
           client_secret: 'hourglass-client-secret-0123456789',
-          redirect_uris: [`${base}/v1/auth/oidc/corp/callback`],
+          redirect_uris: [callback],
           grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
         },
+        // Another application at the same provider (its codes and tokens are for it, not Hourglass).
+        { client_id: 'other-app', client_secret: 'other-app-secret-0123456789', redirect_uris: [callback] },
       ],
+    }),
+    // Another provider that knows a client of the same id (a mix-up: its codes must not sign anyone in).
+    startOidcProvider({
+      accounts: [ALICE],
+      clients: [{ client_id: 'hourglass', client_secret: 'hourglass-client-secret-0123456789', redirect_uris: [callback] }],
     }),
     launchBrowser(),
   ]);
@@ -102,6 +111,7 @@ afterAll(async () => {
   await browser?.close();
   await hg?.close();
   await op?.stop();
+  await other?.stop();
 });
 
 async function browserSignIn(account: TestAccount, returnTo = '/v1/auth/session') {
@@ -215,6 +225,37 @@ describe('browser sign-in (authorization code flow with PKCE)', () => {
       await context.close();
     }
     expect(await hg.stores.principals.get('mallory@example.test')).toBeUndefined();
+  });
+
+  it('refuses a code the provider issued to another client, and a code from another provider (mix-up)', async () => {
+    // The provider refuses to redeem another client's code for Hourglass; openid-client refuses an
+    // authorization response whose `iss` is not the provider's (RFC 9207).
+    const rewrites: [string, (u: URL) => URL, string][] = [
+      ['another client', (u) => (u.searchParams.set('client_id', 'other-app'), u), 'the provider answered invalid_grant'],
+      ['another provider', (u) => new URL(`${u.pathname}${u.search}`, other.issuer), "the provider's answer was refused (OAUTH_INVALID_RESPONSE)"],
+    ];
+    for (const [what, rewrite, reason] of rewrites) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      // Someone in the middle sends the authorization request elsewhere, with Hourglass's state and PKCE challenge.
+      await page.route(`${base}/v1/auth/oidc/corp/login`, async (route) => {
+        const response = await route.fetch({ maxRedirects: 0 });
+        const location = rewrite(new URL(response.headers().location!)).href;
+        await route.fulfill({ response, headers: { ...response.headers(), location } });
+      });
+      const answer = page.waitForResponse((r) => r.url().startsWith(`${base}/v1/auth/oidc/corp/callback`));
+      await page.goto(`${base}/v1/auth/oidc/corp/login`);
+      await signInAtProvider(page, { username: 'alice', password: ALICE.password });
+      const res = await answer;
+      expect(res.status(), what).toBe(401);
+      expect((await res.json()).error.code, what).toBe('HG_SIGN_IN_REFUSED');
+      expect(
+        (await context.cookies()).some((c) => c.name === 'hourglass_session'),
+        what,
+      ).toBe(false);
+      expect((await audit()).filter((e) => e.type === 'auth.sign_in_refused').at(-1)!.details.reason, what).toBe(reason);
+      await context.close();
+    }
   });
 
   it('returns only to a path on this server', async () => {
