@@ -1,9 +1,9 @@
 // End-to-end tests of the `hourglass` client commands: the real binary (node bin/hourglass.js,
 // built by `npx tsup`) against a real server started from examples/demo.yaml.
-import net from 'node:net';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { runCli, spawnServer, type CliResult, type SpawnedServer } from '../support/spawn-server.js';
 import { cliAs, isolateCredentials, json } from './run.js';
+import { freePort } from '../support/server-process.js';
 
 isolateCredentials();
 let server: SpawnedServer;
@@ -23,14 +23,6 @@ function idOf(r: CliResult): string {
   const m = /^(req_\S+)\s/.exec(r.stdout);
   if (!m) throw new Error(`no request id in (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   return m[1]!;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
 }
 
 /** Polls `requests --approvable` as `approver` until a request of `requester` other than `known` shows up. */

@@ -3,7 +3,6 @@
 // Chromium and the real CLI. Hourglass starts first, without the provider, as `npm start` does.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -15,6 +14,7 @@ import { enterDeviceCode, launchBrowser, signInAtProvider } from '../support/bro
 import { parseConfig } from '../support/config.js';
 import type { OidcProviderHandle } from '../support/oidc-provider.js';
 import { BIN, ROOT, runCli } from '../support/spawn-server.js';
+import { freePort } from '../support/server-process.js';
 
 const DEMO_YAML = readFileSync(new URL('../../examples/demo.yaml', import.meta.url), 'utf8');
 const account = (email: string) => {
@@ -25,14 +25,6 @@ const account = (email: string) => {
 const ERIN = account('erin@example.com');
 const FRANK = account('frank@example.com');
 const GRACE = account('grace@example.com');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'hg-demo-idp-'));
 let idpPort: number;

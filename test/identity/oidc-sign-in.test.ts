@@ -3,7 +3,6 @@
 // the flow must refuse (login CSRF, unverified e-mail, a second account claiming a principal).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -13,6 +12,7 @@ import { parseConfig } from '../support/config.js';
 import { runCli } from '../support/spawn-server.js';
 import { enterDeviceCode, launchBrowser, signInAtProvider } from '../support/browser.js';
 import { startOidcProvider, type OidcProviderHandle, type TestAccount } from '../support/oidc-provider.js';
+import { freePort } from '../support/server-process.js';
 
 const ALICE: TestAccount = {
   sub: 'u-alice',
@@ -43,14 +43,6 @@ const ROOT: TestAccount = {
   password: 'root-password',
   claims: { preferred_username: 'root', email: 'admin@example.test', email_verified: true },
 };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 let op: OidcProviderHandle;
 let other: OidcProviderHandle;
