@@ -2,6 +2,7 @@
 // docs/architecture.md ("Layers and the linter"). Untyped on purpose, so it stays fast:
 // `tsc --noEmit` already runs the type checks in `npm test`.
 import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 // ---- layering -----------------------------------------------------------------------------------
@@ -119,6 +120,18 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly' },
+    },
+  },
+  {
+    // The web UI runs in the browser; its pages hold hooks whose rules React checks here.
+    files: ['web/src/**'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+src/', allowTypeImports: true, message: 'the UI speaks the public API only: import types of the server, never its code' }] },
+      ],
     },
   },
   {

@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.js';
 import { requestRoutes } from './routes/requests.js';
 import { auditExportRoutes } from './routes/audit-export.js';
 import { docsRoutes } from './routes/docs.js';
+import { registerWebUi } from './web-ui.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -145,8 +146,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     requestLog.for(req)?.error({ err }, 'unexpected error');
     return sendError(reply, 'HG_INTERNAL', 'internal error; the server log has the details');
   });
+  const webUi = await registerWebUi(server);
   server.setNotFoundHandler((req, reply) => {
     requestLog.begin(req, reply);
+    if (webUi.page(req, reply)) return reply;
     // Under /v1 a stranger learns nothing, not even which paths exist.
     const notFound = () => sendError(reply, 'HG_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
     if (!req.url.startsWith('/v1/')) return notFound();

@@ -26,7 +26,9 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'tr
 
 /** Fastify's own routes that are not API operations: HEAD twins of GETs and the docs page's assets. */
 // SCIM (/scim/v2) is its own specification, RFC 7644, and is documented in docs/identity.md.
-const isApiRoute = (r: { method: string; url: string }) => r.method !== 'HEAD' && !r.url.startsWith('/docs/') && !r.url.startsWith('/scim/v2');
+// The web UI's page and assets (src/http/web-ui.ts), Swagger UI's assets and SCIM (its own schema) are not API v1.
+const isApiRoute = (r: { method: string; url: string }) =>
+  r.method !== 'HEAD' && r.url !== '/' && !r.url.startsWith('/assets/') && !r.url.startsWith('/docs/') && !r.url.startsWith('/scim/v2');
 
 function resolvePointer(doc: Json, ref: string): unknown {
   if (!ref.startsWith('#/')) throw new Error(`external $ref ${ref}`);

@@ -1,0 +1,48 @@
+/**
+ * The API's shapes, taken from the server's own response schemas (type-only: nothing of the
+ * server is bundled), so the UI and the API cannot drift apart unnoticed.
+ */
+import type { z } from 'zod';
+import type { requestListResponse, requestResponse } from '../../../src/http/responses.js';
+
+export type RequestJson = z.infer<typeof requestResponse>;
+export type RequestListJson = z.infer<typeof requestListResponse>;
+export type RequestStatus = RequestJson['status'];
+
+export interface SessionJson {
+  principal: { id: string; groups: string[]; roles: string[] };
+  session?: { id: string; source: string; client: string; expiresAt: string; amr: string[] };
+  csrfToken?: string;
+}
+
+export interface ProviderJson {
+  name: string;
+  displayName: string;
+  kind: 'oidc' | 'saml';
+  login: string;
+}
+
+/** One policy's terms as GET /v1/entitlements lists them (durations in ms). */
+export interface PolicyTermsJson {
+  name: string;
+  breakGlass: boolean;
+  defaultDuration: number;
+  minDuration?: number;
+  maxDuration: number;
+  reason: 'required' | 'optional';
+  ticket: { required: boolean; pattern?: string };
+  approvalsRequired: number;
+  approvers: { groups: string[]; users: string[]; manager?: true };
+  mfa?: { for: string[]; maxAge: number };
+}
+
+export interface EntitlementJson {
+  entitlement: string;
+  target: string;
+  description?: string;
+  policies: PolicyTermsJson[];
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}

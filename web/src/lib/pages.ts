@@ -1,0 +1,3 @@
+/** The UI's pages, by path; the server answers every GET for HTML outside the API with the UI. */
+export const PAGES = ['/', '/request', '/approvals', '/sign-in'] as const;
+export type PagePath = (typeof PAGES)[number];
