@@ -130,7 +130,11 @@ export default tseslint.config(
       ...reactHooks.configs.recommended.rules,
       'no-restricted-imports': [
         'error',
-        { patterns: [{ regex: '^(\\.\\./)+src/', allowTypeImports: true, message: 'the UI speaks the public API only: import types of the server, never its code' }] },
+        {
+          patterns: [
+            { regex: '^(\\.\\./)+src/', allowTypeImports: true, message: 'the UI speaks the public API only: import types of the server, never its code' },
+          ],
+        },
       ],
     },
   },

@@ -76,6 +76,8 @@ export interface HourglassOverrides {
   http?: boolean;
   /** Access work and webhook delivery run detached from the scheduler pass. Default true. */
   detached?: boolean;
+  /** How often a live update stream (GET /v1/live) re-checks its credential. Default 25 s; tests shorten it. */
+  liveKeepAliveMs?: number;
   /** Default: every kind in src/adapters/connectors/index.ts. */
   factories?: readonly ConnectorFactory[];
   /** Identity sources (docs/architecture.md, "Identity sources"). Default: the configuration's principals and API tokens. */
@@ -216,6 +218,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
             // Reported once started: a harness that never starts it is not "not ready".
             scheduler: () => (started ? scheduler.status : undefined),
             schedulerIntervalMs: initial.server.schedulerIntervalMs,
+            ...(overrides.liveKeepAliveMs !== undefined ? { liveKeepAliveMs: overrides.liveKeepAliveMs } : {}),
             ...(registry ? { metrics: { registry } } : {}),
           })
         : undefined;

@@ -3,7 +3,7 @@ import { canonicalJson, sha256Hex } from '../core/audit-chain.js';
 import { parseDuration } from '../core/duration.js';
 import { HgError, isHgError } from '../core/errors.js';
 import * as lifecycle from '../core/lifecycle.js';
-import { evaluateRequest, managerOf, namesManager, subjectMatches, termsOf, type Evaluation } from '../core/policy.js';
+import { evaluateRequest, managerOf, namesManager, startAtProblem, subjectMatches, termsOf, type Evaluation } from '../core/policy.js';
 import type { AccessRequest, Policy, Principal, RequestStatus } from '../core/types.js';
 import { commitOutcome, concurrentUpdate, factsFor, stamp, targetOf, type AppDeps } from './context.js';
 import { directoryOf, hasRole } from './directory.js';
@@ -26,10 +26,6 @@ export interface SubmitContext {
   /** A step-up proof, for policies that require MFA to request (src/app/step-up-gate.ts). */
   mfa?: StepUpProof;
 }
-
-/** How far in the past a `startAt` may lie (clock skew between client and server). */
-const START_AT_SLACK_MS = 60_000;
-const MAX_START_AHEAD_MS = 366 * 86_400_000;
 
 type Action = (req: AccessRequest, facts: lifecycle.Facts) => lifecycle.Outcome;
 
@@ -97,9 +93,8 @@ export class RequestService {
     });
     if (unknown.length) throw new HgError('HG_INVALID_INPUT', `unknown entitlement ${unknown.join(', ')} (form: target/role)`);
     const durationMs = input.duration !== undefined ? parseDuration(input.duration) : undefined;
-    if (input.startAt !== undefined && (input.startAt < now - START_AT_SLACK_MS || input.startAt > now + MAX_START_AHEAD_MS)) {
-      throw new HgError('HG_INVALID_INPUT', 'startAt must be now or in the future (at most a year ahead)');
-    }
+    const startProblem = input.startAt !== undefined ? startAtProblem(input.startAt, now) : undefined;
+    if (startProblem) throw new HgError('HG_INVALID_INPUT', startProblem);
     const startAt = input.startAt !== undefined && input.startAt > now ? input.startAt : undefined;
     const manager = await this.managerOf(actor, config.policies);
 
@@ -280,6 +275,12 @@ export class RequestService {
     return req.terms.some((t) => t.approval.required > 0 && subjectMatches(t.approval.approvers, actor));
   }
 
+  /** A break-glass grant that took effect and waits for this actor's review. */
+  isReviewable(actor: Principal, req: AccessRequest): boolean {
+    if (!req.breakGlass || req.activatedAt === undefined || req.review || req.requester === actor.id) return false;
+    return req.terms.some((t) => (t.review ? subjectMatches(t.review.approvers, actor) : false));
+  }
+
   async get(actor: Principal, id: string): Promise<AccessRequest> {
     const req = await this.deps.store.getRequest(id);
     if (!req || !this.canSee(actor, req)) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
@@ -288,7 +289,7 @@ export class RequestService {
 
   async list(
     actor: Principal,
-    q: { status?: RequestStatus[]; requester?: string; mine?: boolean; approvable?: boolean; limit: number; cursor?: string },
+    q: { status?: RequestStatus[]; requester?: string; mine?: boolean; approvable?: boolean; reviewable?: boolean; limit: number; cursor?: string },
   ): Promise<{ requests: AccessRequest[]; nextCursor?: string }> {
     const requester = q.mine ? actor.id : q.requester;
     const status = q.approvable ? (q.status ?? ['pending', 'active']) : q.status;
@@ -307,6 +308,7 @@ export class RequestService {
         before = req.id;
         if (!this.canSee(actor, req)) continue;
         if (q.approvable && !this.isApprovable(actor, req)) continue;
+        if (q.reviewable && !this.isReviewable(actor, req)) continue;
         out.push(req);
       }
       if (page.length < q.limit) return { requests: out };

@@ -79,7 +79,8 @@ function banner(url: string, configPath: string): string {
   const lines = [`\nHourglass is listening on ${url} (config ${configPath})`];
   if (basename(configPath) === 'demo.yaml') {
     lines.push(
-      'Try it with the demo tokens (demo only: never use them elsewhere):',
+      `Open ${url}/ in a browser: sign in as alice / alice-demo-password to ask for access, as bob / bob-demo-password to approve it.`,
+      'Or try it with the demo tokens (demo only: never use them elsewhere):',
       `  export HOURGLASS_URL=${url} HOURGLASS_TOKEN=alice-demo-token`,
       '  npx hourglass request demo-db/read --for 30m --reason "look at a slow query"   # self-service: active at once',
       '  npx hourglass request demo-db/admin --for 1h --reason "fix index" --ticket INC-42   # needs an approval',
@@ -90,8 +91,8 @@ function banner(url: string, configPath: string): string {
       `  curl ${url}/.well-known/jwks.json                                             # the keys it verifies with`,
       '  npx hourglass request hosts/login --for 30m --ssh "$USER@localhost"   # an ssh certificate (docs/targets/ssh.md: sshd trusting the CA)',
       `  curl -H "Authorization: Bearer alice-demo-token" ${url}/v1/requests?mine=true`,
-      'Try SSO: run `npm run demo:idp` in another terminal (a demo OpenID provider; it prints its accounts), then open',
-      `  ${url}/v1/auth/oidc/demo/login?returnTo=/v1/auth/session   # or: npx hourglass login --url ${url} --sso demo`,
+      'Try SSO: run `npm run demo:idp` in another terminal (a demo OpenID provider; it prints its accounts), then choose',
+      `  "Sign in with Demo SSO" at ${url}/sign-in   # or: npx hourglass login --url ${url} --sso demo`,
     );
   }
   return `${lines.join('\n')}\n\n`;

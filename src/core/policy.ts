@@ -161,6 +161,16 @@ function summarise(candidates: Record<string, CandidateVerdict[]>, chosen: Recor
   return `request is outside policy terms (${parts.join('; ')})`;
 }
 
+/** How far in the past a requested start may lie (clock skew between client and server). */
+const START_AT_SLACK_MS = 60_000;
+/** How far ahead a start may be asked for. */
+const MAX_START_AHEAD_MS = 366 * 86_400_000;
+
+/** Why a requested start time is refused at `now` (submission and explain share it); undefined when it is fine. */
+export function startAtProblem(startAt: number, now: number): string | undefined {
+  return startAt < now - START_AT_SLACK_MS || startAt > now + MAX_START_AHEAD_MS ? 'startAt must be now or in the future (at most a year ahead)' : undefined;
+}
+
 /** Approvers as a request keeps them: the policy's `manager: true` becomes the manager's id (or nobody). */
 function frozenApprovers(set: ApproverSet, manager: string | undefined): RequestApprovers {
   return { groups: set.groups, users: set.users, ...(set.manager === true && manager !== undefined ? { manager } : {}) };

@@ -10,7 +10,7 @@ import type { Principal } from '../core/types.js';
 import { AuthFailureLimiter, type CredentialBudget, type RetryAfter } from './auth-failure-limiter.js';
 import { tokenAuthenticator } from '../app/directory.js';
 import { authenticator, isThenable, type Authenticated } from './authenticate.js';
-import { limitConnections } from './connection-limits.js';
+import { dropUnusedAtClose, limitConnections } from './connection-limits.js';
 import { sessionCookieOf } from './session-cookie.js';
 import type { ServerOptions } from './options.js';
 import { RequestLog, requestIdOf } from './request-log.js';
@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.js';
 import { requestRoutes } from './routes/requests.js';
 import { auditExportRoutes } from './routes/audit-export.js';
 import { docsRoutes } from './routes/docs.js';
+import { liveRoutes } from './routes/live.js';
 import { registerWebUi } from './web-ui.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
@@ -99,6 +100,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     : undefined;
   const refused = (reason: 'connections_total' | 'connections_per_address' | 'auth_failures') => refusedCounter?.inc({ reason });
   limitConnections(server.server, settings, refused);
+  const dropUnused = dropUnusedAtClose(server.server);
+  server.addHook('preClose', async () => dropUnused());
   const failures = new AuthFailureLimiter(() => config.current().server.authFailures, app.deps.clock);
   const registeredRoutes: { method: string; url: string }[] = [];
   server.addHook('onRoute', (route) => {
@@ -192,6 +195,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     webhookRoutes,
     identityRoutes,
     mfaRoutes,
+    liveRoutes,
     metricsRoutes,
     docsRoutes,
     ...(opts.extraRoutes ?? []),

@@ -39,3 +39,20 @@ export function limitConnections(
     });
   });
 }
+
+/**
+ * Sockets that never carried a request (browsers and HTTP clients open them ahead of use) are
+ * not idle to Node, so closing the server would wait for their headers timeout. They hold
+ * nothing: at shutdown they go at once.
+ */
+export function dropUnusedAtClose(server: Server): () => void {
+  const unused = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  server.on('request', (req: { socket: Socket }) => unused.delete(req.socket));
+  return () => {
+    for (const socket of unused) socket.destroy();
+  };
+}

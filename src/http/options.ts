@@ -17,6 +17,8 @@ export interface ServerOptions {
   /** The scheduler's status for /readyz; undefined while it does not run. */
   scheduler?: () => SchedulerStatus | undefined;
   schedulerIntervalMs?: number;
+  /** How often a GET /v1/live stream re-checks its credential (default LIVE_KEEPALIVE_MS, 25 s). */
+  liveKeepAliveMs?: number;
   /** Sessions, personal and machine tokens (src/app/identity); absent: their routes are not served. */
   identity?: { sessions: Sessions; tokens: Tokens };
   /** Step-up MFA factors and challenges (src/app/identity/mfa.ts); absent: the /v1/mfa routes are not served. */

@@ -79,6 +79,57 @@ export const requestResponse = z
 
 export const requestListResponse = z.object({ requests: z.array(requestResponse), nextCursor: z.string().nullable() }).strict();
 
+export const requestContextResponse = z
+  .object({
+    requestId: z.string(),
+    entitlements: z.array(
+      z
+        .object({
+          entitlement: z.string(),
+          target: z.string(),
+          kind: z.string().nullable().describe("the target's kind; null when the target is no longer configured"),
+          description: z.string().nullable(),
+          grants: z
+            .record(z.unknown())
+            .describe("what it gives on the target: the entitlement's settings in the file (roles, privileges, principals, claims, ...), secrets left out"),
+        })
+        .strict(),
+    ),
+    history: z
+      .array(
+        z
+          .object({
+            id: z.string(),
+            entitlements: z.array(z.string()),
+            status: z.enum(REQUEST_STATUSES),
+            policy: z.string(),
+            breakGlass: z.boolean(),
+            durationSeconds: z.number().int(),
+            requestedAt: time,
+            activatedAt: nullableTime,
+            endedAt: nullableTime,
+            endReason: z.string().nullable(),
+          })
+          .strict(),
+      )
+      .describe("the requester's latest other requests sharing an entitlement with this one, newest first"),
+    hints: z.array(
+      z
+        .object({
+          code: z.enum(['break_glass', 'first_time', 'outside_hours', 'long_duration']),
+          message: z.string(),
+          entitlement: z.string().nullable(),
+        })
+        .strict(),
+    ),
+    usualHours: z
+      .object({ days: z.array(z.string()), from: z.string(), to: z.string(), timezone: z.string() })
+      .strict()
+      .describe('the hours outside which `outside_hours` is hinted'),
+  })
+  .strict()
+  .describe('What an approver or reviewer needs to decide a request');
+
 export const grantResponse = z.object({ requestId: z.string(), principal: z.string(), entitlement: z.string(), expiresAt: time }).strict();
 export const grantListResponse = z.object({ grants: z.array(grantResponse), nextCursor: z.string().nullable() }).strict();
 

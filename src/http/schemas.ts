@@ -57,6 +57,7 @@ export const listRequestsQuery = z
     requester: text(200).optional(),
     mine: bool.optional(),
     approvable: bool.optional(),
+    reviewable: bool.optional(),
     limit,
     cursor: text(200).optional(),
   })

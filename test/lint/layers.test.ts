@@ -137,3 +137,21 @@ describe('npm test', () => {
     expect(pkg.scripts.test).toMatch(/npm run typecheck && npm run lint && npm run format:check && node scripts\/run-tests\.mjs/);
   });
 });
+
+describe('web/src speaks the public API only', () => {
+  const file = 'web/src/pages/fixture.tsx';
+
+  it("may import the server's types, never its code", async () => {
+    expect(await rulesHit(file, "import type { requestResponse } from '../../../src/http/responses.js';\nexport type Y = typeof requestResponse;\n")).toEqual(
+      [],
+    );
+    expect(await rulesHit(file, "import { requestResponse } from '../../../src/http/responses.js';\nexport const y = requestResponse;\n")).toEqual([
+      'no-restricted-imports',
+    ]);
+  });
+
+  it("checks React's hook rules", async () => {
+    const code = "import { useState } from 'react';\nexport function F({ on }: { on: boolean }) {\n  if (on) useState(0);\n  return null;\n}\n";
+    expect(await rulesHit(file, code)).toEqual(['react-hooks/rules-of-hooks']);
+  });
+});

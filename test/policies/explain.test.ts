@@ -122,6 +122,21 @@ describe('explain', () => {
     ]);
   });
 
+  it('a start time is checked as submission checks it: windows at the start too, and no start in the past', () => {
+    const ask = { principal: 'ann', entitlements: ['db/write'], at: MONDAY_10 };
+    expect(explain(STRICT, { ...ask, startAt: MONDAY_10 + 3_600_000 })).toMatchObject({ allowed: true });
+    const saturday = explain(STRICT, { ...ask, startAt: Date.UTC(2026, 0, 10, 10, 0) });
+    expect(saturday).toMatchObject({ allowed: false, code: 'HG_TERMS_NOT_MET' });
+    expect(saturday.candidates['db/write']![0]!.reasons).toEqual([
+      'at the requested start: sat is not an allowed day (mon, tue, wed, thu, fri, Europe/Berlin)',
+    ]);
+    expect(explain(STRICT, { ...ask, startAt: MONDAY_10 - 5 * 60_000 })).toMatchObject({
+      allowed: false,
+      code: 'HG_INVALID_INPUT',
+      message: 'startAt must be now or in the future (at most a year ahead)',
+    });
+  });
+
   it('warns when a quorum can never be met: an approver who requests cannot approve themselves', () => {
     const ben = explain(STRICT, { principal: 'ben', entitlements: ['db/write'], at: MONDAY_10 });
     expect(ben.allowed).toBe(true);

@@ -54,7 +54,6 @@ describe('request, approve, active, ended: in the browser', () => {
     const decision = bob.page.getByRole('article', { name: /demo-db\/admin/ });
     await expect.poll(() => decision.innerText()).toContain('add an index');
     await expectAccessible(bob.page);
-    await screenshot(bob.page, 'approvals');
     await decision.getByLabel('Comment (optional)').fill('go ahead');
     await decision.getByRole('button', { name: 'Approve' }).click();
     await expect.poll(() => bob.page.getByText('Nothing is waiting for your decision.').count()).toBe(1);

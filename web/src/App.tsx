@@ -1,6 +1,7 @@
 /** The shell: who is signed in, the navigation, and the page the URL names. */
 import { useEffect, type ReactNode } from 'react';
 import { useSession, useSignOut } from './api/hooks.js';
+import { useLiveUpdates } from './api/live.js';
 import { ApprovalsPage } from './pages/ApprovalsPage.js';
 import { MyAccessPage } from './pages/MyAccessPage.js';
 import { RequestPage } from './pages/RequestPage.js';
@@ -21,6 +22,7 @@ export function App() {
   const session = useSession();
   const signOut = useSignOut();
   const signedIn = session.data != null;
+  useLiveUpdates(signedIn);
 
   useEffect(() => {
     document.title = `${route ? TITLES[route] : 'Page not found'} · Hourglass`;

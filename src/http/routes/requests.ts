@@ -2,9 +2,11 @@ import { z } from 'zod';
 import { HgError } from '../../core/errors.js';
 import type { AccessRequest, Principal } from '../../core/types.js';
 import { defineRoute, type Scope } from '../route.js';
-import { credentialsResponse, entitlementsResponse, meResponse, requestListResponse, requestResponse } from '../responses.js';
+import { hhmm } from '../../core/policy.js';
+import { requestContext } from '../../app/request-context.js';
+import { credentialsResponse, entitlementsResponse, meResponse, requestContextResponse, requestListResponse, requestResponse } from '../responses.js';
 import * as s from '../schemas.js';
-import { requestJson } from '../serialize.js';
+import { iso, requestJson } from '../serialize.js';
 import type { RouteContext } from './context.js';
 import { proofSchema, toProof } from './mfa.js';
 
@@ -90,6 +92,7 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
         ...(q.requester ? { requester: q.requester } : {}),
         ...(q.mine ? { mine: true } : {}),
         ...(q.approvable ? { approvable: true } : {}),
+        ...(q.reviewable ? { reviewable: true } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });
       return { requests: page.requests.map(requestJson), nextCursor: page.nextCursor ?? null };
@@ -105,6 +108,42 @@ export function requestRoutes({ server, table, opts }: RouteContext) {
     params: idParams,
     responses: { 200: { description: 'the request', schema: requestResponse } },
     handler: async ({ params, principal }) => requestJson(await app.requests.get(principal, params.id)),
+  });
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/requests/:id/context',
+    tag: 'requests',
+    auth: 'bearer',
+    summary: "An approver's context: what the entitlements give, the requester's history, risk hints",
+    description:
+      "For the request's approvers and reviewers (not its requester), admins and auditors; 404 for anyone else. " +
+      'Hints: `break_glass`, `first_time` (no earlier request of the requester for that entitlement), `outside_hours` ' +
+      "(requested outside Mon-Fri 07:00-19:00 in the time zone of the request's policy window, else UTC), " +
+      "`long_duration` (at least 75% of the policy's maxDuration).",
+    params: idParams,
+    responses: { 200: { description: 'the context', schema: requestContextResponse } },
+    handler: async ({ params, principal }) => {
+      const c = await requestContext(app.deps, principal, params.id);
+      return {
+        requestId: c.requestId,
+        entitlements: c.entitlements.map((e) => ({ ...e, kind: e.kind ?? null, description: e.description ?? null })),
+        history: c.history.map((r) => ({
+          id: r.id,
+          entitlements: r.entitlements,
+          status: r.status,
+          policy: [...new Set(Object.values(r.policies))].join(','),
+          breakGlass: r.breakGlass,
+          durationSeconds: Math.round(r.durationMs / 1000),
+          requestedAt: iso(r.requestedAt),
+          activatedAt: iso(r.activatedAt),
+          endedAt: iso(r.endedAt),
+          endReason: r.endReason ?? null,
+        })),
+        hints: c.hints.map((h) => ({ code: h.code, message: h.message, entitlement: h.entitlement ?? null })),
+        usualHours: { days: c.usualHours.days, from: hhmm(c.usualHours.from), to: hhmm(c.usualHours.to), timezone: c.usualHours.timezone },
+      };
+    },
   });
 
   const action = <B extends z.ZodTypeAny>(

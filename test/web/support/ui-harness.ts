@@ -7,11 +7,14 @@
  *   from `PASSWORDS`), in beforeAll; call it at the top of a describe.
  * - `ui.signedIn(user)` opens a fresh browser context signed in as that user, on My access.
  * - `expectAccessible(page)` runs axe-core (WCAG 2.1 A and AA) and fails on any violation.
- * - `screenshot(page, name)` saves a PNG under .test-results/screenshots (CI artifacts).
+ * - `screenshot(page, name)` saves a PNG under .test-results/screenshots (CI artifacts), and under
+ *   docs/ui/ for docs/ui.md when HOURGLASS_DOC_SCREENSHOTS=1 (`npm run ui:screenshots`).
  *
  * The UI must be built (`npm run build`, which `npm test` runs first): a missing build fails loudly.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -42,9 +45,10 @@ export interface UiHarness {
 /**
  * Starts Hourglass and Chromium for the enclosing describe. `yaml` is a whole configuration
  * without `server`; each of `users` becomes a principal with the password `<id>-password`
- * (written in the YAML as `password: ${HASH_<id>}`).
+ * (written in the YAML as `password: ${HASH_<id>}`). `opts.host: 'localhost'` makes the browser
+ * and `server.publicUrl` use http://localhost:PORT, which WebAuthn needs (it refuses IP origins).
  */
-export function startUi(yaml: string, users: string[]): UiHarness {
+export function startUi(yaml: string, users: string[], opts: { host?: 'localhost' } = {}): UiHarness {
   let base = '';
   let hg: HourglassSystem | undefined;
   let browser: Browser | undefined;
@@ -52,7 +56,7 @@ export function startUi(yaml: string, users: string[]): UiHarness {
   beforeAll(async () => {
     if (!webUiDir()) throw new Error('the web UI is not built (dist/web): run `npm run build` first');
     const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
+    base = `http://${opts.host ?? '127.0.0.1'}:${port}`;
     const env: Record<string, string> = {};
     for (const u of users) env[`HASH_${u.replace(/[^A-Za-z0-9]/g, '_')}`] = await hashPassword(passwordOf(u));
     const config = parseConfig(`server: { listen: "127.0.0.1:${port}", publicUrl: "${base}", store: "sqlite:${dir}/hg.db" }\n${yaml}`, env, 'ui-test.yaml');
@@ -117,7 +121,51 @@ export async function expectAccessible(page: Page): Promise<void> {
   expect(found, `axe-core violations on ${page.url()}`).toEqual([]);
 }
 
+/** Where docs/ui.md's pictures live: `npm run ui:screenshots` (HOURGLASS_DOC_SCREENSHOTS=1) writes them there too. */
+export const DOC_SCREENSHOTS = new URL('../../../docs/ui/', import.meta.url).pathname;
+
 export async function screenshot(page: Page, name: string): Promise<void> {
-  if (!existsSync(SCREENSHOTS)) mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+  for (const dir of [SCREENSHOTS, ...(process.env.HOURGLASS_DOC_SCREENSHOTS === '1' ? [DOC_SCREENSHOTS] : [])]) {
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: `${dir}${name}.png`, fullPage: true });
+  }
+}
+
+/** The API with the page's session cookie and CSRF token, as the UI itself calls it. */
+export async function callApi(page: Page, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  return page.evaluate(
+    async ([method, path, body]) => {
+      const s = await (await fetch('/v1/auth/session')).json();
+      const res = await fetch(path as string, {
+        method: method as string,
+        headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken },
+        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    [method, path, body] as const,
+  );
+}
+
+const OATHTOOL = '/usr/bin/oathtool';
+const run = promisify(execFile);
+
+async function oathtool(args: string[]): Promise<string> {
+  if (!existsSync(OATHTOOL)) throw new Error(`${OATHTOOL} is missing: install the Debian package oathtool (scripts/install-test-deps.sh)`);
+  return (await run(OATHTOOL, args)).stdout.trim();
+}
+
+/** The TOTP code of the current time step (Debian's oathtool). */
+export const totpNow = (secret: string) => oathtool(['--totp', '-b', secret]);
+/** The code of the next time step: later than any step accepted so far, and within the server's window. */
+export const totpNext = (secret: string) => oathtool(['--totp', '-b', '--now', `@${Math.floor(Date.now() / 1000) + 30}`, secret]);
+
+/** Enrols a TOTP factor for the page's signed-in user through the API; returns its secret. */
+export async function enrolTotp(page: Page): Promise<string> {
+  const begun = await callApi(page, 'POST', '/v1/mfa/totp', {});
+  expect(begun.status, JSON.stringify(begun.body)).toBe(201);
+  const secret = begun.body.secret as string;
+  const confirmed = await callApi(page, 'POST', `/v1/mfa/totp/${begun.body.factorId}/confirm`, { code: await totpNow(secret) });
+  expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+  return secret;
 }

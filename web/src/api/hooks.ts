@@ -6,8 +6,11 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, setCsrfToken } from './client.js';
 import type { EntitlementJson, ProviderJson, RequestJson, RequestListJson, SessionJson } from './types.js';
 
-/** Requests and grants change on their own (approvals, expiry): re-read them this often. */
-export const LIVE_REFRESH_MS = 5_000;
+/**
+ * Requests and grants change on their own (approvals, expiry). Live updates (api/live.ts) say so
+ * at once; this poll is the fallback when the event stream is cut.
+ */
+export const LIVE_REFRESH_MS = 30_000;
 
 export const keys = {
   session: ['session'] as const,
@@ -94,15 +97,6 @@ export function useRequestAction() {
   return useMutation({
     mutationFn: (v: { id: string; action: RequestAction; body?: Record<string, unknown> }) =>
       api<RequestJson>('POST', `/v1/requests/${encodeURIComponent(v.id)}/${v.action}`, v.body ?? {}),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ['requests'] }),
-  });
-}
-
-export function useSubmitRequest() {
-  const qc = useQueryClient();
-  return useMutation({
-    mutationFn: (v: { entitlements: string[]; duration: string; reason?: string; ticket?: string; startAt?: string }) =>
-      api<RequestJson>('POST', '/v1/requests', v),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['requests'] }),
   });
 }

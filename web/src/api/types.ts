@@ -34,6 +34,10 @@ export interface PolicyTermsJson {
   approvalsRequired: number;
   approvers: { groups: string[]; users: string[]; manager?: true };
   mfa?: { for: string[]; maxAge: number };
+  /** When the policy applies: `hours` in minutes after local midnight (`to` < `from`: across midnight). */
+  when?: { days?: string[]; hours?: { from: number; to: number }; timezone: string; sourceNetworks?: string[] };
+  pendingTimeout?: number;
+  review?: { approvers: { groups: string[]; users: string[]; manager?: true }; within: number };
 }
 
 export interface EntitlementJson {

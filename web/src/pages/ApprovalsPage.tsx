@@ -1,48 +1,178 @@
-/** Approvals: every request the caller may decide, with approve and deny (and a comment). */
+/**
+ * Approvals: every request the caller may decide, each with what it gives on the target, the
+ * requester's history and risk hints; approve or deny one with a comment, or several at once;
+ * and the break-glass grants awaiting the caller's review.
+ */
 import { useId, useState } from 'react';
+import { useBulkDecision, useRequestContext, useReview, useReviewable } from '../api/approvals.js';
 import { useApprovable, useRequestAction } from '../api/hooks.js';
+import { useStepUp } from '../api/mfa.js';
 import type { RequestJson, SessionJson } from '../api/types.js';
+import { pruneSelection, requestLabel, selectionState, toggleAll, toggleOne, type BulkOutcome, type Decision } from '../lib/approvals.js';
+import { formatDuration } from '../lib/time.js';
 import { useNow } from '../lib/useNow.js';
+import { ApprovalContext } from '../views/ApprovalContext.js';
+import { BulkBar } from '../views/BulkBar.js';
+import { DecisionError } from '../views/DecisionError.js';
+import { MfaPrompt } from '../views/MfaPrompt.js';
 import { ErrorNotice } from '../views/ErrorNotice.js';
 import { RequestCard } from '../views/RequestCard.js';
+import { ReviewCard } from '../views/ReviewCard.js';
+import './approvals.css';
 
 export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
   const approvable = useApprovable(true);
+  const reviewable = useReviewable(true);
   const now = useNow();
   const requests = (approvable.data?.requests ?? []).filter((r) => r.requester !== me.id);
+  const reviews = (reviewable.data?.requests ?? []).filter((r) => r.requester !== me.id);
+  const ids = requests.map((r) => r.id);
+
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const selected = pruneSelection(picked, ids);
+  const [bulkComment, setBulkComment] = useState('');
+  const bulk = useBulkDecision();
+  const [result, setResult] = useState<{ action: Decision; outcomes: BulkOutcome[] }>();
+  const decideSelected = (action: Decision) => {
+    const chosen = requests.filter((r) => selected.has(r.id)).map((r) => ({ id: r.id, label: requestLabel(r) }));
+    setResult(undefined);
+    bulk.mutate(
+      { action, comment: bulkComment, requests: chosen },
+      {
+        onSuccess: (outcomes) => {
+          setResult({ action, outcomes });
+          setPicked(new Set(outcomes.filter((o) => !o.ok).map((o) => o.id)));
+        },
+      },
+    );
+  };
+
   return (
-    <section aria-labelledby="approvals-title">
+    <section aria-labelledby="approvals-title" className="approvals">
       <h1 id="approvals-title">Approvals</h1>
-      {approvable.isError && <ErrorNotice error={approvable.error} title="The requests could not be loaded" />}
-      {approvable.isPending ? (
-        <p aria-busy="true">Loading…</p>
-      ) : requests.length === 0 ? (
-        <p className="empty">Nothing is waiting for your decision.</p>
-      ) : (
-        requests.map((r) => <Decision key={r.id} request={r} now={now} />)
-      )}
+
+      <section aria-labelledby="decide-title">
+        <h2 id="decide-title">Waiting for your decision</h2>
+        {approvable.isError && <ErrorNotice error={approvable.error} title="The requests could not be loaded" />}
+        {(requests.length > 1 || result) && (
+          <BulkBar
+            total={requests.length}
+            selected={selected.size}
+            state={selectionState(selected, ids)}
+            onToggleAll={() => setPicked(toggleAll(selected, ids))}
+            comment={bulkComment}
+            onComment={setBulkComment}
+            onDecide={decideSelected}
+            busy={bulk.isPending}
+            result={result}
+          />
+        )}
+        {approvable.isPending ? (
+          <p aria-busy="true">Loading…</p>
+        ) : requests.length === 0 ? (
+          <p className="empty">Nothing is waiting for your decision.</p>
+        ) : (
+          requests.map((r) => (
+            <DecisionCard
+              key={r.id}
+              request={r}
+              now={now}
+              selectable={requests.length > 1}
+              selected={selected.has(r.id)}
+              onSelect={() => setPicked(toggleOne(selected, r.id))}
+            />
+          ))
+        )}
+      </section>
+
+      <section aria-labelledby="review-title">
+        <h2 id="review-title">Break-glass grants to review</h2>
+        {reviewable.isError && <ErrorNotice error={reviewable.error} title="The grants to review could not be loaded" />}
+        {reviewable.isPending ? (
+          <p aria-busy="true">Loading…</p>
+        ) : reviews.length === 0 ? (
+          <p className="empty">No break-glass grant is waiting for your review.</p>
+        ) : (
+          reviews.map((r) => <Review key={r.id} request={r} now={now} />)
+        )}
+      </section>
     </section>
   );
 }
 
-function Decision({ request, now }: { request: RequestJson; now: number }) {
+/** The context of one request, read when its card is shown. */
+function Context({ request, now }: { request: RequestJson; now: number }) {
+  const context = useRequestContext(request.id);
+  return <ApprovalContext requester={request.requester} context={context.data} loading={context.isPending} error={context.error} now={now} />;
+}
+
+function DecisionCard({
+  request,
+  now,
+  selectable,
+  selected,
+  onSelect,
+}: {
+  request: RequestJson;
+  now: number;
+  selectable: boolean;
+  selected: boolean;
+  onSelect(): void;
+}) {
   const action = useRequestAction();
+  const stepUp = useStepUp();
   const [comment, setComment] = useState('');
   const id = useId();
-  const decide = (what: 'approve' | 'deny') => action.mutate({ id: request.id, action: what, body: comment.trim() ? { comment: comment.trim() } : {} });
+  const decide = (what: Decision) => {
+    const body = comment.trim() ? { comment: comment.trim() } : {};
+    if (what === 'deny') return action.mutate({ id: request.id, action: what, body });
+    // Approving may need step-up MFA bound to this request: the prompt asks, then the approval is sent again with the proof.
+    void stepUp.run((mfa) => action.mutateAsync({ id: request.id, action: what, body: mfa ? { ...body, mfa } : body })).catch(() => {});
+  };
+  const ext = request.status === 'active' ? request.pendingExtension : null;
   return (
-    <RequestCard request={request} now={now} heading="h2">
-      <label htmlFor={id}>Comment (optional)</label>
-      <input id={id} value={comment} maxLength={1000} onChange={(e) => setComment(e.target.value)} />
-      <div className="buttons">
-        <button type="button" disabled={action.isPending} onClick={() => decide('approve')}>
-          Approve
-        </button>
-        <button type="button" className="danger" disabled={action.isPending} onClick={() => decide('deny')}>
-          Deny
-        </button>
-      </div>
-      {action.isError && <ErrorNotice error={action.error} title="Not decided" />}
-    </RequestCard>
+    <div className={`approval${selected ? ' selected' : ''}`}>
+      <RequestCard request={request} now={now} heading="h3">
+        {selectable && (
+          <label className="check select">
+            <input type="checkbox" checked={selected} onChange={onSelect} />
+            Select {requestLabel(request)}
+          </label>
+        )}
+        {ext && (
+          <p className="notice">
+            {ext.by} asks to extend this grant by {formatDuration(ext.durationSeconds * 1000)}
+            {ext.reason ? `: ${ext.reason}` : ''}.
+          </p>
+        )}
+        <Context request={request} now={now} />
+        <label htmlFor={id}>Comment (optional)</label>
+        <input id={id} value={comment} maxLength={1000} onChange={(e) => setComment(e.target.value)} />
+        <div className="buttons">
+          <button type="button" disabled={action.isPending} onClick={() => decide('approve')}>
+            Approve
+          </button>
+          <button type="button" className="danger" disabled={action.isPending} onClick={() => decide('deny')}>
+            Deny
+          </button>
+        </div>
+        {action.isError && !stepUp.prompt && <DecisionError error={action.error} />}
+        {stepUp.prompt && <MfaPrompt key={stepUp.prompt.need.digest} prompt={stepUp.prompt} />}
+      </RequestCard>
+    </div>
+  );
+}
+
+function Review({ request, now }: { request: RequestJson; now: number }) {
+  const review = useReview();
+  return (
+    <ReviewCard
+      request={request}
+      now={now}
+      context={<Context request={request} now={now} />}
+      onReview={(comment) => review.mutate({ id: request.id, comment })}
+      busy={review.isPending}
+      error={review.isError ? review.error : null}
+    />
   );
 }
