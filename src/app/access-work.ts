@@ -42,7 +42,7 @@ export const LEASE_MS = 60_000;
 /** Kept back from the lease for the claim and the commit around the calls (config: callTimeout max). */
 const COMMIT_MARGIN_MS = 10_000;
 /** The config defaults (commonTargetShape, src/config/sections/targets.ts), for targets built without the loader. */
-const DEFAULT_ALERT_AFTER_MS = 300_000;
+export const DEFAULT_ALERT_AFTER_MS = 300_000;
 const DEFAULT_TARGET_CONCURRENCY = 8;
 const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 

@@ -194,6 +194,18 @@ export interface CheckpointListItem {
   shipped: Record<string, string>;
 }
 
+function listItem(r: StoredCheckpoint, key: CheckpointSigner | undefined): CheckpointListItem {
+  return {
+    seq: r.seq,
+    hash: r.hash,
+    at: isoAt(r.at),
+    keyId: r.keyId,
+    signature: r.signature,
+    publicKey: key && key.keyId === r.keyId ? key.publicKeyPem : null,
+    shipped: Object.fromEntries(Object.entries(r.shipped).map(([k, v]) => [k, isoAt(v)])),
+  };
+}
+
 export interface CheckpointVerifyInput {
   checkpoints: CheckpointLine[];
   /** Used for checkpoints that carry no publicKey of their own. */
@@ -236,17 +248,28 @@ export class CheckpointService {
     this.audit.assertReader(actor);
     const rows = await this.store.list(q);
     const key = this.currentKeyOrUndefined();
-    const checkpoints = rows.map((r) => ({
-      seq: r.seq,
-      hash: r.hash,
-      at: isoAt(r.at),
-      keyId: r.keyId,
-      signature: r.signature,
-      publicKey: key && key.keyId === r.keyId ? key.publicKeyPem : null,
-      shipped: Object.fromEntries(Object.entries(r.shipped).map(([k, v]) => [k, isoAt(v)])),
-    }));
+    const checkpoints = rows.map((r) => listItem(r, key));
     const last = rows.at(-1);
     return { checkpoints, nextCursor: rows.length === q.limit && last ? String(last.seq) : null };
+  }
+
+  /**
+   * The newest checkpoint (null before the first is signed), whether checkpoints are configured,
+   * and the key id signing now (null when not configured or the key cannot be loaded): what a
+   * status page shows without paging through every checkpoint.
+   */
+  async latest(actor: Principal): Promise<{ configured: boolean; keyId: string | null; checkpoint: CheckpointListItem | null }> {
+    this.audit.assertReader(actor);
+    let configured = true;
+    let key: CheckpointSigner | undefined;
+    try {
+      key = this.signer();
+      configured = key !== undefined;
+    } catch {
+      // Configured, but the key cannot be loaded: the worker reports why; the status shows no key id.
+    }
+    const row = await this.store.latest();
+    return { configured, keyId: key?.keyId ?? null, checkpoint: row ? listItem(row, key) : null };
   }
 
   /**

@@ -143,7 +143,15 @@ export class Hourglass {
   /** What the caller may request, with each applicable policy's terms (break-glass ones marked). */
   entitlementsFor(actor: Principal) {
     const config = this.deps.config.current();
-    const out: { entitlement: string; target: string; description?: string; policies: unknown[] }[] = [];
+    const out: {
+      entitlement: string;
+      target: string;
+      kind: string;
+      description?: string;
+      credentials: 'kept' | 'on-demand' | null;
+      usage?: string;
+      policies: unknown[];
+    }[] = [];
     for (const [targetName, target] of Object.entries(config.targets)) {
       for (const [name, ent] of Object.entries(target.entitlements)) {
         const entitlement = `${targetName}/${name}`;
@@ -166,7 +174,17 @@ export class Hourglass {
             ...(p.mfa ? { mfa: { for: p.mfa.for, maxAge: p.mfa.maxAgeMs } } : {}),
           }));
         if (policies.length) {
-          out.push({ entitlement, target: targetName, ...(ent.description ? { description: String(ent.description) } : {}), policies });
+          const caps = config.capabilities[targetName];
+          const delivers = caps?.issuesCredentials ? 'kept' : caps?.issuesOnDemand ? 'on-demand' : null;
+          out.push({
+            entitlement,
+            target: targetName,
+            kind: target.type,
+            ...(ent.description ? { description: String(ent.description) } : {}),
+            credentials: delivers,
+            ...(caps?.usage ? { usage: caps.usage } : {}),
+            policies,
+          });
         }
       }
     }

@@ -246,7 +246,29 @@ export interface StoreTx {
  */
 export const AUDIT_TIME_ORDER_KEY = 'audit.time_order_from';
 
-export interface Store {
+/**
+ * Aggregates for the dashboard (GET /v1/stats, src/app/stats.ts), computed by the database: none
+ * reads every event of a period into memory.
+ */
+export interface StatsQueries {
+  /** Events of `types` in each interval [bounds[i], bounds[i + 1]), counted by type; pairs without any are left out. */
+  countEventsBetween(bounds: readonly number[], types: readonly string[]): Promise<{ interval: number; type: string; count: number }[]>;
+  /** Entitlements by how many grant.activated events in [since, until) named them, most first (ties by name). */
+  topActivated(since: number, until: number, limit: number): Promise<{ entitlement: string; count: number }[]>;
+  /**
+   * Submission-to-approval times of the requests whose approvals were completed in [since, until):
+   * how many, and the quantiles `qs` of their times in ms (linear interpolation; null when none).
+   */
+  approvalTimes(since: number, until: number, qs: readonly number[]): Promise<{ count: number; quantiles: (number | null)[] }>;
+  /** Events of `type` in [since, until), newest first: how many, and the latest `limit`. */
+  latestEvents(type: string, since: number, until: number, limit: number): Promise<{ count: number; events: AuditEvent[] }>;
+  /** Live grants (one row per entitlement) ending in (from, to], soonest first: how many, and the first `limit`. */
+  grantsEnding(from: number, to: number, limit: number): Promise<{ count: number; grants: GrantRow[] }>;
+  /** Requests whose access is being removed (`access` removing), at most `limit`, by the time their next attempt is due. */
+  removingRequests(limit: number): Promise<AccessRequest[]>;
+}
+
+export interface Store extends StatsQueries {
   readonly dialect: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   getRequest(id: string): Promise<AccessRequest | undefined>;

@@ -30,6 +30,8 @@ export interface TargetKind {
    * are secrets of every kind already.
    */
   readonly secretSettings?: readonly (readonly string[])[];
+  /** The command a requester runs to use a grant's credentials, `{id}` for the request id (shown by the web UI). */
+  readonly usage?: string;
 }
 
 /** The string values at `paths` of a target's settings. */

@@ -106,6 +106,12 @@ export interface TargetCapabilities {
   enforcesExpiry: boolean;
   /** The target can list what Hourglass created there: the connector has `reconciliation`. */
   canList: boolean;
+  /**
+   * How the requester uses a grant from the command line, `{id}` standing for the request id
+   * (`hourglass connect {id}`), as the kind describes it; the web UI shows it. Set by the loader
+   * from the kind's `usage` when grants deliver credentials.
+   */
+  usage?: string;
 }
 
 /** Drift reconciliation of one target (`reconcile` in the file). */

@@ -27,6 +27,7 @@ import { liveRoutes } from './routes/live.js';
 import { registerWebUi } from './web-ui.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
+import { statsRoutes } from './routes/stats.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { sshRoutes } from './routes/ssh.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -192,6 +193,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     sshRoutes,
     tokenRoutes,
     policyRoutes,
+    statsRoutes,
     webhookRoutes,
     identityRoutes,
     mfaRoutes,

@@ -165,12 +165,43 @@ export const verifyResponse = z
 
 export const headResponse = z.object({ seq: z.number().int(), hash: z.string(), head: z.string().nullable() }).strict();
 
+export const checkpointResponse = z
+  .object({
+    seq: z.number().int(),
+    hash: z.string(),
+    at: z.string().datetime(),
+    keyId: z.string(),
+    signature: z.string().describe('base64 Ed25519 over the canonical JSON of {at, hash, keyId, seq}'),
+    publicKey: z.string().nullable().describe('PEM of the signing key, when it is the key configured now'),
+    shipped: z.record(z.string().datetime()).describe('target (file, webhook) -> when it was shipped there'),
+  })
+  .strict();
+export const checkpointListResponse = z.object({ checkpoints: z.array(checkpointResponse), nextCursor: z.string().nullable() }).strict();
+export const latestCheckpointResponse = z
+  .object({
+    configured: z.boolean().describe('whether audit.checkpoints is configured'),
+    keyId: z.string().nullable().describe('the key signing now; null when not configured or the key cannot be loaded'),
+    checkpoint: checkpointResponse.nullable().describe('the newest checkpoint; null before the first is signed'),
+  })
+  .strict();
+
 export const meResponse = z.object({ id: z.string(), groups: z.array(z.string()), roles: z.array(z.string()), locked: z.boolean() }).strict();
 
 export const entitlementsResponse = z
   .object({
     entitlements: z.array(
-      z.object({ entitlement: z.string(), target: z.string(), description: z.string().optional(), policies: z.array(z.record(z.unknown())) }),
+      z.object({
+        entitlement: z.string(),
+        target: z.string(),
+        kind: z.string().describe("the target's kind (type in the file)"),
+        description: z.string().optional(),
+        credentials: z
+          .enum(['kept', 'on-demand'])
+          .nullable()
+          .describe('what a grant hands over: credentials kept until fetched, issued when fetched (certificates, tokens), or nothing'),
+        usage: z.string().optional().describe('the command that uses a grant, {id} standing for the request id (hourglass connect {id})'),
+        policies: z.array(z.record(z.unknown())),
+      }),
     ),
   })
   .strict();

@@ -152,6 +152,10 @@ describe('signed checkpoints (SQLite)', () => {
     expect((await h.call('GET', `/v1/audit/checkpoints?limit=5&cursor=35`, token('admin'))).body).toEqual({ checkpoints: [], nextCursor: null });
     expect((await h.call('GET', '/v1/audit/checkpoints', token('alice'))).status).toBe(403);
     expect((await h.call('GET', '/v1/audit/public-key', token('alice'))).status).toBe(403);
+    // The newest, without paging: what the web UI's chain status shows.
+    const latest = (await h.call('GET', '/v1/audit/checkpoints/latest', token('auditor'))).body;
+    expect(latest).toEqual({ configured: true, keyId: key.keyId, checkpoint: rest.checkpoints[0] });
+    expect((await h.call('GET', '/v1/audit/checkpoints/latest', token('alice'))).status).toBe(403);
   });
 
   it('signs on the interval while events arrive, and not when none do', async () => {
@@ -370,6 +374,7 @@ describe('signed checkpoints (SQLite)', () => {
     const res = await h.call('GET', '/v1/audit/public-key', token('auditor'));
     expect(res.status).toBe(404);
     expect((await h.call('GET', '/v1/audit/checkpoints', token('auditor'))).body).toEqual({ checkpoints: [], nextCursor: null });
+    expect((await h.call('GET', '/v1/audit/checkpoints/latest', token('auditor'))).body).toEqual({ configured: false, keyId: null, checkpoint: null });
   });
 });
 

@@ -35,6 +35,8 @@ const policy = (over: Partial<PolicyTermsJson> = {}): PolicyTermsJson => ({
 const ent = (entitlement: string, description: string | undefined, policies: PolicyTermsJson[] = [policy()]): EntitlementJson => ({
   entitlement,
   target: entitlement.split('/')[0]!,
+  kind: 'hourglass',
+  credentials: null,
   ...(description ? { description } : {}),
   policies,
 });

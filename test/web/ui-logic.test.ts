@@ -2,7 +2,8 @@
 // times in the viewer's zone, and what a request's JSON means on screen.
 import { describe, expect, it } from 'vitest';
 import type { RequestJson } from '../../web/src/api/types.js';
-import { awaitingText, bucketOf, nextChangeAt } from '../../web/src/lib/requests.js';
+import { awaitingText, bucketOf, grantUse, nextChangeAt } from '../../web/src/lib/requests.js';
+import type { EntitlementJson, PolicyTermsJson } from '../../web/src/api/types.js';
 import { formatDuration, formatRemaining, localTime, parseDuration, relativeTime } from '../../web/src/lib/time.js';
 
 const S = 1000;
@@ -82,5 +83,37 @@ describe('requests', () => {
     ];
     expect(nextChangeAt(rs, now)).toBe(now + 5 * MIN);
     expect(nextChangeAt([rs[3]!], now)).toBeUndefined();
+  });
+});
+
+describe('using a grant', () => {
+  const terms = (name: string, extension?: PolicyTermsJson['extension']) => ({ name, ...(extension ? { extension } : {}) }) as PolicyTermsJson;
+  const ent = (entitlement: string, over: Partial<EntitlementJson>): EntitlementJson =>
+    ({ entitlement, target: entitlement.split('/')[0]!, kind: 'x', credentials: null, policies: [], ...over }) as EntitlementJson;
+  const list = [
+    ent('db/rw', {
+      credentials: 'kept',
+      usage: 'hourglass connect {id}',
+      policies: [terms('p', { allowed: true, maxTotal: 7_200_000, requiresApproval: false })],
+    }),
+    ent('db/ro', {
+      credentials: 'kept',
+      usage: 'hourglass connect {id}',
+      policies: [terms('q', { allowed: true, maxTotal: 3_600_000, requiresApproval: true })],
+    }),
+    ent('notes/read', { policies: [terms('p')] }),
+  ];
+
+  it('gives one command per usage with the request id, says whether credentials can be fetched, and the strictest extension terms', () => {
+    const r = request({ id: 'req_1', entitlements: ['db/rw', 'db/ro'], policies: { 'db/rw': 'p', 'db/ro': 'q' } });
+    expect(grantUse(r, list)).toEqual({
+      commands: ['hourglass connect req_1'],
+      delivers: true,
+      extension: { allowed: true, maxTotal: 3_600_000, requiresApproval: true },
+    });
+  });
+
+  it("a grant on a target that hands nothing over has no command; without every policy's terms there is no extension", () => {
+    expect(grantUse(request({ entitlements: ['notes/read'], policies: { 'notes/read': 'p' } }), list)).toEqual({ commands: [], delivers: false });
   });
 });

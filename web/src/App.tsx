@@ -3,19 +3,42 @@ import { useEffect, type ReactNode } from 'react';
 import { useSession, useSignOut } from './api/hooks.js';
 import { useLiveUpdates } from './api/live.js';
 import { ApprovalsPage } from './pages/ApprovalsPage.js';
+import { AuditPage } from './pages/AuditPage.js';
+import { DashboardPage } from './pages/DashboardPage.js';
+import { LiveAccessPage } from './pages/LiveAccessPage.js';
+import { PoliciesPage } from './pages/PoliciesPage.js';
+import { ProfilePage } from './pages/ProfilePage.js';
 import { MyAccessPage } from './pages/MyAccessPage.js';
 import { RequestPage } from './pages/RequestPage.js';
 import { SignInPage } from './pages/SignInPage.js';
 import { hrefOf, navigate, useRoute, type PagePath } from './lib/router.js';
 import { ErrorNotice } from './views/ErrorNotice.js';
+import { PageLink } from './views/PageLink.js';
 
-const NAV: { page: PagePath; label: string }[] = [
+type Role = 'admin' | 'auditor';
+
+/** The navigation; a page whose API only some roles may read is shown to them only (the API decides either way). */
+const NAV: { page: PagePath; label: string; roles?: Role[] }[] = [
   { page: '/', label: 'My access' },
   { page: '/request', label: 'Request access' },
   { page: '/approvals', label: 'Approvals' },
+  { page: '/live', label: 'Live access', roles: ['admin', 'auditor'] },
+  { page: '/audit', label: 'Audit', roles: ['admin', 'auditor'] },
+  { page: '/dashboard', label: 'Dashboard', roles: ['admin', 'auditor'] },
+  { page: '/policies', label: 'Policies', roles: ['admin', 'auditor'] },
 ];
 
-const TITLES: Record<PagePath, string> = { '/': 'My access', '/request': 'Request access', '/approvals': 'Approvals', '/sign-in': 'Sign in' };
+const TITLES: Record<PagePath, string> = {
+  '/': 'My access',
+  '/request': 'Request access',
+  '/approvals': 'Approvals',
+  '/live': 'Live access',
+  '/audit': 'Audit',
+  '/dashboard': 'Dashboard',
+  '/policies': 'Policies',
+  '/profile': 'Profile',
+  '/sign-in': 'Sign in',
+};
 
 export function App() {
   const route = useRoute();
@@ -50,26 +73,19 @@ export function App() {
         <>
           <nav aria-label="Main">
             <ul>
-              {NAV.map((n) => (
+              {NAV.filter((n) => !n.roles || n.roles.some((r) => me.roles.includes(r))).map((n) => (
                 <li key={n.page}>
-                  <a
-                    href={hrefOf(n.page)}
-                    aria-current={route === n.page ? 'page' : undefined}
-                    onClick={(e) => {
-                      if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
-                      e.preventDefault();
-                      navigate(n.page);
-                    }}
-                  >
-                    {n.label}
-                  </a>
+                  <PageLink page={n.page}>{n.label}</PageLink>
                 </li>
               ))}
             </ul>
           </nav>
           <div className="who">
             <span>
-              Signed in as <strong>{me.id}</strong>
+              Signed in as{' '}
+              <PageLink page="/profile">
+                <strong>{me.id}</strong>
+              </PageLink>
             </span>
             <button type="button" className="secondary" onClick={() => signOut.mutate(undefined, { onSettled: () => navigate('/sign-in', true) })}>
               Sign out
@@ -82,6 +98,11 @@ export function App() {
       {route === '/' && <MyAccessPage me={me} />}
       {route === '/request' && <RequestPage me={me} />}
       {route === '/approvals' && <ApprovalsPage me={me} />}
+      {route === '/live' && <LiveAccessPage me={me} />}
+      {route === '/audit' && <AuditPage me={me} />}
+      {route === '/dashboard' && <DashboardPage me={me} />}
+      {route === '/policies' && <PoliciesPage me={me} />}
+      {route === '/profile' && <ProfilePage me={me} />}
     </Shell>
   );
 }

@@ -27,6 +27,7 @@ import type {
 } from '../../app/ports.js';
 import { insertIssued, insertSigningKey } from './issued-store.js';
 import type { AuditEventsTable, Database } from './schema.js';
+import { KyselyStatsQueries } from './stats-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type AuditRow = Selectable<AuditEventsTable>;
@@ -467,6 +468,30 @@ export class KyselyStore implements Store {
     ]);
     const n = Number(count?.n ?? 0);
     return n > 0 && first ? { count: n, first: { pos: Number(first.pos), id: first.id } } : { count: n };
+  }
+
+  // The dashboard's aggregates (stats-store.ts).
+  private statsQueries: KyselyStatsQueries | undefined;
+  private get stats() {
+    return (this.statsQueries ??= new KyselyStatsQueries(this.db, this.dialect));
+  }
+  countEventsBetween(bounds: readonly number[], types: readonly string[]) {
+    return this.stats.countEventsBetween(bounds, types);
+  }
+  topActivated(since: number, until: number, limit: number) {
+    return this.stats.topActivated(since, until, limit);
+  }
+  approvalTimes(since: number, until: number, qs: readonly number[]) {
+    return this.stats.approvalTimes(since, until, qs);
+  }
+  latestEvents(type: string, since: number, until: number, limit: number) {
+    return this.stats.latestEvents(type, since, until, limit);
+  }
+  grantsEnding(from: number, to: number, limit: number) {
+    return this.stats.grantsEnding(from, to, limit);
+  }
+  removingRequests(limit: number) {
+    return this.stats.removingRequests(limit);
   }
 
   async getState(key: string) {

@@ -142,7 +142,10 @@ function parseTarget(
   }
   const target = withNameMaps(k.data as object, name);
   for (const p of kind.validate(target)) out.push({ path: [...path, ...p.path], message: p.message });
-  return { target, capabilities: kind.capabilities(target) };
+  const capabilities = kind.capabilities(target);
+  // A usage line only where a grant hands something over (PostgreSQL's membership mode does not).
+  const delivers = capabilities.issuesCredentials || capabilities.issuesOnDemand === true;
+  return { target, capabilities: kind.usage && delivers ? { ...capabilities, usage: kind.usage } : capabilities };
 }
 
 /**

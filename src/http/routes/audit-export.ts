@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { isHgError } from '../../core/errors.js';
 import { openAuditExport, verifyWithProgress, type ExportedEvent } from '../../app/audit-export.js';
 import { defineRoute } from '../route.js';
-import { auditEventResponse, errorResponse, verifyResponse } from '../responses.js';
+import { auditEventResponse, checkpointListResponse, errorResponse, latestCheckpointResponse, verifyResponse } from '../responses.js';
 import * as s from '../schemas.js';
 import { auditJson } from '../serialize.js';
 import type { RouteContext } from './context.js';
@@ -60,19 +60,6 @@ export const verifyStreamLine = z
     errorResponse,
   ])
   .describe('One line of the NDJSON stream: progress lines, then one result (or error) line');
-
-export const checkpointResponse = z
-  .object({
-    seq: z.number().int(),
-    hash: z.string(),
-    at: z.string().datetime(),
-    keyId: z.string(),
-    signature: z.string().describe('base64 Ed25519 over the canonical JSON of {at, hash, keyId, seq}'),
-    publicKey: z.string().nullable().describe('PEM of the signing key, when it is the key configured now'),
-    shipped: z.record(z.string().datetime()).describe('target (file, webhook) -> when it was shipped there'),
-  })
-  .strict();
-export const checkpointListResponse = z.object({ checkpoints: z.array(checkpointResponse), nextCursor: z.string().nullable() }).strict();
 
 export const checkpointVerifyResponse = z
   .object({
@@ -210,6 +197,16 @@ export function auditExportRoutes({ server, table, opts }: RouteContext): void {
     responses: { 200: { description: 'a page of checkpoints', schema: checkpointListResponse } },
     handler: async ({ query, principal }) =>
       app.checkpoints.list(principal, { limit: query.limit, ...(query.cursor !== undefined ? { after: query.cursor } : {}) }),
+  });
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/audit/checkpoints/latest',
+    tag: 'audit',
+    auth: 'bearer',
+    summary: 'The newest signed checkpoint, and whether checkpoints are configured (roles auditor, admin)',
+    responses: { 200: { description: 'the newest checkpoint, or null', schema: latestCheckpointResponse } },
+    handler: async ({ principal }) => app.checkpoints.latest(principal),
   });
 
   defineRoute(server, table, {

@@ -1,5 +1,9 @@
-/** Policies as code: `GET /v1/policies/explain` answers "would this request be allowed, and why". */
+/**
+ * Policies as code: `GET /v1/policies` lists the policies in force (admins, auditors) and
+ * `GET /v1/policies/explain` answers "would this request be allowed, and why".
+ */
 import { z } from 'zod';
+import { listPolicies } from '../../app/policy-list.js';
 import { defineRoute } from '../route.js';
 import type { RouteContext } from './context.js';
 import { bool, isoTime, text } from '../schemas.js';
@@ -73,8 +77,70 @@ export const explainResponse = z
   .strict()
   .describe('Would this request be allowed, under which policy, with what approvals from whom, and why not otherwise');
 
+const ms = z.number().int().describe('milliseconds');
+const approverSet = z
+  .object({ groups: z.array(z.string()), users: z.array(z.string()), manager: z.literal(true).optional().describe("the requester's manager approves") })
+  .strict();
+
+export const policyListResponse = z
+  .object({
+    policyHash: z.string().describe('the hash of the configuration in force, recorded with every decision'),
+    policies: z.array(
+      z
+        .object({
+          name: z.string(),
+          subjects: z.object({ groups: z.array(z.string()), users: z.array(z.string()) }).strict(),
+          entitlements: z.array(z.string()),
+          defaultDuration: ms,
+          minDuration: ms,
+          maxDuration: ms,
+          reason: z.enum(['required', 'optional']),
+          ticket: z.object({ required: z.boolean(), pattern: z.string().optional() }).strict(),
+          approval: z.object({ required: z.number().int(), approvers: approverSet }).strict(),
+          pendingTimeout: ms,
+          extension: z.object({ allowed: z.boolean(), maxTotal: ms, requiresApproval: z.boolean() }).strict(),
+          when: z
+            .object({
+              days: z.array(z.enum(['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'])).optional(),
+              hours: z
+                .object({ from: z.number().int(), to: z.number().int() })
+                .strict()
+                .optional()
+                .describe('minutes after local midnight; to < from: across midnight'),
+              timezone: z.string(),
+              sourceNetworks: z.array(z.string()).optional(),
+            })
+            .strict()
+            .optional(),
+          breakGlass: z.boolean(),
+          review: z.object({ approvers: approverSet, within: ms }).strict().optional(),
+          mfa: z
+            .object({ for: z.array(z.enum(['request', 'approve', 'credentials'])), maxAge: ms })
+            .strict()
+            .optional()
+            .describe('step-up MFA for these calls; maxAge: how old an MFA sign-in may be to count instead of a proof'),
+        })
+        .strict(),
+    ),
+  })
+  .strict()
+  .describe('The policies in force, in file order, with the defaults filled in');
+
 export function policyRoutes({ server, table, opts }: RouteContext): void {
   const { app } = opts;
+
+  defineRoute(server, table, {
+    method: 'GET',
+    url: '/v1/policies',
+    tag: 'policies',
+    auth: 'bearer',
+    summary: 'The policies in force, read-only (roles admin, auditor)',
+    description:
+      'Every policy of the configuration in force, in file order (the order candidates are tried in), as the loader ' +
+      'normalised it: defaults filled in, durations in milliseconds, `when.hours` in minutes after local midnight.',
+    responses: { 200: { description: 'the policies', schema: policyListResponse } },
+    handler: ({ principal }) => listPolicies(app.deps.config.current(), principal),
+  });
 
   defineRoute(server, table, {
     method: 'GET',

@@ -99,6 +99,10 @@ export function startUi(yaml: string, users: string[], opts: { host?: 'localhost
 
 /** A script error or a CSP violation on a page is a failed test, not a console line nobody reads. */
 export function failOnPageErrors(page: Page): void {
+  // Chromium's own CSP reports do not reach the console event: the page reports them itself.
+  void page.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)),
+  );
   page.on('pageerror', (err) => {
     throw new Error(`page error on ${page.url()}: ${err.message}`);
   });

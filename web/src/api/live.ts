@@ -27,6 +27,8 @@ export function useLiveUpdates(enabled: boolean): void {
     source.addEventListener('change', (e) => {
       const change = JSON.parse((e as MessageEvent<string>).data) as LiveChange;
       void qc.invalidateQueries({ queryKey: change.topic === 'mine' ? keys.mine : keys.approvable });
+      // Live access lists everyone's grants: a change one hears of may be among them (it also polls).
+      void qc.invalidateQueries({ queryKey: ['requests', 'live'] });
     });
     source.addEventListener('end', () => {
       source.close();

@@ -34,6 +34,7 @@ export interface PolicyTermsJson {
   approvalsRequired: number;
   approvers: { groups: string[]; users: string[]; manager?: true };
   mfa?: { for: string[]; maxAge: number };
+  extension?: { allowed: boolean; maxTotal: number; requiresApproval: boolean };
   /** When the policy applies: `hours` in minutes after local midnight (`to` < `from`: across midnight). */
   when?: { days?: string[]; hours?: { from: number; to: number }; timezone: string; sourceNetworks?: string[] };
   pendingTimeout?: number;
@@ -43,7 +44,13 @@ export interface PolicyTermsJson {
 export interface EntitlementJson {
   entitlement: string;
   target: string;
+  /** The target's kind (`postgres`, `ssh`, `token`, ...). */
+  kind: string;
   description?: string;
+  /** What a grant hands over: credentials kept until fetched, issued when fetched, or nothing. */
+  credentials: 'kept' | 'on-demand' | null;
+  /** The command that uses a grant, `{id}` for the request id. */
+  usage?: string;
   policies: PolicyTermsJson[];
 }
 

@@ -1,5 +1,5 @@
 /** What the UI says about a request, from its JSON alone (pure: unit-tested). */
-import type { RequestJson, RequestStatus } from '../api/types.js';
+import type { EntitlementJson, PolicyTermsJson, RequestJson, RequestStatus } from '../api/types.js';
 
 export const STATUS_LABEL: Record<RequestStatus, string> = {
   pending: 'Waiting for approval',
@@ -36,4 +36,33 @@ export function nextChangeAt(requests: readonly RequestJson[], now: number): num
     .map((t) => Date.parse(t))
     .filter((t) => t > now);
   return times.length ? Math.min(...times) : undefined;
+}
+
+export interface GrantUse {
+  /** The commands that use the grant (`hourglass connect req_...`), one per distinct usage of its targets. */
+  commands: string[];
+  /** Some target hands over credentials (kept, or issued when fetched). */
+  delivers: boolean;
+  /** The extension terms of the policy deciding the grant (the strictest when several decide it). */
+  extension?: NonNullable<PolicyTermsJson['extension']>;
+}
+
+/** How a grant is used, from what GET /v1/entitlements says of its entitlements. */
+export function grantUse(r: RequestJson, entitlements: readonly EntitlementJson[]): GrantUse {
+  const infos = r.entitlements.map((e) => entitlements.find((x) => x.entitlement === e));
+  const commands = [...new Set(infos.flatMap((i) => (i?.usage ? [i.usage.replaceAll('{id}', r.id)] : [])))];
+  const terms = r.entitlements.flatMap((e, n) => {
+    const policy = r.policies[e];
+    const t = infos[n]?.policies.find((p) => p.name === policy)?.extension;
+    return t ? [t] : [];
+  });
+  const extension =
+    terms.length === r.entitlements.length && terms.length > 0
+      ? {
+          allowed: terms.every((t) => t.allowed),
+          maxTotal: Math.min(...terms.map((t) => t.maxTotal)),
+          requiresApproval: terms.some((t) => t.requiresApproval),
+        }
+      : undefined;
+  return { commands, delivers: infos.some((i) => i?.credentials), ...(extension ? { extension } : {}) };
 }

@@ -17,15 +17,30 @@ function current(): PagePath | null {
   return (PAGES as readonly string[]).includes(rest) ? (rest as PagePath) : null;
 }
 
-export function useRoute(): PagePath | null {
-  return useSyncExternalStore((l) => {
-    listeners.add(l);
-    return () => listeners.delete(l);
-  }, current);
+function subscribe(l: () => void) {
+  listeners.add(l);
+  return () => listeners.delete(l);
 }
 
-export function hrefOf(page: PagePath): string {
-  return `${mount}${page === '/' ? '/' : page}`;
+export function useRoute(): PagePath | null {
+  return useSyncExternalStore(subscribe, current);
+}
+
+/** The URL's query string (`?a=1`, or ''): pages that keep their state there can be linked and survive a reload. */
+export function useSearch(): string {
+  return useSyncExternalStore(subscribe, () => window.location.search);
+}
+
+/** Sets the query string of the page shown (`search`: '' or `?...`), as a new history entry unless `replace`. */
+export function setSearch(search: string, replace = false): void {
+  const url = `${window.location.pathname}${search}`;
+  if (replace) window.history.replaceState(null, '', url);
+  else window.history.pushState(null, '', url);
+  listeners.forEach((l) => l());
+}
+
+export function hrefOf(page: PagePath, search = ''): string {
+  return `${mount}${page === '/' ? '/' : page}${search}`;
 }
 
 export function navigate(page: PagePath, replace = false): void {

@@ -1,17 +1,27 @@
 /** My access: requests waiting for approval, grants scheduled or active (counting down), and those that ended. */
-import { useEffect } from 'react';
-import { useMyRequests, useRequestAction } from '../api/hooks.js';
-import type { SessionJson } from '../api/types.js';
+import { useEffect, useState } from 'react';
+import { fetchCredentials, useExtend, type CredentialsJson } from '../api/access.js';
+import { useEntitlements, useMyRequests, useRequestAction } from '../api/hooks.js';
+import { useStepUp } from '../api/mfa.js';
+import type { EntitlementJson, RequestJson, SessionJson } from '../api/types.js';
 import { bucketOf, nextChangeAt } from '../lib/requests.js';
 import { hrefOf, navigate } from '../lib/router.js';
 import { useNow } from '../lib/useNow.js';
 import { ErrorNotice } from '../views/ErrorNotice.js';
+import { CopyText } from '../views/CopyText.js';
+import { CredentialsPanel } from '../views/CredentialsPanel.js';
+import { ExtendForm } from '../views/ExtendForm.js';
+import { MfaPrompt } from '../views/MfaPrompt.js';
 import { RequestCard } from '../views/RequestCard.js';
+import { formatDuration } from '../lib/time.js';
+import { grantUse } from '../lib/requests.js';
+import './my-access.css';
 
 const ENDED_SHOWN = 10;
 
 export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
   const mine = useMyRequests(true);
+  const entitlements = useEntitlements(true);
   const action = useRequestAction();
   const now = useNow();
   const requests = (mine.data?.requests ?? []).filter((r) => r.requester === me.id);
@@ -56,6 +66,7 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
           ) : (
             live.map((r) => (
               <RequestCard key={r.id} request={r} now={now}>
+                {r.status === 'active' && <UseGrant request={r} now={now} entitlements={entitlements.data?.entitlements ?? []} />}
                 {r.status === 'active' && (
                   <button type="button" className="secondary" disabled={action.isPending} onClick={() => action.mutate({ id: r.id, action: 'release' })}>
                     Release now
@@ -86,5 +97,65 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
         </>
       )}
     </section>
+  );
+}
+
+/** Using an active grant: the command that uses it, its credentials on demand, and more time. */
+function UseGrant({ request: r, now, entitlements }: { request: RequestJson; now: number; entitlements: EntitlementJson[] }) {
+  const use = grantUse(r, entitlements);
+  const stepUp = useStepUp();
+  const extend = useExtend();
+  const [credentials, setCredentials] = useState<CredentialsJson | null>(null);
+  const [fetching, setFetching] = useState(false);
+  const [credError, setCredError] = useState<unknown>(null);
+  const [extending, setExtending] = useState(false);
+  // Credentials never outlive the grant: dropped at its end (this component goes when it ends
+  // early, and with the page), and never shown past expiresAt.
+  const ended = r.status !== 'active' || (r.expiresAt !== null && Date.parse(r.expiresAt) <= now);
+  useEffect(() => {
+    if (!credentials || r.expiresAt === null) return;
+    const t = window.setTimeout(() => setCredentials(null), Math.max(0, Date.parse(r.expiresAt) - Date.now()));
+    return () => window.clearTimeout(t);
+  }, [credentials, r.expiresAt]);
+
+  const show = () => {
+    setFetching(true);
+    setCredError(null);
+    stepUp
+      .run((mfa) => fetchCredentials(r.id, mfa))
+      .then((c) => setCredentials(c ?? null))
+      .catch((e: unknown) => setCredError(e))
+      .finally(() => setFetching(false));
+  };
+
+  return (
+    <div className="use-grant">
+      {use.commands.map((c) => (
+        <p key={c} className="command">
+          <span>Use it: </span>
+          <CopyText value={c} label="the command" />
+        </p>
+      ))}
+      {use.delivers && !ended && (
+        <CredentialsPanel credentials={ended ? null : credentials} busy={fetching} error={credError} onShow={show} onHide={() => setCredentials(null)} />
+      )}
+      {stepUp.prompt && <MfaPrompt key={stepUp.prompt.need.digest} prompt={stepUp.prompt} />}
+      {r.pendingExtension && <p className="notice">Asked for {formatDuration(r.pendingExtension.durationSeconds * 1000)} more: waiting for an approver.</p>}
+      {use.extension?.allowed && !r.pendingExtension && !extending && (
+        <button type="button" className="secondary" onClick={() => setExtending(true)}>
+          Extend
+        </button>
+      )}
+      {extending && use.extension && (
+        <ExtendForm
+          maxTotalMs={use.extension.maxTotal}
+          requiresApproval={use.extension.requiresApproval}
+          busy={extend.isPending}
+          error={extend.error}
+          onCancel={() => setExtending(false)}
+          onExtend={(v) => extend.mutate({ id: r.id, ...v }, { onSuccess: () => setExtending(false) })}
+        />
+      )}
+    </div>
   );
 }

@@ -21,9 +21,11 @@ export interface ExplainVerdictProps {
   /** Obviously empty inputs the person still has to fill in. */
   missing: string[];
   now: number;
+  /** Whom the answer is about, when not the viewer (the Policies page's "what would happen if"). */
+  who?: string;
 }
 
-export function ExplainVerdict({ id, idle, checking, explain, error, startAt, missing, now }: ExplainVerdictProps) {
+export function ExplainVerdict({ id, idle, checking, explain, error, startAt, missing, now, who }: ExplainVerdictProps) {
   return (
     <div className="verdict">
       <div id={id} aria-live="polite" aria-busy={checking}>
@@ -36,7 +38,7 @@ export function ExplainVerdict({ id, idle, checking, explain, error, startAt, mi
         ) : !explain.allowed ? (
           <Refused code={explain.code ?? undefined} message={explain.message ?? 'not allowed'} candidates={explain.candidates} />
         ) : (
-          <Allowed explain={explain} startAt={startAt} now={now} />
+          <Allowed explain={explain} startAt={startAt} now={now} who={who} />
         )}
         {!idle && missing.length > 0 && <p className="missing">Before you activate: {missing.join('; ')}.</p>}
       </div>
@@ -71,7 +73,7 @@ function Refused({ code, message, candidates }: { code: string | undefined; mess
   );
 }
 
-function Allowed({ explain: x, startAt, now }: { explain: ExplainJson; startAt: string | undefined; now: number }) {
+function Allowed({ explain: x, startAt, now, who }: { explain: ExplainJson; startAt: string | undefined; now: number; who: string | undefined }) {
   const duration = x.durationSeconds !== null ? secondsText(x.durationSeconds) : undefined;
   const when = startAt && Date.parse(startAt) > now ? `from ${localTime(Date.parse(startAt))}` : undefined;
   const mfa = x.requires.mfa?.request;
@@ -93,7 +95,7 @@ function Allowed({ explain: x, startAt, now }: { explain: ExplainJson; startAt: 
           x.approvals.map((a) => (
             <li key={a.policy}>
               Could approve{x.approvals.length > 1 ? ` (policy ${a.policy})` : ''}: {a.eligibleApprovers.length ? a.eligibleApprovers.join(', ') : 'nobody yet'}
-              {a.approvers.manager && x.manager ? ` (your manager: ${x.manager})` : ''}
+              {a.approvers.manager && x.manager ? ` (${who ? `${who}'s` : 'your'} manager: ${x.manager})` : ''}
             </li>
           ))}
         {!x.selfService && x.pendingTimeoutSeconds !== null && <li>Waits at most {secondsText(x.pendingTimeoutSeconds)} for approval.</li>}
@@ -103,8 +105,20 @@ function Allowed({ explain: x, startAt, now }: { explain: ExplainJson; startAt: 
             {r.eligibleReviewers.length ? ` (${r.eligibleReviewers.join(', ')})` : ''}.
           </li>
         ))}
-        {mfa != null && <li>You will be asked for a second factor when you activate (unless you signed in with MFA in the last {secondsText(mfa)}).</li>}
-        {x.requires.sourceNetworks && <li>Only from networks {x.requires.sourceNetworks.join(', ')}: the server checks your address when you activate.</li>}
+        {mfa != null &&
+          (who ? (
+            <li>
+              {who} will be asked for a second factor when they activate (unless they signed in with MFA in the last {secondsText(mfa)}).
+            </li>
+          ) : (
+            <li>You will be asked for a second factor when you activate (unless you signed in with MFA in the last {secondsText(mfa)}).</li>
+          ))}
+        {x.requires.sourceNetworks && (
+          <li>
+            Only from networks {x.requires.sourceNetworks.join(', ')}: the server checks {who ? 'their' : 'your'} address when{' '}
+            {who ? 'they activate' : 'you activate'}.
+          </li>
+        )}
         {x.warnings.map((w) => (
           <li key={w} className="warning">
             Warning: {w}

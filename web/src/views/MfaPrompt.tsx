@@ -11,7 +11,6 @@ const ACTION_TEXT: Record<string, string> = {
   request: 'to make this request',
   approve: 'to approve this request',
   credentials: 'to fetch these credentials',
-  mfa: 'to change your MFA factors',
 };
 
 export function MfaPrompt({ prompt }: { prompt: StepUpPrompt }) {
@@ -51,7 +50,11 @@ export function MfaPrompt({ prompt }: { prompt: StepUpPrompt }) {
     >
       <form onSubmit={send}>
         <h2 id={ids.title}>Confirm it is you</h2>
-        <p>A policy asks for a second factor {ACTION_TEXT[prompt.need.action] ?? ''}.</p>
+        <p>
+          {prompt.need.action === 'mfa'
+            ? 'Changing your second factors needs one of them first, so that a stolen session cannot replace them.'
+            : `A policy asks for a second factor ${ACTION_TEXT[prompt.need.action] ?? ''}.`}
+        </p>
         {error && (
           <div className="notice error" role="alert">
             <strong>Not accepted.</strong> {error.message}

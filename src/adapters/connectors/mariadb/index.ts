@@ -9,6 +9,7 @@ import { mariadbSettingsSchema, validateSettings } from './settings.js';
 export const mariadbConnectorFactory: ConnectorFactory = {
   kind: 'mariadb',
   settings: mariadbSettingsSchema,
+  usage: 'hourglass connect {id}',
   capabilities: () => MARIADB_CAPABILITIES,
   validate: (target) => validateSettings(target),
   client: mariadbClient,

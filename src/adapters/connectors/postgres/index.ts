@@ -11,6 +11,7 @@ import { capabilitiesOf, postgresSettingsSchema, settingsOf, validateSettings } 
 export const postgresConnectorFactory: ConnectorFactory = {
   kind: 'postgres',
   settings: postgresSettingsSchema,
+  usage: 'hourglass connect {id}',
   capabilities: (target) => capabilitiesOf(settingsOf(target).mode),
   validate: (target) => validateSettings(target, isPrivilegedBuiltinName),
   client: postgresClient,

@@ -7,6 +7,7 @@ import { readSettings, redisSettingsSchema } from './settings.js';
 export const redisConnectorFactory: ConnectorFactory = {
   kind: REDIS_KIND,
   settings: redisSettingsSchema,
+  usage: 'hourglass connect {id}',
   capabilities: () => REDIS_CAPABILITIES,
   validate: (target) => readSettings(target).problems,
   client: redisClient,

@@ -9,6 +9,7 @@ import { caProblems, sshSettingsSchema } from './settings.js';
 export const sshConnectorFactory: ConnectorFactory = {
   kind: 'ssh',
   settings: sshSettingsSchema,
+  usage: 'hourglass ssh {id} USER@HOST',
   capabilities: () => SSH_CAPABILITIES,
   validate: (target) => caProblems(target),
   secretSettings: [['ca', 'key']],

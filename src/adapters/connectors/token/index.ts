@@ -9,6 +9,7 @@ import { keyProblems, tokenSettingsSchema } from './settings.js';
 export const tokenConnectorFactory: ConnectorFactory = {
   kind: 'token',
   settings: tokenSettingsSchema,
+  usage: 'hourglass credentials {id}',
   capabilities: () => TOKEN_CAPABILITIES,
   validate: (target) => keyProblems(target),
   secretSettings: [['signingKey']],

@@ -6,6 +6,7 @@ import { webhookProblems, webhookSettingsSchema } from './settings.js';
 export const webhookConnectorFactory: ConnectorFactory = {
   kind: WEBHOOK_KIND,
   settings: webhookSettingsSchema,
+  usage: 'hourglass credentials {id}',
   capabilities: () => WEBHOOK_CAPABILITIES,
   validate: webhookProblems,
   secretSettings: [['secret']],
