@@ -2,7 +2,7 @@
 // approves in a second browser context, the grant shows active with a countdown and ends on
 // screen without a reload; deny, cancel and release; axe-core on every page shown.
 import { describe, expect, it } from 'vitest';
-import { expectAccessible, screenshot, startUi } from './support/ui-harness.js';
+import { expectAccessible, layoutShift, screenshot, startUi } from './support/ui-harness.js';
 
 const YAML = `
 principals:
@@ -64,6 +64,11 @@ describe('request, approve, active, ended: in the browser', () => {
     expect(await card.innerText()).toContain('bob (“go ahead”)');
     await screenshot(alice.page, 'my-access-active');
     await expectAccessible(alice.page);
+    // Loading My access afresh with a grant on it: nothing jumps once it is drawn.
+    await alice.page.reload();
+    await card.getByRole('timer').waitFor();
+    await alice.page.waitForTimeout(1500);
+    expect(await layoutShift(alice.page)).toBeLessThanOrEqual(0.1);
     await expect.poll(() => card.getByText('Ended: time ran out').count(), { timeout: 20_000 }).toBe(1);
     expect((await ui.hg.stores.store.listAudit({ type: 'grant.expired', limit: 10 })).events).toHaveLength(1);
     await alice.context.close();

@@ -103,6 +103,14 @@ export function failOnPageErrors(page: Page): void {
   void page.addInitScript(() =>
     document.addEventListener('securitypolicyviolation', (e) => console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`)),
   );
+  // Layout shifts not caused by the person's input, summed (Cumulative Layout Shift), for layoutShift().
+  void page.addInitScript(() => {
+    const w = window as unknown as { __hgShift: number };
+    w.__hgShift = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as unknown as { value: number; hadRecentInput: boolean }[]) if (!e.hadRecentInput) w.__hgShift += e.value;
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
   page.on('pageerror', (err) => {
     throw new Error(`page error on ${page.url()}: ${err.message}`);
   });
@@ -172,4 +180,9 @@ export async function enrolTotp(page: Page): Promise<string> {
   const confirmed = await callApi(page, 'POST', `/v1/mfa/totp/${begun.body.factorId}/confirm`, { code: await totpNow(secret) });
   expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
   return secret;
+}
+
+/** The page's Cumulative Layout Shift since it loaded (shifts after the person's input excluded); "good" is at most 0.1. */
+export async function layoutShift(page: Page): Promise<number> {
+  return page.evaluate(() => (window as unknown as { __hgShift: number }).__hgShift);
 }

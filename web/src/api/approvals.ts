@@ -6,7 +6,7 @@
  * Keys sit under `keys.approvable`, so whatever re-reads the inbox (a decision, a live update)
  * re-reads these too.
  */
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { z } from 'zod';
 import type { requestContextResponse } from '../../../src/http/responses.js';
 import type { BulkOutcome, Decision } from '../lib/approvals.js';
@@ -32,12 +32,19 @@ export function useReviewable(enabled: boolean) {
   });
 }
 
+const contextQuery = (id: string) => ({
+  queryKey: approvalKeys.context(id),
+  queryFn: () => api<RequestContextJson>('GET', `/v1/requests/${encodeURIComponent(id)}/context`),
+  staleTime: 30_000,
+});
+
 export function useRequestContext(id: string) {
-  return useQuery({
-    queryKey: approvalKeys.context(id),
-    queryFn: () => api<RequestContextJson>('GET', `/v1/requests/${encodeURIComponent(id)}/context`),
-    staleTime: 30_000,
-  });
+  return useQuery(contextQuery(id));
+}
+
+/** True once the context of every one of these requests has been read (or failed): the page draws them all at once, without jumps. */
+export function useContextsSettled(ids: readonly string[]): boolean {
+  return useQueries({ queries: ids.map(contextQuery), combine: (results) => results.every((r) => !r.isPending) });
 }
 
 export function useReview() {

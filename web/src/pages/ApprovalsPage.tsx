@@ -4,7 +4,7 @@
  * and the break-glass grants awaiting the caller's review.
  */
 import { useId, useState } from 'react';
-import { useBulkDecision, useRequestContext, useReview, useReviewable } from '../api/approvals.js';
+import { useBulkDecision, useContextsSettled, useRequestContext, useReview, useReviewable } from '../api/approvals.js';
 import { useApprovable, useRequestAction } from '../api/hooks.js';
 import { useStepUp } from '../api/mfa.js';
 import type { RequestJson, SessionJson } from '../api/types.js';
@@ -46,6 +46,17 @@ export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
       },
     );
   };
+
+  // Drawn once everything on it is known, so cards do not grow under the reader's eyes.
+  const settled = useContextsSettled([...ids, ...reviews.map((r) => r.id)]) && !approvable.isPending && !reviewable.isPending;
+  if (!settled) {
+    return (
+      <section aria-labelledby="approvals-title" className="approvals">
+        <h1 id="approvals-title">Approvals</h1>
+        <p aria-busy="true">Loading…</p>
+      </section>
+    );
+  }
 
   return (
     <section aria-labelledby="approvals-title" className="approvals">

@@ -40,6 +40,16 @@ function Policies({ me }: { me: string }) {
   const all = policies.data?.policies ?? [];
   const shown = all.map((p, i) => ({ p, position: i + 1 })).filter(({ p }) => matchesPolicy(p, search));
 
+  // Drawn once the policies are known: the list and the form below it then never move.
+  if (policies.isPending) {
+    return (
+      <section aria-labelledby="policies-title" className="policies-page">
+        <h1 id="policies-title">Policies</h1>
+        <p aria-busy="true">Loading the policies…</p>
+      </section>
+    );
+  }
+
   return (
     <section aria-labelledby="policies-title" className="policies-page">
       <h1 id="policies-title">Policies</h1>
