@@ -2,8 +2,8 @@
 // several people counting down, filters them, revokes one with a required reason (the requester's
 // My access shows it ended without a reload), locks a principal (their grants end, their new
 // request is refused) and unlocks them, freezes a target and unfreezes it, each confirmed in a
-// dialog. An auditor sees the same lists without a button; a plain user gets no link and an
-// explanation. axe-core on every state shown; desktop and phone.
+// dialog. An auditor sees the same lists without a button. An approver sees the grants of
+// others they approved and revokes one; a plain user sees none. axe-core on every state shown.
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../src/core/types.js';
 import { callApi, expectAccessible, screenshot, startUi } from './support/ui-harness.js';
@@ -14,6 +14,7 @@ principals:
   - { id: dave, groups: [eng], password: "\${HASH_dave}" }
   - { id: root, roles: [admin], password: "\${HASH_root}" }
   - { id: audrey, roles: [auditor], password: "\${HASH_audrey}" }
+  - { id: lena, groups: [leads], password: "\${HASH_lena}" }
 targets:
   db:
     type: hourglass
@@ -28,6 +29,12 @@ policies:
     maxDuration: 8h
     reason: optional
     approval: { required: 0 }
+  - name: eng-admin
+    subjects: { groups: [eng] }
+    entitlements: [db/admin]
+    maxDuration: 8h
+    reason: optional
+    approval: { required: 1, approvers: { groups: [leads] } }
 `;
 
 const alice: Principal = { id: 'alice', groups: ['eng'], roles: [] };
@@ -35,7 +42,7 @@ const dave: Principal = { id: 'dave', groups: ['eng'], roles: [] };
 const root: Principal = { id: 'root', groups: [], roles: ['admin'] };
 
 describe('Live access', () => {
-  const ui = startUi(YAML, ['alice', 'dave', 'root', 'audrey']);
+  const ui = startUi(YAML, ['alice', 'dave', 'root', 'audrey', 'lena']);
   const grant = async (who: Principal, entitlement: string, duration: string, startAt?: number) =>
     (await ui.hg.app.requests.submit(who, { entitlements: [entitlement], duration, reason: `${who.id} needs ${entitlement}`, ...(startAt ? { startAt } : {}) }))
       .request;
@@ -193,14 +200,33 @@ describe('Live access', () => {
     }
   }, 60_000);
 
-  it('a plain user gets no link, and an explanation when opening /live', async () => {
-    const { context, page } = await ui.signedIn('dave');
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Live access' }).count()).toBe(0);
-    await page.goto(`${ui.base}/live`);
-    await page.getByRole('heading', { level: 1, name: 'Live access' }).waitFor();
-    expect(await page.getByText('it is for admins and auditors, and you have neither role').count()).toBe(1);
-    expect(await page.getByRole('table').count()).toBe(0);
+  it('an approver sees the grants of others they approve, and revokes one; a plain user sees none of theirs', async () => {
+    const lena: Principal = { id: 'lena', groups: ['leads'], roles: [] };
+    const pending = (await ui.hg.app.requests.submit(alice, { entitlements: ['db/admin'], duration: '1h', reason: 'fix the index' })).request;
+    await ui.hg.app.requests.approve(pending.id, lena);
+    const self = await grant(dave, 'cache/flush', '1h');
+    const { context, page } = await ui.signedIn('lena');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Live access' }).click();
+    const table = page.getByRole('table', { name: 'Active and scheduled grants' });
+    await expect.poll(() => table.getByRole('rowheader').allInnerTexts()).toEqual(['alice']);
+    expect(await page.getByRole('heading', { name: 'Locks and freezes' }).count()).toBe(0);
     await expectAccessible(page);
+    await table.getByRole('button', { name: /Revoke/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(/Reason/).fill('done with it');
+    await dialog.getByRole('button', { name: /Revoke/ }).click();
+    await expect.poll(async () => (await ui.hg.stores.store.getRequest(pending.id))?.status).toBe('revoked');
+    expect((await ui.hg.stores.store.getRequest(pending.id))?.endedBy).toBe('lena');
     await context.close();
+
+    const plain = await ui.signedIn('dave');
+    await plain.page.goto(`${ui.base}/live`);
+    await plain.page.getByRole('heading', { level: 1, name: 'Live access' }).waitFor();
+    await expect.poll(() => plain.page.locator('[aria-busy="true"]').count()).toBe(0);
+    expect(await plain.page.getByRole('table').count()).toBe(0);
+    expect(await plain.page.getByText('The grants of others that you approve or review.').count()).toBe(1);
+    await expectAccessible(plain.page);
+    await ui.hg.app.requests.release(self.id, dave);
+    await plain.context.close();
   }, 60_000);
 });

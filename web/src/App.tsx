@@ -22,7 +22,7 @@ const NAV: { page: PagePath; label: string; roles?: Role[] }[] = [
   { page: '/', label: 'My access' },
   { page: '/request', label: 'Request access' },
   { page: '/approvals', label: 'Approvals' },
-  { page: '/live', label: 'Live access', roles: ['admin', 'auditor'] },
+  { page: '/live', label: 'Live access' },
   { page: '/audit', label: 'Audit', roles: ['admin', 'auditor'] },
   { page: '/dashboard', label: 'Dashboard', roles: ['admin', 'auditor'] },
   { page: '/policies', label: 'Policies', roles: ['admin', 'auditor'] },

@@ -1,6 +1,7 @@
 /**
- * Live access (admins, auditors): every grant active or scheduled now, filterable, each counting
- * down; admins revoke one with a reason, lock a principal or freeze a target, each confirmed
+ * Live access: for admins and auditors every grant active or scheduled now, for approvers the
+ * grants of others they approve or review; filterable, each counting down. Admins and approvers
+ * revoke one with a reason; admins lock a principal or freeze a target, each confirmed
  * first. Auditors read the same lists without the buttons (the API refuses them anyway).
  */
 import { useEffect, useId, useState } from 'react';
@@ -34,24 +35,18 @@ import './live-access.css';
 type Confirming = { what: 'revoke'; request: RequestJson } | { what: 'lock'; kind: LockKind; subject: string };
 
 export function LiveAccessPage({ me }: { me: SessionJson['principal'] }) {
-  const allowed = me.roles.includes('admin') || me.roles.includes('auditor');
-  if (!allowed) {
-    return (
-      <section aria-labelledby="live-title">
-        <h1 id="live-title">Live access</h1>
-        <p className="notice">
-          Live access shows everyone&apos;s grants and the emergency controls: it is for admins and auditors, and you have neither role. Your own grants are on{' '}
-          <PageLink page="/">My access</PageLink>; requests waiting for your decision are under <PageLink page="/approvals">Approvals</PageLink>.
-        </p>
-      </section>
-    );
-  }
-  return <LiveAccess admin={me.roles.includes('admin')} />;
+  const admin = me.roles.includes('admin');
+  const auditor = me.roles.includes('auditor');
+  // Admins and auditors see every grant and the emergency controls; anyone else, the grants of
+  // others they approve or review (what GET /v1/requests lets them see), which they may revoke.
+  return <LiveAccess me={me.id} view={admin ? 'admin' : auditor ? 'auditor' : 'approver'} />;
 }
 
-function LiveAccess({ admin }: { admin: boolean }) {
+function LiveAccess({ me, view }: { me: string; view: 'admin' | 'auditor' | 'approver' }) {
+  const admin = view === 'admin';
+  const everyone = view !== 'approver';
   const grants = useLiveGrants(true);
-  const locks = useLocks(true);
+  const locks = useLocks(everyone);
   const revoke = useRequestAction();
   const emergency = useEmergency();
   const now = useNow();
@@ -60,7 +55,7 @@ function LiveAccess({ admin }: { admin: boolean }) {
   const [confirming, setConfirming] = useState<Confirming>();
   const [done, setDone] = useState<string>();
 
-  const loaded = (grants.data?.pages ?? []).flatMap((p) => p.requests);
+  const loaded = (grants.data?.pages ?? []).flatMap((p) => p.requests).filter((r) => everyone || r.requester !== me);
   const rows = liveGrants(loaded, now);
   const shown = rows.filter((r) => matchesFilter(r, filter));
   const options = filterOptions(rows);
@@ -119,6 +114,11 @@ function LiveAccess({ admin }: { admin: boolean }) {
 
       <section aria-labelledby="grants-title">
         <h2 id="grants-title">Active and scheduled grants</h2>
+        {!everyone && (
+          <p className="hint">
+            The grants of others that you approve or review. Your own are on <PageLink page="/">My access</PageLink>.
+          </p>
+        )}
         <div className="filters" role="search" aria-label="Filter the grants">
           <div>
             <label htmlFor={ids.person}>Person</label>
@@ -166,7 +166,7 @@ function LiveAccess({ admin }: { admin: boolean }) {
               rows={shown}
               now={now}
               caption="Active and scheduled grants"
-              {...(admin ? { onRevoke: (r: RequestJson) => setConfirming({ what: 'revoke', request: r }) } : {})}
+              {...(view !== 'auditor' ? { onRevoke: (r: RequestJson) => setConfirming({ what: 'revoke', request: r }) } : {})}
             />
           )}
         </div>
@@ -177,24 +177,26 @@ function LiveAccess({ admin }: { admin: boolean }) {
         )}
       </section>
 
-      <section aria-labelledby="locks-title">
-        <h2 id="locks-title">Locks and freezes</h2>
-        <LockPanel
-          principals={locks.data?.principals ?? []}
-          targets={locks.data?.targets ?? []}
-          loading={locks.isPending}
-          error={locks.isError ? locks.error : null}
-          now={now}
-          canChange={admin}
-          busy={emergency.isPending}
-          suggestions={{ people: options.people, targets: options.targets }}
-          onLift={(kind, subject) => run(kind === 'principal' ? 'unlock' : 'unfreeze', subject)}
-          onAsk={(kind, subject) => {
-            emergency.reset();
-            setConfirming({ what: 'lock', kind, subject });
-          }}
-        />
-      </section>
+      {everyone && (
+        <section aria-labelledby="locks-title">
+          <h2 id="locks-title">Locks and freezes</h2>
+          <LockPanel
+            principals={locks.data?.principals ?? []}
+            targets={locks.data?.targets ?? []}
+            loading={locks.isPending}
+            error={locks.isError ? locks.error : null}
+            now={now}
+            canChange={admin}
+            busy={emergency.isPending}
+            suggestions={{ people: options.people, targets: options.targets }}
+            onLift={(kind, subject) => run(kind === 'principal' ? 'unlock' : 'unfreeze', subject)}
+            onAsk={(kind, subject) => {
+              emergency.reset();
+              setConfirming({ what: 'lock', kind, subject });
+            }}
+          />
+        </section>
+      )}
 
       {confirming?.what === 'revoke' && (
         <ConfirmDialog
