@@ -2,7 +2,7 @@
 // approves in a second browser context, the grant shows active with a countdown and ends on
 // screen without a reload; deny, cancel and release; axe-core on every page shown.
 import { describe, expect, it } from 'vitest';
-import { expectAccessible, layoutShift, screenshot, startUi } from './support/ui-harness.js';
+import { expectAccessible, layoutShift, screenshot, startUi, tabTo } from './support/ui-harness.js';
 
 const YAML = `
 principals:
@@ -107,6 +107,24 @@ describe('request, approve, active, ended: in the browser', () => {
     await active.getByRole('button', { name: 'Release now' }).click();
     await expect.poll(() => alice.page.getByRole('article', { name: /demo-db\/read: Ended early/ }).count()).toBe(1);
     await alice.context.close();
+    await bob.context.close();
+  }, 60_000);
+
+  it('an approver decides with the keyboard alone: to Approvals, a comment, Approve', async () => {
+    const alice = { id: 'alice', groups: ['developers'], roles: [] };
+    const { request } = await ui.hg.app.requests.submit(alice, { entitlements: ['demo-db/admin'], duration: '30s', reason: 'keyboard check' });
+    const bob = await ui.signedIn('bob');
+    const page = bob.page;
+    await tabTo(page, page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Approvals' }));
+    await page.keyboard.press('Enter');
+    const decision = page.getByRole('article', { name: /demo-db\/admin/ });
+    await decision.waitFor();
+    await tabTo(page, decision.getByLabel('Comment (optional)'));
+    await page.keyboard.type('fine by keyboard');
+    await tabTo(page, decision.getByRole('button', { name: 'Approve', exact: true }));
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await ui.hg.stores.store.getRequest(request.id))?.status).toBe('active');
+    expect((await ui.hg.stores.store.getRequest(request.id))?.approvals[0]).toMatchObject({ by: 'bob', comment: 'fine by keyboard' });
     await bob.context.close();
   }, 60_000);
 

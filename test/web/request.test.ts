@@ -4,10 +4,10 @@
 // request; a request made with the keyboard alone; step-up MFA with a TOTP code from Debian's
 // oathtool, a wrong code refused with HG_MFA_FAILED. axe-core on every state shown.
 import { randomBytes } from 'node:crypto';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { addVirtualAuthenticator } from '../support/browser.js';
-import { callApi, enrolTotp, expectAccessible, screenshot, startUi, totpNext } from './support/ui-harness.js';
+import { callApi, enrolTotp, expectAccessible, screenshot, startUi, tabTo, totpNext } from './support/ui-harness.js';
 
 const YAML = `
 credentials: { key: "${randomBytes(32).toString('base64')}" }
@@ -84,15 +84,6 @@ const settled = async (page: Page) => {
   await expect.poll(() => page.locator('.verdict [aria-busy="false"]').count()).toBe(1);
   await expect.poll(() => page.getByText('Checking the changes…').count()).toBe(0);
 };
-
-/** Presses Tab (or Shift+Tab) until `target` has the focus; fails after 40 presses. */
-async function tabTo(page: Page, target: Locator, key: 'Tab' | 'Shift+Tab' = 'Tab') {
-  for (let i = 0; i < 40; i++) {
-    if (await target.evaluate((el) => el === document.activeElement)) return;
-    await page.keyboard.press(key);
-  }
-  throw new Error(`could not reach ${target} with ${key}`);
-}
 
 describe('the Request access page', () => {
   const ui = startUi(YAML, ['alice', 'dana', 'mallory', 'bob']);

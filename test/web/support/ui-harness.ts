@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { hashPassword } from '../../../src/app/identity/password.js';
 import { createHourglass, type HourglassSystem } from '../../../src/compose.js';
@@ -185,4 +185,13 @@ export async function enrolTotp(page: Page): Promise<string> {
 /** The page's Cumulative Layout Shift since it loaded (shifts after the person's input excluded); "good" is at most 0.1. */
 export async function layoutShift(page: Page): Promise<number> {
   return page.evaluate(() => (window as unknown as { __hgShift: number }).__hgShift);
+}
+
+/** Presses Tab (or Shift+Tab) until `target` has the focus, as a keyboard user would; fails after 40 presses. */
+export async function tabTo(page: Page, target: Locator, key: 'Tab' | 'Shift+Tab' = 'Tab'): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    if (await target.evaluate((el) => el === document.activeElement)) return;
+    await page.keyboard.press(key);
+  }
+  throw new Error(`could not reach ${target} with ${key}`);
 }
