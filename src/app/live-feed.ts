@@ -4,12 +4,12 @@
  * (every change is an audit event in the same transaction): after each local commit at once, and
  * by polling, so changes made by other servers on the same store arrive too.
  *
- * A subscriber hears of a request it may see: its own (`mine`), or one it may approve or review
- * (`approvals`). A message names only the request and the event type; the page reads the rest
+ * A subscriber hears of a request it may see: its own (`mine`), or one whose approvers or
+ * reviewers it is among (`approvals`), as GET /v1/requests/{id} lets it read. A message names only the request and the event type; the page reads the rest
  * through the API, whose authorization stays the only gate.
  */
 import { HgError } from '../core/errors.js';
-import { subjectMatches } from '../core/policy.js';
+import { approvesOrReviews } from '../core/lifecycle.js';
 import type { AccessRequest, Principal } from '../core/types.js';
 import type { AppDeps } from './context.js';
 
@@ -35,14 +35,6 @@ interface Subscriber {
 
 /** Links read per pass; a burst larger than this is read over the next passes. */
 const PAGE = 500;
-
-/** May `who` decide or review this request (the rules of approverFor and the review, without the errors)? */
-function concerns(req: AccessRequest, who: Principal): boolean {
-  if (who.id === req.requester) return false;
-  return req.terms.some(
-    (t) => (t.approval.required > 0 && subjectMatches(t.approval.approvers, who)) || (t.review !== undefined && subjectMatches(t.review.approvers, who)),
-  );
-}
 
 export class LiveFeed {
   private readonly subscribers = new Set<Subscriber>();
@@ -109,7 +101,7 @@ export class LiveFeed {
       const at = new Date(link.at).toISOString();
       for (const sub of this.subscribers) {
         if (sub.principal.id === req.requester) sub.send({ topic: 'mine', requestId: req.id, type: link.type, at });
-        else if (concerns(req, sub.principal)) sub.send({ topic: 'approvals', requestId: req.id, type: link.type, at });
+        else if (approvesOrReviews(req, sub.principal)) sub.send({ topic: 'approvals', requestId: req.id, type: link.type, at });
       }
     }
   }

@@ -7,7 +7,8 @@
  * configuration in force and the requester's earlier requests.
  */
 import { HgError } from '../core/errors.js';
-import { subjectMatches, windowViolations } from '../core/policy.js';
+import { approvesOrReviews } from '../core/lifecycle.js';
+import { windowViolations } from '../core/policy.js';
 import { redact } from '../core/redact.js';
 import type { AccessRequest, Policy, Principal, TargetConfig, TimeWindow, Weekday } from '../core/types.js';
 import type { HourglassConfig } from '../config/types.js';
@@ -167,7 +168,7 @@ export function riskHints(req: AccessRequest, earlier: readonly AccessRequest[],
 export function mayReadContext(actor: Principal, req: AccessRequest): boolean {
   if (hasRole(actor, 'admin', 'auditor')) return true;
   if (req.requester === actor.id) return false;
-  return req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false));
+  return approvesOrReviews(req, actor);
 }
 
 export function entitlementContexts(config: Pick<HourglassConfig, 'targets'>, entitlements: readonly string[]): EntitlementContext[] {

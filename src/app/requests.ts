@@ -261,11 +261,7 @@ export class RequestService {
 
   /** Requesters see their own; approvers and reviewers what they may act on; admins and auditors all. */
   canSee(actor: Principal, req: AccessRequest): boolean {
-    return (
-      req.requester === actor.id ||
-      hasRole(actor, 'admin', 'auditor') ||
-      req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false))
-    );
+    return req.requester === actor.id || hasRole(actor, 'admin', 'auditor') || lifecycle.approvesOrReviews(req, actor);
   }
 
   /** Waiting for this actor's approval (of the request, or of an extension). */

@@ -351,11 +351,16 @@ export function cancel(req: AccessRequest, actor: Principal, reason: string | un
   return end(req, { status: 'cancelled', by: actor.id, type: 'request.cancelled', ...(reason ? { reason } : {}) }, facts);
 }
 
+/** Is `actor` among the approvers or reviewers the request froze at submission (whoever the requester)? */
+export function approvesOrReviews(req: Pick<AccessRequest, 'terms'>, actor: Principal): boolean {
+  return req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false));
+}
+
 /** May `actor` end this grant for someone else? Admins, and anyone who may approve it. */
 export function mayRevoke(req: AccessRequest, actor: Principal): boolean {
   if (actor.roles.includes('admin')) return true;
   if (actor.id === req.requester) return false;
-  return req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false));
+  return approvesOrReviews(req, actor);
 }
 
 /** `onBehalf`: the caller has judged the actor's authority (an admin's lock, an identity source's deactivation). */

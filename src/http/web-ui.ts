@@ -32,7 +32,7 @@ const NOT_UI = ['/v1/', '/scim/', '/assets/', '/docs', '/metrics', '/openapi.jso
  * the sources (tests, tsx), dist/web of the checkout.
  */
 export function webUiDir(): string | undefined {
-  for (const rel of ['./web/', '../web/', '../../dist/web/']) {
+  for (const rel of ['./web/', '../../dist/web/']) {
     const dir = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(`${dir}index.html`)) return dir;
   }
