@@ -21,7 +21,11 @@ import { loadCheckpointKey } from './adapters/checkpoint-key.js';
 import { connectorFactories } from './adapters/connectors/index.js';
 import { createConnectorRegistry } from './adapters/connectors/registry.js';
 import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } from './adapters/metrics.js';
-import { notificationChannels } from './adapters/notifiers/index.js';
+import { messageChannels, notificationChannels } from './adapters/notifiers/index.js';
+import type { MessageChannel } from './app/notifications/ports.js';
+import { slackApi } from './adapters/notifiers/slack/api.js';
+import { slackInteractionRoutes, answerPress } from './adapters/notifiers/slack/routes.js';
+import { startSlackSocketMode, type SlackSocketMode } from './adapters/notifiers/slack/socket-mode.js';
 import { Scheduler } from './adapters/scheduler.js';
 import { loadSecretKey, secretBox } from './adapters/secret-box.js';
 import { configuredCheckpointKey, createCheckpointWorker } from './adapters/store/checkpoint-store.js';
@@ -85,6 +89,8 @@ export interface HourglassOverrides {
   authenticator?: Authenticator;
   /** Default: every channel in src/adapters/notifiers/index.ts. */
   channels?: readonly NotificationChannel[];
+  /** Channels to people (e-mail, Slack, Teams). Default: messageChannels() of src/adapters/notifiers/index.ts. */
+  messageChannels?: readonly MessageChannel[];
 }
 
 export interface HourglassSystem {
@@ -104,6 +110,8 @@ export interface HourglassSystem {
   access: AccessWork;
   reconciler: Reconciler;
   webhooks: WebhookWorker;
+  /** Notifications to people: fan-out and delivery, detached like webhooks. */
+  notifications: WebhookWorker;
   checkpoints: CheckpointWorker;
   scheduler: Scheduler;
   registry: Registry | undefined;
@@ -160,6 +168,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
   };
 
   const key = loadSecretKey(initial.credentials);
+  const people = overrides.messageChannels ?? messageChannels();
+  const slack = slackApi(log);
   const stores = await openStore(overrides.storeUrl ?? initial.server.store, { cwd });
   try {
     const registry = (overrides.metrics ?? true) ? createMetricsRegistry() : undefined;
@@ -179,17 +189,26 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     const app = new Hourglass(deps, {
       issued,
       webhooks: { store: stores.webhooks, channels: overrides.channels ?? notificationChannels, options: { random } },
+      notifications: { store: stores.notifications, channels: people, principals: stores.principals, slack, options: { random } },
       checkpoints: { store: stores.checkpoints, key: configuredCheckpointKey(deps, cwd) },
       ...(configFile ? { configFile: config } : {}),
       log,
     });
     // Webhook delivery runs detached from the scheduler pass, so a slow receiver never delays expiry.
     const webhooks = webhookWorker(app.webhooks, detached ? {} : { detached: false });
+    const notifications = webhookWorker(app.notifications, { name: 'notifications', ...(detached ? {} : { detached: false }) });
     const checkpoints = createCheckpointWorker(deps, stores.checkpoints, { cwd, log });
     // Access work runs detached too, each target in its own lane: a stuck target never delays expiry or other targets.
     const access = new AccessWork(deps, { connectors, random, detached, issued });
     const reconciler = new Reconciler(deps, connectors);
-    const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [access, webhooks, checkpoints, reconciler, issued]);
+    const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [
+      access,
+      webhooks,
+      notifications,
+      checkpoints,
+      reconciler,
+      issued,
+    ]);
     if (registry) {
       registerStateGauges(registry, {
         snapshot: stores.stateSnapshot,
@@ -205,6 +224,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     const mfa = new MfaFactors(deps, stores.mfa, mfaMethods, stepUp);
     const authenticator = overrides.authenticator ?? identityAuthenticator(tokenAuthenticator(config), sessions, tokens);
     let started = false;
+    let socketMode: SlackSocketMode | undefined;
     const server =
       (overrides.http ?? true)
         ? await buildServer({
@@ -213,7 +233,10 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
             authenticator,
             identity: { sessions, tokens },
             mfa,
-            extraRoutes: identityProviderRoutes({ deps, signIn, sessions, identity: stores.identity }),
+            extraRoutes: [
+              ...identityProviderRoutes({ deps, signIn, sessions, identity: stores.identity }),
+              slackInteractionRoutes({ chat: () => app.chat, slack, config, now: () => clock.now(), log }),
+            ],
             ...(overrides.log ? { logger: log } : {}),
             // Reported once started: a harness that never starts it is not "not ready".
             scheduler: () => (started ? scheduler.status : undefined),
@@ -240,6 +263,19 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       }
       started = true;
       scheduler.start();
+      // Socket Mode: Slack delivers button presses over a socket we open (read at start; a restart applies a new app token).
+      const slackSettings = config.current().notifications?.slack;
+      if (slackSettings?.appToken) {
+        socketMode = startSlackSocketMode(
+          slackSettings,
+          answerPress(() => app.chat, slack, config, log),
+          log,
+        );
+        socketMode.ready.then(
+          () => log.info('Slack Socket Mode connected'),
+          (err: Error) => log.error({ err: err.message }, 'Slack Socket Mode could not connect'),
+        );
+      }
       const { host, port } = config.current().server.listen;
       const address = await server.listen({ host, port });
       // Re-hashes the whole chain once, in the background: it catches edits below the start-up point.
@@ -263,11 +299,14 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       if (started) {
         await app.audit.stopFullVerification();
         await scheduler.stop();
+        await socketMode?.stop().catch(() => {});
         await webhooks.idle();
+        await notifications.idle();
         await checkpoints.flush().catch((err: Error) => log.error({ err: err.message }, 'final audit checkpoint failed'));
       }
       await server?.close();
       await connectors.closeAll();
+      await Promise.all(people.map((c) => c.close?.().catch(() => {})));
       await stores.close();
     };
 
@@ -285,6 +324,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       access,
       reconciler,
       webhooks,
+      notifications,
       checkpoints,
       scheduler,
       registry,

@@ -67,6 +67,12 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
   });
   const checkAllowed = check.labels('true');
   const checkDenied = check.labels('false');
+  const notifications = new Counter({
+    name: 'hourglass_notification_attempts_total',
+    help: 'Notification attempts to people, by channel kind (email, slack, teams) and outcome (sent, skipped, failed)',
+    labelNames: ['channel', 'outcome'],
+    registers,
+  });
   const webhooks = new Counter({
     name: 'hourglass_webhook_deliveries_total',
     help: 'Webhook delivery attempts, by endpoint name and outcome (delivered, failed, refused)',
@@ -103,6 +109,7 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
       }
     },
     webhookDelivery: (endpoint, outcome) => safe(() => webhooks.inc({ endpoint, outcome })),
+    notificationAttempt: (channel, outcome) => safe(() => notifications.inc({ channel, outcome })),
     revocationRetry: (target) => safe(() => retries.inc({ target })),
   };
 }

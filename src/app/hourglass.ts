@@ -21,6 +21,10 @@ import type { IssuedCredentials } from './issued-credentials.js';
 import type { IssueInput } from './connectors.js';
 import type { NotificationChannel } from './notify.js';
 import { WebhookService, type WebhookOptions, type WebhookStore } from './webhooks.js';
+import { NotificationService, type NotificationOptions } from './notifications/service.js';
+import type { MessageChannel, NotificationStore, SlackApi } from './notifications/ports.js';
+import { ChatDecisions } from './notifications/chat-decisions.js';
+import type { PrincipalStore } from './ports.js';
 
 /**
  * The ports beside AppDeps that some use cases need; the composition root (src/compose.ts) gives
@@ -29,6 +33,14 @@ import { WebhookService, type WebhookOptions, type WebhookStore } from './webhoo
 export interface AppPorts {
   /** The outbox and the notification channels it delivers through (app/notify.ts): webhook admin use cases. */
   webhooks?: { store: WebhookStore; channels: readonly NotificationChannel[]; options: WebhookOptions & { random: () => number } };
+  /** Notifications to people: their outbox and the message channels (app/notifications). */
+  notifications?: {
+    store: NotificationStore;
+    channels: readonly MessageChannel[];
+    principals?: PrincipalStore;
+    slack?: SlackApi;
+    options: NotificationOptions;
+  };
   /** The checkpoint table and the key configured now (read on every call, so a reload applies). */
   checkpoints?: { store: CheckpointStore; key: () => CheckpointSigner | undefined };
   /** The configuration file, for reloadConfig; absent when the server was started without one. */
@@ -51,6 +63,8 @@ export class Hourglass {
   readonly emergency: EmergencyControls;
   readonly audit: AuditService;
   private readonly webhookService: WebhookService | undefined;
+  private readonly notificationService: NotificationService | undefined;
+  private readonly chatDecisions: ChatDecisions | undefined;
   private readonly checkpointService: CheckpointService | undefined;
 
   constructor(
@@ -63,11 +77,27 @@ export class Hourglass {
     this.audit = new AuditService(deps);
     const w = ports.webhooks;
     this.webhookService = w ? new WebhookService(deps, w.store, w.channels, w.options) : undefined;
+    const n = ports.notifications;
+    this.notificationService = n ? new NotificationService(deps, n.store, n.channels, n.principals, n.options) : undefined;
+    this.chatDecisions =
+      n && this.notificationService ? new ChatDecisions(deps, this.requests, this.notificationService.links, n.slack, n.principals) : undefined;
     const c = ports.checkpoints;
     this.checkpointService = c ? new CheckpointService(deps, this.audit, c.store, c.key) : undefined;
     const metrics = deps.metrics;
     // After commit, by the server that wrote them: each committed event is counted exactly once.
     if (metrics) deps.store.onAuditCommitted((types) => types.forEach((t) => metrics.eventRecorded(t)));
+  }
+
+  /** Notifications to people: fan-out, delivery, the log and one-time links. */
+  get notifications(): NotificationService {
+    if (!this.notificationService) throw new HgError('HG_INTERNAL', 'this server runs without notifications');
+    return this.notificationService;
+  }
+
+  /** Approving from Slack, and the Slack accounts principals linked. */
+  get chat(): ChatDecisions {
+    if (!this.chatDecisions) throw new HgError('HG_INTERNAL', 'this server runs without notifications');
+    return this.chatDecisions;
   }
 
   /** Webhook endpoints, the delivery log and redelivery (each use case checks the caller's roles). */

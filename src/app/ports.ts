@@ -327,6 +327,8 @@ export interface Metrics {
   checkLatency(seconds: number, allowed: boolean): void;
   /** A webhook delivery attempt ended. */
   webhookDelivery(endpoint: string, outcome: 'delivered' | 'failed' | 'refused'): void;
+  /** A notification attempt ended, by channel kind (email, slack, teams). */
+  notificationAttempt(channel: string, outcome: 'sent' | 'skipped' | 'failed'): void;
   /** A revocation on a target had to be retried (connectors; a later issue). */
   revocationRetry(target: string): void;
 }
@@ -336,6 +338,7 @@ export const noMetrics: Metrics = {
   dueLag() {},
   checkLatency() {},
   webhookDelivery() {},
+  notificationAttempt() {},
   revocationRetry() {},
 };
 

@@ -10,6 +10,8 @@ import { directoryOf, hasRole } from './directory.js';
 import type { StepUpProof } from './identity/step-up.js';
 import { mfaFor, requestDigest, requireStepUp, submissionDigest } from './step-up-gate.js';
 
+/** The events a decision writes; `via` is added to these. */
+const DECISIONS = new Set<string>(['request.approved', 'request.denied', 'grant.extension_approved', 'grant.extension_denied']);
 export interface SubmitInput {
   entitlements: string[];
   duration?: string;
@@ -199,7 +201,8 @@ export class RequestService {
    * Runs one transition under compare-and-swap. `guard` adds lock/freeze checks for actions
    * that give access; actions that take it away always run.
    */
-  private async act(id: string, actor: Principal, action: Action, guard: boolean): Promise<AccessRequest> {
+  /** `via`: where the decision was made when not here (`slack`), recorded on its audit events. */
+  private async act(id: string, actor: Principal, action: Action, guard: boolean, via?: string): Promise<AccessRequest> {
     const now = this.deps.clock.now();
     const config = this.deps.config.current();
     try {
@@ -207,7 +210,10 @@ export class RequestService {
         const req = await tx.getRequest(id);
         if (!req || !this.canSee(actor, req)) throw new HgError('HG_NOT_FOUND', `no request ${id}`);
         if (guard) await this.assertUnlocked(tx, actor.id, req.entitlements);
-        const outcome = action(req, factsFor(config, req.entitlements, now));
+        const decided = action(req, factsFor(config, req.entitlements, now));
+        const outcome = via
+          ? { ...decided, events: decided.events.map((e) => (DECISIONS.has(e.type) ? { ...e, details: { ...e.details, via } } : e)) }
+          : decided;
         if (!(await commitOutcome(this.deps, tx, req, outcome, now))) throw concurrentUpdate();
         return outcome.request;
       });
@@ -217,7 +223,7 @@ export class RequestService {
           tx.appendAudit(
             stamp(
               this.deps,
-              [{ type: 'decision.refused', actor: actor.id, requestId: id, details: { code: err.code, message: err.message } }],
+              [{ type: 'decision.refused', actor: actor.id, requestId: id, details: { code: err.code, message: err.message, ...(via ? { via } : {}) } }],
               now,
               config.policyHash,
             ),
@@ -228,16 +234,16 @@ export class RequestService {
     }
   }
 
-  async approve(id: string, actor: Principal, comment?: string, mfa?: StepUpProof) {
+  async approve(id: string, actor: Principal, comment?: string, mfa?: StepUpProof, via?: string) {
     const req = await this.deps.store.getRequest(id);
     // Only someone who may approve is asked for a proof; anyone else gets the refusal they would without MFA.
     if (req && this.isApprovable(actor, req)) {
       await requireStepUp(this.deps, actor, { action: 'approve', requestId: id, digest: requestDigest(req) }, mfaFor(req.terms, 'approve'), mfa);
     }
-    return this.act(id, actor, (r, f) => lifecycle.approve(r, actor, comment, f), true);
+    return this.act(id, actor, (r, f) => lifecycle.approve(r, actor, comment, f), true, via);
   }
-  deny(id: string, actor: Principal, comment?: string) {
-    return this.act(id, actor, (r, f) => lifecycle.deny(r, actor, comment, f), false);
+  deny(id: string, actor: Principal, comment?: string, via?: string) {
+    return this.act(id, actor, (r, f) => lifecycle.deny(r, actor, comment, f), false, via);
   }
   cancel(id: string, actor: Principal, reason?: string) {
     return this.act(id, actor, (r, f) => lifecycle.cancel(r, actor, reason, f), false);
@@ -268,7 +274,7 @@ export class RequestService {
   isApprovable(actor: Principal, req: AccessRequest): boolean {
     const waiting = req.status === 'pending' ? req.approvals : req.status === 'active' ? req.pendingExtension?.approvals : undefined;
     if (!waiting || req.requester === actor.id || waiting.some((a) => a.by === actor.id)) return false;
-    return req.terms.some((t) => t.approval.required > 0 && subjectMatches(t.approval.approvers, actor));
+    return req.terms.some((t) => lifecycle.approvesFor(req, t, actor));
   }
 
   /** A break-glass grant that took effect and waits for this actor's review. */

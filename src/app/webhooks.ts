@@ -472,16 +472,20 @@ export interface WebhookWorker extends BackgroundWorker {
 }
 
 /**
+ * The worker of an outbox (event webhooks here; notifications to people reuse it).
  * Each `runOnce` fans out (quick: two indexed reads when nothing is new), then starts a delivery
  * round unless one is still running, and returns without waiting for it: a slow receiver must not
  * hold up the scheduler pass that expires grants. `detached: false` waits for the round (tests, CLI).
  * An error in a detached round is rethrown by the next `runOnce`, so the scheduler logs it.
  */
-export function webhookWorker(service: WebhookService, opts: { detached?: boolean } = {}): WebhookWorker {
+export function webhookWorker(
+  service: { fanOut(): Promise<unknown>; deliverDue(): Promise<unknown> },
+  opts: { detached?: boolean; name?: string } = {},
+): WebhookWorker {
   let round: Promise<void> | undefined;
   let roundError: unknown;
   return {
-    name: 'webhooks',
+    name: opts.name ?? 'webhooks',
     async runOnce() {
       const previous = roundError;
       roundError = undefined;

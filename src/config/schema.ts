@@ -17,6 +17,8 @@ import { parseAudit } from './sections/audit.js';
 import { parseCredentials } from './sections/credentials.js';
 import { parseIdentity } from './sections/identity.js';
 import { parsePolicies } from './sections/policies.js';
+import { parseOnCall, parseTickets } from './sections/integrations.js';
+import { parseNotifications } from './sections/notifications.js';
 import { parsePrincipals } from './sections/principals.js';
 import { parseServer } from './sections/server.js';
 import { parseTargets } from './sections/targets.js';
@@ -30,6 +32,8 @@ export { checkpointShape } from './sections/audit.js';
 export { credentialsShape } from './sections/credentials.js';
 export { identityShape, oidcShape, sessionsShape } from './sections/identity.js';
 export { policyShape } from './sections/policies.js';
+export { onCallShape, ticketSystemShape } from './sections/integrations.js';
+export { emailShape, notificationsShape, routeShape, slackShape, teamsShape } from './sections/notifications.js';
 export { principalShape } from './sections/principals.js';
 export { parseByteSize, parseListen, parseListenOrThrow, serverShape } from './sections/server.js';
 export {
@@ -45,7 +49,20 @@ export {
 export { remindersShape, webhookShape } from './sections/webhooks.js';
 export type { TargetKind, TargetKinds, TargetProblem } from './target-kind.js';
 
-export const TOP_LEVEL_KEYS = ['server', 'identity', 'principals', 'targets', 'policies', 'webhooks', 'reminders', 'audit', 'credentials'] as const;
+export const TOP_LEVEL_KEYS = [
+  'server',
+  'identity',
+  'principals',
+  'targets',
+  'policies',
+  'webhooks',
+  'notifications',
+  'tickets',
+  'oncall',
+  'reminders',
+  'audit',
+  'credentials',
+] as const;
 
 /**
  * A target's settings without its secrets: the hash is recorded with every decision, and a hash
@@ -123,7 +140,33 @@ export function validateConfig(raw: unknown, kinds: TargetKinds): { config?: Hou
   const audit = parseAudit(raw.audit, problems);
   const credentials = parseCredentials(raw.credentials, capabilities, problems);
   const identity = parseIdentity(raw.identity, problems, server?.publicUrl);
+  const notifications = parseNotifications(
+    raw.notifications,
+    problems,
+    server?.publicUrl,
+    policies.map((p) => p.name),
+  );
+  const tickets = parseTickets(raw.tickets, problems);
+  const oncall = parseOnCall(raw.oncall, problems);
   if (problems.length > 0 || !server) return { problems };
   const policyHash = policyHashOf(principals, targets, policies, kinds, identity.roles);
-  return { config: { server, identity, principals, targets, capabilities, policies, webhooks, reminders, audit, credentials, policyHash }, problems };
+  return {
+    config: {
+      server,
+      identity,
+      principals,
+      targets,
+      capabilities,
+      policies,
+      webhooks,
+      ...(notifications ? { notifications } : {}),
+      tickets,
+      oncall,
+      reminders,
+      audit,
+      credentials,
+      policyHash,
+    },
+    problems,
+  };
 }

@@ -5,6 +5,9 @@ export interface ConfiguredPrincipal extends Principal {
   apiTokens: string[];
   /** A scrypt hash: password sign-in for the embedded demo (src/app/identity/password.ts). */
   passwordHash?: string;
+  /** Where notifications reach them (file principals; store principals carry theirs from the IdP or SCIM). */
+  email?: string;
+  displayName?: string;
 }
 
 export interface ServerSettings {
@@ -128,6 +131,98 @@ export interface ScimSettings {
   tokens: { name: string; sha256: string }[];
 }
 
+/** How mail leaves: one SMTP relay (adapters/notifiers/email). */
+export interface EmailSettings {
+  host: string;
+  port: number;
+  /** `starttls`: plain connection upgraded with STARTTLS, refused if the server does not offer it; `tls`: TLS from the start (465); `none`: loopback relays only. */
+  security: 'starttls' | 'tls' | 'none';
+  /** AUTH credentials; both or neither. The password is never logged. */
+  user?: string;
+  password?: string;
+  /** The From header (`Hourglass <access@example.com>`). */
+  from: string;
+  /** PEM of the CA that signed the relay's certificate, when not a public one. */
+  ca?: string;
+  timeoutMs: number;
+}
+
+/** A Slack app: the bot token posts, the signing secret verifies interactions, the app token opens Socket Mode. */
+export interface SlackSettings {
+  /** `xoxb-...`; never logged. */
+  botToken: string;
+  /** Verifies button presses posted to /v1/integrations/slack/interactions; absent with Socket Mode only. */
+  signingSecret?: string;
+  /** `xapp-...`: receive interactions over Socket Mode (no public ingress needed). */
+  appToken?: string;
+  /** Base URL of the Web API (default https://slack.com/api/); a stand-in in tests. */
+  apiUrl: string;
+  timeoutMs: number;
+}
+
+/** A Teams channel reached through a Workflows webhook (an Adaptive Card per message, with a link out). */
+export interface TeamsWebhook {
+  name: string;
+  /** The workflow's URL carries its own signature (`sig=`): a secret, never logged. */
+  url: string;
+  timeoutMs: number;
+}
+
+/** Which topics go to which destinations, for which policies (docs/integrations.md, "Routing"). */
+export interface NotificationRoute {
+  /** `email`, `slack` (each recipient's own address), `slack:CHANNEL_ID`, `teams:NAME` (one shared message). */
+  channels: string[];
+  /** Topic patterns (`approval.*`, `alert`, `*`). */
+  topics: string[];
+  /** Policy name patterns the request must have been decided under (`prod-*`, `*`); alerts without a request match only `*`. */
+  policies: string[];
+}
+
+export interface NotificationSettings {
+  /** Files here replace the built-in templates of the same name (TOPIC.subject.txt, TOPIC.txt, TOPIC.html). */
+  templatesDir?: string;
+  /** How long an approver's one-time link to the request stays valid. */
+  linkLifetimeMs: number;
+  email?: EmailSettings;
+  slack?: SlackSettings;
+  teams: TeamsWebhook[];
+  routes: NotificationRoute[];
+}
+
+/** A change-management system requests' tickets are checked against (docs/integrations.md, "Change management"). */
+export interface TicketSystemSettings {
+  name: string;
+  type: 'jira' | 'servicenow' | 'http';
+  /** Base URL: `https://example.atlassian.net`, `https://example.service-now.com`, or the generic endpoint's base. */
+  url: string;
+  /** Jira: the account's e-mail (Basic with an API token); ServiceNow: the user (Basic). Absent with `http`: bearer `token`. */
+  user?: string;
+  /** Jira API token, ServiceNow password, or the generic endpoint's bearer token; never logged. */
+  token: string;
+  /** ServiceNow: the table tickets live in (default `change_request`). */
+  table: string;
+  /** How often tickets of live grants are re-checked (their grants end when the ticket leaves `states`). */
+  pollIntervalMs: number;
+  /** HMAC-SHA256 key of pushed ticket events (`POST /v1/integrations/tickets/NAME/events`); absent: pushes refused. */
+  webhookSecret?: string;
+  timeoutMs: number;
+}
+
+/** Who is on call now, from PagerDuty, Opsgenie or an iCalendar feed (docs/integrations.md, "On-call"). */
+export interface OnCallSettings {
+  name: string;
+  type: 'pagerduty' | 'opsgenie' | 'ical';
+  /** PagerDuty or Opsgenie schedule id; absent with `ical`. */
+  schedule?: string;
+  /** PagerDuty REST API token, Opsgenie API key; never logged. Absent with `ical`. */
+  token?: string;
+  /** API base (default https://api.pagerduty.com, https://api.opsgenie.com) or the iCalendar URL. */
+  url: string;
+  /** How long an answer is reused. */
+  cacheMs: number;
+  timeoutMs: number;
+}
+
 export interface HourglassConfig {
   identity: IdentitySettings;
   server: ServerSettings;
@@ -137,6 +232,12 @@ export interface HourglassConfig {
   capabilities: Record<string, TargetCapabilities>;
   policies: Policy[];
   webhooks: WebhookEndpoint[];
+  /** Absent: nobody is notified (event webhooks still run). */
+  notifications?: NotificationSettings;
+  /** Change-management systems policies check tickets against. */
+  tickets: TicketSystemSettings[];
+  /** On-call schedules policies may auto-approve from. */
+  oncall: OnCallSettings[];
   reminders: ReminderSettings;
   /** Key that encrypts connector credentials at rest (AES-256-GCM). */
   credentials: { key?: string; keyFile?: string; generateKey: boolean };

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   HG_IDENTITY_CONFLICT: 'The sign-in names a principal already linked to another identity.',
   HG_MFA_REQUIRED: 'This needs a fresh step-up MFA proof (or an MFA factor enrolled first).',
   HG_MFA_FAILED: 'The step-up MFA proof was refused.',
+  HG_LINK_INVALID: 'The one-time link is unknown, expired, already used, or was sent to someone else.',
   HG_PAYLOAD_TOO_LARGE: 'The request body is too large.',
   HG_RATE_LIMITED: 'Too many requests; slow down.',
   HG_TARGET_UNAVAILABLE: 'A target system could not be reached or refused the change.',

@@ -6,6 +6,7 @@
 export const AUDIT_EVENT_TYPES = [
   // requests and grants (the lifecycle)
   'request.submitted',
+  'request.escalated',
   'request.refused',
   'request.approved',
   'request.denied',
@@ -50,6 +51,8 @@ export const AUDIT_EVENT_TYPES = [
   'principal.reactivated',
   'principal.deleted',
   'principal.registered',
+  'chat.linked',
+  'chat.unlinked',
   'group.provisioned',
   'group.updated',
   'group.deleted',

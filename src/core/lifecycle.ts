@@ -6,7 +6,7 @@
 import { formatDuration } from './duration.js';
 import { HgError } from './errors.js';
 import { subjectMatches, windowViolations } from './policy.js';
-import type { AccessRequest, AuditDraft, AuditEventType, Extension, PolicyTerms, Principal } from './types.js';
+import type { AccessRequest, AuditDraft, AuditEventType, Extension, PolicyTerms, Principal, RequestApprovers } from './types.js';
 import { FINAL_STATUSES } from './types.js';
 
 export interface Outcome {
@@ -43,6 +43,22 @@ function withReminder(req: AccessRequest, facts: Pick<Facts, 'now' | 'reminders'
   const at = reminderFor(req, facts);
   const { remindAt: _old, ...rest } = req;
   return at === undefined ? rest : { ...rest, remindAt: at };
+}
+
+/** When the next escalation tier of any policy is due, from submission; undefined when none is left. */
+function nextEscalationAt(req: AccessRequest): number | undefined {
+  const times = req.terms.flatMap((t) => {
+    const tier = t.approval.required > 0 ? t.approval.escalation?.[req.escalation?.tiers[t.name] ?? 0] : undefined;
+    return tier ? [req.requestedAt + tier.afterMs] : [];
+  });
+  return times.length ? Math.min(...times) : undefined;
+}
+
+/** Sets `escalation.nextAt` for a pending request whose policies escalate. */
+function withEscalation(req: AccessRequest): AccessRequest {
+  const nextAt = nextEscalationAt(req);
+  if (nextAt === undefined && !req.escalation) return req;
+  return { ...req, escalation: { tiers: req.escalation?.tiers ?? {}, ...(nextAt !== undefined ? { nextAt } : {}) } };
 }
 
 const SYSTEM = 'system';
@@ -84,7 +100,7 @@ export function open(req: AccessRequest, facts: Facts): Outcome {
     sourceIp: req.sourceIp,
     ...(manager !== undefined ? { manager } : {}),
   });
-  if (!req.breakGlass && needsApproval(req.terms)) return { request: withReminder(req, facts), events: [submitted] };
+  if (!req.breakGlass && needsApproval(req.terms)) return { request: withEscalation(withReminder(req, facts)), events: [submitted] };
   const admitted = admit(req, facts, req.requester);
   return { request: withReminder(admitted.request, facts), events: [submitted, ...admitted.events] };
 }
@@ -93,10 +109,21 @@ export function needsApproval(terms: readonly PolicyTerms[]): boolean {
   return terms.some((t) => t.approval.required > 0);
 }
 
+/** A policy's approvers in force for this request: those it froze, and every escalation tier reached since. */
+export function approverSets(req: Pick<AccessRequest, 'escalation'>, t: PolicyTerms): RequestApprovers[] {
+  const reached = req.escalation?.tiers[t.name] ?? 0;
+  return [t.approval.approvers, ...(t.approval.escalation ?? []).slice(0, reached).map((tier) => tier.approvers)];
+}
+
+/** May `p` approve for this policy of the request now (whoever the requester)? */
+export function approvesFor(req: Pick<AccessRequest, 'escalation'>, t: PolicyTerms, p: Principal): boolean {
+  return t.approval.required > 0 && approverSets(req, t).some((set) => subjectMatches(set, p));
+}
+
 /** Policies (by name) for which `approver` may approve; never the requester's own request. */
 export function approverFor(req: AccessRequest, approver: Principal): string[] {
   if (approver.id === req.requester) throw new HgError('HG_SELF_APPROVAL');
-  const names = req.terms.filter((t) => t.approval.required > 0 && subjectMatches(t.approval.approvers, approver));
+  const names = req.terms.filter((t) => approvesFor(req, t, approver));
   if (names.length === 0) throw new HgError('HG_NOT_APPROVER', `${approver.id} is not an approver for this request`);
   return names.map((t) => t.name);
 }
@@ -352,8 +379,10 @@ export function cancel(req: AccessRequest, actor: Principal, reason: string | un
 }
 
 /** Is `actor` among the approvers or reviewers the request froze at submission (whoever the requester)? */
-export function approvesOrReviews(req: Pick<AccessRequest, 'terms'>, actor: Principal): boolean {
-  return req.terms.some((t) => subjectMatches(t.approval.approvers, actor) || (t.review ? subjectMatches(t.review.approvers, actor) : false));
+export function approvesOrReviews(req: Pick<AccessRequest, 'terms' | 'escalation'>, actor: Principal): boolean {
+  return req.terms.some(
+    (t) => approverSets(req, t).some((set) => subjectMatches(set, actor)) || (t.review ? subjectMatches(t.review.approvers, actor) : false),
+  );
 }
 
 /** May `actor` end this grant for someone else? Admins, and anyone who may approve it. */
@@ -449,6 +478,7 @@ export function dueAt(req: AccessRequest): number | undefined {
   if ((req.status === 'active' || req.access === 'provisioning') && !isFinal(req) && req.expiresAt !== undefined) {
     times.push(req.expiresAt);
   }
+  if (req.status === 'pending' && req.escalation?.nextAt !== undefined) times.push(req.escalation.nextAt);
   if (req.breakGlass && req.reviewDueAt !== undefined && !req.review && !req.reviewAlerted) times.push(req.reviewDueAt);
   if (req.remindAt !== undefined && !isFinal(req)) times.push(req.remindAt);
   return times.length ? Math.min(...times) : undefined;
@@ -460,6 +490,7 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
   if (req.status === 'pending' && req.pendingUntil !== undefined && req.pendingUntil <= now) {
     return end(req, { status: 'expired', by: SYSTEM, type: 'request.expired', reason: 'pending timeout' }, facts);
   }
+  if (req.status === 'pending' && req.escalation?.nextAt !== undefined && req.escalation.nextAt <= now) return escalate(req, now);
   if (req.status === 'scheduled' && req.access === 'none' && req.startAt !== undefined && req.startAt <= now) {
     const started = activate(req, facts);
     return { request: withReminder(started.request, facts), events: started.events };
@@ -483,4 +514,25 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
     };
   }
   return undefined;
+}
+
+/** Every policy whose next tier is due moves up one tier: its approvers join, and are told (`request.escalated`). */
+function escalate(req: AccessRequest, now: number): Outcome {
+  const tiers = { ...(req.escalation?.tiers ?? {}) };
+  const reached: Record<string, number> = {};
+  const approvers: Record<string, RequestApprovers> = {};
+  for (const t of req.terms) {
+    const at = tiers[t.name] ?? 0;
+    const tier = t.approval.required > 0 ? t.approval.escalation?.[at] : undefined;
+    if (!tier || req.requestedAt + tier.afterMs > now) continue;
+    tiers[t.name] = at + 1;
+    reached[t.name] = at + 1;
+    approvers[t.name] = tier.approvers;
+  }
+  const moved: AccessRequest = { ...req, escalation: { tiers } };
+  const nextAt = nextEscalationAt(moved);
+  return {
+    request: next(moved, { escalation: { tiers, ...(nextAt !== undefined ? { nextAt } : {}) } }),
+    events: [event(req, 'request.escalated', SYSTEM, { tiers: reached, approvers, approvals: req.approvals.length })],
+  };
 }

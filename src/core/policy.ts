@@ -184,7 +184,14 @@ function frozenApprovers(set: ApproverSet, manager: string | undefined): Request
 export function termsOf(policy: Policy, manager?: string): PolicyTerms {
   const terms: PolicyTerms = {
     name: policy.name,
-    approval: { required: policy.approval.required, approvers: frozenApprovers(policy.approval.approvers, manager) },
+    approval: {
+      required: policy.approval.required,
+      approvers: frozenApprovers(policy.approval.approvers, manager),
+      ...(policy.approval.fromChat ? { fromChat: true as const } : {}),
+      ...(policy.approval.escalation?.length
+        ? { escalation: policy.approval.escalation.map((t) => ({ afterMs: t.afterMs, approvers: frozenApprovers(t.approvers, manager) })) }
+        : {}),
+    },
     extension: policy.extension,
     breakGlass: policy.breakGlass,
   };

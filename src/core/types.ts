@@ -59,6 +59,21 @@ export interface TimeWindow {
   sourceNetworks?: string[];
 }
 
+/** Who else is asked when nobody decided within `afterMs` of submission (docs/policies.md, "Escalation"). */
+export interface EscalationTier<A = ApproverSet> {
+  afterMs: number;
+  approvers: A;
+}
+
+export interface PolicyApproval {
+  required: number;
+  approvers: ApproverSet;
+  /** Approvers may decide with Slack buttons (never where MFA is required to approve); only when true. */
+  fromChat?: true;
+  /** Ordered by `afterMs`; each tier's approvers join those before it. */
+  escalation?: EscalationTier[];
+}
+
 export interface Policy {
   name: string;
   subjects: SubjectSet;
@@ -68,7 +83,7 @@ export interface Policy {
   maxDuration: number;
   reason: 'required' | 'optional';
   ticket: { required: boolean; pattern?: string };
-  approval: { required: number; approvers: ApproverSet };
+  approval: PolicyApproval;
   pendingTimeout: number;
   extension: { allowed: boolean; maxTotal: number; requiresApproval: boolean };
   when?: TimeWindow;
@@ -162,7 +177,7 @@ export interface Approval {
 /** The policy terms a request was decided under, frozen at submission so later edits never change them. */
 export interface PolicyTerms {
   name: string;
-  approval: { required: number; approvers: RequestApprovers };
+  approval: { required: number; approvers: RequestApprovers; fromChat?: true; escalation?: EscalationTier<RequestApprovers>[] };
   extension: Policy['extension'];
   review?: { approvers: RequestApprovers; within: number };
   when?: TimeWindow;
@@ -227,6 +242,8 @@ export interface AccessRequest {
   removalAlerted?: boolean;
   /** When to send the next reminder (pending timeout approaching, or grant about to expire). */
   remindAt?: number;
+  /** Escalation of a pending request: tiers reached per policy name, and when the next one is due. */
+  escalation?: { tiers: Record<string, number>; nextAt?: number };
   endedBy?: string;
   endReason?: string;
   error?: string;

@@ -29,6 +29,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { policyRoutes } from './routes/policies.js';
 import { statsRoutes } from './routes/stats.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { sshRoutes } from './routes/ssh.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { identityRoutes } from './routes/identity.js';
@@ -41,6 +42,8 @@ declare module 'fastify' {
     principal: Principal | null;
     /** server.authenticate has run for this request and found no principal (it runs at most once). */
     authChecked: boolean;
+    /** The body as received, for form posts (a Slack interaction's signature covers these exact bytes). */
+    rawBody?: string;
   }
   interface FastifyInstance {
     /** Every route declared with defineRoute (for the OpenAPI document). */
@@ -195,6 +198,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     policyRoutes,
     statsRoutes,
     webhookRoutes,
+    notificationRoutes,
     identityRoutes,
     mfaRoutes,
     liveRoutes,

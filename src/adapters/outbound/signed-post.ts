@@ -1,5 +1,6 @@
 /**
- * Outbound HTTP for webhooks and checkpoint shipping: HMAC-signed, never to private, loopback,
+ * Outbound HTTP for webhooks, checkpoint shipping and chat webhooks: HMAC-signed (`signedPost`) or
+ * not (`guardedPost`, for receivers that authenticate by their URL), never to private, loopback,
  * link-local or other internal addresses unless the host is listed in `server.allowedHosts`.
  * The address is checked when the connection is made (our own `lookup`), so a DNS answer that
  * changes between check and connect (rebinding) cannot slip through. Redirects are not followed.
@@ -16,13 +17,13 @@ import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import ipaddr from 'ipaddr.js';
 
-export interface SignedPost {
+/** A JSON POST under the guard, unsigned: for receivers with their own authentication (a Teams workflow's `sig`). */
+export interface GuardedPost {
   url: string;
+  /** Default POST; GET and DELETE send no body (give ''). */
+  method?: 'POST' | 'GET' | 'PUT' | 'PATCH' | 'DELETE';
   body: string;
-  secret: string;
-  /** Seconds since the epoch; part of what is signed, so receivers can refuse old replays. */
-  timestamp: number;
-  /** Extra headers; they cannot replace the signature, timestamp or content headers. */
+  /** Extra headers; they cannot replace the content headers. */
   headers?: Record<string, string>;
   /** Deadline for the whole exchange (connect, send, status line), in ms. */
   timeoutMs: number;
@@ -30,6 +31,14 @@ export interface SignedPost {
   allowedHosts: readonly string[];
   /** Read the response body, up to `maxBytes` (more fails the call), within the same deadline. */
   readBody?: { maxBytes: number };
+}
+
+export interface SignedPost extends GuardedPost {
+  secret: string;
+  /** Seconds since the epoch; part of what is signed, so receivers can refuse old replays. */
+  timestamp: number;
+  /** Extra headers; they cannot replace the signature, timestamp or content headers. */
+  headers?: Record<string, string>;
 }
 
 export interface PostResult {
@@ -103,6 +112,20 @@ function guardedLookup(host: string, allowed: readonly string[]): LookupFunction
 
 /** Throws `OutboundRefused` before any connection for a forbidden destination; other errors are network errors. */
 export async function signedPost(req: SignedPost): Promise<PostResult> {
+  const { secret, timestamp, ...rest } = req;
+  return guardedPost({
+    ...rest,
+    headers: {
+      'user-agent': 'Hourglass-Webhook/1',
+      ...req.headers,
+      'hourglass-timestamp': String(timestamp),
+      'hourglass-signature': signatureHeader(secret, timestamp, req.body),
+    },
+  });
+}
+
+/** signedPost without the signature (same guard, deadline and errors). */
+export async function guardedPost(req: GuardedPost): Promise<PostResult> {
   let url: URL;
   try {
     url = new URL(req.url);
@@ -124,17 +147,14 @@ export async function signedPost(req: SignedPost): Promise<PostResult> {
     const request = client.request(
       url,
       {
-        method: 'POST',
+        method: req.method ?? 'POST',
         agent: false,
         lookup: guardedLookup(host, req.allowedHosts),
         timeout: req.timeoutMs,
         headers: {
-          'user-agent': 'Hourglass-Webhook/1',
+          'user-agent': 'Hourglass/1',
           ...req.headers,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(req.body),
-          'hourglass-timestamp': String(req.timestamp),
-          'hourglass-signature': signatureHeader(req.secret, req.timestamp, req.body),
+          ...(req.method === 'GET' || req.method === 'DELETE' ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(req.body) }),
         },
       },
       (res) => {

@@ -74,6 +74,9 @@ export function identityTx(db: Db, dialect: 'sqlite' | 'postgres' = 'sqlite'): I
     async link(provider, subject, principal, at) {
       await db.insertInto('identity_links').values({ provider, subject, principal, created_at: at }).execute();
     },
+    async unlink(provider, principal) {
+      await db.deleteFrom('identity_links').where('provider', '=', provider).where('principal', '=', principal).execute();
+    },
     async insertSession(s: NewSession) {
       await db
         .insertInto('sessions')

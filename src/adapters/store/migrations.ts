@@ -464,6 +464,62 @@ function usedRefreshTokens(): Migration {
   };
 }
 
+/** Issue 14: notifications to people (an outbox per destination and recipient, its log) and one-time links. */
+function notifications(dialect: Dialect): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('notifications')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('destination', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('event_seq', 'bigint', (c) => c.notNull())
+        .addColumn('topic', 'text', (c) => c.notNull())
+        .addColumn('recipient', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_error', 'text')
+        .addColumn('ref', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('finished_at', 'bigint')
+        .addUniqueConstraint('notifications_once', ['destination', 'event_id', 'topic', 'recipient'])
+        .execute();
+      await sql`CREATE INDEX notifications_due ON notifications (next_attempt_at) WHERE status = 'pending'`.execute(db);
+      await db.schema.createIndex('notifications_by_request').on('notifications').columns(['request_id', 'destination', 'recipient']).execute();
+      await db.schema
+        .createTable('notification_attempts')
+        .addColumn('pos', dialect === 'postgres' ? 'bigserial' : 'integer', (c) => (dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('notification_id', 'text', (c) => c.notNull())
+        .addColumn('destination', 'text', (c) => c.notNull())
+        .addColumn('recipient', 'text', (c) => c.notNull())
+        .addColumn('topic', 'text', (c) => c.notNull())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .execute();
+      await db.schema.createIndex('notification_attempts_by_request').on('notification_attempts').columns(['request_id', 'pos']).execute();
+      await db.schema
+        .createTable('one_time_links')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('principal', 'text')
+        .addColumn('request_id', 'text')
+        .addColumn('subject', 'text')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('used_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('one_time_links_by_expiry').on('one_time_links').column('expires_at').execute();
+    },
+  };
+}
+
 export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<void> {
   const migrator = new Migrator({
     db,
@@ -481,6 +537,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0010_identity': identity(),
         '0011_mfa': mfa(),
         '0012_used_refresh_tokens': usedRefreshTokens(),
+        '0013_notifications': notifications(dialect),
       }),
     },
     migrationTableName: 'hg_migrations',

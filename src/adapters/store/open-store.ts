@@ -17,6 +17,8 @@ import { KyselyIssuedStore } from './issued-store.js';
 import { KyselyPrincipalStore } from './principal-store.js';
 import { KyselyIdentityStore } from './identity-store.js';
 import { KyselyMfaStore } from './mfa-store.js';
+import { KyselyNotificationStore } from './notification-store.js';
+import type { NotificationStore } from '../../app/notifications/ports.js';
 import type { MfaStore } from '../../app/identity/mfa-ports.js';
 import type { IdentityStore } from '../../app/identity/ports.js';
 import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
@@ -44,6 +46,8 @@ export interface OpenedStore {
   identity: IdentityStore;
   /** Step-up MFA factors (src/app/identity/mfa-ports.ts). */
   mfa: MfaStore;
+  /** Notifications to people: their outbox, attempt log and one-time links (src/app/notifications/ports.ts). */
+  notifications: NotificationStore;
   /** The figures the metrics gauges read at scrape time. */
   stateSnapshot(now: number): Promise<StoreSnapshot>;
   close(): Promise<void>;
@@ -72,6 +76,7 @@ function roles(store: KyselyStore): OpenedStore {
     principals: reportUnavailable(new KyselyPrincipalStore(db)),
     identity: reportUnavailable(new KyselyIdentityStore(db)),
     mfa: reportUnavailable(new KyselyMfaStore(db)),
+    notifications: reportUnavailable(new KyselyNotificationStore(db, store.dialect)),
     stateSnapshot: (now) => readStoreSnapshot(db, now),
     close: () => store.close(),
   };

@@ -56,6 +56,49 @@ export interface StateTable {
   value: string;
 }
 
+export interface NotificationsTable {
+  id: string;
+  destination: string;
+  event_id: string;
+  event_seq: number;
+  topic: string;
+  recipient: string;
+  request_id: string | null;
+  payload: string;
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  ref: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface NotificationAttemptsTable {
+  pos: Generated<number>;
+  notification_id: string;
+  destination: string;
+  recipient: string;
+  topic: string;
+  event_id: string;
+  request_id: string | null;
+  attempt: number;
+  at: number;
+  outcome: string;
+  duration_ms: number;
+  error: string | null;
+}
+
+export interface OneTimeLinksTable {
+  digest: string;
+  purpose: string;
+  principal: string | null;
+  request_id: string | null;
+  subject: string | null;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface WebhookOutboxTable {
   id: string;
   endpoint: string;
@@ -293,6 +336,9 @@ export interface Database {
   locks: LocksTable;
   hg_state: StateTable;
   webhook_outbox: WebhookOutboxTable;
+  notifications: NotificationsTable;
+  notification_attempts: NotificationAttemptsTable;
+  one_time_links: OneTimeLinksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   audit_checkpoints: AuditCheckpointsTable;
   credentials: CredentialsTable;

@@ -3,7 +3,7 @@
  * from migration 0002). Claims are one UPDATE ... RETURNING with a lease; on PostgreSQL the rows
  * are picked with FOR UPDATE SKIP LOCKED, so servers running delivery at once take disjoint rows.
  */
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import type { StoredChainLink } from '../../core/audit-chain.js';
 import {
   REFUSED_PREFIX,
@@ -70,6 +70,31 @@ const newRow = (r: NewOutboxRow) => ({
   delivered_at: null,
 });
 
+/**
+ * Moves an outbox's fan-out cursor (an hg_state row) from `expected` to `next` inside `trx`; false,
+ * writing nothing, when another server moved it first. The cursor goes first in the transaction: on
+ * PostgreSQL a second server's update waits on this row, then finds it changed and backs off before
+ * inserting anything.
+ */
+export async function moveCursor(trx: Transaction<Database>, key: string, expected: number | undefined, next: number): Promise<boolean> {
+  if (expected === undefined) {
+    const r = await trx
+      .insertInto('hg_state')
+      .values({ key, value: String(next) })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+  const r = await trx
+    .updateTable('hg_state')
+    .set({ value: String(next) })
+    .where('key', '=', key)
+    .where('value', '=', String(expected))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
 export class KyselyWebhookStore implements WebhookStore {
   constructor(
     private readonly db: Kysely<Database>,
@@ -83,25 +108,7 @@ export class KyselyWebhookStore implements WebhookStore {
 
   fanOut(expected: number | undefined, next: number, rows: NewOutboxRow[], requeue: NewOutboxRow[], now: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      // The cursor first: on PostgreSQL a second server's update waits on this row and then
-      // finds the value changed, so it backs off before inserting anything.
-      if (expected === undefined) {
-        const r = await trx
-          .insertInto('hg_state')
-          .values({ key: CURSOR_KEY, value: String(next) })
-          .onConflict((oc) => oc.column('key').doNothing())
-          .returning('key')
-          .executeTakeFirst();
-        if (!r) return false;
-      } else {
-        const r = await trx
-          .updateTable('hg_state')
-          .set({ value: String(next) })
-          .where('key', '=', CURSOR_KEY)
-          .where('value', '=', String(expected))
-          .executeTakeFirst();
-        if (Number(r.numUpdatedRows) !== 1) return false;
-      }
+      if (!(await moveCursor(trx, CURSOR_KEY, expected, next))) return false;
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         await trx
           .insertInto('webhook_outbox')

@@ -68,6 +68,8 @@ export interface IdentityTx {
   /** The subject a principal is linked to at this provider (one per provider: two people never merge). */
   linkedSubject(provider: string, principal: string): Promise<string | undefined>;
   link(provider: string, subject: string, principal: string, at: number): Promise<void>;
+  /** Removes the principal's link at this provider (a chat account they unlink or replace). */
+  unlink(provider: string, principal: string): Promise<void>;
   insertSession(session: NewSession): Promise<void>;
   /**
    * Replaces a live CLI session's access and refresh digests if its refresh digest is still `prev`

@@ -56,10 +56,30 @@ const approverSet = (set: ApproverSetInput): ApproverSet => ({
   ...(set.manager ? { manager: true as const } : {}),
 });
 
+const escalationTierSchema = strictObject({
+  after: durationSchema,
+  approvers: nonEmptyApproverSet('escalation approvers'),
+});
+
 const approvalSchema = strictObject({
   required: z.number().int().min(0).max(100).default(DEFAULTS.approvalsRequired),
   approvers: approverSetSchema.default({}),
+  fromChat: z.boolean().default(false),
+  escalation: z.array(escalationTierSchema).max(5).default([]),
 }).superRefine((a, ctx) => {
+  a.escalation.forEach((tier, i) => {
+    const before = a.escalation[i - 1];
+    if (before && tier.after <= before.after) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['escalation', i, 'after'],
+        message: `must be later than the tier before (${formatDuration(before.after)})`,
+      });
+    }
+  });
+  if (a.required === 0 && a.escalation.length > 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['escalation'], message: 'escalation needs approvals: approval.required is 0' });
+  }
   if (a.required > 0 && namesNobody(a.approvers)) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
@@ -222,6 +242,22 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       problem(['review'], 'review applies only to break-glass policies: set breakGlass: true or remove review');
     }
 
+    if (v.approval?.fromChat && v.mfa?.required && v.mfa.for.includes('approve')) {
+      problem(
+        ['approval', 'fromChat'],
+        'approving from chat cannot prove MFA: this policy requires MFA to approve (mfa.for includes approve), so approvers decide in the web UI',
+      );
+    }
+    if (v.approval?.escalation.length && v.pendingTimeout !== undefined) {
+      const last = v.approval.escalation.at(-1)!;
+      if (last.after >= v.pendingTimeout) {
+        problem(
+          ['approval', 'escalation', v.approval.escalation.length - 1, 'after'],
+          `must be shorter than pendingTimeout (${formatDuration(v.pendingTimeout)}): the request times out first`,
+        );
+      }
+    }
+
     if (out.length !== before || !durations || maxTotal === undefined) return;
     const policy: Policy = {
       name: v.name!,
@@ -232,7 +268,14 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       maxDuration: durations.max,
       reason: v.reason!,
       ticket: { required: v.ticket!.required, ...(v.ticket!.pattern !== undefined ? { pattern: v.ticket!.pattern } : {}) },
-      approval: { required: v.approval!.required, approvers: approverSet(v.approval!.approvers) },
+      approval: {
+        required: v.approval!.required,
+        approvers: approverSet(v.approval!.approvers),
+        ...(v.approval!.fromChat ? { fromChat: true as const } : {}),
+        ...(v.approval!.escalation.length
+          ? { escalation: v.approval!.escalation.map((t) => ({ afterMs: t.after, approvers: approverSet(t.approvers) })) }
+          : {}),
+      },
       pendingTimeout: v.pendingTimeout!,
       extension: { allowed: v.extension!.allowed, maxTotal, requiresApproval: v.extension!.requiresApproval },
       breakGlass: v.breakGlass!,

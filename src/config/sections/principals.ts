@@ -21,6 +21,19 @@ export const principalShape = {
       if (typeof parsed === 'string') ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed });
     })
     .optional(),
+  /** Where notifications reach them (docs/integrations.md). */
+  email: z
+    .string()
+    .max(254)
+    .regex(/^[^\s@<>",;]+@[^\s@<>",;]+\.[^\s@<>",;]+$/, 'must be an e-mail address (name@example.com)')
+    .optional(),
+  displayName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[^\r\n]*$/, 'must be one line')
+    .optional(),
   apiTokens: z
     .array(
       strictObject({
@@ -77,6 +90,8 @@ export function parsePrincipals(raw: unknown, out: RawProblem[]): ConfiguredPrin
       ...(v.manager !== undefined ? { manager: v.manager } : {}),
       apiTokens: v.apiTokens!.map((t) => t.sha256),
       ...(v.password !== undefined ? { passwordHash: v.password } : {}),
+      ...(v.email !== undefined ? { email: v.email } : {}),
+      ...(v.displayName !== undefined ? { displayName: v.displayName } : {}),
     });
   });
   return result;

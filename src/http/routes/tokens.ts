@@ -36,8 +36,10 @@ const introspectResponse = z
 export function tokenRoutes({ server, table, opts }: RouteContext): void {
   const { app } = opts;
 
-  // RFC 7662 clients send the token as a form; JSON works too.
-  server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+  // RFC 7662 clients send the token as a form; JSON works too. Slack posts interactions as a form
+  // signed over its exact bytes, so they are kept (adapters/notifiers/slack/routes.ts).
+  server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => {
+    req.rawBody = body as string;
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
