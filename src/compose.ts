@@ -24,6 +24,9 @@ import { createMetricsRegistry, createPrometheusMetrics, registerStateGauges } f
 import { messageChannels, notificationChannels } from './adapters/notifiers/index.js';
 import type { MessageChannel } from './app/notifications/ports.js';
 import { slackApi } from './adapters/notifiers/slack/api.js';
+import { ticketSystems } from './adapters/tickets/index.js';
+import { onCallSchedules } from './adapters/oncall/index.js';
+import { onCallLookup } from './app/oncall/who.js';
 import { slackInteractionRoutes, answerPress } from './adapters/notifiers/slack/routes.js';
 import { startSlackSocketMode, type SlackSocketMode } from './adapters/notifiers/slack/socket-mode.js';
 import { Scheduler } from './adapters/scheduler.js';
@@ -181,6 +184,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       directory: overrides.directory ?? layeredDirectory(config, stores.principals),
       ...(registry ? { metrics: createPrometheusMetrics(registry) } : {}),
       ...(key ? { sealer: secretBox(key) } : {}),
+      ticketSystems,
+      onCall: onCallLookup(() => config.current(), onCallSchedules, stores.principals, log),
     };
     const stepUp = new StepUp(deps, mfaMethods);
     deps.stepUp = stepUp; // policies that require MFA check proofs with it (src/app/step-up-gate.ts)

@@ -4,6 +4,8 @@ import { HgError } from '../core/errors.js';
 import type { HourglassConfig } from '../config/types.js';
 import type { AuditEvent, Clock, ConfigSource, CredentialSealer, Directory, IdGenerator, Metrics, Store, StoreTx } from './ports.js';
 import type { StepUp } from './identity/step-up.js';
+import type { TicketSystem } from './tickets/ports.js';
+import type { OnCallLookup } from './oncall/who.js';
 
 export interface AppDeps {
   store: Store;
@@ -18,6 +20,10 @@ export interface AppDeps {
   directory?: Directory;
   /** Checks step-up MFA proofs (src/app/identity/step-up.ts); absent: a policy requiring MFA cannot be met. */
   stepUp?: Pick<StepUp, 'verify'>;
+  /** The ticket system kinds (src/adapters/tickets); absent: a policy with `ticket.system` refuses (HG_TICKET_UNAVAILABLE). */
+  ticketSystems?: readonly TicketSystem[];
+  /** Who is on call now (src/app/oncall/who.ts); absent: nobody is (on-call approval does not apply, on-call tiers ask nobody). */
+  onCall?: OnCallLookup;
 }
 
 export const SYSTEM_ACTOR = 'system';

@@ -3,6 +3,7 @@
  * persisted `due_at` of each request, so they survive restarts and run on any server.
  */
 import * as lifecycle from '../core/lifecycle.js';
+import type { AccessRequest } from '../core/types.js';
 import { commitOutcome, factsFor, type AppDeps } from './context.js';
 
 const BATCH = 100;
@@ -25,6 +26,9 @@ export class DueWork {
       const due = await this.deps.store.findDue(now, BATCH);
       if (due.length === 0) break;
       const config = this.deps.config.current();
+      // On-call escalation tiers due now: who is on call is read once per batch, outside the transaction.
+      const schedules = due.flatMap((r) => dueOnCallTiers(r, now));
+      const onCall = schedules.length && this.deps.onCall ? await this.deps.onCall(schedules, now) : undefined;
       // One transaction per batch keeps an expiry storm fast; each request still moves by CAS,
       // so a request another server (or an API call) changed meanwhile is skipped, not clobbered.
       await this.deps.store.transaction(async (tx) => {
@@ -34,7 +38,7 @@ export class DueWork {
             run.maxLagMs = Math.max(run.maxLagMs, now - at);
             this.deps.metrics?.dueLag(Math.max(0, now - at));
           }
-          const outcome = lifecycle.tick(req, factsFor(config, req.entitlements, now));
+          const outcome = lifecycle.tick(req, { ...factsFor(config, req.entitlements, now), ...(onCall ? { onCall } : {}) });
           if (!outcome) continue;
           if (await commitOutcome(this.deps, tx, req, outcome, now)) run.transitions += 1;
           else run.conflicts += 1;
@@ -46,4 +50,13 @@ export class DueWork {
     }
     return run;
   }
+}
+
+/** The schedules of on-call escalation tiers this pending request reaches at `now`. */
+function dueOnCallTiers(req: AccessRequest, now: number): string[] {
+  if (req.status !== 'pending' || req.escalation?.nextAt === undefined || req.escalation.nextAt > now) return [];
+  return req.terms.flatMap((t) => {
+    const tier = t.approval.escalation?.[req.escalation?.tiers[t.name] ?? 0];
+    return tier?.onCall && req.requestedAt + tier.afterMs <= now ? [tier.onCall] : [];
+  });
 }

@@ -10,6 +10,7 @@ import { AuditService } from './audit.js';
 import { CheckpointService, type CheckpointSigner, type CheckpointStore } from './checkpoints.js';
 import { checkAccess } from './check-access.js';
 import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
+import { SYSTEM_PRINCIPAL } from './system-principal.js';
 import { directoryOf, hasRole } from './directory.js';
 import { DueWork } from './due-work.js';
 import { EmergencyControls, endRequests } from './emergency.js';
@@ -24,6 +25,8 @@ import { WebhookService, type WebhookOptions, type WebhookStore } from './webhoo
 import { NotificationService, type NotificationOptions } from './notifications/service.js';
 import type { MessageChannel, NotificationStore, SlackApi } from './notifications/ports.js';
 import { ChatDecisions } from './notifications/chat-decisions.js';
+import { TicketChecks } from './tickets/checks.js';
+import { TicketWatch } from './tickets/watch.js';
 import type { PrincipalStore } from './ports.js';
 
 /**
@@ -62,6 +65,8 @@ export class Hourglass {
   readonly due: DueWork;
   readonly emergency: EmergencyControls;
   readonly audit: AuditService;
+  /** Access tied to tickets: polled, and re-checked when a ticket system pushes an event. */
+  readonly tickets: TicketWatch;
   private readonly webhookService: WebhookService | undefined;
   private readonly notificationService: NotificationService | undefined;
   private readonly chatDecisions: ChatDecisions | undefined;
@@ -75,6 +80,7 @@ export class Hourglass {
     this.due = new DueWork(deps);
     this.emergency = new EmergencyControls(deps);
     this.audit = new AuditService(deps);
+    this.tickets = new TicketWatch(deps, new TicketChecks(deps, deps.ticketSystems ?? []), ports.log);
     const w = ports.webhooks;
     this.webhookService = w ? new WebhookService(deps, w.store, w.channels, w.options) : undefined;
     const n = ports.notifications;
@@ -382,9 +388,4 @@ export interface EndedAccess {
   cancelled: string[];
 }
 
-/** Hourglass itself: ending access the configuration no longer allows, reloading on SIGHUP. */
-export const SYSTEM_PRINCIPAL: Principal = Object.freeze({
-  id: SYSTEM_ACTOR,
-  groups: Object.freeze([]),
-  roles: Object.freeze(['admin']),
-}) as unknown as Principal;
+export { SYSTEM_PRINCIPAL };

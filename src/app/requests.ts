@@ -8,6 +8,7 @@ import type { AccessRequest, Policy, Principal, RequestStatus } from '../core/ty
 import { commitOutcome, concurrentUpdate, factsFor, stamp, targetOf, type AppDeps } from './context.js';
 import { directoryOf, hasRole } from './directory.js';
 import type { StepUpProof } from './identity/step-up.js';
+import { TicketChecks } from './tickets/checks.js';
 import { mfaFor, requestDigest, requireStepUp, submissionDigest } from './step-up-gate.js';
 
 /** The events a decision writes; `via` is added to these. */
@@ -76,7 +77,11 @@ export function newRequest(a: {
 }
 
 export class RequestService {
-  constructor(private readonly deps: AppDeps) {}
+  private readonly tickets: TicketChecks;
+
+  constructor(private readonly deps: AppDeps) {
+    this.tickets = new TicketChecks(deps, deps.ticketSystems ?? []);
+  }
 
   async submit(actor: Principal, input: SubmitInput, ctx: SubmitContext = {}): Promise<{ request: AccessRequest; replayed: boolean }> {
     const { store, clock, config: source } = this.deps;
@@ -135,7 +140,12 @@ export class RequestService {
       ctx.mfa,
     );
 
-    const request = newRequest({
+    // The ticket is asked of its system outside any transaction; an unreachable system refuses (fail closed).
+    const ticketInfo = await this.tickets.check(
+      Object.values(verdict.chosen).map((p) => termsOf(p)),
+      input.ticket?.trim() || undefined,
+    );
+    const drafted = newRequest({
       id: this.deps.ids.requestId(),
       requester: actor.id,
       entitlements,
@@ -148,7 +158,10 @@ export class RequestService {
       ...(ctx.sourceIp !== undefined ? { sourceIp: ctx.sourceIp } : {}),
       ...(manager !== undefined ? { manager } : {}),
     });
-    const outcome = lifecycle.open(request, factsFor(config, entitlements, now));
+    const request = ticketInfo ? { ...drafted, ticketInfo } : drafted;
+    const schedules = [...new Set(Object.values(verdict.chosen).flatMap((p) => (p.approval.onCall ? [p.approval.onCall] : [])))];
+    const onCall = schedules.length && this.deps.onCall ? await this.deps.onCall(schedules, now) : undefined;
+    const outcome = lifecycle.open(request, { ...factsFor(config, entitlements, now), ...(onCall ? { onCall } : {}) });
 
     try {
       await store.transaction(async (tx) => {
@@ -239,6 +252,8 @@ export class RequestService {
     // Only someone who may approve is asked for a proof; anyone else gets the refusal they would without MFA.
     if (req && this.isApprovable(actor, req)) {
       await requireStepUp(this.deps, actor, { action: 'approve', requestId: id, digest: requestDigest(req) }, mfaFor(req.terms, 'approve'), mfa);
+      // Checked again at each approval: a ticket closed meanwhile backs no access.
+      if (req.status === 'pending' && req.ticket) await this.tickets.check(req.terms, req.ticket);
     }
     return this.act(id, actor, (r, f) => lifecycle.approve(r, actor, comment, f), true, via);
   }
@@ -279,7 +294,7 @@ export class RequestService {
 
   /** A break-glass grant that took effect and waits for this actor's review. */
   isReviewable(actor: Principal, req: AccessRequest): boolean {
-    if (!req.breakGlass || req.activatedAt === undefined || req.review || req.requester === actor.id) return false;
+    if (!lifecycle.needsReview(req) || req.activatedAt === undefined || req.review || req.requester === actor.id) return false;
     return req.terms.some((t) => (t.review ? subjectMatches(t.review.approvers, actor) : false));
   }
 

@@ -19,6 +19,7 @@ import { redact } from '../core/redact.js';
 import type { RequestStatus } from '../core/types.js';
 import type { auditJson, grantJson, requestJson } from '../http/serialize.js';
 import type { credentialsResponse } from '../http/responses.js';
+import type { notificationDeliveriesResponse, notificationOverviewResponse } from '../http/routes/notifications.js';
 import type { z } from 'zod';
 
 export type RequestJson = ReturnType<typeof requestJson>;
@@ -29,6 +30,12 @@ export type VerifyReportJson = VerifyReport;
 export type LockResultJson = EmergencyResult;
 /** `POST /v1/requests/{id}/credentials`: per target name, what its connector issued (the password included). */
 export type CredentialsJson = z.infer<typeof credentialsResponse>;
+
+/** `GET /v1/notifications`: destinations with their backlog, the routes, and how far the fan-out has read the audit log. */
+export type NotificationOverviewJson = z.infer<typeof notificationOverviewResponse>;
+/** `GET /v1/notifications/deliveries`: a page of delivery attempts, newest first. */
+export type NotificationDeliveriesJson = z.infer<typeof notificationDeliveriesResponse>;
+export type NotificationDeliveryJson = NotificationDeliveriesJson['deliveries'][number];
 
 export interface MeJson {
   id: string;
@@ -142,6 +149,15 @@ export interface ListRequestsQuery {
 export interface GrantsQuery {
   principal?: string;
   entitlement?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface DeliveriesQuery {
+  destination?: string;
+  recipient?: string;
+  requestId?: string;
+  outcome?: 'sent' | 'skipped' | 'failed';
   limit?: number;
   cursor?: string;
 }
@@ -362,6 +378,14 @@ export class HourglassClient {
   }
   verifyCheckpoints(body: CheckpointVerifyBody): Promise<CheckpointVerifyJson> {
     return this.#call('POST', '/v1/audit/verify/checkpoints', { body });
+  }
+
+  // ---- notifications ------------------------------------------------------------------------------------
+  notifications(): Promise<NotificationOverviewJson> {
+    return this.#call('GET', '/v1/notifications');
+  }
+  notificationDeliveries(q: DeliveriesQuery = {}): Promise<NotificationDeliveriesJson> {
+    return this.#call('GET', '/v1/notifications/deliveries', { query: { ...q } });
   }
 
   // ---- policies --------------------------------------------------------------------------------------------

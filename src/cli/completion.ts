@@ -23,7 +23,7 @@ interface CommandModel {
 }
 
 /** Options whose value is a path. */
-const FILE_OPTIONS = new Set(['--config', '--output', '--checkpoints', '--public-key', '--client']);
+const FILE_OPTIONS = new Set(['--config', '--output', '--checkpoints', '--public-key', '--client', '--out']);
 const LIST_VALUES: Record<string, string[]> = { '--status': [...REQUEST_STATUSES] };
 
 function optionModel(o: Option): OptionModel {

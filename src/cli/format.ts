@@ -9,6 +9,8 @@ import type {
   LockResultJson,
   LocksJson,
   MeJson,
+  NotificationDeliveryJson,
+  NotificationOverviewJson,
   RequestJson,
   VerifyReportJson,
 } from './api-client.js';
@@ -234,6 +236,62 @@ export function locksTable(l: LocksJson): string {
   ];
   if (rows.length === 0) return 'no principal is locked and no target is frozen\n';
   return table(['KIND', 'SUBJECT', 'BY', 'AT', 'REASON'], rows);
+}
+
+// ---- notifications ---------------------------------------------------------------------------------
+
+/** `hourglass notifications status`: each destination's backlog, then the routes and the fan-out. */
+export function notificationStatusLines(o: NotificationOverviewJson): string {
+  if (!o.enabled) return 'notifications are off: the configuration has no notifications section\n';
+  const parts: string[] = [];
+  parts.push(
+    o.destinations.length === 0
+      ? 'no destinations: no channel is configured\n'
+      : table(
+          ['DESTINATION', 'KIND', 'PENDING', 'FAILING', 'SENT', 'SKIPPED', 'OLDEST PENDING'],
+          o.destinations.map((d) => [
+            d.destination,
+            d.kind,
+            String(d.pending),
+            String(d.failing),
+            String(d.sent),
+            String(d.skipped),
+            d.oldestPendingAgeSeconds === null ? '-' : formatDuration(d.oldestPendingAgeSeconds * 1000),
+          ]),
+        ),
+  );
+  parts.push(
+    o.routes.length === 0
+      ? '\nno routes: nothing is sent\n'
+      : '\n' +
+          table(
+            ['ROUTE CHANNELS', 'TOPICS', 'POLICIES'],
+            o.routes.map((r) => [r.channels.join(','), r.topics.join(','), r.policies.join(',')]),
+          ),
+  );
+  const behind = o.fanOut.head - o.fanOut.cursor;
+  parts.push(`\nfan-out: read the audit log up to seq ${o.fanOut.cursor} of ${o.fanOut.head}${behind > 0 ? ` (${behind} event(s) to go)` : ' (up to date)'}\n`);
+  const failing = o.destinations.filter((d) => d.failing > 0).map((d) => d.destination);
+  if (failing.length) parts.push(`failing: ${failing.join(', ')}; hourglass notifications deliveries --outcome failed --destination D says why\n`);
+  return parts.join('');
+}
+
+/** `hourglass notifications deliveries`: one row per attempt, newest first. */
+export function deliveriesTable(deliveries: NotificationDeliveryJson[]): string {
+  if (deliveries.length === 0) return 'no deliveries\n';
+  return table(
+    ['AT', 'DESTINATION', 'RECIPIENT', 'TOPIC', 'REQUEST', 'ATTEMPT', 'OUTCOME', 'ERROR'],
+    deliveries.map((d) => [
+      d.at,
+      d.destination,
+      d.recipient ?? '-',
+      d.topic,
+      d.requestId ?? '-',
+      String(d.attempt),
+      d.outcome,
+      d.error ? d.error.replace(/\s+/g, ' ') : '',
+    ]),
+  );
 }
 
 /** Field order of a credentials block: the usual ones first, then anything else the connector sent. */

@@ -134,7 +134,8 @@ export function validateConfig(raw: unknown, kinds: TargetKinds): { config?: Hou
   const principals = parsePrincipals(raw.principals, problems);
   const { targets, capabilities, refs } = parseTargets(raw.targets, kinds, problems);
   const targetNames = new Set(isPlainObject(raw.targets) ? Object.keys(raw.targets) : []);
-  const policies = parsePolicies(raw.policies, refs, targetNames, problems);
+  const namesIn = (list: unknown) => (Array.isArray(list) ? list.flatMap((t) => (isPlainObject(t) && typeof t.name === 'string' ? [t.name] : [])) : []);
+  const policies = parsePolicies(raw.policies, refs, targetNames, problems, namesIn(raw.tickets), namesIn(raw.oncall));
   const webhooks = parseWebhooks(raw.webhooks, problems);
   const reminders = parseReminders(raw.reminders, problems);
   const audit = parseAudit(raw.audit, problems);
@@ -147,6 +148,11 @@ export function validateConfig(raw: unknown, kinds: TargetKinds): { config?: Hou
     policies.map((p) => p.name),
   );
   const tickets = parseTickets(raw.tickets, problems);
+  policies.forEach((p, i) => {
+    if (p.ticket.comment && !server?.publicUrl) {
+      problems.push({ path: ['policies', i, 'ticket', 'comment'], message: 'needs server.publicUrl: each comment links to the audit trail of the request' });
+    }
+  });
   const oncall = parseOnCall(raw.oncall, problems);
   if (problems.length > 0 || !server) return { problems };
   const policyHash = policyHashOf(principals, targets, policies, kinds, identity.roles);

@@ -187,6 +187,8 @@ export interface NotificationSettings {
   slack?: SlackSettings;
   teams: TeamsWebhook[];
   routes: NotificationRoute[];
+  /** A daily digest of the requests waiting for each approver, at this local time; absent: none. */
+  digest?: { atMinutes: number; timezone: string };
 }
 
 /** A change-management system requests' tickets are checked against (docs/integrations.md, "Change management"). */

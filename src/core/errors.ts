@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   HG_PAYLOAD_TOO_LARGE: 'The request body is too large.',
   HG_RATE_LIMITED: 'Too many requests; slow down.',
   HG_TARGET_UNAVAILABLE: 'A target system could not be reached or refused the change.',
+  HG_TICKET_UNAVAILABLE: 'The ticket system a policy checks tickets in could not be asked; nothing was changed.',
   HG_STORE_UNAVAILABLE: 'The store is unavailable.',
   HG_STORE_IN_USE: 'The SQLite store is in use by another server.',
   HG_CONFIG_INVALID: 'The configuration is invalid.',

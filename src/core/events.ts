@@ -7,6 +7,7 @@ export const AUDIT_EVENT_TYPES = [
   // requests and grants (the lifecycle)
   'request.submitted',
   'request.escalated',
+  'request.auto_approved',
   'request.refused',
   'request.approved',
   'request.denied',

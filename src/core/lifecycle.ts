@@ -26,6 +26,8 @@ export interface Facts {
   reminders?: { beforeExpiryMs: number; beforePendingTimeoutMs: number };
   /** The shortest provisioningTimeout of the request's targets (not inline). */
   provisioningTimeoutMs?: number;
+  /** Who is on call now, by schedule name (principal ids), for the schedules this transition asks about. */
+  onCall?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The reminder due for a request in its current state, if any still lies ahead. */
@@ -100,9 +102,18 @@ export function open(req: AccessRequest, facts: Facts): Outcome {
     sourceIp: req.sourceIp,
     ...(manager !== undefined ? { manager } : {}),
   });
-  if (!req.breakGlass && needsApproval(req.terms)) return { request: withEscalation(withReminder(req, facts)), events: [submitted] };
-  const admitted = admit(req, facts, req.requester);
-  return { request: withReminder(admitted.request, facts), events: [submitted, ...admitted.events] };
+  // On call now on a policy's schedule: that policy needs no approver (and the grant gets reviewed).
+  const onCall = req.breakGlass
+    ? []
+    : req.terms.filter((t) => t.approval.required > 0 && t.approval.onCall && facts.onCall?.[t.approval.onCall]?.includes(req.requester));
+  const auto = onCall.map((t) => ({ by: `oncall:${t.approval.onCall}`, at: facts.now, for: [t.name], auto: 'oncall' as const }));
+  const withAuto = auto.length ? { ...req, approvals: [...req.approvals, ...auto] } : req;
+  const autoEvents = onCall.map((t) => event(req, 'request.auto_approved', SYSTEM, { policy: t.name, onCall: t.approval.onCall }));
+  if (!req.breakGlass && !quorumMet(req.terms, withAuto.approvals)) {
+    return { request: withEscalation(withReminder(withAuto, facts)), events: [submitted, ...autoEvents] };
+  }
+  const admitted = admit(withAuto, facts, req.requester);
+  return { request: withReminder(admitted.request, facts), events: [submitted, ...autoEvents, ...admitted.events] };
 }
 
 export function needsApproval(terms: readonly PolicyTerms[]): boolean {
@@ -112,7 +123,14 @@ export function needsApproval(terms: readonly PolicyTerms[]): boolean {
 /** A policy's approvers in force for this request: those it froze, and every escalation tier reached since. */
 export function approverSets(req: Pick<AccessRequest, 'escalation'>, t: PolicyTerms): RequestApprovers[] {
   const reached = req.escalation?.tiers[t.name] ?? 0;
-  return [t.approval.approvers, ...(t.approval.escalation ?? []).slice(0, reached).map((tier) => tier.approvers)];
+  const tiers = (t.approval.escalation ?? []).slice(0, reached);
+  // An on-call tier is whoever was on call when it was reached, frozen then.
+  return [t.approval.approvers, ...tiers.map((tier, i) => tier.approvers ?? { groups: [], users: req.escalation?.onCall?.[t.name]?.[i] ?? [] })];
+}
+
+/** A grant someone must review afterwards: break-glass, or approved because the requester was on call. */
+export function needsReview(req: Pick<AccessRequest, 'breakGlass' | 'approvals'>): boolean {
+  return req.breakGlass || req.approvals.some((a) => a.auto === 'oncall');
 }
 
 /** May `p` approve for this policy of the request now (whoever the requester)? */
@@ -129,8 +147,9 @@ export function approverFor(req: AccessRequest, approver: Principal): string[] {
 }
 
 /** Every policy's quorum is met by distinct approvers who were eligible for it when they approved. */
-export function quorumMet(terms: readonly PolicyTerms[], approvals: readonly { by: string; for?: string[] }[]): boolean {
+export function quorumMet(terms: readonly PolicyTerms[], approvals: readonly { by: string; for?: string[]; auto?: 'oncall' }[]): boolean {
   return terms.every((t) => {
+    if (approvals.some((a) => a.auto && a.for?.includes(t.name))) return true;
     const voters = new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by));
     return voters.size >= t.approval.required;
   });
@@ -216,6 +235,10 @@ export function activate(req: AccessRequest, facts: Facts, actor: string = SYSTE
       provisioningDeadline: facts.now + (facts.provisioningTimeoutMs ?? 120_000),
     });
     events.push(event(req, 'grant.provisioning', actor, { expiresAt, entitlements: req.entitlements }));
+  }
+  if (needsReview(req) && !req.breakGlass) {
+    const withins = req.terms.flatMap((t) => (t.review ? [t.review.within] : []));
+    if (withins.length) patch.reviewDueAt = facts.now + Math.min(...withins);
   }
   if (req.breakGlass) {
     // Several break-glass policies: the strictest review deadline applies.
@@ -456,8 +479,8 @@ function approveExtension(req: AccessRequest, approver: Principal, comment: stri
 }
 
 export function review(req: AccessRequest, reviewer: Principal, comment: string, facts: Pick<Facts, 'now'>): Outcome {
-  if (!req.breakGlass || req.activatedAt === undefined) throw illegal(req, 'review');
-  if (req.review) throw new HgError('HG_INVALID_TRANSITION', 'this break-glass grant was already reviewed');
+  if (!needsReview(req) || req.activatedAt === undefined) throw illegal(req, 'review');
+  if (req.review) throw new HgError('HG_INVALID_TRANSITION', 'this grant was already reviewed');
   if (reviewer.id === req.requester) throw new HgError('HG_SELF_APPROVAL');
   if (!req.terms.some((t) => t.review && subjectMatches(t.review.approvers, reviewer))) {
     throw new HgError('HG_NOT_APPROVER', `${reviewer.id} is not a reviewer for this break-glass grant`);
@@ -479,7 +502,7 @@ export function dueAt(req: AccessRequest): number | undefined {
     times.push(req.expiresAt);
   }
   if (req.status === 'pending' && req.escalation?.nextAt !== undefined) times.push(req.escalation.nextAt);
-  if (req.breakGlass && req.reviewDueAt !== undefined && !req.review && !req.reviewAlerted) times.push(req.reviewDueAt);
+  if (needsReview(req) && req.reviewDueAt !== undefined && !req.review && !req.reviewAlerted) times.push(req.reviewDueAt);
   if (req.remindAt !== undefined && !isFinal(req)) times.push(req.remindAt);
   return times.length ? Math.min(...times) : undefined;
 }
@@ -490,7 +513,7 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
   if (req.status === 'pending' && req.pendingUntil !== undefined && req.pendingUntil <= now) {
     return end(req, { status: 'expired', by: SYSTEM, type: 'request.expired', reason: 'pending timeout' }, facts);
   }
-  if (req.status === 'pending' && req.escalation?.nextAt !== undefined && req.escalation.nextAt <= now) return escalate(req, now);
+  if (req.status === 'pending' && req.escalation?.nextAt !== undefined && req.escalation.nextAt <= now) return escalate(req, facts);
   if (req.status === 'scheduled' && req.access === 'none' && req.startAt !== undefined && req.startAt <= now) {
     const started = activate(req, facts);
     return { request: withReminder(started.request, facts), events: started.events };
@@ -498,7 +521,7 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
   if (!isFinal(req) && req.status !== 'pending' && req.expiresAt !== undefined && req.expiresAt <= now) {
     return end(req, { status: 'expired', by: SYSTEM, type: 'grant.expired' }, facts);
   }
-  if (req.breakGlass && req.reviewDueAt !== undefined && req.reviewDueAt <= now && !req.review && !req.reviewAlerted) {
+  if (needsReview(req) && req.reviewDueAt !== undefined && req.reviewDueAt <= now && !req.review && !req.reviewAlerted) {
     return {
       request: next(req, { reviewAlerted: true }),
       events: [event(req, 'alert.review_overdue', SYSTEM, { reviewDueAt: req.reviewDueAt })],
@@ -517,22 +540,30 @@ export function tick(req: AccessRequest, facts: Facts): Outcome | undefined {
 }
 
 /** Every policy whose next tier is due moves up one tier: its approvers join, and are told (`request.escalated`). */
-function escalate(req: AccessRequest, now: number): Outcome {
+function escalate(req: AccessRequest, facts: Facts): Outcome {
+  const now = facts.now;
   const tiers = { ...(req.escalation?.tiers ?? {}) };
   const reached: Record<string, number> = {};
   const approvers: Record<string, RequestApprovers> = {};
+  const onCall: Record<string, Record<number, string[]>> = structuredClone(req.escalation?.onCall ?? {});
   for (const t of req.terms) {
     const at = tiers[t.name] ?? 0;
     const tier = t.approval.required > 0 ? t.approval.escalation?.[at] : undefined;
     if (!tier || req.requestedAt + tier.afterMs > now) continue;
     tiers[t.name] = at + 1;
     reached[t.name] = at + 1;
-    approvers[t.name] = tier.approvers;
+    if (tier.onCall) {
+      // Whoever is on call now, never the requester; nobody when the schedule could not be read.
+      const users = (facts.onCall?.[tier.onCall] ?? []).filter((id) => id !== req.requester);
+      (onCall[t.name] ??= {})[at] = [...users];
+      approvers[t.name] = { groups: [], users: [...users] };
+    } else approvers[t.name] = tier.approvers!;
   }
-  const moved: AccessRequest = { ...req, escalation: { tiers } };
+  const hasOnCall = Object.keys(onCall).length > 0;
+  const moved: AccessRequest = { ...req, escalation: { tiers, ...(hasOnCall ? { onCall } : {}) } };
   const nextAt = nextEscalationAt(moved);
   return {
-    request: next(moved, { escalation: { tiers, ...(nextAt !== undefined ? { nextAt } : {}) } }),
+    request: next(moved, { escalation: { tiers, ...(nextAt !== undefined ? { nextAt } : {}), ...(hasOnCall ? { onCall } : {}) } }),
     events: [event(req, 'request.escalated', SYSTEM, { tiers: reached, approvers, approvals: req.approvals.length })],
   };
 }

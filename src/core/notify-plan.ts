@@ -4,6 +4,7 @@
  * policies. The service resolves audiences to people and people to addresses
  * (app/notifications/service.ts). docs/integrations.md lists the topics for operators.
  */
+import { localClock } from './policy.js';
 import type { AccessRequest } from './types.js';
 
 /** What a notification is about; routes select by these (docs/integrations.md, "Topics"). */
@@ -94,7 +95,7 @@ export function intentsFor(event: PlannedEvent, req: AccessRequest | undefined):
     default:
       if (ENDED.includes(event.type)) out.push({ topic: 'grant.ended', audience: { kind: 'requester' } });
   }
-  if (event.type === 'alert.break_glass_used' || event.type === 'alert.review_overdue') {
+  if (event.type === 'alert.break_glass_used' || event.type === 'alert.review_overdue' || event.type === 'request.auto_approved') {
     out.push({ topic: 'review.requested', audience: { kind: 'reviewers' } });
   }
   if (ADMIN_ALERTS.includes(event.type)) out.push({ topic: 'alert', audience: { kind: 'admins' } });
@@ -132,4 +133,10 @@ export function destinationsFor(routes: readonly RouteTerms[], topic: Notificati
     if (forPolicy) for (const c of r.channels) out.add(c);
   }
   return [...out];
+}
+
+/** The local day whose digest is due at `at` (its time has come), or undefined before the time. */
+export function digestDay(at: number, digest: { atMinutes: number; timezone: string }): string | undefined {
+  const local = localClock(at, digest.timezone);
+  return local.minutes >= digest.atMinutes ? local.date : undefined;
 }

@@ -189,12 +189,21 @@ export function termsOf(policy: Policy, manager?: string): PolicyTerms {
       approvers: frozenApprovers(policy.approval.approvers, manager),
       ...(policy.approval.fromChat ? { fromChat: true as const } : {}),
       ...(policy.approval.escalation?.length
-        ? { escalation: policy.approval.escalation.map((t) => ({ afterMs: t.afterMs, approvers: frozenApprovers(t.approvers, manager) })) }
+        ? {
+            escalation: policy.approval.escalation.map((t) =>
+              t.onCall ? { afterMs: t.afterMs, onCall: t.onCall } : { afterMs: t.afterMs, approvers: frozenApprovers(t.approvers!, manager) },
+            ),
+          }
         : {}),
+      ...(policy.approval.onCall ? { onCall: policy.approval.onCall } : {}),
     },
     extension: policy.extension,
     breakGlass: policy.breakGlass,
   };
+  if (policy.ticket.system) {
+    const { required: _r, pattern: _p, ...checks } = policy.ticket;
+    terms.ticket = { ...checks, system: policy.ticket.system };
+  }
   if (policy.review) terms.review = { approvers: frozenApprovers(policy.review.approvers, manager), within: policy.review.within };
   if (policy.when) terms.when = policy.when;
   if (policy.mfa) terms.mfa = policy.mfa;
@@ -206,11 +215,15 @@ export function termsOf(policy: Policy, manager?: string): PolicyTerms {
 const WEEKDAYS: Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-function localClock(at: number, timezone: string): { day: Weekday; minutes: number } {
+/** The local date (`YYYY-MM-DD`), weekday and minutes after local midnight of `at` in `timezone`. */
+export function localClock(at: number, timezone: string): { date: string; day: Weekday; minutes: number } {
   let fmt = formatters.get(timezone);
   if (!fmt) {
     fmt = new Intl.DateTimeFormat('en-US', {
       timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
       weekday: 'short',
       hour: '2-digit',
       minute: '2-digit',
@@ -220,7 +233,7 @@ function localClock(at: number, timezone: string): { day: Weekday; minutes: numb
   }
   const parts = Object.fromEntries(fmt.formatToParts(at).map((p) => [p.type, p.value]));
   const day = WEEKDAYS.find((d) => d === String(parts.weekday).slice(0, 3).toLowerCase()) ?? 'sun';
-  return { day, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, day, minutes: Number(parts.hour) * 60 + Number(parts.minute) };
 }
 
 /** Day and hour rules of a window at one instant (source networks are checked separately). */

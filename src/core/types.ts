@@ -59,10 +59,27 @@ export interface TimeWindow {
   sourceNetworks?: string[];
 }
 
+/** What a policy asks of the request's ticket (docs/policies.md, "Tickets"). */
+export interface TicketTerms {
+  required: boolean;
+  pattern?: string;
+  /** Check the ticket in this system (`tickets[].name`) at submission and at each approval. */
+  system?: string;
+  /** States it must be in (compared without regard to case); absent: any state the system reports. */
+  states?: string[];
+  /** End the access when the ticket leaves `states` (or disappears): polled, or pushed by the system. */
+  endsWithTicket?: true;
+  /** Comment on the ticket when access starts and when it ends. */
+  comment?: true;
+}
+
 /** Who else is asked when nobody decided within `afterMs` of submission (docs/policies.md, "Escalation"). */
 export interface EscalationTier<A = ApproverSet> {
   afterMs: number;
-  approvers: A;
+  /** Who is asked; absent for an on-call tier. */
+  approvers?: A;
+  /** An on-call tier: whoever is on call on this schedule (`oncall[].name`) when the tier is reached. */
+  onCall?: string;
 }
 
 export interface PolicyApproval {
@@ -72,6 +89,8 @@ export interface PolicyApproval {
   fromChat?: true;
   /** Ordered by `afterMs`; each tier's approvers join those before it. */
   escalation?: EscalationTier[];
+  /** A requester on call now on this schedule (`oncall[].name`) needs no approval; the grant is reviewed afterwards. */
+  onCall?: string;
 }
 
 export interface Policy {
@@ -82,7 +101,7 @@ export interface Policy {
   minDuration: number;
   maxDuration: number;
   reason: 'required' | 'optional';
-  ticket: { required: boolean; pattern?: string };
+  ticket: TicketTerms;
   approval: PolicyApproval;
   pendingTimeout: number;
   extension: { allowed: boolean; maxTotal: number; requiresApproval: boolean };
@@ -172,17 +191,21 @@ export interface Approval {
   comment?: string;
   /** Names of the policies whose quorum this approval counts toward (eligibility at approval time). */
   for?: string[];
+  /** Given by Hourglass, not a person: the requester was on call (`by` is `oncall:SCHEDULE`); it meets those policies' quorum, and the grant must be reviewed. */
+  auto?: 'oncall';
 }
 
 /** The policy terms a request was decided under, frozen at submission so later edits never change them. */
 export interface PolicyTerms {
   name: string;
-  approval: { required: number; approvers: RequestApprovers; fromChat?: true; escalation?: EscalationTier<RequestApprovers>[] };
+  approval: { required: number; approvers: RequestApprovers; fromChat?: true; escalation?: EscalationTier<RequestApprovers>[]; onCall?: string };
   extension: Policy['extension'];
   review?: { approvers: RequestApprovers; within: number };
   when?: TimeWindow;
   breakGlass: boolean;
   mfa?: MfaTerms;
+  /** The ticket checks of the policy, when it names a system. */
+  ticket?: Omit<TicketTerms, 'required' | 'pattern'> & { system: string };
 }
 
 export interface Extension {
@@ -242,8 +265,13 @@ export interface AccessRequest {
   removalAlerted?: boolean;
   /** When to send the next reminder (pending timeout approaching, or grant about to expire). */
   remindAt?: number;
-  /** Escalation of a pending request: tiers reached per policy name, and when the next one is due. */
-  escalation?: { tiers: Record<string, number>; nextAt?: number };
+  /**
+   * Escalation of a pending request: tiers reached per policy name, when the next one is due, and
+   * who was on call when an on-call tier was reached (policy name -> tier index -> principal ids).
+   */
+  escalation?: { tiers: Record<string, number>; nextAt?: number; onCall?: Record<string, Record<number, string[]>> };
+  /** The ticket as its system told it when last checked (`ticket.system` policies). */
+  ticketInfo?: { system: string; key: string; summary: string; state: string; url?: string; checkedAt: number };
   endedBy?: string;
   endReason?: string;
   error?: string;

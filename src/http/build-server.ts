@@ -30,6 +30,7 @@ import { policyRoutes } from './routes/policies.js';
 import { statsRoutes } from './routes/stats.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { ticketRoutes } from './routes/tickets.js';
 import { sshRoutes } from './routes/ssh.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { identityRoutes } from './routes/identity.js';
@@ -199,6 +200,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     statsRoutes,
     webhookRoutes,
     notificationRoutes,
+    ticketRoutes,
     identityRoutes,
     mfaRoutes,
     liveRoutes,

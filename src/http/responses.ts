@@ -34,6 +34,11 @@ export const requestResponse = z
     entitlements: z.array(z.string()),
     reason: z.string().nullable(),
     ticket: z.string().nullable(),
+    ticketInfo: z
+      .object({ system: z.string(), summary: z.string(), state: z.string(), url: z.string().nullable(), checkedAt: time })
+      .strict()
+      .nullable()
+      .describe('the ticket as its system (`ticket.system`) told it when last checked: what approvers see'),
     durationSeconds: z.number().int(),
     requestedAt: time,
     startAt: nullableTime,

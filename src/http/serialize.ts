@@ -16,6 +16,15 @@ export function requestJson(r: AccessRequest) {
     entitlements: r.entitlements,
     reason: r.reason ?? null,
     ticket: r.ticket ?? null,
+    ticketInfo: r.ticketInfo
+      ? {
+          system: r.ticketInfo.system,
+          summary: r.ticketInfo.summary,
+          state: r.ticketInfo.state,
+          url: r.ticketInfo.url ?? null,
+          checkedAt: iso(r.ticketInfo.checkedAt),
+        }
+      : null,
     durationSeconds: Math.round(r.durationMs / 1000),
     requestedAt: iso(r.requestedAt),
     startAt: iso(r.startAt),

@@ -240,3 +240,26 @@ describe('delivery', () => {
     });
   });
 });
+
+describe('the daily digest', () => {
+  it('lists what waits for each approver once a day, at the configured local time', async () => {
+    await open(notifyYaml(parts, { digest: '{ at: "10:30", timezone: UTC }' }));
+    await submit('alice', { entitlements: ['db/write'], duration: '1h', reason: 'one' });
+    await submit('alice', { entitlements: ['db/read'], duration: '1h' });
+    await pass();
+    const digests = (who: string) => mailTo(who).filter((m) => m.headers.get('x-hourglass-topic') === 'digest');
+    expect(digests('bob')).toHaveLength(0);
+    h.clock.advance(30 * 60_000);
+    await pass();
+    await pass();
+    expect(digests('bob').map((m) => m.subject)).toEqual(['2 request(s) wait for your approval']);
+    expect(digests('bob')[0]!.text).toContain('Alice Example: db/write for 1h, waiting 30m');
+    expect(digests('alice')).toHaveLength(0);
+    // A day later both have timed out (pendingTimeouts 4h and 24h): nothing waits, no digest.
+    h.clock.advance(24 * 60 * 60_000);
+    await h.app.due.runDue();
+    await h.app.due.runDue();
+    await pass();
+    expect(digests('bob')).toHaveLength(1);
+  });
+});

@@ -47,6 +47,8 @@ export interface YamlOptions {
   /** Extra keys of the `approval` of the `chat` policy. */
   chatApproval?: string;
   templates?: string;
+  /** `notifications.digest`, e.g. `{ at: "10:30" }`. */
+  digest?: string;
 }
 
 export function notifyYaml(p: Parts, o: YamlOptions = {}): string {
@@ -109,7 +111,7 @@ ${o.chatApproval ?? ''}
     review: { approvers: { groups: [sre-leads] }, within: 2h }
 notifications:
   linkLifetime: 1h
-${o.templates ? `  templates: ${JSON.stringify(o.templates)}\n` : ''}  email:
+${o.templates ? `  templates: ${JSON.stringify(o.templates)}\n` : ''}${o.digest ? `  digest: ${o.digest}\n` : ''}  email:
     host: 127.0.0.1
     port: ${p.smtp.port}
     user: hourglass

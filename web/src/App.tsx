@@ -62,7 +62,8 @@ export function App() {
   if (!signedIn || route === '/sign-in') {
     return (
       <Shell>
-        <SignInPage signedInAs={session.data?.principal.id} onSignedIn={() => navigate('/', true)} />
+        {/* Signed in on another page (a link from a notification): it stays, with its query and fragment. */}
+        <SignInPage signedInAs={session.data?.principal.id} onSignedIn={() => route === '/sign-in' && navigate('/', true)} />
       </Shell>
     );
   }

@@ -3,7 +3,7 @@
  * (migration 0013). Claims work as the webhook outbox's do: one UPDATE ... RETURNING with a lease,
  * FOR UPDATE SKIP LOCKED on PostgreSQL, so servers delivering at once take disjoint rows.
  */
-import { type Kysely, type Selectable } from 'kysely';
+import { type Kysely, type Selectable, type Transaction } from 'kysely';
 import type {
   DestinationStats,
   NewNotificationRow,
@@ -62,6 +62,35 @@ function toEntry(r: Selectable<NotificationAttemptsTable>): NotificationLogEntry
   };
 }
 
+/** Inserts outbox rows, skipping any (destination, event, topic, recipient) already present. */
+async function insertRows(trx: Transaction<Database>, rows: NewNotificationRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    await trx
+      .insertInto('notifications')
+      .values(
+        rows.slice(i, i + INSERT_CHUNK).map((r) => ({
+          id: r.id,
+          destination: r.destination,
+          event_id: r.eventId,
+          event_seq: r.eventSeq,
+          topic: r.topic,
+          recipient: r.recipient,
+          request_id: r.requestId,
+          payload: r.payload,
+          status: 'pending',
+          attempts: 0,
+          next_attempt_at: r.createdAt,
+          last_error: null,
+          ref: null,
+          created_at: r.createdAt,
+          finished_at: null,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['destination', 'event_id', 'topic', 'recipient']).doNothing())
+      .execute();
+  }
+}
+
 export class KyselyNotificationStore implements NotificationStore {
   constructor(
     private readonly db: Kysely<Database>,
@@ -73,38 +102,17 @@ export class KyselyNotificationStore implements NotificationStore {
     return row ? Number(row.value) : undefined;
   }
 
+  async enqueue(rows: NewNotificationRow[]): Promise<void> {
+    await this.db.transaction().execute((trx) => insertRows(trx, rows));
+  }
+
   fanOut(expected: number | undefined, next: number, rows: NewNotificationRow[]): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (!(await moveCursor(trx, NOTIFY_CURSOR_KEY, expected, next))) return false;
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await trx
-          .insertInto('notifications')
-          .values(
-            rows.slice(i, i + INSERT_CHUNK).map((r) => ({
-              id: r.id,
-              destination: r.destination,
-              event_id: r.eventId,
-              event_seq: r.eventSeq,
-              topic: r.topic,
-              recipient: r.recipient,
-              request_id: r.requestId,
-              payload: r.payload,
-              status: 'pending',
-              attempts: 0,
-              next_attempt_at: r.createdAt,
-              last_error: null,
-              ref: null,
-              created_at: r.createdAt,
-              finished_at: null,
-            })),
-          )
-          .onConflict((oc) => oc.columns(['destination', 'event_id', 'topic', 'recipient']).doNothing())
-          .execute();
-      }
+      await insertRows(trx, rows);
       return true;
     });
   }
-
   async claimDue(now: number, limit: number, leaseUntil: number): Promise<NotificationRow[]> {
     if (limit <= 0) return [];
     let pick = this.db

@@ -51,6 +51,8 @@ export interface SendInput {
   message: RenderedMessage;
   /** Update this earlier message in place (its `ref` from a send), instead of posting a new one. */
   replaces?: string;
+  /** For `ticket:NAME` destinations: the ticket to comment on. */
+  ticketKey?: string;
 }
 
 /**
@@ -167,6 +169,8 @@ export interface NotificationStore {
   getCursor(): Promise<number | undefined>;
   /** Moves the cursor by compare-and-swap and inserts the rows (skipping ones already present), in one transaction. */
   fanOut(expected: number | undefined, next: number, rows: NewNotificationRow[]): Promise<boolean>;
+  /** Inserts rows outside the chain's fan-out (the daily digest), skipping ones already present. */
+  enqueue(rows: NewNotificationRow[]): Promise<void>;
   /** Claims due pending rows with a lease (attempts + 1, next_attempt_at = leaseUntil), oldest first. */
   claimDue(now: number, limit: number, leaseUntil: number): Promise<NotificationRow[]>;
   /** Logs the attempt and settles the row, while it is still this claim's (same attempts count). */

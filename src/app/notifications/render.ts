@@ -11,7 +11,7 @@ import { formatDuration } from '../../core/duration.js';
 import type { NotificationTopic } from '../../core/notify-plan.js';
 import type { AccessRequest } from '../../core/types.js';
 import type { RenderedMessage } from './ports.js';
-import { BUILTIN_LAYOUT, BUILTIN_TEMPLATES, type TemplatePart } from './templates.js';
+import { BUILTIN_LAYOUT, BUILTIN_TEMPLATES, BUILTIN_TICKET_TEMPLATES, type TemplatePart } from './templates.js';
 
 /** What fan-out keeps of the moment: enough to write the message, nothing secret. */
 export interface NotificationPayload {
@@ -127,6 +127,8 @@ export interface RenderContext {
   decide?: boolean;
   /** MFA is asked on the page for this approval. */
   mfa?: boolean;
+  /** A comment on the request's ticket: `text` is the `TOPIC.ticket.txt` part. */
+  forTicket?: boolean;
   now: number;
 }
 
@@ -216,7 +218,10 @@ export function render(topic: NotificationTopic, payload: NotificationPayload, c
     .replace(/[\r\n]+/g, ' ')
     .trim()
     .slice(0, 250);
-  const text = Mustache.render(template(topic, 'txt', ctx.templatesDir), view, {}, plain).trim();
+  const textTemplate = ctx.forTicket
+    ? (overrideOf(ctx.templatesDir, `${topic}.ticket.txt`) ?? BUILTIN_TICKET_TEMPLATES[topic] ?? template(topic, 'txt', ctx.templatesDir))
+    : template(topic, 'txt', ctx.templatesDir);
+  const text = Mustache.render(textTemplate, view, {}, plain).trim();
   const body = Mustache.render(template(topic, 'html', ctx.templatesDir), view, {}, html);
   const layout = overrideOf(ctx.templatesDir, 'layout.html') ?? BUILTIN_LAYOUT;
   const page = Mustache.render(layout, { ...view, subject, body }, {}, html);

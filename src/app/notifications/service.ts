@@ -15,7 +15,7 @@
 import type { HourglassConfig, NotificationSettings } from '../../config/types.js';
 import type { StoredChainLink } from '../../core/audit-chain.js';
 import { HgError } from '../../core/errors.js';
-import { destinationsFor, intentsFor, type NotificationTopic } from '../../core/notify-plan.js';
+import { destinationsFor, digestDay, intentsFor, type NotificationTopic } from '../../core/notify-plan.js';
 import type { AccessRequest, Principal } from '../../core/types.js';
 import { mfaFor } from '../step-up-gate.js';
 import type { AppDeps } from '../context.js';
@@ -75,13 +75,17 @@ export class NotificationService {
 
   // ---- fan-out ----
 
-  /** Turns newly chained events into outbox rows; returns how many it wrote. */
+  /** Turns newly chained events into outbox rows (and the daily digest, when due); returns how many it wrote. */
   async fanOut(): Promise<number> {
+    return (await this.fanOutEvents()) + (await this.digestDue());
+  }
+
+  private async fanOutEvents(): Promise<number> {
     const config = this.deps.config.current();
     const settings = this.settings(config);
     const cursor = await this.store.getCursor();
     const from = cursor ?? 0;
-    if (!settings || settings.routes.length === 0) {
+    if (!settings && config.tickets.length === 0) {
       // Nobody to tell: follow the head, so turning notifications on later starts from then.
       const head = (await this.deps.store.auditHead())?.seq ?? 0;
       if (head !== from) await this.store.fanOut(cursor, head, []);
@@ -109,7 +113,7 @@ export class NotificationService {
       const names = nameIndex(config);
       const policies = req ? [...new Set(Object.values(req.policies))] : [];
       for (const intent of intents) {
-        const destinations = destinationsFor(settings.routes, intent.topic, policies).filter((d) => {
+        const destinations = [...destinationsFor(settings?.routes ?? [], intent.topic, policies), ...ticketComments(intent.topic, req)].filter((d) => {
           const channel = this.channelFor(config, d);
           // approval.closed only ever updates a prompt in place; it is never a message of its own.
           return channel !== undefined && (intent.topic !== 'approval.closed' || channel.updatesInPlace);
@@ -147,6 +151,59 @@ export class NotificationService {
     }
     const last = links[links.length - 1]!.seq;
     if (!(await this.store.fanOut(cursor, last, rows))) return 0;
+    return rows.length;
+  }
+
+  // ---- the daily digest ----
+
+  private digestSent: string | undefined;
+
+  /**
+   * Once a day, at `notifications.digest.at` local time: one `digest` message per approver listing
+   * the requests waiting for them. Keyed by the local date, so every server may run it and each
+   * approver still gets one (the outbox skips rows it has); a server started later that day sends
+   * nothing new.
+   */
+  async digestDue(): Promise<number> {
+    const config = this.deps.config.current();
+    const digest = config.notifications?.digest;
+    if (!digest) return 0;
+    const now = this.deps.clock.now();
+    const day = digestDay(now, digest);
+    if (!day || this.digestSent === day) return 0;
+    const destinations = destinationsFor(config.notifications!.routes, 'digest', []).filter((d) => this.channelFor(config, d)?.personal(d));
+    const pending = await this.deps.store.listRequests({ status: ['pending'], limit: 1000 });
+    const everyone = [...(await directoryOf(this.deps).all())];
+    const names = nameIndex(config);
+    const waiting = new Map<string, AccessRequest[]>();
+    for (const req of pending) for (const id of audienceOf({ kind: 'approvers' }, req, everyone)) waiting.set(id, [...(waiting.get(id) ?? []), req]);
+    const rows: NewNotificationRow[] = [];
+    for (const [principal, reqs] of waiting) {
+      const items = reqs.map((r) => ({
+        id: r.id,
+        requesterName: names(r.requester),
+        entitlements: r.entitlements,
+        durationMs: r.durationMs,
+        requestedAt: r.requestedAt,
+      }));
+      const event = { id: `digest:${day}`, type: 'digest', actor: 'system', at: now, details: null };
+      const payload = JSON.stringify(payloadOf(event, undefined, names, { items }));
+      for (const destination of destinations) {
+        rows.push({
+          id: this.deps.ids.eventId(),
+          destination,
+          eventId: event.id,
+          eventSeq: 0,
+          topic: 'digest',
+          recipient: principal,
+          requestId: null,
+          payload,
+          createdAt: now,
+        });
+      }
+    }
+    await this.store.enqueue(rows);
+    this.digestSent = day;
     return rows.length;
   }
 
@@ -218,7 +275,7 @@ export class NotificationService {
   }
 
   private async send(row: NotificationRow, channel: MessageChannel, config: HourglassConfig, now: number): Promise<SendResult> {
-    const settings = config.notifications!;
+    const settings = config.notifications;
     const payload = JSON.parse(row.payload) as NotificationPayload;
     const personal = row.recipient !== '';
     let recipient: Recipient | undefined;
@@ -239,7 +296,7 @@ export class NotificationService {
     const publicUrl = config.server.publicUrl!;
     const ctx: RenderContext = {
       publicUrl,
-      templatesDir: settings.templatesDir,
+      templatesDir: settings?.templatesDir,
       now,
       ...(recipient?.displayName ? { recipientName: recipient.displayName } : {}),
     };
@@ -248,7 +305,7 @@ export class NotificationService {
       const current = prompt || row.topic === 'approval.closed' ? await this.deps.store.getRequest(req.id) : undefined;
       if (prompt && current && current.status !== 'pending') return { kind: 'skipped', reason: `the request is ${current.status} already`, durationMs: 0 };
       if (prompt && personal) {
-        const link = await this.links.create(row.recipient, req.id, now, settings.linkLifetimeMs);
+        const link = await this.links.create(row.recipient, req.id, now, settings?.linkLifetimeMs ?? 4 * 3_600_000);
         ctx.link = { label: 'Review the request', url: link.url, oneTime: true, expiresAt: link.expiresAt };
         ctx.mfa = current ? mfaFor(current.terms, 'approve') !== undefined : false;
       } else if (prompt || row.topic === 'approval.closed' || row.topic === 'review.requested') {
@@ -257,9 +314,12 @@ export class NotificationService {
         ctx.link = { label: 'Open in Hourglass', url: `${publicUrl}/?request=${encodeURIComponent(req.id)}`, oneTime: false };
       }
       ctx.decide = prompt && channel.kind === 'slack' && current !== undefined && fromChat(current);
+    } else if (row.topic === 'digest') {
+      ctx.link = { label: 'Open your approvals', url: `${publicUrl}/approvals`, oneTime: false };
     } else if (row.topic === 'alert') {
       ctx.link = { label: 'Open the audit log', url: `${publicUrl}/audit?event=${encodeURIComponent(payload.event.id)}`, oneTime: false };
     }
+    if (channel.kind === 'ticket') ctx.forTicket = true;
     const message = render(row.topic, payload, ctx);
     return channel.send(
       {
@@ -269,6 +329,7 @@ export class NotificationService {
         ...(recipient ? { recipient } : {}),
         message,
         ...(replaces ? { replaces } : {}),
+        ...(channel.kind === 'ticket' && req?.ticket ? { ticketKey: req.ticket } : {}),
       },
       config,
     );
@@ -347,6 +408,12 @@ export class NotificationService {
 export function fromChat(req: AccessRequest): boolean {
   const deciding = req.terms.filter((t) => t.approval.required > 0);
   return deciding.length > 0 && deciding.every((t) => t.approval.fromChat === true) && mfaFor(req.terms, 'approve') === undefined;
+}
+
+/** Ticket systems to comment on when access starts or ends (`ticket.comment`), outside the routes. */
+function ticketComments(topic: NotificationTopic, req: AccessRequest | undefined): string[] {
+  if (!req?.ticket || (topic !== 'grant.active' && topic !== 'grant.ended')) return [];
+  return [...new Set(req.terms.flatMap((t) => (t.ticket?.comment ? [`ticket:${t.ticket.system}`] : [])))];
 }
 
 function eventOf(link: StoredChainLink): NotificationPayload['event'] {

@@ -93,6 +93,20 @@ export const BUILTIN_TEMPLATES: Record<NotificationTopic, Parts> = {
   },
 };
 
+/**
+ * Comments on a request's ticket (`ticket.comment` policies), as `TOPIC.ticket.txt`: the access
+ * starting and ending, with the link to the request's audit trail.
+ */
+export const BUILTIN_TICKET_TEMPLATES: Partial<Record<NotificationTopic, string>> = {
+  'grant.active': `{{#request}}Hourglass: {{requesterName}} ({{requester}}) has access to {{entitlements}} from {{event.at}} until {{expiresAt}} for this ticket.
+{{#reason}}Reason: {{reason}}
+{{/reason}}Audit trail: {{hourglass.url}}/audit?request={{id}}{{/request}}
+`,
+  'grant.ended': `{{#request}}Hourglass: the access of {{requesterName}} ({{requester}}) to {{entitlements}} for this ticket has ended ({{statusText}}{{#endReason}}: {{endReason}}{{/endReason}}) at {{event.at}}.
+Audit trail: {{hourglass.url}}/audit?request={{id}}{{/request}}
+`,
+};
+
 /** Around every HTML part (override with `layout.html`; `{{{body}}}` is the rendered part). */
 export const BUILTIN_LAYOUT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="color-scheme" content="light dark"><title>{{subject}}</title>

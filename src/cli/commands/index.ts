@@ -12,6 +12,7 @@ import { registerAgentCommands } from './agent.js';
 import { registerAuditCommands } from './audit.js';
 import { registerEmergencyCommands } from './emergency.js';
 import { registerGrantCommands } from './grants.js';
+import { registerNotificationCommands } from './notifications.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerRequestCommands } from './requests.js';
 import { registerSessionCommands } from './session.js';
@@ -29,6 +30,7 @@ export function registerClientCommands(program: Command, ctx: CliContext): void 
   registerAccessCommands(r);
   registerGrantCommands(r);
   registerAuditCommands(r);
+  registerNotificationCommands(r);
   registerEmergencyCommands(r);
   registerAdminCommands(r);
   registerAgentCommands(r);

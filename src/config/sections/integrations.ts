@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { OnCallSettings, TicketSystemSettings } from '../types.js';
-import { durationSchema, httpsOrLoopbackUrl, nonEmptyString } from '../primitives.js';
+import { durationSchema, httpsOrLoopbackUrl, nonEmptyString, optionalDuration } from '../primitives.js';
 import { isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1-40 characters: lower-case letters, digits, _ and - (not first)');
@@ -30,7 +30,7 @@ export const onCallShape = {
   schedule: nonEmptyString.optional(),
   token: z.string().min(8).optional(),
   url: httpsOrLoopbackUrl.optional(),
-  cache: durationSchema.default('1m'),
+  cache: optionalDuration.default('1m'),
   timeout: durationSchema.default('10s'),
 };
 

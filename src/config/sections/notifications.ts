@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { NOTIFICATION_TOPICS } from '../../core/notify-plan.js';
 import type { NotificationRoute, NotificationSettings } from '../types.js';
-import { durationSchema, httpsOrLoopbackUrl, nonEmptyString, strictObject } from '../primitives.js';
+import { durationSchema, httpsOrLoopbackUrl, isValidTimezone, nonEmptyString, strictObject } from '../primitives.js';
 import { isPlainObject, parseFields, shown, type RawProblem } from '../problems.js';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -66,6 +66,10 @@ export const notificationsShape = {
   slack: strictObject(slackShape).optional(),
   teams: z.array(strictObject(teamsShape)).default([]),
   routes: z.array(strictObject(routeShape)).default([]),
+  digest: strictObject({
+    at: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'must be a local time HH:MM, e.g. "09:00"'),
+    timezone: z.string().refine(isValidTimezone, 'must be a known IANA time zone (e.g. UTC, Europe/Berlin)').default('UTC'),
+  }).optional(),
 };
 
 const DEFAULT_PORT = { starttls: 587, tls: 465, none: 25 } as const;
@@ -152,6 +156,7 @@ export function parseNotifications(
       : {}),
     teams: v.teams!.map((t) => ({ name: t.name, url: t.url, timeoutMs: t.timeout })),
     routes,
+    ...(v.digest ? { digest: { atMinutes: Number(v.digest.at.slice(0, 2)) * 60 + Number(v.digest.at.slice(3)), timezone: v.digest.timezone } } : {}),
   };
 }
 

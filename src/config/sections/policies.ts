@@ -58,7 +58,12 @@ const approverSet = (set: ApproverSetInput): ApproverSet => ({
 
 const escalationTierSchema = strictObject({
   after: durationSchema,
-  approvers: nonEmptyApproverSet('escalation approvers'),
+  approvers: nonEmptyApproverSet('escalation approvers').optional(),
+  onCall: z.string().min(1).optional(),
+}).superRefine((t, ctx) => {
+  if ((t.approvers === undefined) === (t.onCall === undefined)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'a tier names approvers or onCall (a schedule), one of the two' });
+  }
 });
 
 const approvalSchema = strictObject({
@@ -66,6 +71,7 @@ const approvalSchema = strictObject({
   approvers: approverSetSchema.default({}),
   fromChat: z.boolean().default(false),
   escalation: z.array(escalationTierSchema).max(5).default([]),
+  onCall: z.string().min(1).optional(),
 }).superRefine((a, ctx) => {
   a.escalation.forEach((tier, i) => {
     const before = a.escalation[i - 1];
@@ -147,6 +153,10 @@ export const policyShape = {
         }
       })
       .optional(),
+    system: z.string().min(1).optional(),
+    states: z.array(nonEmptyString).min(1).optional(),
+    endsWithTicket: z.boolean().default(false),
+    comment: z.boolean().default(false),
   }).default({}),
   approval: approvalSchema.default({}),
   pendingTimeout: durationSchema.default(DEFAULTS.pendingTimeout),
@@ -171,7 +181,14 @@ export const policyShape = {
   }).optional(),
 };
 
-export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<string>, out: RawProblem[]): Policy[] {
+export function parsePolicies(
+  raw: unknown,
+  refs: Set<string>,
+  targetNames: Set<string>,
+  out: RawProblem[],
+  ticketSystems: readonly string[] = [],
+  onCallNames: readonly string[] = [],
+): Policy[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     out.push({ path: ['policies'], message: 'must be a list of policies' });
@@ -235,13 +252,38 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       }
     }
 
+    const onCall = v.approval?.onCall;
     if (v.breakGlass === true && item.review === undefined) {
       problem(['review'], 'a break-glass policy must be reviewed: add review: { approvers: { groups: [...] }, within: 24h }');
     }
-    if (v.breakGlass === false && item.review !== undefined) {
-      problem(['review'], 'review applies only to break-glass policies: set breakGlass: true or remove review');
+    if (onCall !== undefined && item.review === undefined) {
+      problem(
+        ['review'],
+        'approval.onCall grants without an approver, so the grant must be reviewed: add review: { approvers: { groups: [...] }, within: 24h }',
+      );
     }
+    if (v.breakGlass === false && onCall === undefined && item.review !== undefined) {
+      problem(['review'], 'review applies only to break-glass policies and approval.onCall: set breakGlass: true or remove review');
+    }
+    const schedules: { at: ConfigPath; name: string }[] = onCall !== undefined ? [{ at: ['approval', 'onCall'], name: onCall }] : [];
+    v.approval?.escalation.forEach((t, j) => {
+      if (t.onCall !== undefined) schedules.push({ at: ['approval', 'escalation', j, 'onCall'], name: t.onCall });
+    });
+    for (const { at, name } of schedules) {
+      if (!onCallNames.includes(name))
+        problem(at, `no oncall entry is named ${shown(name)}${onCallNames.length ? ` (configured: ${onCallNames.join(', ')})` : ''}`);
+    }
+    if (onCall !== undefined && v.approval?.required === 0) problem(['approval', 'onCall'], 'needs approvals to stand in for: approval.required is 0');
 
+    const t = v.ticket;
+    if (t && t.system === undefined && (t.states || t.endsWithTicket || t.comment)) {
+      problem(['ticket', 'system'], 'states, endsWithTicket and comment need the system to check the ticket in (a tickets[].name)');
+    }
+    if (t?.system !== undefined && !ticketSystems.includes(t.system)) {
+      problem(['ticket', 'system'], `no tickets entry is named ${shown(t.system)}${ticketSystems.length ? ` (configured: ${ticketSystems.join(', ')})` : ''}`);
+    }
+    if (t?.endsWithTicket && !t.states)
+      problem(['ticket', 'states'], 'endsWithTicket needs states: the states in which the access may last (e.g. [In Progress])');
     if (v.approval?.fromChat && v.mfa?.required && v.mfa.for.includes('approve')) {
       problem(
         ['approval', 'fromChat'],
@@ -267,14 +309,26 @@ export function parsePolicies(raw: unknown, refs: Set<string>, targetNames: Set<
       minDuration: durations.min,
       maxDuration: durations.max,
       reason: v.reason!,
-      ticket: { required: v.ticket!.required, ...(v.ticket!.pattern !== undefined ? { pattern: v.ticket!.pattern } : {}) },
+      ticket: {
+        required: v.ticket!.required,
+        ...(v.ticket!.pattern !== undefined ? { pattern: v.ticket!.pattern } : {}),
+        ...(v.ticket!.system !== undefined ? { system: v.ticket!.system } : {}),
+        ...(v.ticket!.states !== undefined ? { states: v.ticket!.states } : {}),
+        ...(v.ticket!.endsWithTicket ? { endsWithTicket: true as const } : {}),
+        ...(v.ticket!.comment ? { comment: true as const } : {}),
+      },
       approval: {
         required: v.approval!.required,
         approvers: approverSet(v.approval!.approvers),
         ...(v.approval!.fromChat ? { fromChat: true as const } : {}),
         ...(v.approval!.escalation.length
-          ? { escalation: v.approval!.escalation.map((t) => ({ afterMs: t.after, approvers: approverSet(t.approvers) })) }
+          ? {
+              escalation: v.approval!.escalation.map((t) =>
+                t.onCall !== undefined ? { afterMs: t.after, onCall: t.onCall } : { afterMs: t.after, approvers: approverSet(t.approvers!) },
+              ),
+            }
           : {}),
+        ...(v.approval!.onCall !== undefined ? { onCall: v.approval!.onCall } : {}),
       },
       pendingTimeout: v.pendingTimeout!,
       extension: { allowed: v.extension!.allowed, maxTotal, requiresApproval: v.extension!.requiresApproval },

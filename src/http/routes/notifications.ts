@@ -124,9 +124,14 @@ export function notificationRoutes({ server, table, opts }: RouteContext): void 
     url: '/v1/integrations/slack/link',
     tag: 'notifications',
     auth: 'bearer',
-    summary: 'The Slack account the caller linked, if any',
-    responses: { 200: { description: 'the link', schema: z.object({ link: chatLinkResponse.nullable() }).strict() } },
-    handler: async ({ principal }) => ({ link: await app.chat.linked(principal) }),
+    summary: 'The Slack account the caller linked, if any, and whether this server talks to Slack',
+    responses: {
+      200: {
+        description: 'the link',
+        schema: z.object({ configured: z.boolean().describe('notifications.slack is configured'), link: chatLinkResponse.nullable() }).strict(),
+      },
+    },
+    handler: async ({ principal }) => ({ configured: opts.config.current().notifications?.slack !== undefined, link: await app.chat.linked(principal) }),
   });
 
   defineRoute(server, table, {

@@ -39,6 +39,11 @@ export function setSearch(search: string, replace = false): void {
   listeners.forEach((l) => l());
 }
 
+/** Replaces the URL's fragment in place (`hash`: '' or `#...`): a one-time link's token leaves the URL and the history once used. */
+export function replaceHash(hash: string): void {
+  window.history.replaceState(window.history.state, '', `${window.location.pathname}${window.location.search}${hash}`);
+}
+
 export function hrefOf(page: PagePath, search = ''): string {
   return `${mount}${page === '/' ? '/' : page}${search}`;
 }

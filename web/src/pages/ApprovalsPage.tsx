@@ -1,13 +1,18 @@
 /**
  * Approvals: every request the caller may decide, each with what it gives on the target, the
  * requester's history and risk hints; approve or deny one with a comment, or several at once;
- * and the break-glass grants awaiting the caller's review.
+ * and the break-glass grants awaiting the caller's review. Opened from a notification
+ * (`?request=ID#link=...`): the link is redeemed once and that request's card focused.
  */
 import { useId, useState } from 'react';
 import { useBulkDecision, useContextsSettled, useRequestContext, useReview, useReviewable } from '../api/approvals.js';
 import { useApprovable, useRequestAction } from '../api/hooks.js';
+import { useApprovalLink } from '../api/links.js';
 import { useStepUp } from '../api/mfa.js';
 import type { RequestJson, SessionJson } from '../api/types.js';
+import { approvalLinkNotice, requestParam } from '../lib/links.js';
+import { useSearch } from '../lib/router.js';
+import { useFocusRequest } from '../lib/useFocusRequest.js';
 import { pruneSelection, requestLabel, selectionState, toggleAll, toggleOne, type BulkOutcome, type Decision } from '../lib/approvals.js';
 import { formatDuration } from '../lib/time.js';
 import { useNow } from '../lib/useNow.js';
@@ -16,6 +21,7 @@ import { BulkBar } from '../views/BulkBar.js';
 import { DecisionError } from '../views/DecisionError.js';
 import { MfaPrompt } from '../views/MfaPrompt.js';
 import { ErrorNotice } from '../views/ErrorNotice.js';
+import { LinkNotice } from '../views/LinkNotice.js';
 import { RequestCard } from '../views/RequestCard.js';
 import { ReviewCard } from '../views/ReviewCard.js';
 import './approvals.css';
@@ -27,6 +33,10 @@ export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
   const requests = (approvable.data?.requests ?? []).filter((r) => r.requester !== me.id);
   const reviews = (reviewable.data?.requests ?? []).filter((r) => r.requester !== me.id);
   const ids = requests.map((r) => r.id);
+  const link = useApprovalLink();
+  const search = useSearch();
+  // The server's answer names the request the link was sent for; the query string is only what the URL says.
+  const target = link.requestId ?? requestParam(search);
 
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const selected = pruneSelection(picked, ids);
@@ -49,10 +59,16 @@ export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
 
   // Drawn once everything on it is known, so cards do not grow under the reader's eyes.
   const settled = useContextsSettled([...ids, ...reviews.map((r) => r.id)]) && !approvable.isPending && !reviewable.isPending;
+  useFocusRequest(target, settled && link.settled, link.seq);
+  const found = target !== undefined && (ids.includes(target) || reviews.some((r) => r.id === target));
+  // Said once the page and the link's answer are both known; the status region is there from the start.
+  const notice = settled && link.settled && target !== undefined ? approvalLinkNotice(link.outcome, found, me.id) : undefined;
+  const linkStatus = <LinkNotice notice={notice} error={link.error} errorTitle="The link from your notification could not be checked" />;
   if (!settled) {
     return (
       <section aria-labelledby="approvals-title" className="approvals">
         <h1 id="approvals-title">Approvals</h1>
+        {linkStatus}
         <p aria-busy="true">Loading…</p>
       </section>
     );
@@ -61,6 +77,7 @@ export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
   return (
     <section aria-labelledby="approvals-title" className="approvals">
       <h1 id="approvals-title">Approvals</h1>
+      {linkStatus}
 
       <section aria-labelledby="decide-title">
         <h2 id="decide-title">Waiting for your decision</h2>
@@ -91,6 +108,7 @@ export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
               selectable={requests.length > 1}
               selected={selected.has(r.id)}
               onSelect={() => setPicked(toggleOne(selected, r.id))}
+              targeted={r.id === target}
             />
           ))
         )}
@@ -104,7 +122,7 @@ export function ApprovalsPage({ me }: { me: SessionJson['principal'] }) {
         ) : reviews.length === 0 ? (
           <p className="empty">No break-glass grant is waiting for your review.</p>
         ) : (
-          reviews.map((r) => <Review key={r.id} request={r} now={now} />)
+          reviews.map((r) => <Review key={r.id} request={r} now={now} targeted={r.id === target} />)
         )}
       </section>
     </section>
@@ -123,12 +141,14 @@ function DecisionCard({
   selectable,
   selected,
   onSelect,
+  targeted,
 }: {
   request: RequestJson;
   now: number;
   selectable: boolean;
   selected: boolean;
   onSelect(): void;
+  targeted: boolean;
 }) {
   const action = useRequestAction();
   const stepUp = useStepUp();
@@ -143,7 +163,7 @@ function DecisionCard({
   const ext = request.status === 'active' ? request.pendingExtension : null;
   return (
     <div className={`approval${selected ? ' selected' : ''}`}>
-      <RequestCard request={request} now={now} heading="h3">
+      <RequestCard request={request} now={now} heading="h3" targeted={targeted}>
         {selectable && (
           <label className="check select">
             <input type="checkbox" checked={selected} onChange={onSelect} />
@@ -174,7 +194,7 @@ function DecisionCard({
   );
 }
 
-function Review({ request, now }: { request: RequestJson; now: number }) {
+function Review({ request, now, targeted }: { request: RequestJson; now: number; targeted: boolean }) {
   const review = useReview();
   return (
     <ReviewCard
@@ -184,6 +204,7 @@ function Review({ request, now }: { request: RequestJson; now: number }) {
       onReview={(comment) => review.mutate({ id: request.id, comment })}
       busy={review.isPending}
       error={review.isError ? review.error : null}
+      targeted={targeted}
     />
   );
 }

@@ -1,16 +1,22 @@
-/** My access: requests waiting for approval, grants scheduled or active (counting down), and those that ended. */
+/**
+ * My access: requests waiting for approval, grants scheduled or active (counting down), and those
+ * that ended. Opened from a notification (`/?request=ID`): that request's card is focused.
+ */
 import { useEffect, useState } from 'react';
 import { fetchCredentials, useExtend, type CredentialsJson } from '../api/access.js';
 import { useEntitlements, useMyRequests, useRequestAction } from '../api/hooks.js';
 import { useStepUp } from '../api/mfa.js';
 import type { EntitlementJson, RequestJson, SessionJson } from '../api/types.js';
+import { mineNotFoundText, requestParam } from '../lib/links.js';
 import { bucketOf, nextChangeAt } from '../lib/requests.js';
-import { hrefOf, navigate } from '../lib/router.js';
+import { hrefOf, navigate, useSearch } from '../lib/router.js';
+import { useFocusRequest } from '../lib/useFocusRequest.js';
 import { useNow } from '../lib/useNow.js';
 import { ErrorNotice } from '../views/ErrorNotice.js';
 import { CopyText } from '../views/CopyText.js';
 import { CredentialsPanel } from '../views/CredentialsPanel.js';
 import { ExtendForm } from '../views/ExtendForm.js';
+import { LinkNotice } from '../views/LinkNotice.js';
 import { MfaPrompt } from '../views/MfaPrompt.js';
 import { RequestCard } from '../views/RequestCard.js';
 import { formatDuration } from '../lib/time.js';
@@ -38,6 +44,9 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
   const waiting = requests.filter((r) => bucketOf(r) === 'waiting');
   const live = requests.filter((r) => bucketOf(r) === 'live');
   const ended = requests.filter((r) => bucketOf(r) === 'ended').slice(0, ENDED_SHOWN);
+  const target = requestParam(useSearch());
+  useFocusRequest(target, mine.isSuccess);
+  const shown = [...live, ...waiting, ...ended].some((r) => r.id === target);
 
   return (
     <section aria-labelledby="my-access-title">
@@ -54,6 +63,7 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
           Request access
         </a>
       </div>
+      <LinkNotice notice={target !== undefined && mine.isSuccess && !shown ? { tone: 'info', text: mineNotFoundText } : undefined} />
       {mine.isError && <ErrorNotice error={mine.error} title="Your requests could not be loaded" />}
       {action.isError && <ErrorNotice error={action.error} title="That did not work" />}
       {mine.isPending ? (
@@ -65,7 +75,7 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
             <p className="empty">No access right now.</p>
           ) : (
             live.map((r) => (
-              <RequestCard key={r.id} request={r} now={now}>
+              <RequestCard key={r.id} request={r} now={now} targeted={r.id === target}>
                 {r.status === 'active' && <UseGrant request={r} now={now} entitlements={entitlements.data?.entitlements ?? []} />}
                 {r.status === 'active' && (
                   <button type="button" className="secondary" disabled={action.isPending} onClick={() => action.mutate({ id: r.id, action: 'release' })}>
@@ -85,7 +95,7 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
             <p className="empty">Nothing is waiting for approval.</p>
           ) : (
             waiting.map((r) => (
-              <RequestCard key={r.id} request={r} now={now}>
+              <RequestCard key={r.id} request={r} now={now} targeted={r.id === target}>
                 <button type="button" className="secondary" disabled={action.isPending} onClick={() => action.mutate({ id: r.id, action: 'cancel' })}>
                   Cancel request
                 </button>
@@ -93,7 +103,11 @@ export function MyAccessPage({ me }: { me: SessionJson['principal'] }) {
             ))
           )}
           <h2>Ended recently</h2>
-          {ended.length === 0 ? <p className="empty">Nothing has ended yet.</p> : ended.map((r) => <RequestCard key={r.id} request={r} now={now} />)}
+          {ended.length === 0 ? (
+            <p className="empty">Nothing has ended yet.</p>
+          ) : (
+            ended.map((r) => <RequestCard key={r.id} request={r} now={now} targeted={r.id === target} />)
+          )}
         </>
       )}
     </section>

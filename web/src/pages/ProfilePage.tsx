@@ -2,11 +2,13 @@
  * Profile: who you are and how this session signed in; your sessions (sign one out, or sign out
  * everywhere); your personal access tokens (create one, shown once; revoke); your MFA factors
  * (add an authenticator app or a security key, remove one, new recovery codes, each change
- * confirmed with step-up MFA once you hold a factor). docs/ui.md, "Profile".
+ * confirmed with step-up MFA once you hold a factor); the Slack account linked to you (unlink it,
+ * or confirm a link opened from Slack: `#chat-link=`). docs/ui.md, "Profile".
  */
-import { useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { ApiError } from '../api/client.js';
 import { useSession } from '../api/hooks.js';
+import { dropFragmentToken, useFragmentToken, useLinkSlack, useSlackLink, useUnlinkSlack } from '../api/links.js';
 import { useStepUp } from '../api/mfa.js';
 import {
   useFactors,
@@ -22,9 +24,11 @@ import {
   type TotpEnrolmentJson,
 } from '../api/profile.js';
 import type { SessionJson } from '../api/types.js';
+import { chatLinkRefusalText, refusalOf, sendable } from '../lib/links.js';
 import { amrText, confirmRefusedText, recoveryCodesFileName, recoveryCodesText, sourceText } from '../lib/profile.js';
 import { navigate } from '../lib/router.js';
 import { useNow } from '../lib/useNow.js';
+import { ChatLinkCard } from '../views/ChatLinkCard.js';
 import { ConfirmDialog } from '../views/ConfirmDialog.js';
 import { ErrorNotice } from '../views/ErrorNotice.js';
 import { MfaDevices } from '../views/MfaDevices.js';
@@ -32,6 +36,7 @@ import { MfaPrompt } from '../views/MfaPrompt.js';
 import { NewTokenDialog } from '../views/NewTokenDialog.js';
 import { RecoveryCodes } from '../views/RecoveryCodes.js';
 import { SessionList } from '../views/SessionList.js';
+import { SlackAccount } from '../views/SlackAccount.js';
 import { TokenList } from '../views/TokenList.js';
 import { TotpEnrolment } from '../views/TotpEnrolment.js';
 import { When } from '../views/When.js';
@@ -46,13 +51,17 @@ class ConfirmRefused extends Error {
 
 export function ProfilePage({ me }: { me: SessionJson['principal'] }) {
   const now = useNow(15_000);
+  const chat = useFragmentToken('chat-link');
   return (
     <section aria-labelledby="profile-title" className="profile">
       <h1 id="profile-title">Profile</h1>
+      {/* Each link opened afresh: a new confirmation, with nothing of the last one's answer. */}
+      <ChatLink key={chat.seq} token={chat.token} clear={chat.clear} principal={me.id} />
       <WhoYouAre me={me} now={now} />
       <Sessions now={now} />
       <Tokens principal={me.id} now={now} />
       <Mfa principal={me.id} now={now} />
+      <Slack principal={me.id} />
     </section>
   );
 }
@@ -338,6 +347,118 @@ function Mfa({ principal, now }: { principal: string; now: number }) {
         />
       )}
       {stepUp.prompt && <MfaPrompt key={stepUp.prompt.need.digest} prompt={stepUp.prompt} />}
+    </section>
+  );
+}
+
+/** A refused chat link in words about Slack (the server's speak of approval links); other errors as they are. */
+function chatLinkError(e: unknown): unknown {
+  const reason = e instanceof ApiError ? refusalOf(e.code, e.details) : undefined;
+  return reason && e instanceof ApiError ? new ApiError(e.status, e.code, chatLinkRefusalText(reason), e.details) : e;
+}
+
+/**
+ * Opened from Slack's account link (`#chat-link=`): asks first, at the top of the page, then links.
+ * The token leaves the URL once it was sent (used or refused: a reload could only be refused) or cancelled.
+ */
+function ChatLink({ token, clear, principal }: { token: string | undefined; clear(): void; principal: string }) {
+  const link = useLinkSlack();
+  const [refused, setRefused] = useState<unknown>();
+  const [done, setDone] = useState<string>();
+  const doneRef = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    if (done) doneRef.current?.focus();
+  }, [done]);
+  if (token === undefined && !done) return null;
+
+  const confirm = () => {
+    if (!token) return;
+    if (!sendable(token)) {
+      setRefused(new ApiError(410, 'HG_LINK_INVALID', chatLinkRefusalText('unknown')));
+      return;
+    }
+    setRefused(undefined);
+    link.mutate(token, {
+      onSuccess: (r) => {
+        clear();
+        setDone(`Linked Slack user ${r.userId} (workspace ${r.teamId}) to ${principal}: press the button in Slack again to decide from there.`);
+      },
+      onSettled: () => dropFragmentToken('chat-link'),
+    });
+  };
+  const cancel = () => {
+    clear();
+    document.getElementById('main')?.focus();
+  };
+  const error = refused ?? (link.isError ? chatLinkError(link.error) : undefined);
+  return (
+    <>
+      <div role="status">
+        {done && (
+          <p className="notice" ref={doneRef} tabIndex={-1}>
+            {done}
+          </p>
+        )}
+      </div>
+      {token !== undefined && <ChatLinkCard principal={principal} busy={link.isPending} error={error} onLink={confirm} onCancel={cancel} />}
+    </>
+  );
+}
+
+function Slack({ principal }: { principal: string }) {
+  const linked = useSlackLink();
+  const unlink = useUnlinkSlack();
+  const [confirming, setConfirming] = useState(false);
+  const [done, setDone] = useState<string>();
+  const current = linked.data?.link;
+  // Last on the page: drawn once the sections above have their data, so it does not slide down as they grow.
+  const above = [useSessions(), useTokens(principal), useFactors()];
+  if (above.some((q) => q.isPending) || linked.isPending) return null;
+  // A server without Slack has nothing to link (an old link, if any, is still shown so it can be removed).
+  if (linked.isSuccess && !linked.data.configured && !linked.data.link) return null;
+  return (
+    <section aria-labelledby="slack-title">
+      <h2 id="slack-title">Slack</h2>
+      <p className="hint">With your Slack account linked, Approve and Deny on Hourglass messages in Slack act as you.</p>
+      <div role="status">{done && <p className="notice">{done}</p>}</div>
+      {linked.isError && <ErrorNotice error={linked.error} title="Your Slack link could not be read" />}
+      {linked.isSuccess && (
+        <SlackAccount
+          link={linked.data.link}
+          busy={unlink.isPending}
+          onUnlink={() => {
+            setDone(undefined);
+            setConfirming(true);
+          }}
+        />
+      )}
+      {confirming && current && (
+        <ConfirmDialog
+          title="Unlink your Slack account?"
+          confirmLabel="Unlink Slack"
+          danger
+          busy={unlink.isPending}
+          error={unlink.error ?? undefined}
+          onConfirm={() =>
+            unlink.mutate(undefined, {
+              onSuccess: () => {
+                setConfirming(false);
+                setDone(`Unlinked Slack user ${current.userId}: pressing a button in Slack asks to link again.`);
+                unlink.reset();
+              },
+            })
+          }
+          onCancel={() => {
+            setConfirming(false);
+            unlink.reset();
+          }}
+        >
+          <p>
+            Slack user {current.userId} (workspace {current.teamId}) stops acting as {principal}: its Approve and Deny buttons on Hourglass messages no longer
+            decide anything until you link it again.
+          </p>
+        </ConfirmDialog>
+      )}
     </section>
   );
 }

@@ -11,7 +11,9 @@ export function SignInPage({ signedInAs, onSignedIn }: { signedInAs?: string | u
   const [principal, setPrincipal] = useState('');
   const [password, setPassword] = useState('');
   const ids = { principal: useId(), password: useId() };
-  const returnTo = encodeURIComponent(hrefOf('/'));
+  // Back to the page asked for (a link from a notification), without its fragment: a one-time token never goes to the server.
+  const here = window.location.pathname.slice(mount.length) === '/sign-in' ? hrefOf('/') : `${window.location.pathname}${window.location.search}`;
+  const returnTo = encodeURIComponent(here);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -4,12 +4,30 @@ import type { RequestJson } from '../api/types.js';
 import { awaitingText, STATUS_LABEL } from '../lib/requests.js';
 import { formatDuration, formatRemaining, localTime, relativeTime } from '../lib/time.js';
 
-export function RequestCard({ request: r, now, children, heading = 'h3' }: { request: RequestJson; now: number; children?: ReactNode; heading?: 'h2' | 'h3' }) {
+/** `targeted`: the request a notification linked to, which the page brings into view and focuses (useFocusRequest). */
+export function RequestCard({
+  request: r,
+  now,
+  children,
+  heading = 'h3',
+  targeted,
+}: {
+  request: RequestJson;
+  now: number;
+  children?: ReactNode;
+  heading?: 'h2' | 'h3';
+  targeted?: boolean;
+}) {
   const H = heading;
   const expires = r.expiresAt ? Date.parse(r.expiresAt) : undefined;
   const starts = r.startAt ? Date.parse(r.startAt) : undefined;
   return (
-    <article className={`card request status-${r.status}`} aria-label={`${r.entitlements.join(', ')}: ${STATUS_LABEL[r.status]}`}>
+    <article
+      className={`card request status-${r.status}${targeted ? ' targeted' : ''}`}
+      aria-label={`${r.entitlements.join(', ')}: ${STATUS_LABEL[r.status]}`}
+      data-request-id={r.id}
+      tabIndex={targeted ? -1 : undefined}
+    >
       <div className="request-head">
         <H>{r.entitlements.join(', ')}</H>
         <span className={`badge status-${r.status}`}>{STATUS_LABEL[r.status]}</span>
@@ -28,7 +46,24 @@ export function RequestCard({ request: r, now, children, heading = 'h3' }: { req
         {r.ticket && (
           <>
             <dt>Ticket</dt>
-            <dd>{r.ticket}</dd>
+            <dd>
+              {r.ticketInfo?.url && /^https?:\/\//.test(r.ticketInfo.url) ? (
+                <a href={r.ticketInfo.url} target="_blank" rel="noopener noreferrer">
+                  {r.ticket}
+                </a>
+              ) : (
+                r.ticket
+              )}
+              {r.ticketInfo && (
+                <>
+                  {': '}
+                  {r.ticketInfo.summary}{' '}
+                  <span className="hint">
+                    ({r.ticketInfo.state} in {r.ticketInfo.system})
+                  </span>
+                </>
+              )}
+            </dd>
           </>
         )}
         <dt>Policy</dt>

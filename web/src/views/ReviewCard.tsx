@@ -12,6 +12,7 @@ export function ReviewCard({
   onReview,
   busy,
   error,
+  targeted,
 }: {
   request: RequestJson;
   now: number;
@@ -19,6 +20,8 @@ export function ReviewCard({
   onReview(comment: string): void;
   busy: boolean;
   error: unknown;
+  /** The request a notification linked to (RequestCard's `targeted`). */
+  targeted?: boolean;
 }) {
   const [comment, setComment] = useState('');
   const [missing, setMissing] = useState(false);
@@ -34,7 +37,7 @@ export function ReviewCard({
   };
   return (
     <div className="approval review">
-      <RequestCard request={request} now={now} heading="h3">
+      <RequestCard request={request} now={now} heading="h3" targeted={targeted}>
         {due !== undefined && (
           <p className={due < now ? 'notice error' : 'hint'}>
             Review {due < now ? 'was due' : 'due'}{' '}
