@@ -26,8 +26,15 @@ export interface PolicyJson {
   minDuration: number;
   maxDuration: number;
   reason: 'required' | 'optional';
-  ticket: { required: boolean; pattern?: string };
-  approval: { required: number; approvers: PolicyApproversJson };
+  ticket: { required: boolean; pattern?: string; system?: string; states?: string[]; endsWithTicket?: true; comment?: true };
+  approval: {
+    required: number;
+    approvers: PolicyApproversJson;
+    fromChat?: true;
+    /** `after` in ms; each tier names approvers or an on-call schedule. */
+    escalation?: { after: number; approvers?: PolicyApproversJson; onCall?: string }[];
+    onCall?: string;
+  };
   pendingTimeout: number;
   extension: { allowed: boolean; maxTotal: number; requiresApproval: boolean };
   /** `hours` in minutes after local midnight (`to` < `from`: across midnight). */
@@ -54,8 +61,29 @@ export function policyJson(p: Policy): PolicyJson {
     minDuration: p.minDuration,
     maxDuration: p.maxDuration,
     reason: p.reason,
-    ticket: { required: p.ticket.required, ...(p.ticket.pattern !== undefined ? { pattern: p.ticket.pattern } : {}) },
-    approval: { required: p.approval.required, approvers: approvers(p.approval.approvers) },
+    ticket: {
+      required: p.ticket.required,
+      ...(p.ticket.pattern !== undefined ? { pattern: p.ticket.pattern } : {}),
+      ...(p.ticket.system !== undefined ? { system: p.ticket.system } : {}),
+      ...(p.ticket.states ? { states: [...p.ticket.states] } : {}),
+      ...(p.ticket.endsWithTicket ? { endsWithTicket: true as const } : {}),
+      ...(p.ticket.comment ? { comment: true as const } : {}),
+    },
+    approval: {
+      required: p.approval.required,
+      approvers: approvers(p.approval.approvers),
+      ...(p.approval.fromChat ? { fromChat: true as const } : {}),
+      ...(p.approval.escalation
+        ? {
+            escalation: p.approval.escalation.map((t) => ({
+              after: t.afterMs,
+              ...(t.approvers ? { approvers: approvers(t.approvers) } : {}),
+              ...(t.onCall ? { onCall: t.onCall } : {}),
+            })),
+          }
+        : {}),
+      ...(p.approval.onCall ? { onCall: p.approval.onCall } : {}),
+    },
     pendingTimeout: p.pendingTimeout,
     extension: { allowed: p.extension.allowed, maxTotal: p.extension.maxTotal, requiresApproval: p.extension.requiresApproval },
     ...(w

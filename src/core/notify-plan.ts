@@ -13,6 +13,7 @@ export const NOTIFICATION_TOPICS = [
   'approval.escalated',
   'approval.reminder',
   'approval.closed',
+  'extension.requested',
   'request.decided',
   'grant.active',
   'grant.expiring',
@@ -25,9 +26,11 @@ export type NotificationTopic = (typeof NOTIFICATION_TOPICS)[number];
 
 /**
  * Who a topic goes to: the requester; whoever may approve now (`tiers`: only the approvers of the
- * tiers just reached, for an escalation); the break-glass reviewers; or every admin.
+ * tiers just reached, for an escalation; `extension`: the pending extension, which the policies'
+ * own approvers decide); the break-glass reviewers; or every admin.
  */
-export type Audience = { kind: 'requester' } | { kind: 'approvers'; tiers?: Record<string, number> } | { kind: 'reviewers' } | { kind: 'admins' };
+export type Audience =
+  { kind: 'requester' } | { kind: 'approvers'; tiers?: Record<string, number>; extension?: true } | { kind: 'reviewers' } | { kind: 'admins' };
 
 export interface Intent {
   topic: NotificationTopic;
@@ -72,6 +75,9 @@ export function intentsFor(event: PlannedEvent, req: AccessRequest | undefined):
       if (pending) out.push({ topic: 'approval.escalated', audience: { kind: 'approvers', tiers } });
       break;
     }
+    case 'grant.extension_requested':
+      if (req?.pendingExtension) out.push({ topic: 'extension.requested', audience: { kind: 'approvers', extension: true } });
+      break;
     case 'reminder.pending_timeout':
       if (pending) out.push({ topic: 'approval.reminder', audience: { kind: 'approvers' } });
       break;

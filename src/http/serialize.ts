@@ -1,5 +1,6 @@
 /** The public JSON shapes of API v1. Fields may be added, never removed. Times are ISO-8601 UTC. */
-import type { AccessRequest, Approval } from '../core/types.js';
+import { approverSets } from '../core/lifecycle.js';
+import type { AccessRequest, Approval, RequestApprovers } from '../core/types.js';
 import type { AuditEvent, GrantRow } from '../app/ports.js';
 
 export const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -60,6 +61,15 @@ export function requestJson(r: AccessRequest) {
 }
 
 /** Who still has to approve, per policy: for the request while pending, or for a pending extension. */
+/** Several approver sets as one: every group, every user, the manager if any names one. */
+function approversJson(sets: readonly RequestApprovers[]) {
+  return {
+    groups: [...new Set(sets.flatMap((s) => s.groups))],
+    users: [...new Set(sets.flatMap((s) => s.users))],
+    manager: sets.find((s) => s.manager !== undefined)?.manager ?? null,
+  };
+}
+
 function awaiting(r: AccessRequest) {
   const approvals = r.status === 'pending' ? r.approvals : r.status === 'active' ? r.pendingExtension?.approvals : undefined;
   if (!approvals) return [];
@@ -67,8 +77,11 @@ function awaiting(r: AccessRequest) {
   return terms
     .map((t) => ({
       policy: t.name,
-      remaining: Math.max(0, t.approval.required - new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by)).size),
-      approvers: { groups: t.approval.approvers.groups, users: t.approval.approvers.users, manager: t.approval.approvers.manager ?? null },
+      remaining: approvals.some((a) => a.auto && a.for?.includes(t.name))
+        ? 0
+        : Math.max(0, t.approval.required - new Set(approvals.filter((a) => a.for?.includes(t.name)).map((a) => a.by)).size),
+      // With the escalation tiers reached so far (extensions are asked of the policy's own approvers).
+      approvers: approversJson(r.status === 'pending' ? approverSets(r, t) : [t.approval.approvers]),
       mfaMaxAgeSeconds: t.mfa?.for.includes('approve') ? t.mfa.maxAgeMs / 1000 : null,
     }))
     .filter((a) => a.remaining > 0);

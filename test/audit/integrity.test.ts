@@ -262,6 +262,9 @@ describe('upgrading from the version that linked after commit', () => {
       'mfa_challenges',
       'mfa_failures',
       'used_refresh_tokens',
+      'notifications',
+      'notification_attempts',
+      'one_time_links',
     ])
       await sql`DROP TABLE ${sql.table(table)}`.execute(old.store.db);
     await sql`DELETE FROM hg_state WHERE key = 'audit.time_order_from'`.execute(old.store.db);

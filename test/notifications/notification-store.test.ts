@@ -71,7 +71,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
     const ids = [...x, ...y].map((r) => r.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe(41);
-    const first = x[0]!;
+    const first = [...x, ...y][0]!;
     // The lease runs out: another claim takes the row and sends it.
     const again = (await a.notifications.claimDue(T0 + 60_001, 100, T0 + 120_000)).find((r) => r.id === first.id)!;
     expect(again.attempts).toBe(first.attempts + 1);

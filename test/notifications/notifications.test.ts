@@ -263,3 +263,31 @@ describe('the daily digest', () => {
     expect(digests('bob')).toHaveLength(1);
   });
 });
+
+describe('extensions and reminders', () => {
+  it('asks the approvers of an extension, and reminds approvers before a request times out', async () => {
+    await open(
+      notifyYaml(parts).replace(
+        '    maxDuration: 2h\n    pendingTimeout: 4h',
+        '    maxDuration: 2h\n    pendingTimeout: 4h\n    extension: { allowed: true, maxTotal: 4h }',
+      ),
+    );
+    const r = await submit('alice', { entitlements: ['db/write'], duration: '1h', reason: 'x' });
+    await h.call('POST', `/v1/requests/${r.body.id}/approve`, token('bob'), {});
+    expect((await h.call('POST', `/v1/requests/${r.body.id}/extend`, token('alice'), { duration: '30m', reason: 'more' })).status).toBeLessThan(300);
+    await pass();
+    const ext = mailTo('carol').filter((m) => m.headers.get('x-hourglass-topic') === 'extension.requested');
+    expect(ext.map((m) => m.subject)).toEqual(['Alice Example asks to extend db/write']);
+    expect(ext[0]!.text).toContain('by 30m');
+    expect(linkIn(ext[0]!)).toMatch(/^hgl_/);
+
+    const waiting = await submit('alice', { entitlements: ['db/write'], duration: '1h', reason: 'y' });
+    await pass();
+    h.clock.advance(3 * 60 * 60_000); // the reminder is due 1h before the 4h pending timeout
+    for (let i = 0; i < 3; i++) await h.app.due.runDue(); // one transition per request per pass: escalation, then the reminder
+    await pass();
+    const reminders = mailTo('carol').filter((m) => m.headers.get('x-hourglass-topic') === 'approval.reminder');
+    expect(reminders.map((m) => m.subject)).toEqual(['Reminder: Alice Example still waits for db/write']);
+    expect(reminders[0]!.text).toContain(`request=${waiting.body.id}`);
+  });
+});

@@ -167,3 +167,25 @@ describe('approving from Slack', () => {
     expect((await h.call('GET', `/v1/requests/${r.body.id}`, token('alice'))).body.approvals).toHaveLength(0);
   });
 });
+
+describe('over Socket Mode', () => {
+  it('takes presses over the connection the server opens at start, with the same rules', async () => {
+    await h.close();
+    h = await createHttpHarness({ yaml: notifyYaml(parts, { socketMode: true }), storeUrl: handle.url });
+    await h.system.start();
+    await parts.slack.connected(5000);
+    const r = await submit('alice', { entitlements: ['db/read'], duration: '1h' });
+    expect((await link('bob', r.body.id)).status).toBe(200);
+    const before = answers('bob').length;
+    await parts.slack.sendInteractive(parts.slack.blockActions({ userId: slackUser('bob'), actionId: 'hourglass_approve', value: r.body.id }));
+    await until(() => answers('bob').length > before);
+    expect(answers('bob').at(-1)).toContain('still waits for other approvers');
+    expect((await h.call('GET', `/v1/requests/${r.body.id}`, token('alice'))).body.approvals).toEqual([expect.objectContaining({ by: 'bob' })]);
+    // Alice's own press over the socket is refused like any other.
+    expect((await link('alice', r.body.id)).status).toBe(200);
+    const mine = answers('alice').length;
+    await parts.slack.sendInteractive(parts.slack.blockActions({ userId: slackUser('alice'), actionId: 'hourglass_approve', value: r.body.id }));
+    await until(() => answers('alice').length > mine);
+    expect(answers('alice').at(-1)).toBe('You cannot decide on your own request.');
+  });
+});

@@ -49,6 +49,8 @@ export interface YamlOptions {
   templates?: string;
   /** `notifications.digest`, e.g. `{ at: "10:30" }`. */
   digest?: string;
+  /** Socket Mode: `notifications.slack.appToken`. */
+  socketMode?: boolean;
 }
 
 export function notifyYaml(p: Parts, o: YamlOptions = {}): string {
@@ -122,7 +124,7 @@ ${o.templates ? `  templates: ${JSON.stringify(o.templates)}\n` : ''}${o.digest 
   slack:
     botToken: ${BOT_TOKEN}
     signingSecret: ${SIGNING_SECRET}
-    apiUrl: ${p.slack.apiUrl}
+${o.socketMode ? `    appToken: ${APP_TOKEN}\n` : ''}    apiUrl: ${p.slack.apiUrl}
     timeout: 5s
   teams:
     - name: ops

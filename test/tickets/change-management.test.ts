@@ -150,3 +150,37 @@ describe('access tied to its ticket', () => {
     expect((await get(id)).status).toBe('active');
   });
 });
+
+describe('tickets at a scheduled start', () => {
+  const later = async () => {
+    const r = await h.call('POST', '/v1/requests', token('alice'), {
+      entitlements: ['db/write'],
+      duration: '1h',
+      reason: 'rotate',
+      ticket: 'OPS-1',
+      startAt: new Date(h.clock.now() + 3_600_000).toISOString(),
+    });
+    expect(r.status).toBe(201);
+    expect((await h.call('POST', `/v1/requests/${r.body.id}/approve`, token('bob'), {})).body.status).toBe('scheduled');
+    return r.body.id as string;
+  };
+
+  it('cancels the start when the ticket is no longer allowed', async () => {
+    const id = await later();
+    jira.setState('OPS-1', 'Done');
+    h.clock.advance(3_600_000);
+    await h.app.due.runDue();
+    expect(await get(id)).toMatchObject({ status: 'cancelled', endReason: 'at its start, ticket OPS-1 is Done in jira; allowed: In Progress' });
+  });
+
+  it('holds the start back while the ticket system cannot be asked, then starts', async () => {
+    const id = await later();
+    h.clock.advance(3_600_000);
+    jira.answerNext(503);
+    await h.app.due.runDue();
+    expect((await get(id)).status).toBe('scheduled');
+    h.clock.advance(15_000);
+    await h.app.due.runDue();
+    expect((await get(id)).status).toBe('active');
+  });
+});

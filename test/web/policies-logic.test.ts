@@ -39,6 +39,34 @@ const policy = (over: Partial<PolicyJson> = {}): PolicyJson => ({
 const facts = (p: PolicyJson) => Object.fromEntries(policyFacts(p).map((t) => [t.label, t.text]));
 
 describe('a policy in words', () => {
+  it('tells escalation tiers, on-call approval, chat and the ticket check', () => {
+    const f = policyFacts(
+      policy({
+        approval: {
+          required: 1,
+          approvers: { groups: ['leads'], users: [] },
+          fromChat: true,
+          onCall: 'primary',
+          escalation: [
+            { after: 30 * MIN, approvers: { groups: ['managers'], users: [] } },
+            { after: 2 * H, onCall: 'primary' },
+          ],
+        },
+        ticket: { required: true, system: 'jira', states: ['In Progress'], endsWithTicket: true, comment: true },
+      }),
+    );
+    const of = (label: string) => f.filter((t) => t.label === label).map((t) => t.text);
+    expect(of('Escalation')).toEqual([
+      'after 30m without a decision, group managers may approve too',
+      'after 2h without a decision, whoever is on call on primary may approve too',
+    ]);
+    expect(of('On call')).toEqual(['none needed for whoever is on call on primary; reviewed afterwards']);
+    expect(of('From chat')).toEqual(['approvers may decide with the buttons of Slack messages']);
+    expect(of('Ticket check')).toEqual([
+      'in jira, in In Progress, at the request and each approval; the access ends when it leaves that state; commented on when access starts and ends',
+    ]);
+  });
+
   it('says who may ask, for what, how long and approved by whom', () => {
     expect(facts(policy())).toEqual({
       'Who may ask': 'group eng, bob',

@@ -21,6 +21,14 @@ export function audienceOf(audience: Audience, req: AccessRequest | undefined, e
         .map((p) => p.id);
     case 'approvers': {
       if (!req) return [];
+      if (audience.extension) {
+        // An extension is decided by the policies' own approvers (those that ask approval for it).
+        const done = new Set((req.pendingExtension?.approvals ?? []).map((a) => a.by));
+        return everyone
+          .filter((p) => p.id !== req.requester && !done.has(p.id))
+          .filter((p) => req.terms.some((t) => t.extension.requiresApproval && t.approval.required > 0 && subjectMatches(t.approval.approvers, p)))
+          .map((p) => p.id);
+      }
       const approved = new Set(req.approvals.map((a) => a.by));
       const tiers = audience.tiers;
       return everyone

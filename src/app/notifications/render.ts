@@ -24,6 +24,9 @@ export interface NotificationPayload {
     durationMs: number;
     reason?: string;
     ticket?: string;
+    /** The ticket as its system told it (`ticket.system` policies). */
+    ticketSummary?: string;
+    ticketState?: string;
     status: string;
     requestedAt: number;
     startAt?: number;
@@ -35,6 +38,8 @@ export interface NotificationPayload {
     breakGlass: boolean;
     extendable: boolean;
     decidedBy?: string;
+    /** The pending extension's duration. */
+    extensionMs?: number;
     endedBy?: string;
     endReason?: string;
   };
@@ -63,6 +68,7 @@ export function payloadOf(
       durationMs: req.durationMs,
       ...(req.reason ? { reason: cut(req.reason)! } : {}),
       ...(req.ticket ? { ticket: cut(req.ticket)! } : {}),
+      ...(req.ticketInfo ? { ticketSummary: cut(req.ticketInfo.summary)!, ticketState: req.ticketInfo.state } : {}),
       status: req.status,
       requestedAt: req.requestedAt,
       ...(req.startAt !== undefined ? { startAt: req.startAt } : {}),
@@ -74,6 +80,7 @@ export function payloadOf(
       breakGlass: req.breakGlass,
       extendable: req.terms.every((t) => t.extension.allowed),
       ...(req.decision ? { decidedBy: names(req.decision.by) } : {}),
+      ...(req.pendingExtension ? { extensionMs: req.pendingExtension.durationMs } : {}),
       ...(req.endedBy ? { endedBy: names(req.endedBy) } : {}),
       ...(text(req.endReason) ? { endReason: text(req.endReason)! } : {}),
     };
@@ -158,6 +165,7 @@ function viewOf(topic: NotificationTopic, p: NotificationPayload, ctx: RenderCon
           pendingUntil: iso(r.pendingUntil),
           reviewDueAt: iso(r.reviewDueAt),
           waited: formatDuration(Math.max(0, p.event.at - r.requestedAt)),
+          extension: r.extensionMs !== undefined ? formatDuration(r.extensionMs) : undefined,
         }
       : undefined,
     alert: topic === 'alert' ? { type: p.event.type, title: ALERT_TITLES[p.event.type] ?? p.event.type, summary: alertSummary(d) } : undefined,
@@ -232,7 +240,7 @@ export function render(topic: NotificationTopic, payload: NotificationPayload, c
         { label: 'Entitlements', value: r.entitlements },
         { label: 'Duration', value: r.duration },
         ...(r.reason ? [{ label: 'Reason', value: r.reason }] : []),
-        ...(r.ticket ? [{ label: 'Ticket', value: r.ticket }] : []),
+        ...(r.ticket ? [{ label: 'Ticket', value: r.ticketSummary ? `${r.ticket}: ${r.ticketSummary} (${r.ticketState})` : r.ticket }] : []),
         { label: 'Status', value: r.statusText },
       ]
     : [];

@@ -38,7 +38,7 @@ import { payloadOf, render, type NotificationPayload, type RenderContext } from 
 
 /** Retried this long after the row was written; a message a day late is noise, so it is then given up (logged). */
 const GIVE_UP_AFTER_MS = 86_400_000;
-const PROMPT_TOPICS: readonly NotificationTopic[] = ['approval.requested', 'approval.escalated', 'approval.reminder'];
+const PROMPT_TOPICS: readonly NotificationTopic[] = ['approval.requested', 'approval.escalated', 'approval.reminder', 'extension.requested'];
 /** The chat identity provider key in identity_links (one Slack workspace per deployment). */
 export const SLACK_LINK_PROVIDER = 'slack';
 
@@ -303,7 +303,10 @@ export class NotificationService {
     if (req) {
       const prompt = PROMPT_TOPICS.includes(row.topic);
       const current = prompt || row.topic === 'approval.closed' ? await this.deps.store.getRequest(req.id) : undefined;
-      if (prompt && current && current.status !== 'pending') return { kind: 'skipped', reason: `the request is ${current.status} already`, durationMs: 0 };
+      const extension = row.topic === 'extension.requested';
+      if (prompt && current && !extension && current.status !== 'pending')
+        return { kind: 'skipped', reason: `the request is ${current.status} already`, durationMs: 0 };
+      if (extension && current && !current.pendingExtension) return { kind: 'skipped', reason: 'the extension was decided already', durationMs: 0 };
       if (prompt && personal) {
         const link = await this.links.create(row.recipient, req.id, now, settings?.linkLifetimeMs ?? 4 * 3_600_000);
         ctx.link = { label: 'Review the request', url: link.url, oneTime: true, expiresAt: link.expiresAt };
@@ -313,7 +316,7 @@ export class NotificationService {
       } else {
         ctx.link = { label: 'Open in Hourglass', url: `${publicUrl}/?request=${encodeURIComponent(req.id)}`, oneTime: false };
       }
-      ctx.decide = prompt && channel.kind === 'slack' && current !== undefined && fromChat(current);
+      ctx.decide = prompt && !extension && channel.kind === 'slack' && current !== undefined && fromChat(current);
     } else if (row.topic === 'digest') {
       ctx.link = { label: 'Open your approvals', url: `${publicUrl}/approvals`, oneTime: false };
     } else if (row.topic === 'alert') {

@@ -14,7 +14,7 @@ const requestFacts = `{{#request}}Requester: {{requesterName}}
 Entitlements: {{entitlements}}
 Duration: {{duration}}
 {{#reason}}Reason: {{reason}}
-{{/reason}}{{#ticket}}Ticket: {{ticket}}
+{{/reason}}{{#ticket}}Ticket: {{ticket}}{{#ticketSummary}}: {{ticketSummary}} ({{ticketState}}){{/ticketSummary}}
 {{/ticket}}{{/request}}`;
 
 const requestFactsHtml = `{{#request}}<table class="facts">
@@ -22,7 +22,7 @@ const requestFactsHtml = `{{#request}}<table class="facts">
 <tr><th>Entitlements</th><td>{{entitlements}}</td></tr>
 <tr><th>Duration</th><td>{{duration}}</td></tr>
 {{#reason}}<tr><th>Reason</th><td>{{reason}}</td></tr>{{/reason}}
-{{#ticket}}<tr><th>Ticket</th><td>{{ticket}}</td></tr>{{/ticket}}
+{{#ticket}}<tr><th>Ticket</th><td>{{ticket}}{{#ticketSummary}}: {{ticketSummary}} ({{ticketState}}){{/ticketSummary}}</td></tr>{{/ticket}}
 </table>{{/request}}`;
 
 const linkText = `{{#link}}
@@ -58,6 +58,10 @@ export const BUILTIN_TEMPLATES: Record<NotificationTopic, Parts> = {
   'approval.closed': topic(
     '{{#request}}{{requesterName}}: {{entitlements}} ({{statusText}}){{/request}}',
     '{{#request}}This request is {{statusText}}{{#decidedBy}} by {{decidedBy}}{{/decidedBy}}: nothing more to do.{{/request}}',
+  ),
+  'extension.requested': topic(
+    '{{#request}}{{requesterName}} asks to extend {{entitlements}}{{/request}}',
+    '{{#request}}{{requesterName}} asks to extend their access to {{entitlements}} by {{extension}} (now until {{expiresAt}}). Your approval is needed.{{/request}}',
   ),
   'request.decided': topic(
     '{{#request}}Your request for {{entitlements}} was {{statusText}}{{/request}}',

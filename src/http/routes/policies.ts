@@ -95,8 +95,28 @@ export const policyListResponse = z
           minDuration: ms,
           maxDuration: ms,
           reason: z.enum(['required', 'optional']),
-          ticket: z.object({ required: z.boolean(), pattern: z.string().optional() }).strict(),
-          approval: z.object({ required: z.number().int(), approvers: approverSet }).strict(),
+          ticket: z
+            .object({
+              required: z.boolean(),
+              pattern: z.string().optional(),
+              system: z.string().optional().describe('the ticket system the ticket is checked in'),
+              states: z.array(z.string()).optional(),
+              endsWithTicket: z.literal(true).optional(),
+              comment: z.literal(true).optional(),
+            })
+            .strict(),
+          approval: z
+            .object({
+              required: z.number().int(),
+              approvers: approverSet,
+              fromChat: z.literal(true).optional().describe('approvers may decide with Slack buttons'),
+              escalation: z
+                .array(z.object({ after: ms, approvers: approverSet.optional(), onCall: z.string().optional() }).strict())
+                .optional()
+                .describe('tiers asked when nobody decided `after` the submission'),
+              onCall: z.string().optional().describe('a requester on call now on this schedule needs no approver'),
+            })
+            .strict(),
           pendingTimeout: ms,
           extension: z.object({ allowed: z.boolean(), maxTotal: ms, requiresApproval: z.boolean() }).strict(),
           when: z

@@ -35,6 +35,12 @@ export function policyFacts(p: PolicyJson): Term[] {
   } else {
     facts.push({ label: 'Approval', text: 'none: self-service, active at once' });
   }
+  if (p.approval.onCall) facts.push({ label: 'On call', text: `none needed for whoever is on call on ${p.approval.onCall}; reviewed afterwards` });
+  for (const tier of p.approval.escalation ?? []) {
+    const who = tier.onCall ? `whoever is on call on ${tier.onCall}` : whoText(tier.approvers ?? { groups: [], users: [] });
+    facts.push({ label: 'Escalation', text: `after ${formatDuration(tier.after)} without a decision, ${who} may approve too` });
+  }
+  if (p.approval.fromChat) facts.push({ label: 'From chat', text: 'approvers may decide with the buttons of Slack messages' });
   if (p.review) facts.push({ label: 'Review', text: `within ${formatDuration(p.review.within)} by ${whoText(p.review.approvers)}` });
   if (p.mfa?.for.length) {
     facts.push({
@@ -46,6 +52,12 @@ export function policyFacts(p: PolicyJson): Term[] {
   if (p.ticket.required || p.ticket.pattern) {
     const format = p.ticket.pattern ? `matching ${p.ticket.pattern}` : '';
     facts.push({ label: 'Ticket', text: p.ticket.required ? `required${format ? `, ${format}` : ''}` : `optional; if given, ${format}` });
+  }
+  if (p.ticket.system) {
+    const states = p.ticket.states ? `, in ${p.ticket.states.join(' or ')}` : '';
+    const ends = p.ticket.endsWithTicket ? '; the access ends when it leaves that state' : '';
+    const comment = p.ticket.comment ? '; commented on when access starts and ends' : '';
+    facts.push({ label: 'Ticket check', text: `in ${p.ticket.system}${states}, at the request and each approval${ends}${comment}` });
   }
   const window = p.when ? windowText(p.when) : undefined;
   if (window) facts.push({ label: 'When', text: `only ${window}` });
