@@ -4,6 +4,7 @@
  * claim's finish ignored, and one-time links used once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import { openStore, type OpenedStore } from '../../src/adapters/store/open-store.js';
 import type { NewNotificationRow, NotificationAttempt } from '../../src/app/notifications/ports.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
@@ -53,7 +54,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
 
   it('moves the cursor once between racing servers, and never writes a row twice', async () => {
     const rows = Array.from({ length: 40 }, (_, i) => row(i + 1));
-    const [x, y] = await Promise.all([a.notifications.fanOut(undefined, 40, rows), b.notifications.fanOut(undefined, 40, rows)]);
+    // Migration 0013 starts the cursor at the chain's head (0 on a new store).
+    expect(await a.notifications.getCursor()).toBe(0);
+    const [x, y] = await Promise.all([a.notifications.fanOut(0, 40, rows), b.notifications.fanOut(0, 40, rows)]);
     expect([x, y].filter(Boolean)).toHaveLength(1);
     expect(await a.notifications.getCursor()).toBe(40);
     // The same (destination, event, topic, recipient) again, under a new id: skipped.
@@ -89,5 +92,20 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
     const [x, y] = await Promise.all([a.notifications.useLink('d1', T0), b.notifications.useLink('d1', T0)]);
     expect([x, y].filter(Boolean)).toHaveLength(1);
     expect((await a.notifications.getLink('d1'))?.usedAt).toBe(T0);
+  });
+
+  it('starts the cursor at the head when a store with history is upgraded, so its history is never sent', async () => {
+    const db = a.store.db;
+    await sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('old-1', ${T0}, 'server.started', 'system', 7, 'p', 'h')`.execute(db);
+    // As before migration 0013.
+    await sql`DELETE FROM hg_migrations WHERE name >= '0013'`.execute(db);
+    for (const table of ['notifications', 'notification_attempts', 'one_time_links']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);
+    await sql`DELETE FROM hg_state WHERE key = 'notifications.cursor'`.execute(db);
+    // SQLite serves one server at a time: the store is closed first and the reopened one kept.
+    if (dialect === 'sqlite') await a.close();
+    const reopened = await openStore(handle.url, { cwd: '.' });
+    expect(await reopened.notifications.getCursor()).toBe(7);
+    if (dialect === 'sqlite') a = b = reopened;
+    else await reopened.close();
   });
 });

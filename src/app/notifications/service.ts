@@ -86,7 +86,8 @@ export class NotificationService {
     const cursor = await this.store.getCursor();
     const from = cursor ?? 0;
     if (!settings && config.tickets.length === 0) {
-      // Nobody to tell: follow the head, so turning notifications on later starts from then.
+      // Nobody to tell: follow the head, so turning notifications on later starts from then
+      // (migration 0013 starts the cursor at the head too: an upgraded store's history is never sent).
       const head = (await this.deps.store.auditHead())?.seq ?? 0;
       if (head !== from) await this.store.fanOut(cursor, head, []);
       return 0;

@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { createTransport, type NodemailerError, type SMTPPoolOptions, type Transporter } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
+import { canonicalJson } from '../../../core/audit-chain.js';
 import type { EmailSettings, HourglassConfig } from '../../../config/types.js';
 import type { MessageChannel, SendInput, SendResult } from '../../../app/notifications/ports.js';
 
@@ -33,18 +34,6 @@ function messageId(deliveryId: string, from: string): string {
   const domain = mailbox?.address?.slice(mailbox.address.lastIndexOf('@') + 1).toLowerCase() ?? '';
   const host = /^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/.test(domain) ? domain : 'hourglass';
   return `<${deliveryId.replace(/[^A-Za-z0-9._-]/g, '_')}@${host}>`;
-}
-
-/** JSON with sorted keys: two settings objects with the same values give the same text. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function transportOptions(s: EmailSettings): SMTPPoolOptions & { pool: true } {
@@ -121,7 +110,7 @@ export function emailChannel(): MessageChannel {
   /** The pool for these settings: the same object is reused; changed values (a reload) replace it. */
   const poolFor = (settings: EmailSettings): Pooled => {
     if (current?.settings === settings) return current;
-    const key = canonical(settings);
+    const key = canonicalJson(settings);
     if (current?.key === key) {
       current.settings = settings;
       return current;
