@@ -96,7 +96,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
 
   it('starts the cursor at the head when a store with history is upgraded, so its history is never sent', async () => {
     const db = a.store.db;
-    await sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('old-1', ${T0}, 'server.started', 'system', 7, 'p', 'h')`.execute(db);
+    await sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('old-1', ${T0}, 'server.started', 'system', 7, 'p', 'h')`.execute(
+      db,
+    );
     // As before migration 0013.
     await sql`DELETE FROM hg_migrations WHERE name >= '0013'`.execute(db);
     for (const table of ['notifications', 'notification_attempts', 'one_time_links']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);

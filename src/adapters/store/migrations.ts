@@ -517,7 +517,9 @@ function notifications(dialect: Dialect): Migration {
         .execute();
       await db.schema.createIndex('one_time_links_by_expiry').on('one_time_links').column('expires_at').execute();
       // People hear of what happens from the upgrade on, never of the store's history.
-      await sql`INSERT INTO hg_state (key, value) SELECT 'notifications.cursor', CAST(COALESCE(MAX(seq), 0) AS TEXT) FROM audit_events WHERE true ON CONFLICT (key) DO NOTHING`.execute(db);
+      await sql`INSERT INTO hg_state (key, value) SELECT 'notifications.cursor', CAST(COALESCE(MAX(seq), 0) AS TEXT) FROM audit_events WHERE true ON CONFLICT (key) DO NOTHING`.execute(
+        db,
+      );
     },
   };
 }
