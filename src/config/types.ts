@@ -20,6 +20,8 @@ export interface ServerSettings {
   bodyLimit: number;
   /** /v1 requests per minute per caller (per principal, or per address without a valid token); 0 turns it off. */
   rateLimitPerMinute: number;
+  /** /v1/check calls per minute per principal with the checker role (gateways), instead of rateLimitPerMinute; 0 = no limit. */
+  checkRateLimitPerMinute: number;
   /** Proxies whose X-Forwarded-For is believed (CIDRs); empty: the socket address is the source. */
   trustedProxies: string[];
   /** How often the scheduler looks for due work, in ms (transitions happen within this of their time). */

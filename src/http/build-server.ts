@@ -166,18 +166,23 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return isThenable(principal) ? principal.then(answer) : answer(principal);
   });
 
-  if (settings.rateLimitPerMinute > 0) {
+  if (settings.rateLimitPerMinute > 0 || settings.checkRateLimitPerMinute > 0) {
+    // A gateway calling /v1/check is not a person: principals with the checker role get a
+    // budget of their own there (`rateLimit.checkPerMinute`, off by default).
+    const forChecker = (key: string) => key.startsWith('checker:');
     await server.register(rateLimit, {
-      max: settings.rateLimitPerMinute,
+      max: (_req, key) => (forChecker(key) ? settings.checkRateLimitPerMinute : settings.rateLimitPerMinute),
       timeWindow: 60_000,
-      allowList: (req) => !req.url.startsWith('/v1/'),
+      allowList: (req, key) => !req.url.startsWith('/v1/') || (forChecker(key) ? settings.checkRateLimitPerMinute : settings.rateLimitPerMinute) === 0,
       // Per principal when the token authenticates, else per address: a caller who makes up
       // tokens gets no fresh bucket for each. The route reuses this authentication (at most once
       // per request); an address out of failure budget is refused here already. Every /v1 route
       // takes a bearer token (docs/api.md), so authenticating here judges no other kind of caller.
       keyGenerator: (req) => {
         if (!req.url.startsWith('/v1/')) return '';
-        const keyOf = (principal: Principal | undefined) => (principal ? `principal:${principal.id}` : req.ip);
+        const check = req.url === '/v1/check' || req.url.startsWith('/v1/check?');
+        const keyOf = (principal: Principal | undefined) =>
+          principal ? `${check && principal.roles.includes('checker') ? 'checker' : 'principal'}:${principal.id}` : req.ip;
         const principal = server.authenticate(req);
         return isThenable(principal) ? principal.then(keyOf) : keyOf(principal);
       },

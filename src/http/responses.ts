@@ -139,6 +139,17 @@ export const grantResponse = z.object({ requestId: z.string(), principal: z.stri
 export const grantListResponse = z.object({ grants: z.array(grantResponse), nextCursor: z.string().nullable() }).strict();
 
 export const checkResponse = z.object({ allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() }).strict();
+export const checkBatchResponse = z
+  .object({
+    results: z
+      .array(
+        z
+          .object({ principal: z.string(), entitlement: z.string(), allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() })
+          .strict(),
+      )
+      .describe('one answer per pair asked, in the same order'),
+  })
+  .strict();
 
 export const auditEventResponse = z
   .object({

@@ -65,6 +65,9 @@ export const listRequestsQuery = z
 
 // Not `text`: nothing of a check is stored, a lone surrogate matches no grant, and this is the hot path.
 export const checkQuery = z.object({ principal: z.string().max(200).min(1), entitlement: z.string().max(200).min(1) }).strict();
+/** Most pairs one batch check may ask about. */
+export const CHECK_BATCH_MAX = 1000;
+export const checkBatchBody = z.object({ checks: z.array(checkQuery).min(1).max(CHECK_BATCH_MAX) }).strict();
 
 export const grantsQuery = z.object({ principal: text(200).optional(), entitlement: text(200).optional(), limit, cursor: text(200).optional() }).strict();
 

@@ -59,6 +59,7 @@ describe('examples/demo.yaml', () => {
       store: 'sqlite:.hourglass/hourglass.db',
       bodyLimit: 65536,
       rateLimitPerMinute: 600,
+      checkRateLimitPerMinute: 0,
       trustedProxies: [],
       schedulerIntervalMs: 250,
       allowedHosts: [],
@@ -124,6 +125,7 @@ describe('defaults', () => {
       store: 'sqlite:.hourglass/hourglass.db',
       bodyLimit: 64 * 1024,
       rateLimitPerMinute: 600,
+      checkRateLimitPerMinute: 0,
       trustedProxies: [],
       schedulerIntervalMs: 250,
       allowedHosts: [],
@@ -178,7 +180,7 @@ describe('defaults', () => {
   listen: "[::1]:9000"
   store: postgres://hg:pw@db.internal:5432/hourglass
   bodyLimit: 1mb
-  rateLimit: { perMinute: 0 }
+  rateLimit: { perMinute: 0, checkPerMinute: 6000 }
   trustedProxies: [10.0.0.0/8, "fd00::/8"]
   schedulerInterval: 1s
   timeouts: { request: 1m, headers: 5s, keepAlive: 4s }
@@ -194,6 +196,7 @@ ${BASE}`,
       store: 'postgres://hg:pw@db.internal:5432/hourglass',
       bodyLimit: 1024 * 1024,
       rateLimitPerMinute: 0,
+      checkRateLimitPerMinute: 6000,
       trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
       schedulerIntervalMs: 1000,
       allowedHosts: [],

@@ -374,6 +374,29 @@ describe('authentication and roles', () => {
     expect((await h.call('GET', '/v1/check?principal=alice', token('app'))).status).toBe(400);
   });
 
+  it('answers a batch check pair by pair, in order, like the single check; for checkers and admins only', async () => {
+    const r = await submit('alice', { entitlements: ['db/read'], duration: '1h' });
+    const checks = [
+      { principal: 'alice', entitlement: 'db/read' },
+      { principal: 'alice', entitlement: 'db/write' },
+      { principal: 'bob', entitlement: 'db/read' },
+    ];
+    const batch = await h.call('POST', '/v1/check', token('app'), { checks });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results).toEqual([
+      { principal: 'alice', entitlement: 'db/read', allowed: true, requestId: r.body.id, expiresAt: r.body.expiresAt },
+      { principal: 'alice', entitlement: 'db/write', allowed: false },
+      { principal: 'bob', entitlement: 'db/read', allowed: false },
+    ]);
+    for (const [i, c] of checks.entries()) {
+      const one = await h.call('GET', `/v1/check?principal=${c.principal}&entitlement=${c.entitlement}`, token('app'));
+      expect(one.body.allowed).toBe(batch.body.results[i].allowed);
+    }
+    expect((await h.call('POST', '/v1/check', token('alice'), { checks })).status).toBe(403);
+    expect((await h.call('POST', '/v1/check', token('app'), { checks: [] })).status).toBe(400);
+    expect((await h.call('POST', '/v1/check', token('app'), { checks: Array.from({ length: 1001 }, () => checks[0]) })).status).toBe(400);
+  });
+
   it('shows the caller and what they may request', async () => {
     expect((await h.call('GET', '/v1/me', token('bob'))).body).toEqual({ id: 'bob', groups: ['developers', 'sre-leads'], roles: [], locked: false });
     const ents = (await h.call('GET', '/v1/entitlements', token('dave'))).body.entitlements;
@@ -396,6 +419,28 @@ describe('authentication and roles', () => {
     }
     expect(codes).toEqual([200, 200, 200, 429, 429]);
     await limited.close();
+  });
+
+  it('gives the checker role its own /v1/check budget: none by default, rateLimit.checkPerMinute when set', async () => {
+    const { configFromYaml } = await import('../support/app-harness.js');
+    const { buildServer } = await import('../../src/http/build-server.js');
+    const config = configFromYaml(policiesYaml(), handle.url);
+    const run = async (server: { rateLimitPerMinute: number; checkRateLimitPerMinute: number }, who: string, url: string, n: number) => {
+      h.source.set({ ...config, server: { ...config.server, ...server } });
+      const limited = await buildServer({ app: h.app, config: h.source });
+      const codes: number[] = [];
+      for (let i = 0; i < n; i++) codes.push((await limited.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token(who)}` } })).statusCode);
+      await limited.close();
+      return codes;
+    };
+    const check = '/v1/check?principal=alice&entitlement=db/read';
+    // The people's limit of 3 does not throttle a gateway's checks...
+    expect(new Set(await run({ rateLimitPerMinute: 3, checkRateLimitPerMinute: 0 }, 'app', check, 20))).toEqual(new Set([200]));
+    // ...but still applies to the checker's other calls, and to an admin's checks.
+    expect(await run({ rateLimitPerMinute: 3, checkRateLimitPerMinute: 0 }, 'app', '/v1/me', 5)).toEqual([200, 200, 200, 429, 429]);
+    expect(await run({ rateLimitPerMinute: 3, checkRateLimitPerMinute: 0 }, 'admin', check, 5)).toEqual([200, 200, 200, 429, 429]);
+    // Its own limit, when set, even with the people's limit off.
+    expect(await run({ rateLimitPerMinute: 0, checkRateLimitPerMinute: 4 }, 'app', check, 6)).toEqual([200, 200, 200, 200, 429, 429]);
   });
 });
 

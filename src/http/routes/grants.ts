@@ -1,6 +1,6 @@
 import type { CheckResult } from '../../app/check-access.js';
 import { defineRoute } from '../route.js';
-import { checkResponse, grantListResponse } from '../responses.js';
+import { checkBatchResponse, checkResponse, grantListResponse } from '../responses.js';
 import * as s from '../schemas.js';
 import { grantJson, iso } from '../serialize.js';
 import type { RouteContext } from './context.js';
@@ -27,6 +27,33 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
       };
       const r = app.check(principal, query.principal, query.entitlement);
       return r instanceof Promise ? r.then(answer) : answer(r);
+    },
+  });
+
+  defineRoute(server, table, {
+    method: 'POST',
+    url: '/v1/check',
+    tag: 'grants',
+    auth: 'bearer',
+    scope: 'check',
+    summary: 'Batch check: many principal/entitlement pairs at once, for gateways (roles checker, admin)',
+    description: `Up to ${s.CHECK_BATCH_MAX} pairs; each is answered as \`GET /v1/check\` would answer it now, in the order asked. One call counts once against the rate limit.`,
+    body: s.checkBatchBody,
+    responses: { 200: { description: 'the answers', schema: checkBatchResponse } },
+    handler: async ({ body, principal }) => {
+      const started = performance.now();
+      const results = [];
+      for (const q of body.checks) {
+        const r = await app.check(principal, q.principal, q.entitlement);
+        results.push(
+          r.allowed
+            ? { principal: q.principal, entitlement: q.entitlement, allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) }
+            : { principal: q.principal, entitlement: q.entitlement, allowed: false },
+        );
+      }
+      const seconds = (performance.now() - started) / 1000;
+      for (const r of results) app.deps.metrics?.checkLatency(seconds / results.length, r.allowed);
+      return { results };
     },
   });
 
