@@ -1,7 +1,10 @@
 /**
- * Runs due work and the background workers on a short interval. The interval bounds how late a
- * transition may run; every run starts from what the store says is due, so nothing is lost
- * across restarts and several servers may run it at once.
+ * Runs due work and the background workers on a short interval, and at the moment the next
+ * transition is due: after every pass, and after every change this server commits, the timer is
+ * armed for the earliest `due_at` in the store when that comes before the next pass, so an expiry
+ * flips (and its revocation starts) at `expiresAt` itself. The interval stays the safety net (for
+ * changes committed by other servers, a clock jump). Every run starts from what the store says is
+ * due, so nothing is lost across restarts and several servers may run it at once.
  */
 import type { Hourglass } from '../app/hourglass.js';
 import type { BackgroundWorker, SchedulerStatus } from '../app/ports.js';
@@ -12,7 +15,12 @@ export type { SchedulerStatus };
 export class Scheduler {
   readonly status: SchedulerStatus = { running: false, lastLagMs: 0, transitions: 0 };
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (ms since the epoch, by the app's clock). */
+  private fireAt = Infinity;
   private current: Promise<void> | undefined;
+  /** A look at the next due time is on its way; `again`: a change arrived meanwhile. */
+  private looking = false;
+  private again = false;
   /** Each worker's run still going; a worker is not started again until its run ends. */
   private readonly runs = new Map<BackgroundWorker, Promise<void>>();
 
@@ -26,15 +34,61 @@ export class Scheduler {
   start() {
     if (this.status.running) return;
     this.status.running = true;
+    this.app.deps.store.onAuditCommitted(() => void this.lookAhead());
     this.schedule(0);
   }
 
   private schedule(delay: number) {
     if (!this.status.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.fireAt = this.app.deps.clock.now() + delay;
     this.timer = setTimeout(() => {
-      this.current = this.runOnce().finally(() => this.schedule(this.intervalMs()));
+      this.timer = undefined;
+      this.fireAt = Infinity;
+      this.current = this.runOnce().finally(() => this.afterPass());
     }, delay);
     this.timer.unref?.();
+  }
+
+  /**
+   * The next pass: at the interval, or sooner when something becomes due sooner. Something still
+   * due right after a pass (held back: a ticket system that cannot be asked) waits for the
+   * interval, so a pass never spins.
+   */
+  private async afterPass() {
+    const interval = this.intervalMs();
+    const next = await this.nextDue();
+    const now = this.app.deps.clock.now();
+    this.schedule(next === undefined || next <= now ? interval : Math.min(interval, next - now));
+  }
+
+  /** A change was committed: it may have made something due before the timer fires (a 1-minute grant). */
+  private async lookAhead() {
+    if (!this.status.running) return;
+    if (this.looking) {
+      // A change committed during the look may not be in its answer: look once more after it.
+      this.again = true;
+      return;
+    }
+    this.looking = true;
+    try {
+      do {
+        this.again = false;
+        const next = await this.nextDue();
+        // While a pass runs there is no timer; the pass's end looks again.
+        if (next !== undefined && this.timer && next < this.fireAt) this.schedule(Math.max(0, next - this.app.deps.clock.now()));
+      } while (this.again);
+    } finally {
+      this.looking = false;
+    }
+  }
+
+  private async nextDue(): Promise<number | undefined> {
+    try {
+      return await this.app.deps.store.nextDueAt();
+    } catch {
+      return undefined; // the store is down: the interval's pass reports it
+    }
   }
 
   /**

@@ -275,6 +275,8 @@ export interface Store extends StatsQueries {
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
   /** Requests with work due at or before `now`, oldest due first. */
   findDue(now: number, limit: number): Promise<AccessRequest[]>;
+  /** The earliest `due_at` or `access_due_at` of any request (the scheduler arms its timer for it); undefined when nothing is ever due. */
+  nextDueAt(): Promise<number | undefined>;
   /** Requests whose work on a target (provisioning, removing) is due at `now`, oldest first. */
   findAccessWork(now: number, limit: number): Promise<AccessRequest[]>;
   /** Credentials issued by connectors, encrypted by the caller; one row per (request, target). */

@@ -335,6 +335,16 @@ export class KyselyStore implements Store {
     return rows.map(parse);
   }
 
+  async nextDueAt() {
+    // Two index probes: the next transition, and the next work on a target (a revoke's removal, a retry).
+    const [due, access] = await Promise.all([
+      this.db.selectFrom('requests').select('due_at as at').where('due_at', 'is not', null).orderBy('due_at').limit(1).executeTakeFirst(),
+      this.db.selectFrom('requests').select('access_due_at as at').where('access_due_at', 'is not', null).orderBy('access_due_at').limit(1).executeTakeFirst(),
+    ]);
+    const times = [due?.at, access?.at].filter((t): t is number => t != null).map(Number);
+    return times.length ? Math.min(...times) : undefined;
+  }
+
   async findAccessWork(now: number, limit: number) {
     const rows = await this.db
       .selectFrom('requests')
