@@ -12,6 +12,9 @@ import type { Logger } from 'pino';
 
 export type { SchedulerStatus };
 
+/** A pass woken by a change runs at least this long after the previous one began. */
+const EARLY_GAP_MS = 20;
+
 export class Scheduler {
   readonly status: SchedulerStatus = { running: false, lastLagMs: 0, transitions: 0 };
   private timer: NodeJS.Timeout | undefined;
@@ -21,6 +24,9 @@ export class Scheduler {
   /** A look at the next due time is on its way; `again`: a change arrived meanwhile. */
   private looking = false;
   private again = false;
+  /** A change was committed while no timer was armed. */
+  private missed = false;
+  private lastPassAt = -Infinity;
   /** Each worker's run still going; a worker is not started again until its run ends. */
   private readonly runs = new Map<BackgroundWorker, Promise<void>>();
 
@@ -45,26 +51,38 @@ export class Scheduler {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.fireAt = Infinity;
+      this.lastPassAt = this.app.deps.clock.now();
       this.current = this.runOnce().finally(() => this.afterPass());
     }, delay);
     this.timer.unref?.();
+    // A change committed while no timer was armed (a pass, or the look after it, was running).
+    if (this.missed) {
+      this.missed = false;
+      void this.lookAhead();
+    }
   }
 
   /**
-   * The next pass: at the interval, or sooner when something becomes due sooner. Something still
-   * due right after a pass (held back: a ticket system that cannot be asked) waits for the
-   * interval, so a pass never spins.
+   * The next pass: at the interval, or sooner when something becomes due sooner (also when it fell
+   * due while this pass ran). Something that was due when the pass began and is due still was held
+   * back (a ticket system that cannot be asked): it waits for the interval, so passes never spin.
    */
   private async afterPass() {
     const interval = this.intervalMs();
     const next = await this.nextDue();
     const now = this.app.deps.clock.now();
-    this.schedule(next === undefined || next <= now ? interval : Math.min(interval, next - now));
+    if (next === undefined || next <= this.lastPassAt) this.schedule(interval);
+    else this.schedule(Math.min(interval, Math.max(0, next - now, this.lastPassAt + EARLY_GAP_MS - now)));
   }
 
   /** A change was committed: it may have made something due before the timer fires (a 1-minute grant). */
   private async lookAhead() {
     if (!this.status.running) return;
+    if (!this.timer) {
+      // A pass runs: the look after it may have read the store before this change; look once armed.
+      this.missed = true;
+      return;
+    }
     if (this.looking) {
       // A change committed during the look may not be in its answer: look once more after it.
       this.again = true;
@@ -75,8 +93,10 @@ export class Scheduler {
       do {
         this.again = false;
         const next = await this.nextDue();
-        // While a pass runs there is no timer; the pass's end looks again.
-        if (next !== undefined && this.timer && next < this.fireAt) this.schedule(Math.max(0, next - this.app.deps.clock.now()));
+        // Never sooner than EARLY_GAP_MS after the last pass began: a storm of changes while
+        // something due is held back (a ticket system down) must not run passes back to back.
+        const at = next === undefined ? undefined : Math.max(next, this.lastPassAt + EARLY_GAP_MS);
+        if (at !== undefined && this.timer && at < this.fireAt) this.schedule(Math.max(0, at - this.app.deps.clock.now()));
       } while (this.again);
     } finally {
       this.looking = false;

@@ -2,7 +2,7 @@
  * Transitions at the moment they are due, not at the next scheduler pass: with a 1 s interval
  * (the longest allowed), grants end within a few milliseconds of their time, because the scheduler
  * arms its timer for the next due time after each pass and after each change it commits. Without
- * the timer each would be up to a second late: five at staggered times all on time is no chance.
+ * the timer each would be up to a second late: five at staggered times all well on time is no chance.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,8 @@ describe('the due timer', () => {
         expect(r.body.status).toBe('expired');
         const late = Date.parse(r.body.endedAt) - Date.parse(g.expiresAt);
         expect(late).toBeGreaterThanOrEqual(0);
-        expect(late).toBeLessThan(150);
+        // Well under the 1 s a pass alone would take, with room for a loaded CI machine.
+        expect(late).toBeLessThan(400);
       }
     } finally {
       await server.stop();
@@ -96,7 +97,7 @@ policies:
         expect(rx.callsOf('revoke', g.body.id)).toHaveLength(1);
         lateness.push(Date.now() - revoked);
       }
-      expect(Math.max(...lateness)).toBeLessThan(200);
+      expect(Math.max(...lateness)).toBeLessThan(400);
     } finally {
       await server.stop();
       await rx.close();
