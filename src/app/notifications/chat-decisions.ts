@@ -21,10 +21,8 @@ import type { ChatDecisionInput, SlackApi } from './ports.js';
 import { fromChat, SLACK_LINK_PROVIDER } from './service.js';
 
 export interface ChatAnswer {
-  /** What the presser is told (in Slack, to them only). */
+  /** What the presser is told (in Slack, to them only); the audit log says whether it was recorded. */
   text: string;
-  /** The decision was recorded. */
-  decided: boolean;
 }
 
 const subjectOf = (teamId: string, userId: string) => `${teamId}:${userId}`;
@@ -57,28 +55,26 @@ export class ChatDecisions {
     if (!id) {
       const link = await this.links.createChatLink(`slack:${subjectOf(d.teamId, d.userId)}`, this.deps.clock.now());
       return {
-        decided: false,
         text: `To decide from Slack, link your Slack account to Hourglass once: ${link.url} (valid 15 minutes; sign in, confirm, then press the button again).`,
       };
     }
     const actor = await directoryOf(this.deps).find(id);
-    if (!actor) return { decided: false, text: 'Your Hourglass account is not active.' };
+    if (!actor) return { text: 'Your Hourglass account is not active.' };
     const req = await this.deps.store.getRequest(d.requestId);
     const page = `${publicUrl}/approvals?request=${encodeURIComponent(d.requestId)}`;
-    if (req && !fromChat(req)) return { decided: false, text: `This request's policy asks you to decide in the web UI: ${page}` };
+    if (req && !fromChat(req)) return { text: `This request's policy asks you to decide in the web UI: ${page}` };
     try {
       const after =
         d.action === 'approve'
           ? await this.requests.approve(d.requestId, actor, 'approved from Slack', undefined, 'slack')
           : await this.requests.deny(d.requestId, actor, 'denied from Slack', 'slack');
-      if (d.action === 'deny') return { decided: true, text: 'You denied the request.' };
+      if (d.action === 'deny') return { text: 'You denied the request.' };
       const waiting = after.status === 'pending';
       return {
-        decided: true,
         text: waiting ? `You approved; it still waits for other approvers (${after.approvals.length} so far).` : 'You approved the request.',
       };
     } catch (err) {
-      if (isHgError(err) && REFUSALS[err.code]) return { decided: false, text: REFUSALS[err.code]! };
+      if (isHgError(err) && REFUSALS[err.code]) return { text: REFUSALS[err.code]! };
       throw err;
     }
   }

@@ -12,7 +12,7 @@
  * - An approver's message carries a one-time link (links.ts); a Slack prompt is updated in place
  *   once the request is decided (`approval.closed`).
  */
-import type { HourglassConfig, NotificationSettings } from '../../config/types.js';
+import type { HourglassConfig } from '../../config/types.js';
 import type { StoredChainLink } from '../../core/audit-chain.js';
 import { HgError } from '../../core/errors.js';
 import { destinationsFor, digestDay, intentsFor, type NotificationTopic } from '../../core/notify-plan.js';
@@ -65,10 +65,6 @@ export class NotificationService {
     this.links = new ApprovalLinks(deps, store);
   }
 
-  private settings(config: HourglassConfig): NotificationSettings | undefined {
-    return config.notifications;
-  }
-
   private channelFor(config: HourglassConfig, destination: string): MessageChannel | undefined {
     return this.channels.find((c) => c.destinations(config).includes(destination));
   }
@@ -82,7 +78,7 @@ export class NotificationService {
 
   private async fanOutEvents(): Promise<number> {
     const config = this.deps.config.current();
-    const settings = this.settings(config);
+    const settings = config.notifications;
     const cursor = await this.store.getCursor();
     const from = cursor ?? 0;
     if (!settings && config.tickets.length === 0) {
@@ -102,6 +98,7 @@ export class NotificationService {
     const rows: NewNotificationRow[] = [];
     const requests = new Map<string, AccessRequest | undefined>();
     let everyone: Principal[] | undefined;
+    const names = nameIndex(config);
     for (const link of links) {
       let req: AccessRequest | undefined;
       if (link.requestId) {
@@ -111,7 +108,6 @@ export class NotificationService {
       const intents = intentsFor(link, req);
       if (intents.length === 0) continue;
       everyone ??= [...(await directoryOf(this.deps).all())];
-      const names = nameIndex(config);
       const policies = req ? [...new Set(Object.values(req.policies))] : [];
       for (const intent of intents) {
         const destinations = [...destinationsFor(settings?.routes ?? [], intent.topic, policies), ...ticketComments(intent.topic, req)].filter((d) => {
