@@ -305,13 +305,15 @@ describe('hourglass login --sso', () => {
     let stdout = '';
     proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    // Listened for from the start: the CLI may be done before the browser helper returns.
+    const exited = new Promise<number>((r) => proc.once('close', (c) => r(c ?? 1)));
     await expect.poll(() => stderr, { timeout: 20_000 }).toMatch(/enter the code (\S+)/);
     const [, uri] = /open (\S+)/.exec(stderr)!;
     const [, code] = /enter the code (\S+)/.exec(stderr)!;
     const context = await browser.newContext();
     // The page opened from the complete URI still asks to confirm the code.
     await enterDeviceCode(await context.newPage(), uri!.split('?')[0]!, code!, { username: 'alice', password: ALICE.password });
-    const exit = await new Promise<number>((r) => proc.once('close', (c) => r(c ?? 1)));
+    const exit = await exited;
     expect(exit, stderr).toBe(0);
     expect(stdout).toContain('signed in to');
     expect(stdout).toContain('as alice@example.test');
@@ -347,6 +349,7 @@ describe('hourglass login --sso --browser (loopback redirect, RFC 8252)', () => 
     let stdout = '';
     proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number>((r) => proc.once('close', (c) => r(c ?? 1)));
     await expect.poll(() => stderr, { timeout: 20_000 }).toMatch(/open (\S+)/);
     const [, login] = /open (\S+)/.exec(stderr)!;
     const cli = new URL(login!).searchParams.get('cli')!;
@@ -359,7 +362,7 @@ describe('hourglass login --sso --browser (loopback redirect, RFC 8252)', () => 
     expect(await page.locator('body').innerText()).toContain('Signed in');
     // The browser itself got no Hourglass session: the CLI did.
     expect((await context.cookies(base)).map((c) => c.name)).not.toContain('hourglass_session');
-    const exit = await new Promise<number>((r) => proc.once('close', (c) => r(c ?? 1)));
+    const exit = await exited;
     expect(exit, stderr).toBe(0);
     expect(stdout).toContain('as alice@example.test');
     const file = join(home, '.config', 'hourglass', 'credentials.json');
