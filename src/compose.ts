@@ -40,6 +40,8 @@ import type { HourglassConfig } from './config/types.js';
 import { buildServer } from './http/build-server.js';
 import { SCOPES } from './http/route.js';
 import { identityAuthenticator } from './app/identity/authenticator.js';
+import { CheckIndex } from './app/check-index.js';
+import type { ChangeHints } from './adapters/store/change-hints.js';
 import { Sessions } from './app/identity/sessions.js';
 import { SignIn } from './app/identity/sign-in.js';
 import { Tokens } from './app/identity/tokens.js';
@@ -117,6 +119,10 @@ export interface HourglassSystem {
   notifications: WebhookWorker;
   checkpoints: CheckpointWorker;
   scheduler: Scheduler;
+  /** The in-memory index /v1/check answers from (loaded by start). */
+  checkIndex: CheckIndex;
+  /** Loads the check index and follows changes, as `start` does (harnesses that never start the HTTP server). */
+  startCheckIndex(): Promise<void>;
   registry: Registry | undefined;
   /** Absent with `http: false`. */
   server: FastifyInstance | undefined;
@@ -187,6 +193,28 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       ticketSystems,
       onCall: onCallLookup(() => config.current(), onCallSchedules, stores.principals, log),
     };
+    const checkIndex = new CheckIndex(stores.store, () => clock.now(), {
+      monotonic: () => performance.now(),
+      pollIntervalMs: () => config.current().server.checkIndex.pollIntervalMs,
+      staleAfterMs: () => config.current().server.checkIndex.staleAfterMs,
+      onError: (err) => log.warn({ err: (err as Error).message }, 'the check index cannot read the store: checks are refused once it is stale'),
+      onRecovered: () => log.info('the check index reads the store again'),
+    });
+    // A write returns once this server's index has it: whoever revoked here is never answered from before.
+    stores.store.afterCommit(
+      (seq) => checkIndex.reach(seq),
+      () => {}, // reported by the index itself, once per outage
+    );
+    let changeHints: ChangeHints | undefined;
+    const startCheckIndex = async () => {
+      if (deps.checkIndex) return;
+      await checkIndex.start();
+      deps.checkIndex = checkIndex;
+      changeHints = stores.listenForChanges?.(
+        () => checkIndex.hint(),
+        (err) => log.debug({ err: err.message }, 'change notifications: connection lost, reconnecting (the check index polls meanwhile)'),
+      );
+    };
     const stepUp = new StepUp(deps, mfaMethods);
     deps.stepUp = stepUp; // policies that require MFA check proofs with it (src/app/step-up-gate.ts)
     const connectors = createConnectorRegistry(config, factories);
@@ -221,6 +249,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
         config,
         scheduler: () => scheduler.status,
         lastVerify: () => app.audit.lastVerify,
+        checkIndex: () => checkIndex.status(),
       });
     }
     const sessions = new Sessions(deps, stores.identity);
@@ -266,6 +295,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
           `target ${target} is not in the configuration but holds access: its removal waits until the target is configured again`,
         );
       }
+      await startCheckIndex();
       started = true;
       scheduler.start();
       // Socket Mode: Slack delivers button presses over a socket we open (read at start; a restart applies a new app token).
@@ -301,6 +331,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
 
     const close = async () => {
       issued.stopWaiting();
+      checkIndex.stop();
+      await changeHints?.close();
       if (started) {
         await app.audit.stopFullVerification();
         await scheduler.stop();
@@ -332,6 +364,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       notifications,
       checkpoints,
       scheduler,
+      checkIndex,
+      startCheckIndex,
       registry,
       server,
       start,

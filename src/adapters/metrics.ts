@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock, ConfigSource, Metrics } from '../app/ports.js';
 import type { SchedulerStatus } from '../app/ports.js';
+import type { CheckIndexStatus } from '../app/check-index.js';
 import { REVOCATION_OVERDUE_MS, type StoreSnapshot } from './store/state-snapshot.js';
 
 /** A registry with Node's process metrics (CPU, memory, event loop lag, GC, handles). */
@@ -127,6 +128,8 @@ export interface StateSources {
   scheduler?: () => SchedulerStatus;
   /** The last audit chain verification (`app.audit.lastVerify`). */
   lastVerify?: () => { ok: boolean; at: number } | undefined;
+  /** The check index (`CheckIndex.status`). */
+  checkIndex?: () => CheckIndexStatus;
   /** A snapshot is shared by every gauge of a scrape and reused for this long (default 1 s). */
   cacheMs?: number;
 }
@@ -237,6 +240,21 @@ export function registerStateGauges(registry: Registry, src: StateSources): void
     );
     gauge('hourglass_scheduler_lag_seconds', 'How late the most overdue item of the last pass was', (s) => seconds(s.lastLagMs));
     gauge('hourglass_scheduler_failing', '1 when the last scheduler pass failed', (s) => (s.lastError ? 1 : 0));
+  }
+
+  if (src.checkIndex) {
+    const status = src.checkIndex;
+    optionalGauge(registry, 'hourglass_check_index_grants', "Live grants in this server's check index", () => status().grants);
+    optionalGauge(
+      registry,
+      'hourglass_check_index_age_seconds',
+      "Since this server's check index was last confirmed current (checks are refused past server.checkIndex.staleAfter)",
+      () => {
+        const age = status().ageMs;
+        return age === undefined ? undefined : seconds(age);
+      },
+    );
+    optionalGauge(registry, 'hourglass_check_index_seq', 'The last audit seq the check index has applied', () => status().seq);
   }
 }
 

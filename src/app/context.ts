@@ -7,6 +7,8 @@ import type { StepUp } from './identity/step-up.js';
 import type { TicketSystem } from './tickets/ports.js';
 import type { OnCallLookup } from './oncall/who.js';
 
+import type { CheckIndex } from './check-index.js';
+
 export interface AppDeps {
   store: Store;
   clock: Clock;
@@ -24,6 +26,8 @@ export interface AppDeps {
   ticketSystems?: readonly TicketSystem[];
   /** Who is on call now (src/app/oncall/who.ts); absent: nobody is (on-call approval does not apply, on-call tiers ask nobody). */
   onCall?: OnCallLookup;
+  /** The in-memory check index, once loaded (src/app/check-index.ts); absent: checks read the store. */
+  checkIndex?: Pick<CheckIndex, 'lookup' | 'status'>;
 }
 
 export const SYSTEM_ACTOR = 'system';

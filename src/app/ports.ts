@@ -309,6 +309,17 @@ export interface Store extends StatsQueries {
   unchainedAudit(): Promise<{ count: number; first?: { pos: number; id: string } }>;
   /** Called after each commit that wrote audit events, with their types (for metrics). */
   onAuditCommitted(listener: (types: readonly string[]) => void): void;
+  /**
+   * Awaited after each commit that linked audit events, with the seq of the last one, before
+   * `transaction` returns: the check index catches up to the commit there, so whoever revoked
+   * on this server is never answered from before the revocation. A failing hook is reported to
+   * `onError` and never fails the committed transaction.
+   */
+  afterCommit(hook: (seq: number) => Promise<void>, onError: (err: unknown) => void): void;
+  /** The check index's feed (src/app/check-index.ts): changes by audit seq, requests by id. */
+  changesSince(seq: number, limit: number): Promise<{ seq: number; requestId: string | null }[]>;
+  /** The requests with these ids that exist (any order). */
+  getRequests(ids: readonly string[]): Promise<AccessRequest[]>;
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
 

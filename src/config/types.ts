@@ -26,6 +26,8 @@ export interface ServerSettings {
   trustedProxies: string[];
   /** How often the scheduler looks for due work, in ms (transitions happen within this of their time). */
   schedulerIntervalMs: number;
+  /** The in-memory check index: how often it polls the store for changes, and after how long unconfirmed its checks are refused (ms). */
+  checkIndex: { pollIntervalMs: number; staleAfterMs: number };
   /**
    * Hosts (exact names) or CIDR blocks that outbound HTTP (webhooks, checkpoint shipping) may
    * reach even though they resolve to private, loopback or link-local addresses.

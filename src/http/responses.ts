@@ -138,13 +138,25 @@ export const requestContextResponse = z
 export const grantResponse = z.object({ requestId: z.string(), principal: z.string(), entitlement: z.string(), expiresAt: time }).strict();
 export const grantListResponse = z.object({ grants: z.array(grantResponse), nextCursor: z.string().nullable() }).strict();
 
-export const checkResponse = z.object({ allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() }).strict();
+/** Present only when a check was refused because the server could not confirm its grant index is current. */
+const staleFields = {
+  reason: z.literal('stale_index').optional(),
+  detail: z.string().optional(),
+};
+export const checkResponse = z.object({ allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional(), ...staleFields }).strict();
 export const checkBatchResponse = z
   .object({
     results: z
       .array(
         z
-          .object({ principal: z.string(), entitlement: z.string(), allowed: z.boolean(), requestId: z.string().optional(), expiresAt: time.optional() })
+          .object({
+            principal: z.string(),
+            entitlement: z.string(),
+            allowed: z.boolean(),
+            requestId: z.string().optional(),
+            expiresAt: time.optional(),
+            ...staleFields,
+          })
           .strict(),
       )
       .describe('one answer per pair asked, in the same order'),
@@ -248,6 +260,8 @@ export const healthResponse = z.object({ ok: z.literal(true) }).strict();
 export const readyResponse = z
   .object({
     ready: z.boolean(),
+    writable: z.boolean(),
+    checks: z.record(z.unknown()),
     store: z.object({ ok: z.boolean(), error: z.string().optional() }),
     scheduler: z.record(z.unknown()),
     audit: z.record(z.unknown()),

@@ -62,6 +62,7 @@ describe('examples/demo.yaml', () => {
       checkRateLimitPerMinute: 0,
       trustedProxies: [],
       schedulerIntervalMs: 250,
+      checkIndex: { pollIntervalMs: 1000, staleAfterMs: 2000 },
       allowedHosts: [],
       timeouts: { requestMs: 30_000, headersMs: 10_000, keepAliveMs: 72_000 },
       maxRequestsPerSocket: 0,
@@ -128,6 +129,7 @@ describe('defaults', () => {
       checkRateLimitPerMinute: 0,
       trustedProxies: [],
       schedulerIntervalMs: 250,
+      checkIndex: { pollIntervalMs: 1000, staleAfterMs: 2000 },
       allowedHosts: [],
       timeouts: { requestMs: 30_000, headersMs: 10_000, keepAliveMs: 72_000 },
       maxRequestsPerSocket: 0,
@@ -183,6 +185,7 @@ describe('defaults', () => {
   rateLimit: { perMinute: 0, checkPerMinute: 6000 }
   trustedProxies: [10.0.0.0/8, "fd00::/8"]
   schedulerInterval: 1s
+  checkIndex: { pollInterval: 200ms, staleAfter: 5s }
   timeouts: { request: 1m, headers: 5s, keepAlive: 4s }
   maxRequestsPerSocket: 1000
   maxConnections: 0
@@ -199,6 +202,7 @@ ${BASE}`,
       checkRateLimitPerMinute: 6000,
       trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
       schedulerIntervalMs: 1000,
+      checkIndex: { pollIntervalMs: 200, staleAfterMs: 5000 },
       allowedHosts: [],
       timeouts: { requestMs: 60_000, headersMs: 5_000, keepAliveMs: 4_000 },
       maxRequestsPerSocket: 1000,
@@ -210,6 +214,13 @@ ${BASE}`,
       bodyLimit: 2048,
       schedulerIntervalMs: 10,
     });
+    for (const [index, message] of [
+      ['{ pollInterval: 2s }', 'must be between 50ms and 1s'],
+      ['{ staleAfter: 100ms }', 'must be between 500ms and 60s'],
+      ['{ pollInterval: 1s, staleAfter: 1s }', 'must be longer than checkIndex.pollInterval'],
+    ] as const) {
+      expect(() => parseConfig(`server: { checkIndex: ${index} }\n${BASE}`, {}), index).toThrow(message);
+    }
   });
 
   it('parse when: days, hours (24:00 as end), timezone, networks', () => {

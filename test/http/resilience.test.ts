@@ -21,24 +21,51 @@ describe('store outage (PostgreSQL)', () => {
     await pg?.stop();
   });
 
-  it('answers 503 HG_STORE_UNAVAILABLE and /readyz says the store is down', async () => {
+  it('stopped for 10 s: writes get 503, checks answer within the bound and then refuse, none wrongly allows, and all recovers by itself', async () => {
     const h = await createHttpHarness({ yaml: policiesYaml(), storeUrl: pg.url });
+    const check = (who: string) => h.call('GET', `/v1/check?principal=${who}&entitlement=db/read`, token('app'));
+    const submit = () => h.call('POST', '/v1/requests', token('alice'), { entitlements: ['db/read'], duration: '1h' });
     try {
-      const ok = await h.call('POST', '/v1/requests', token('alice'), { entitlements: ['db/read'], duration: '1h' });
-      expect(ok.status).toBe(201);
-      await pg.stop();
-      const down = await h.call('POST', '/v1/requests', token('alice'), { entitlements: ['db/read'], duration: '1h' });
+      expect((await submit()).status).toBe(201);
+      const gone = await h.call('POST', '/v1/requests', token('mallory'), { entitlements: ['db/read'], duration: '1h' });
+      expect((await h.call('POST', `/v1/requests/${gone.body.id}/revoke`, token('admin'), { reason: 'done' })).status).toBe(200);
+      expect((await check('alice')).body.allowed).toBe(true);
+      expect((await check('mallory')).body.allowed).toBe(false);
+
+      await h.system.checkIndex.catchUp(); // confirmed now: the bound runs from here
+      await pg.pause();
+      const down = await submit();
       expect(down.status).toBe(503);
       expect(down.body.error).toEqual({ code: 'HG_STORE_UNAVAILABLE', message: 'the store is unavailable; retry shortly' });
-      const check = await h.call('GET', '/v1/check?principal=alice&entitlement=db/read', token('app'));
-      expect(check.status).toBe(503);
-      const ready = await h.call('GET', '/readyz');
-      expect(ready.status).toBe(503);
-      expect(ready.body.store.ok).toBe(false);
+      // Within the bound, checks go on from memory, and the server stays in the load balancer.
+      expect((await check('alice')).body).toMatchObject({ allowed: true });
+      const blip = await h.call('GET', '/readyz');
+      expect(blip.status).toBe(200);
+      expect(blip.body).toMatchObject({ ready: true, writable: false, store: { ok: false }, checks: { ok: true, source: 'index' } });
+
+      // Past it, every check is refused, with the reason; the server says it is not ready.
+      await expect.poll(async () => (await check('alice')).body, { timeout: 5000, interval: 100 }).toMatchObject({ allowed: false, reason: 'stale_index' });
+      expect((await check('alice')).body.detail).toMatch(/has not confirmed its view of the grants for \d+\.\d s \(the limit is 2 s\)/);
+      const stale = await h.call('GET', '/readyz');
+      expect(stale.status).toBe(503);
+      expect(stale.body).toMatchObject({ ready: false, writable: false, checks: { ok: false, error: 'store unreachable' } });
+      const until = performance.now() + 7000;
+      while (performance.now() < until) {
+        for (const who of ['alice', 'mallory']) expect((await check(who)).body.allowed, who).toBe(false);
+        await sleep(250);
+      }
+
+      await pg.resume();
+      await expect.poll(async () => (await check('alice')).body, { timeout: 10_000, interval: 100 }).toMatchObject({ allowed: true });
+      expect((await check('mallory')).body.allowed).toBe(false);
+      await expect.poll(async () => (await submit()).status, { timeout: 10_000, interval: 200 }).toBe(201);
+      const back = await h.call('GET', '/readyz');
+      expect(back.body).toMatchObject({ ready: true, writable: true, checks: { ok: true, error: null } });
     } finally {
+      await pg.resume().catch(() => {});
       await h.close().catch(() => {});
     }
-  });
+  }, 60_000);
 });
 
 describe('bad input never yields a 500', () => {

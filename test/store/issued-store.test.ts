@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type OpenedStore } from '../../src/adapters/store/open-store.js';
 import type { IssuedRecord } from '../../src/app/ports.js';
 import type { AccessRequest } from '../../src/core/types.js';
+import { writeTx } from '../support/store-writes.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
 
 const HOUR = 3_600_000;
@@ -111,15 +112,15 @@ describe.each<Dialect>(['sqlite', 'postgres'])('issued credentials: %s', (dialec
   });
 
   it('lockRequest holds only for the version read', async () => {
-    await s.store.transaction((tx) => tx.insertRequest(request('r9')));
+    await writeTx(s.store)((tx) => tx.insertRequest(request('r9')));
     expect(await s.store.transaction((tx) => tx.lockRequest(request('r9', 1)))).toBe(true);
-    await s.store.transaction(async (tx) => expect(await tx.updateRequest(request('r9', 1), { ...request('r9', 2), status: 'revoked' })).toBe(true));
+    await writeTx(s.store)(async (tx) => expect(await tx.updateRequest(request('r9', 1), { ...request('r9', 2), status: 'revoked' })).toBe(true));
     expect(await s.store.transaction((tx) => tx.lockRequest(request('r9', 1)))).toBe(false);
   });
 
   if (dialect === 'postgres') {
     it('an issue that locked the request first delays the end, which then sees (and revokes) its serial', async () => {
-      await s.store.transaction((tx) => tx.insertRequest(request('r10')));
+      await writeTx(s.store)((tx) => tx.insertRequest(request('r10')));
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
       let serial = 0;
@@ -131,11 +132,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('issued credentials: %s', (dialec
       await new Promise((r) => setTimeout(r, 100));
       // The end of the grant waits for the issuing transaction's row lock.
       let ended = false;
-      const ending = s.store
-        .transaction((tx) => tx.updateRequest(request('r10'), { ...request('r10', 2), status: 'revoked', access: 'removing' }))
-        .then((won) => {
-          ended = won;
-        });
+      const ending = writeTx(s.store)((tx) => tx.updateRequest(request('r10'), { ...request('r10', 2), status: 'revoked', access: 'removing' })).then((won) => {
+        ended = won;
+      });
       await new Promise((r) => setTimeout(r, 200));
       expect(ended).toBe(false);
       release();
@@ -147,8 +146,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('issued credentials: %s', (dialec
     });
 
     it('an issue after the end committed is refused', async () => {
-      await s.store.transaction((tx) => tx.insertRequest(request('r11')));
-      await s.store.transaction((tx) => tx.updateRequest(request('r11'), { ...request('r11', 2), status: 'revoked' }));
+      await writeTx(s.store)((tx) => tx.insertRequest(request('r11')));
+      await writeTx(s.store)((tx) => tx.updateRequest(request('r11'), { ...request('r11', 2), status: 'revoked' }));
       expect(await s.store.transaction((tx) => tx.lockRequest(request('r11')))).toBe(false);
     });
   }

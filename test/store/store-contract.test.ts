@@ -9,32 +9,9 @@ import { sql, type RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { Store } from '../../src/app/ports.js';
-import type { AccessRequest } from '../../src/core/types.js';
 import { verifyLinks } from '../../src/core/audit-chain.js';
+import { storedRequest as req, writeTx } from '../support/store-writes.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
-
-function req(id: string, patch: Partial<AccessRequest> = {}): AccessRequest {
-  return {
-    id,
-    status: 'active',
-    access: 'present',
-    requester: 'alice',
-    entitlements: ['demo-db/read'],
-    durationMs: 3_600_000,
-    requestedAt: T0,
-    activatedAt: T0,
-    expiresAt: T0 + 3_600_000,
-    approvals: [],
-    policies: { 'demo-db/read': 'p' },
-    terms: [],
-    policyHash: 'h',
-    breakGlass: false,
-    reviewAlerted: false,
-    extensions: [],
-    version: 1,
-    ...patch,
-  };
-}
 
 const event = (id: string, type = 'test.event', extra: Record<string, unknown> = {}) => ({
   id,
@@ -75,7 +52,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 
   it('round-trips a request and keeps the grant index in step with its status', async () => {
     const r = req('req_a1');
-    await store.transaction((tx) => tx.insertRequest(r));
+    await writeTx(store)((tx) => tx.insertRequest(r));
     expect(await store.getRequest('req_a1')).toEqual(r);
     expect(await store.findGrant('alice', 'demo-db/read', T0)).toEqual({
       requestId: 'req_a1',
@@ -87,14 +64,14 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(await store.findGrant('alice', 'demo-db/read', T0 + 3_600_000)).toBeUndefined();
 
     const ended = { ...r, status: 'revoked' as const, access: 'removed' as const, version: 2 };
-    expect(await store.transaction((tx) => tx.updateRequest(r, ended))).toBe(true);
+    expect(await writeTx(store)((tx) => tx.updateRequest(r, ended))).toBe(true);
     expect(await store.findGrant('alice', 'demo-db/read', T0)).toBeUndefined();
   });
 
   it('a check never sees a grant whose transaction has not committed (and is then rolled back)', async () => {
     let seen: unknown;
     await expect(
-      store.transaction(async (tx) => {
+      writeTx(store)(async (tx) => {
         await tx.insertRequest(req('req_u1', { requester: 'uma' }));
         seen = await Promise.race([store.findGrant('uma', 'demo-db/read', T0), new Promise((r) => setTimeout(() => r('still waiting'), 50))]);
         throw new Error('rollback');
@@ -105,8 +82,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
   });
 
   it('looks a grant up from the covering index alone, and on SQLite answers without a promise', async () => {
-    await store.transaction((tx) => tx.insertRequest(req('req_c1', { requester: 'cora', expiresAt: T0 + 5_000 })));
-    await store.transaction((tx) => tx.insertRequest(req('req_c2', { requester: 'cora', expiresAt: T0 + 9_000 })));
+    await writeTx(store)((tx) => tx.insertRequest(req('req_c1', { requester: 'cora', expiresAt: T0 + 5_000 })));
+    await writeTx(store)((tx) => tx.insertRequest(req('req_c2', { requester: 'cora', expiresAt: T0 + 9_000 })));
     const answer = store.findGrant('cora', 'demo-db/read', T0 + 1.5);
     if (dialect === 'sqlite') expect(answer).not.toBeInstanceOf(Promise);
     // The grant that lasts longest wins; a fractional clock is compared like the integer column.
@@ -121,7 +98,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
   });
 
   it('counts live grants by entitlement from an index, without sorting (the scrape-time gauges)', async () => {
-    await store.transaction((tx) => tx.insertRequest(req('req_g1', { requester: 'gus', expiresAt: T0 + 5_000 })));
+    await writeTx(store)((tx) => tx.insertRequest(req('req_g1', { requester: 'gus', expiresAt: T0 + 5_000 })));
     if (dialect !== 'sqlite') {
       // PostgreSQL chooses by statistics; the index must exist for it to choose.
       const indexes = await raw(sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'grants'`);
@@ -137,10 +114,10 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 
   it('compare-and-swap: a stale version loses and changes nothing', async () => {
     const r = req('req_a2', { status: 'pending', access: 'none', expiresAt: undefined, activatedAt: undefined });
-    await store.transaction((tx) => tx.insertRequest(r));
+    await writeTx(store)((tx) => tx.insertRequest(r));
     const a = { ...r, status: 'denied' as const, version: 2 };
     const b = { ...r, status: 'cancelled' as const, version: 2 };
-    const results = await Promise.all([store.transaction((tx) => tx.updateRequest(r, a)), store.transaction((tx) => tx.updateRequest(r, b))]);
+    const results = await Promise.all([writeTx(store)((tx) => tx.updateRequest(r, a)), writeTx(store)((tx) => tx.updateRequest(r, b))]);
     expect(results.filter(Boolean)).toHaveLength(1);
     const final = await store.getRequest('req_a2');
     expect(final?.version).toBe(2);
@@ -150,19 +127,19 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
   it('overlapping grants of one entitlement are independent rows', async () => {
     const a = req('req_b1', { requester: 'bob', expiresAt: T0 + 1000 });
     const b = req('req_b2', { requester: 'bob', expiresAt: T0 + 5000 });
-    await store.transaction(async (tx) => {
+    await writeTx(store)(async (tx) => {
       await tx.insertRequest(a);
       await tx.insertRequest(b);
     });
     expect((await store.findGrant('bob', 'demo-db/read', T0))?.requestId).toBe('req_b2');
-    await store.transaction((tx) => tx.updateRequest(b, { ...b, status: 'revoked', version: 2 }));
+    await writeTx(store)((tx) => tx.updateRequest(b, { ...b, status: 'revoked', version: 2 }));
     expect((await store.findGrant('bob', 'demo-db/read', T0))?.requestId).toBe('req_b1');
     const grants = await store.listGrants({ principal: 'bob', now: T0, limit: 10 });
     expect(grants.map((g) => g.requestId)).toEqual(['req_b1']);
   });
 
   it('finds due work oldest first, and nothing that is not due', async () => {
-    await store.transaction(async (tx) => {
+    await writeTx(store)(async (tx) => {
       await tx.insertRequest(req('req_d1', { requester: 'dave', expiresAt: T0 + 20_000 }));
       await tx.insertRequest(req('req_d2', { requester: 'dave', expiresAt: T0 + 10_000 }));
       await tx.insertRequest(req('req_d3', { requester: 'dave', status: 'revoked', access: 'removed' }));
@@ -173,7 +150,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
   });
 
   it('lists requests newest first with filters and a cursor', async () => {
-    await store.transaction(async (tx) => {
+    await writeTx(store)(async (tx) => {
       for (const id of ['req_l1', 'req_l2', 'req_l3']) await tx.insertRequest(req(id, { requester: 'lena', status: 'pending' }));
     });
     const first = await store.listRequests({ requester: 'lena', limit: 2 });
@@ -205,7 +182,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 
   it('a rolled-back transaction leaves neither the request nor its audit event', async () => {
     await expect(
-      store.transaction(async (tx) => {
+      writeTx(store)(async (tx) => {
         await tx.insertRequest(req('req_rb'));
         await tx.appendAudit([event('ev-rb')]);
         throw new Error('boom');
@@ -288,7 +265,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
 
   it('stores times as exact integers', async () => {
     const big = Date.UTC(2099, 11, 31, 23, 59, 59, 999);
-    await store.transaction((tx) => tx.insertRequest(req('req_t', { requester: 'tim', expiresAt: big })));
+    await writeTx(store)((tx) => tx.insertRequest(req('req_t', { requester: 'tim', expiresAt: big })));
     expect((await store.findGrant('tim', 'demo-db/read', T0))?.expiresAt).toBe(big);
     const row = await raw(sql<{ due_at: number }>`SELECT due_at FROM requests WHERE id = 'req_t'`);
     expect(Number(row.rows[0]!.due_at)).toBe(big);

@@ -65,6 +65,8 @@ async function compose(opts: HarnessOptions, http: boolean) {
   const config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl, opts.env);
   const clock = new ManualClock(opts.now ?? T0);
   const system = await createHourglass(config, opts.env ?? {}, { clock, storeUrl: opts.storeUrl, metrics: false, http });
+  // Checks answer from the index, as on a started server.
+  await system.startCheckIndex();
   const source = Object.assign(system.config, { set: (c: HourglassConfig) => system.config.replace(c) });
   const h: Harness = {
     app: system.app,

@@ -10,7 +10,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { cleanEnv as envWithout, freePort, isRoot, keepLogTail, runTool, SETPRIV, shutDown, sleep, track, watchExit } from './server-process.js';
+import {
+  cleanEnv as envWithout,
+  freePort,
+  isRoot,
+  keepLogTail,
+  runTool,
+  SETPRIV,
+  shutDown,
+  sleep,
+  terminate,
+  track,
+  untrack,
+  watchExit,
+} from './server-process.js';
 
 const execFileP = promisify(execFile);
 
@@ -37,6 +50,10 @@ export interface PostgresServer {
   logFile: string;
   /** Fast shutdown (SIGKILL after 5 s), then removes the temp directory. Idempotent. */
   stop(): Promise<void>;
+  /** Fast shutdown, keeping the data: clients are disconnected and new connections refused until `resume`. */
+  pause(): Promise<void>;
+  /** Starts the paused server again on the same port, with the same data, and waits until it answers. */
+  resume(): Promise<void>;
 }
 
 export interface StartPostgresOptions {
@@ -193,8 +210,9 @@ async function launch(
   cwd: string,
   settings: Record<string, string | number | boolean>,
   logFile: string,
+  fixedPort?: number,
 ): Promise<Running> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const pgArgs = [
     '-D',
     dataDir,
@@ -302,13 +320,17 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         if (!(err as { portInUse?: boolean }).portInUse || attempt >= 3) throw err;
       }
     }
-    const { child, port } = running;
-    track(child, dir, 'SIGQUIT');
-    // Do not keep the test process alive just because a server is running; the
-    // 'exit' hook (and the parent-death signal) take care of it.
-    child.unref();
-    (child.stdout as net.Socket | null)?.unref?.();
-    (child.stderr as net.Socket | null)?.unref?.();
+    const { port } = running;
+    const adopt = (c: ChildProcess) => {
+      track(c, dir, 'SIGQUIT');
+      // Do not keep the test process alive just because a server is running; the
+      // 'exit' hook (and the parent-death signal) take care of it.
+      c.unref();
+      (c.stdout as net.Socket | null)?.unref?.();
+      (c.stderr as net.Socket | null)?.unref?.();
+    };
+    let child: ChildProcess | undefined = running.child;
+    adopt(child);
 
     if (database !== 'postgres') {
       const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres' });
@@ -336,6 +358,19 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         // SIGINT is PostgreSQL's fast shutdown: it disconnects sessions a test left open.
         stopping ??= shutDown(child, dir, 'SIGINT', STOP_TIMEOUT_MS);
         return stopping;
+      },
+      async pause() {
+        if (!child) return;
+        const c = child;
+        child = undefined;
+        await terminate(c, 'SIGINT', STOP_TIMEOUT_MS);
+        untrack(c);
+      },
+      async resume() {
+        if (child || stopping) return;
+        const again = await launch(binDir, dataDir, sockDir, password, user, dir, opts.settings ?? {}, logFile, port);
+        child = again.child;
+        adopt(child);
       },
     };
   } catch (err) {

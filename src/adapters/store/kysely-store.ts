@@ -12,6 +12,7 @@ import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } fr
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
 import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
+import { liveGrantsOf } from '../../core/grant-index.js';
 import type {
   AuditEvent,
   AuditFilter,
@@ -36,6 +37,8 @@ type Kind = 'principal' | 'target';
 const OPEN_STATUSES = ['pending', 'scheduled', 'active'];
 /** Advisory lock id that lets only one transaction at a time link the audit chain on PostgreSQL. */
 export const CHAIN_LOCK_ID = 4_842_001;
+/** The PostgreSQL channel every commit that links audit events notifies (payload: its last seq), delivered on commit only. */
+export const CHANGES_CHANNEL = 'hourglass_changes';
 /** Rows per INSERT: well under PostgreSQL's 65535 bind parameters at 10 columns a row. */
 const AUDIT_INSERT_ROWS = 1000;
 
@@ -56,13 +59,7 @@ function toRow(req: AccessRequest) {
 const parse = (row: { body: string }): AccessRequest => JSON.parse(row.body) as AccessRequest;
 
 function grantRows(req: AccessRequest) {
-  if (req.status !== 'active' || req.expiresAt === undefined) return [];
-  return req.entitlements.map((entitlement) => ({
-    request_id: req.id,
-    principal: req.requester,
-    entitlement,
-    expires_at: req.expiresAt!,
-  }));
+  return liveGrantsOf(req).map((g) => ({ request_id: req.id, principal: req.requester, entitlement: g.entitlement, expires_at: g.expiresAt }));
 }
 
 function toLock(row: { subject: string; by_principal: string; at: number; reason: string | null }): Lock {
@@ -112,6 +109,8 @@ async function readHead(db: Db): Promise<{ seq: number; hash: string; at: number
 class KyselyTx implements StoreTx {
   /** Events appended in this transaction, written and linked by `linkAudit` just before commit. */
   private pending: AuditEvent[] | undefined;
+  /** Requests whose live grants this transaction changed: each must be named by one of its events (the check index's feed). */
+  private regranted: Set<string> | undefined;
   readonly identity: IdentityTx;
   readonly mfa: MfaTx;
 
@@ -131,7 +130,10 @@ class KyselyTx implements StoreTx {
   async insertRequest(req: AccessRequest) {
     await this.db.insertInto('requests').values(toRow(req)).execute();
     const grants = grantRows(req);
-    if (grants.length) await this.db.insertInto('grants').values(grants).execute();
+    if (grants.length) {
+      await this.db.insertInto('grants').values(grants).execute();
+      (this.regranted ??= new Set()).add(req.id);
+    }
   }
 
   async updateRequest(prev: AccessRequest, next: AccessRequest) {
@@ -141,6 +143,7 @@ class KyselyTx implements StoreTx {
       await this.db.deleteFrom('grants').where('request_id', '=', prev.id).execute();
       const grants = grantRows(next);
       if (grants.length) await this.db.insertInto('grants').values(grants).execute();
+      if (grants.length || liveGrantsOf(prev).length) (this.regranted ??= new Set()).add(prev.id);
     }
     return true;
   }
@@ -205,9 +208,15 @@ class KyselyTx implements StoreTx {
    * transactions are already exclusive. `at` is stamped no earlier than the head's, so servers
    * with slightly skewed clocks never make time go backwards along the chain.
    */
-  async linkAudit(): Promise<string[]> {
+  async linkAudit(): Promise<{ types: string[]; seq: number } | undefined> {
     const events = this.pending;
-    if (!events) return [];
+    if (this.regranted) {
+      // Fail closed: a grant change no event names would never reach another server's check index.
+      const named = new Set(events?.map((e) => e.requestId));
+      const unnamed = [...this.regranted].filter((id) => !named.has(id));
+      if (unnamed.length) throw new Error(`live grants of ${unnamed.join(', ')} changed without an audit event naming the request`);
+    }
+    if (!events) return undefined;
     this.pending = undefined;
     if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(this.db);
     const head = await readHead(this.db);
@@ -234,7 +243,9 @@ class KyselyTx implements StoreTx {
         .values(rows.slice(i, i + AUDIT_INSERT_ROWS))
         .execute();
     }
-    return events.map((e) => e.type);
+    // Only a hint for other servers' check indexes (they poll as well): sent if and when this commits.
+    if (this.dialect === 'postgres') await sql`SELECT pg_notify(${CHANGES_CHANNEL}, ${String(seq)})`.execute(this.db);
+    return { types: events.map((e) => e.type), seq };
   }
 
   async getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -293,9 +304,10 @@ export class KyselyStore implements Store {
   ) {}
 
   private readonly auditListeners: ((types: readonly string[]) => void)[] = [];
+  private readonly commitHooks: { hook: (seq: number) => Promise<void>; onError: (err: unknown) => void }[] = [];
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    let linked: string[] = [];
+    let linked: { types: string[]; seq: number } | undefined;
     const result = await this.db.transaction().execute(async (trx) => {
       const tx = new KyselyTx(trx, this.dialect);
       const value = await fn(tx);
@@ -303,12 +315,30 @@ export class KyselyStore implements Store {
       return value;
     });
     // After commit: a rolled-back transaction's events are never reported.
-    if (linked.length > 0) for (const listener of this.auditListeners) listener(linked);
+    if (linked) {
+      for (const listener of this.auditListeners) listener(linked.types);
+      for (const { hook, onError } of this.commitHooks) await hook(linked.seq).catch(onError);
+    }
     return result;
   }
 
   onAuditCommitted(listener: (types: readonly string[]) => void) {
     this.auditListeners.push(listener);
+  }
+
+  afterCommit(hook: (seq: number) => Promise<void>, onError: (err: unknown) => void) {
+    this.commitHooks.push({ hook, onError });
+  }
+
+  async changesSince(seq: number, limit: number) {
+    const rows = await this.db.selectFrom('audit_events').select(['seq', 'request_id']).where('seq', '>', seq).orderBy('seq').limit(limit).execute();
+    return rows.map((r) => ({ seq: Number(r.seq), requestId: r.request_id }));
+  }
+
+  async getRequests(ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db.selectFrom('requests').select('body').where('id', 'in', ids).execute();
+    return rows.map(parse);
   }
 
   getRequest(id: string) {

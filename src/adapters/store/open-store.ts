@@ -24,6 +24,7 @@ import type { IdentityStore } from '../../app/identity/ports.js';
 import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
 import type { PrincipalStore } from '../../app/ports.js';
 import type { Database } from './schema.js';
+import { listenForChanges, type ChangeHints } from './change-hints.js';
 
 // BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -50,6 +51,8 @@ export interface OpenedStore {
   notifications: NotificationStore;
   /** The figures the metrics gauges read at scrape time. */
   stateSnapshot(now: number): Promise<StoreSnapshot>;
+  /** PostgreSQL: notifications of commits by any server (change-hints.ts). SQLite has one server, whose commits the index sees itself. */
+  listenForChanges?: (onHint: () => void, onError: (err: Error) => void) => ChangeHints;
   close(): Promise<void>;
 }
 
@@ -62,7 +65,9 @@ export async function openStore(url: string, opts: { cwd: string; poolSize?: num
     const path = url.slice('sqlite:'.length);
     return roles(await openSqlite(path === ':memory:' ? path : resolve(opts.cwd, path)));
   }
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return roles(await openPostgres(url, opts.poolSize ?? 10));
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    return { ...roles(await openPostgres(url, opts.poolSize ?? 10)), listenForChanges: (onHint, onError) => listenForChanges(url, onHint, { onError }) };
+  }
   throw new HgError('HG_CONFIG_INVALID', 'server.store must be sqlite:PATH or postgres://...');
 }
 

@@ -91,25 +91,27 @@ const bodyLimitSchema = z.union([z.number(), z.string()], { invalid_type_error: 
   return r;
 });
 
-const schedulerIntervalSchema = z.string({ invalid_type_error: 'must be a duration string such as 250ms or 1s' }).transform((text, ctx) => {
-  const ms = /^\s*(\d+)\s*ms\s*$/.exec(text);
-  let value: number;
-  if (ms) {
-    value = Number(ms[1]);
-  } else {
-    try {
-      value = parseDuration(text);
-    } catch {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a duration: use e.g. 250ms or 1s` });
+/** A duration that may be given in milliseconds (`250ms`) as well as `1s`, between `min` and `max` ms. */
+const millisSchema = (min: number, max: number, range: string) =>
+  z.string({ invalid_type_error: 'must be a duration string such as 250ms or 1s' }).transform((text, ctx) => {
+    const ms = /^\s*(\d+)\s*ms\s*$/.exec(text);
+    let value: number;
+    if (ms) {
+      value = Number(ms[1]);
+    } else {
+      try {
+        value = parseDuration(text);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${shown(text)} is not a duration: use e.g. 250ms or 1s` });
+        return z.NEVER;
+      }
+    }
+    if (value < min || value > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${range}` });
       return z.NEVER;
     }
-  }
-  if (value < 10 || value > 1000) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be between 10ms and 1s' });
-    return z.NEVER;
-  }
-  return value;
-});
+    return value;
+  });
 
 /** A duration between `min` and `max` ms (whole seconds, as parseDuration gives). */
 const boundedDuration = (min: number, max: number, range: string) =>
@@ -142,7 +144,11 @@ export const serverShape = {
     checkPerMinute: z.number().int().min(0).default(0),
   }).default({}),
   trustedProxies: z.array(cidrSchema).default([]),
-  schedulerInterval: schedulerIntervalSchema.default(`${DEFAULTS.schedulerIntervalMs}ms`),
+  schedulerInterval: millisSchema(10, 1000, '10ms and 1s').default(`${DEFAULTS.schedulerIntervalMs}ms`),
+  checkIndex: strictObject({
+    pollInterval: millisSchema(50, 1000, '50ms and 1s').default('1s'),
+    staleAfter: millisSchema(500, 60_000, '500ms and 60s').default('2s'),
+  }).default({}),
   allowedHosts: z.array(nonEmptyString).default([]),
   timeouts: strictObject(timeoutsShape).default({}),
   maxRequestsPerSocket: count(1_000_000, 0),
@@ -163,6 +169,11 @@ export function parseServer(raw: unknown, out: RawProblem[]): ServerSettings | u
   const { values: v, ok } = parseFields(serverShape, input, ['server'], out);
   if (!ok) return undefined;
   const t = v.timeouts!;
+  const index = v.checkIndex!;
+  if (index.staleAfter <= index.pollInterval) {
+    out.push({ path: ['server', 'checkIndex', 'staleAfter'], message: 'must be longer than checkIndex.pollInterval' });
+    return undefined;
+  }
   if (t.headers > t.request) {
     // Node refuses it too: the headers are part of the request.
     out.push({ path: ['server', 'timeouts', 'headers'], message: 'must not be longer than timeouts.request' });
@@ -177,6 +188,7 @@ export function parseServer(raw: unknown, out: RawProblem[]): ServerSettings | u
     checkRateLimitPerMinute: v.rateLimit!.checkPerMinute,
     trustedProxies: v.trustedProxies!.map((c) => c.trim()),
     schedulerIntervalMs: v.schedulerInterval!,
+    checkIndex: { pollIntervalMs: index.pollInterval, staleAfterMs: index.staleAfter },
     allowedHosts: v.allowedHosts!,
     timeouts: { requestMs: t.request, headersMs: t.headers, keepAliveMs: t.keepAlive },
     maxRequestsPerSocket: v.maxRequestsPerSocket!,

@@ -5,6 +5,11 @@ import * as s from '../schemas.js';
 import { grantJson, iso } from '../serialize.js';
 import type { RouteContext } from './context.js';
 
+function answerJson(r: CheckResult) {
+  if (r.allowed) return { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) };
+  return r.reason ? { allowed: false, reason: r.reason, detail: r.detail } : { allowed: false };
+}
+
 export function grantRoutes({ server, table, opts }: RouteContext) {
   const { app } = opts;
 
@@ -15,7 +20,9 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
     auth: 'bearer',
     scope: 'check',
     summary: 'Does a principal hold an entitlement right now? (roles checker, admin)',
-    description: 'Answers `allowed: false` from `expiresAt` on, even if the expiry transition has not run yet.',
+    description:
+      "Answers from the server's in-memory index of live grants, `allowed: false` from `expiresAt` on even if the expiry transition has not run yet. " +
+      'A server that could not confirm its index is current within `server.checkIndex.staleAfter` answers `allowed: false` with `reason: stale_index` and a `detail`.',
     query: s.checkQuery,
     responses: { 200: { description: 'the answer', schema: checkResponse } },
     endOfTurnReply: true,
@@ -23,7 +30,7 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
       const started = performance.now();
       const answer = (r: CheckResult) => {
         app.deps.metrics?.checkLatency((performance.now() - started) / 1000, r.allowed);
-        return r.allowed ? { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) } : { allowed: false };
+        return answerJson(r);
       };
       const r = app.check(principal, query.principal, query.entitlement);
       return r instanceof Promise ? r.then(answer) : answer(r);
@@ -45,11 +52,7 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
       const results = [];
       for (const q of body.checks) {
         const r = await app.check(principal, q.principal, q.entitlement);
-        results.push(
-          r.allowed
-            ? { principal: q.principal, entitlement: q.entitlement, allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) }
-            : { principal: q.principal, entitlement: q.entitlement, allowed: false },
-        );
+        results.push({ principal: q.principal, entitlement: q.entitlement, ...answerJson(r) });
       }
       const seconds = (performance.now() - started) / 1000;
       for (const r of results) app.deps.metrics?.checkLatency(seconds / results.length, r.allowed);

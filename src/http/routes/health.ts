@@ -20,17 +20,35 @@ export function healthRoutes({ server, table, opts }: RouteContext) {
     url: '/readyz',
     tag: 'health',
     auth: 'none',
-    summary: 'Readiness: store, scheduler and audit chain, each told apart',
-    description: 'A broken audit chain is reported here but does not make the server unready: revocations must go on.',
+    summary: 'Readiness: checks, store, scheduler and audit chain, each told apart',
+    description:
+      'Ready while this server can answer checks: its check index was confirmed current within `server.checkIndex.staleAfter`, and its scheduler runs. ' +
+      'An unreachable store alone does not make it unready (writes get 503 `HG_STORE_UNAVAILABLE`, checks go on within the bound), so a load balancer does not drain every server during a short database outage; ' +
+      '`store.ok` and `writable` say so. A broken audit chain is reported but does not make the server unready: revocations must go on.',
     responses: { 200: { description: 'ready', schema: readyResponse }, 503: { description: 'not ready', schema: readyResponse } },
     handler: async ({ reply }) => {
       const store = await app.storeHealth();
       const sched = opts.scheduler?.();
       const staleAfter = (opts.schedulerIntervalMs ?? 250) * 20 + 5000;
-      const schedulerOk = !sched || (sched.running && !sched.lastError && (sched.lastRunAt ?? 0) >= app.deps.clock.now() - staleAfter);
+      // A scheduler that fails because the store is out is the outage, reported as such, not a stuck scheduler.
+      const schedulerOk = !sched || (sched.running && (!store.ok || (!sched.lastError && (sched.lastRunAt ?? 0) >= app.deps.clock.now() - staleAfter)));
+      const index = app.deps.checkIndex?.status();
+      const checksOk = index ? index.ok : store.ok;
       const v = app.audit.lastVerify;
       const body = {
-        ready: store.ok && schedulerOk,
+        ready: checksOk && schedulerOk,
+        writable: store.ok,
+        checks: index
+          ? {
+              ok: index.ok,
+              source: 'index',
+              grants: index.grants,
+              seq: index.seq,
+              ageMs: index.ageMs === undefined ? null : Math.round(index.ageMs),
+              staleAfterMs: index.staleAfterMs,
+              error: index.lastError === undefined ? null : 'store unreachable',
+            }
+          : { ok: checksOk, source: 'store' },
         store,
         scheduler: sched
           ? { ok: schedulerOk, running: sched.running, lastRunAt: iso(sched.lastRunAt), lagMs: sched.lastLagMs, error: sched.lastError ?? null }
