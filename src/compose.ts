@@ -4,6 +4,7 @@
  * hands each what it needs. `serve`, the test harnesses and the benches all call createHourglass;
  * with src/main.ts it is the only code that reads process.cwd() (adapters get `cwd` from here).
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -41,6 +42,7 @@ import { buildServer } from './http/build-server.js';
 import { SCOPES } from './http/route.js';
 import { identityAuthenticator } from './app/identity/authenticator.js';
 import { CheckIndex } from './app/check-index.js';
+import { Presence } from './app/presence.js';
 import type { ChangeHints } from './adapters/store/change-hints.js';
 import { Sessions } from './app/identity/sessions.js';
 import { SignIn } from './app/identity/sign-in.js';
@@ -232,7 +234,11 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     const notifications = webhookWorker(app.notifications, { name: 'notifications', ...(detached ? {} : { detached: false }) });
     const checkpoints = createCheckpointWorker(deps, stores.checkpoints, { cwd, log });
     // Access work runs detached too, each target in its own lane: a stuck target never delays expiry or other targets.
-    const access = new AccessWork(deps, { connectors, random, detached, issued });
+    // Announced once started; its id is in every lease this server takes, for takeover if it dies.
+    const presence = new Presence(stores.store, clock, `srv_${randomUUID()}`, (err) =>
+      log.warn({ err: (err as Error).message }, "could not renew this server's presence: other servers may take its target work over"),
+    );
+    const access = new AccessWork(deps, { connectors, random, detached, issued, owner: presence.id });
     const reconciler = new Reconciler(deps, connectors);
     const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [
       access,
@@ -275,6 +281,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
             // Reported once started: a harness that never starts it is not "not ready".
             scheduler: () => (started ? scheduler.status : undefined),
             schedulerIntervalMs: initial.server.schedulerIntervalMs,
+            serverId: presence.id,
             ...(overrides.liveKeepAliveMs !== undefined ? { liveKeepAliveMs: overrides.liveKeepAliveMs } : {}),
             ...(registry ? { metrics: { registry } } : {}),
           })
@@ -296,6 +303,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
         );
       }
       await startCheckIndex();
+      await presence.start();
       started = true;
       scheduler.start();
       // Socket Mode: Slack delivers button presses over a socket we open (read at start; a restart applies a new app token).
@@ -340,6 +348,8 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
         await webhooks.idle();
         await notifications.idle();
         await checkpoints.flush().catch((err: Error) => log.error({ err: err.message }, 'final audit checkpoint failed'));
+        await access.idle();
+        await presence.stop();
       }
       await server?.close();
       await connectors.closeAll();

@@ -32,6 +32,8 @@ export interface AccessWorkOptions {
   timers?: Timers;
   /** Credentials issued on request: revoked on a target before its connector's revoke (issued-credentials.ts). */
   issued?: { revokeFor(target: string, requestId: string): Promise<void> };
+  /** This server's presence id (presence.ts), named in its leases; default: an id of this worker's own, never announced. */
+  owner?: string;
 }
 
 const BATCH = 200;
@@ -131,6 +133,7 @@ export class AccessWork implements BackgroundWorker {
   private readonly gate: Gate;
   private readonly inFlight = new Map<string, Promise<void>>();
   private detachedError: unknown;
+  private readonly owner: string;
 
   constructor(
     private readonly deps: AppDeps,
@@ -138,13 +141,17 @@ export class AccessWork implements BackgroundWorker {
   ) {
     this.lanes = new TargetLanes(opts.timers);
     this.gate = new Gate(opts.concurrency ?? 16);
+    this.owner = opts.owner ?? `worker_${deps.ids.eventId()}`;
   }
 
   /** Starts the due work not already in flight here. An error of detached work is rethrown by the next call. */
   async runOnce(): Promise<void> {
     const previous = this.detachedError;
     this.detachedError = undefined;
-    const due = await this.gate.run(() => this.deps.store.findAccessWork(this.deps.clock.now(), BATCH));
+    const now = this.deps.clock.now();
+    // Leases of servers that died come first: their removals are the most overdue.
+    const orphaned = await this.gate.run(() => this.deps.store.orphanedWork(this.owner, now, BATCH));
+    const due = [...orphaned, ...(await this.gate.run(() => this.deps.store.findAccessWork(now, BATCH)))];
     const started: Promise<void>[] = [];
     let error: unknown;
     for (const req of due) {
@@ -184,7 +191,7 @@ export class AccessWork implements BackgroundWorker {
    * setting a new password) and keep credentials that no longer match.
    */
   private async claim(req: AccessRequest): Promise<AccessRequest | undefined> {
-    const leased = lifecycle.lease(req, this.deps.clock.now(), LEASE_MS);
+    const leased = lifecycle.lease(req, this.deps.clock.now(), LEASE_MS, this.owner);
     const won = await this.tx((tx) => tx.updateRequest(req, leased));
     return won ? leased : undefined;
   }

@@ -279,6 +279,17 @@ export interface Store extends StatsQueries {
   nextDueAt(): Promise<number | undefined>;
   /** Requests whose work on a target (provisioning, removing) is due at `now`, oldest first. */
   findAccessWork(now: number, limit: number): Promise<AccessRequest[]>;
+  /**
+   * Requests whose target work is leased, until after `now`, to a server other than `owner`
+   * that has stopped saying it is alive (presence.ts): work to take over before the lease ends.
+   */
+  orphanedWork(owner: string, now: number, limit: number): Promise<AccessRequest[]>;
+  /** Server `id` is alive until `aliveUntil` (insert or renew). */
+  beat(id: string, startedAt: number, aliveUntil: number): Promise<void>;
+  /** Server `id` stopped cleanly. */
+  leave(id: string): Promise<void>;
+  /** Drops the rows of servers not alive since `before`. */
+  forgetServers(before: number): Promise<void>;
   /** Credentials issued by connectors, encrypted by the caller; one row per (request, target). */
   putCredentials(requestId: string, target: string, ciphertext: string, at: number): Promise<void>;
   getCredentials(requestId: string): Promise<{ target: string; ciphertext: string }[]>;

@@ -279,12 +279,13 @@ export function provisioned(req: AccessRequest, facts: Pick<Facts, 'now' | 'remi
 }
 
 /**
- * The access worker's claim: this server owns the request's target work until `now + leaseMs`.
+ * The access worker's claim: server `owner` owns the request's target work until `now + leaseMs`.
  * `accessNextAt` moves past the lease too, so other servers' passes skip the request meanwhile.
- * Not a decision, so no audit event; a lease that runs out makes the work due again.
+ * Not a decision, so no audit event; a lease that runs out makes the work due again, and one
+ * whose owner stopped saying it is alive is taken over before that (access-work.ts).
  */
-export function lease(req: AccessRequest, now: number, leaseMs: number): AccessRequest {
-  return next(req, { accessNextAt: now + leaseMs, leaseUntil: now + leaseMs });
+export function lease(req: AccessRequest, now: number, leaseMs: number, owner: string): AccessRequest {
+  return next(req, { accessNextAt: now + leaseMs, leaseUntil: now + leaseMs, leaseOwner: owner });
 }
 
 /** True when an active grant's targets still hold an older end than expiresAt. */
@@ -295,7 +296,7 @@ export function needsTargetExtension(req: AccessRequest): boolean {
 /** The targets were told the grant's new end. */
 export function extendedOnTarget(req: AccessRequest): Outcome {
   if (!needsTargetExtension(req)) throw illegal(req, 'confirm an extension on the target for');
-  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, leaseUntil: _l, ...rest } = req;
+  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, leaseUntil: _l, leaseOwner: _o, ...rest } = req;
   return { request: next(rest, { targetExpiresAt: req.expiresAt! }), events: [event(req, 'grant.extended_on_target', SYSTEM, { expiresAt: req.expiresAt })] };
 }
 
@@ -326,7 +327,7 @@ function startRemoving(req: AccessRequest, now: number): Partial<AccessRequest> 
 }
 
 function clearAccessWork(req: AccessRequest): AccessRequest {
-  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, provisioningDeadline: _d, leaseUntil: _l, ...rest } = req;
+  const { accessNextAt: _n, accessAttempts: _a, accessError: _e, provisioningDeadline: _d, leaseUntil: _l, leaseOwner: _o, ...rest } = req;
   return rest;
 }
 
@@ -356,7 +357,7 @@ export function accessAttemptFailed(
   const attempts = (req.accessAttempts ?? 0) + 1;
   const removing = req.access === 'removing';
   const keep = facts.keepLease === true && req.access === 'provisioning' && (req.leaseUntil ?? 0) > facts.now;
-  const { leaseUntil: _lease, ...unleased } = req;
+  const { leaseUntil: _lease, leaseOwner: _owner, ...unleased } = req;
   if (!removing && req.status === 'scheduled' && req.provisioningDeadline !== undefined && facts.now >= req.provisioningDeadline) {
     const failed = fail(keep ? req : unleased, `provisioning failed: ${error}`, facts);
     return { request: { ...failed.request, accessAttempts: 0 }, events: failed.events };

@@ -254,6 +254,8 @@ export interface AccessRequest {
    * lease (the grant may still commit) but never for a provisioning retry's backoff.
    */
   leaseUntil?: number;
+  /** The server holding that lease (its presence id): when it stops saying it is alive, another takes the work over. */
+  leaseOwner?: string;
   /** Provisioning that has not succeeded by then ends the request `failed`. */
   provisioningDeadline?: number;
   /** target name -> the handle its connector's grant returned (opaque; handed back to revoke and extend). */

@@ -17,6 +17,8 @@ export interface ServerOptions {
   /** The scheduler's status for /readyz; undefined while it does not run. */
   scheduler?: () => SchedulerStatus | undefined;
   schedulerIntervalMs?: number;
+  /** This server's presence id (presence.ts): reported by /readyz, named in the leases it holds. */
+  serverId?: string;
   /** How often a GET /v1/live stream re-checks its credential (default LIVE_KEEPALIVE_MS, 25 s). */
   liveKeepAliveMs?: number;
   /** Sessions, personal and machine tokens (src/app/identity); absent: their routes are not served. */

@@ -260,6 +260,7 @@ export const healthResponse = z.object({ ok: z.literal(true) }).strict();
 export const readyResponse = z
   .object({
     ready: z.boolean(),
+    server: z.string().optional().describe("this server's presence id, named in the leases it holds on target work"),
     writable: z.boolean(),
     checks: z.record(z.unknown()),
     store: z.object({ ok: z.boolean(), error: z.string().optional() }),

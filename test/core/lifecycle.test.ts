@@ -770,18 +770,19 @@ describe('provisioned, removed and fail', () => {
 });
 
 describe('the access lease and removal', () => {
+  const OWNER = 'srv_test';
   const provisioning = () => open(requestUnder([selfService]), at(T0, false)).request;
   const failedAttempt = (r: AccessRequest, now: number, keepLease?: boolean) =>
     accessAttemptFailed(r, 'boom', { ...at(now, false), jitter: 0.5, alertAfterMs: 5 * MINUTE, ...(keepLease !== undefined ? { keepLease } : {}) }).request;
 
   it('a claim leases the request: accessNextAt and leaseUntil move past the lease, the version moves', () => {
     const req = provisioning();
-    const leased = step(req, { request: lease(req, T0, MINUTE), events: [] });
-    expect(leased).toMatchObject({ accessNextAt: T0 + MINUTE, leaseUntil: T0 + MINUTE });
+    const leased = step(req, { request: lease(req, T0, MINUTE, OWNER), events: [] });
+    expect(leased).toMatchObject({ accessNextAt: T0 + MINUTE, leaseUntil: T0 + MINUTE, leaseOwner: OWNER });
   });
 
   it('a revoke while a server holds the provisioning lease schedules removal for the end of the lease', () => {
-    const leased = lease(provisioning(), T0, MINUTE);
+    const leased = lease(provisioning(), T0, MINUTE, OWNER);
     const r = revoke(leased, root, undefined, at(T0 + 5 * SECOND, false)).request;
     expect(r).toMatchObject({ status: 'revoked', access: 'removing', removingSince: T0 + 5 * SECOND, accessNextAt: T0 + MINUTE });
     // Expiry and cancellation take the same path.
@@ -789,7 +790,7 @@ describe('the access lease and removal', () => {
   });
 
   it("a revoke during a provisioning retry's backoff removes at once: the lease ended with the attempt", () => {
-    const attempt = lease(provisioning(), T0, MINUTE);
+    const attempt = lease(provisioning(), T0, MINUTE, OWNER);
     const backingOff = failedAttempt(attempt, T0 + SECOND);
     expect(backingOff.leaseUntil).toBeUndefined();
     expect(backingOff.accessNextAt).toBeGreaterThan(T0 + SECOND);
@@ -798,7 +799,7 @@ describe('the access lease and removal', () => {
   });
 
   it('a lease that ran out (a crashed server) does not delay removal', () => {
-    const leased = lease(provisioning(), T0, MINUTE);
+    const leased = lease(provisioning(), T0, MINUTE, OWNER);
     expect(revoke(leased, root, undefined, at(T0 + 2 * MINUTE, false)).request.accessNextAt).toBe(T0 + 2 * MINUTE);
   });
 
@@ -808,34 +809,34 @@ describe('the access lease and removal', () => {
   });
 
   it('a grant that timed out keeps the lease: neither its retry nor a removal starts before the lease ends', () => {
-    const attempt = lease(provisioning(), T0, MINUTE);
+    const attempt = lease(provisioning(), T0, MINUTE, OWNER);
     const kept = failedAttempt(attempt, T0 + 30 * SECOND, true);
     expect(kept).toMatchObject({ leaseUntil: T0 + MINUTE, accessNextAt: T0 + MINUTE, accessAttempts: 1 });
     expect(revoke(kept, root, undefined, at(T0 + 31 * SECOND, false)).request.accessNextAt).toBe(T0 + MINUTE);
     // Past the provisioning deadline it fails; removal of what it may have created still waits for the lease.
-    const late = lease({ ...provisioning(), provisioningDeadline: T0 }, T0, MINUTE);
+    const late = lease({ ...provisioning(), provisioningDeadline: T0 }, T0, MINUTE, OWNER);
     expect(failedAttempt(late, T0 + SECOND, true)).toMatchObject({ status: 'failed', access: 'removing', accessNextAt: T0 + MINUTE });
     expect(failedAttempt(late, T0 + SECOND, false)).toMatchObject({ status: 'failed', access: 'removing', accessNextAt: T0 + SECOND });
   });
 
   it('confirmed work ends the lease', () => {
-    const leased = lease(provisioning(), T0, MINUTE);
+    const leased = lease(provisioning(), T0, MINUTE, OWNER);
     expect(provisioned(leased, { now: T0 + SECOND }).request.leaseUntil).toBeUndefined();
-    const removing = lease(revoke(activeUnder([oneLead]), root, undefined, at(T0, false)).request, T0, MINUTE);
+    const removing = lease(revoke(activeUnder([oneLead]), root, undefined, at(T0, false)).request, T0, MINUTE, OWNER);
     expect(removed(removing).request.leaseUntil).toBeUndefined();
   });
 
   it('keeps the handles connectors returned, the latest per target, while provisioning only', () => {
-    const attempt = lease(provisioning(), T0, MINUTE);
+    const attempt = lease(provisioning(), T0, MINUTE, OWNER);
     const handles = (r: AccessRequest) => r.handles;
     // A failed attempt keeps the handles of the targets that granted (a removal after it gets them).
     const partly = accessAttemptFailed(attempt, 'boom', { ...at(T0 + SECOND, false), jitter: 0.5, alertAfterMs: MINUTE, handles: { a: 'h1' } }).request;
     expect(handles(partly)).toEqual({ a: 'h1' });
-    const done = provisioned(lease(partly, T0 + 2 * SECOND, MINUTE), { now: T0 + 3 * SECOND }, { a: 'h2', b: 'h3' }).request;
+    const done = provisioned(lease(partly, T0 + 2 * SECOND, MINUTE, OWNER), { now: T0 + 3 * SECOND }, { a: 'h2', b: 'h3' }).request;
     expect(handles(done)).toEqual({ a: 'h2', b: 'h3' });
     // No handles returned: none recorded, and what was kept stays.
     expect('handles' in provisioned(attempt, { now: T0 + SECOND }, {}).request).toBe(false);
-    const removing = lease(revoke(done, root, undefined, at(T0 + 4 * SECOND, false)).request, T0 + 4 * SECOND, MINUTE);
+    const removing = lease(revoke(done, root, undefined, at(T0 + 4 * SECOND, false)).request, T0 + 4 * SECOND, MINUTE, OWNER);
     const retried = accessAttemptFailed(removing, 'boom', {
       ...at(T0 + 5 * SECOND, false),
       jitter: 0.5,

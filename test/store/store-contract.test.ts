@@ -138,6 +138,29 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(grants.map((g) => g.requestId)).toEqual(['req_b1']);
   });
 
+  it("finds the leased work of servers that stopped saying they are alive, never its own or a live server's", async () => {
+    const leased = (id: string, owner: string) =>
+      req(id, { status: 'revoked', access: 'removing', accessNextAt: T0 + 60_000, leaseUntil: T0 + 60_000, leaseOwner: owner });
+    await writeTx(store)(async (tx) => {
+      await tx.insertRequest(leased('req_lease_dead', 'srv_dead'));
+      await tx.insertRequest(leased('req_lease_live', 'srv_live'));
+      await tx.insertRequest(leased('req_lease_mine', 'srv_me'));
+      await tx.insertRequest(leased('req_lease_unknown', 'srv_never_announced'));
+    });
+    const orphaned = async (now: number) => (await store.orphanedWork('srv_me', now, 10)).map((r) => r.id);
+    await store.beat('srv_dead', T0, T0 + 3000);
+    await store.beat('srv_live', T0, T0 + 3000);
+    await store.beat('srv_me', T0, T0);
+    expect(await orphaned(T0 + 2999)).toEqual([]);
+    await store.beat('srv_live', T0, T0 + 6000); // renewed
+    expect(await orphaned(T0 + 3000)).toEqual(['req_lease_dead']);
+    expect(await orphaned(T0 + 60_000)).toEqual([]); // the lease ran out: ordinary due work now
+    await store.leave('srv_dead');
+    expect(await orphaned(T0 + 3000)).toEqual([]);
+    await store.forgetServers(T0 + 5000); // drops srv_me (alive until T0) but not srv_live
+    expect(await orphaned(T0 + 6000)).toEqual(['req_lease_live']);
+  });
+
   it('finds due work oldest first, and nothing that is not due', async () => {
     await writeTx(store)(async (tx) => {
       await tx.insertRequest(req('req_d1', { requester: 'dave', expiresAt: T0 + 20_000 }));

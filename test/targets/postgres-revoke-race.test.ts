@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectorFactories } from '../../src/adapters/connectors/index.js';
 import { createConnectorRegistry } from '../../src/adapters/connectors/registry.js';
 import { AccessWork } from '../../src/app/access-work.js';
+import { TAKEOVER_AFTER_MS } from '../../src/app/presence.js';
 import type { Connector, ConnectorRegistry } from '../../src/app/connectors.js';
 import { createHttpHarness, token } from '../support/app-harness.js';
 import { tokenHash } from '../fixtures/policies.js';
@@ -155,6 +156,32 @@ describe('a revoke on one server while another is inside its GRANT', () => {
     await workB.runOnce();
     expect((await b.call('GET', `/v1/requests/${req.id}`, token('admin'))).body).toMatchObject({ access: 'removed' });
 
+    gate.open();
+    await running;
+    expect(await hgRoles()).toEqual([]);
+    expect(await a.store.getCredentials(req.id)).toEqual([]);
+  }, 30_000);
+  it('a server that dies inside its GRANT: another takes the work over once its presence lapses, long before its lease ends', async () => {
+    // A says it is alive for 3 s (TAKEOVER_AFTER_MS), then "dies": it stops renewing, its GRANT hangs.
+    const mortal = new AccessWork(a.app.deps, { connectors: gate.registry, random: () => 0.5, owner: 'srv_mortal' });
+    const survivor = new AccessWork(b.app.deps, { connectors: registryB, random: () => 0.5, owner: 'srv_survivor' });
+    await a.store.beat('srv_mortal', a.clock.now(), a.clock.now() + TAKEOVER_AFTER_MS);
+    b.clock.set(a.clock.now());
+    const req = (await a.call('POST', '/v1/requests', token('alice'), { entitlements: ['app-db/read'], duration: '1h' })).body;
+    gate.arm();
+    const running = mortal.runOnce();
+    await gate.entered();
+    await b.call('POST', `/v1/requests/${req.id}/revoke`, token('admin'), { reason: 'done' });
+    expect((await a.store.getRequest(req.id))!.leaseOwner).toBe('srv_mortal');
+
+    await survivor.runOnce(); // A is alive: its lease holds
+    expect((await b.call('GET', `/v1/requests/${req.id}`, token('admin'))).body).toMatchObject({ access: 'removing' });
+    b.clock.advance(TAKEOVER_AFTER_MS); // no renewal came: A counts as dead, 57 s before its lease would end
+    await survivor.runOnce();
+    expect((await b.call('GET', `/v1/requests/${req.id}`, token('admin'))).body).toMatchObject({ status: 'revoked', access: 'removed' });
+    expect((await events(req.id)).filter((t) => t === 'grant.access_removed')).toHaveLength(1);
+
+    // Had A only been slow, its late GRANT is undone when its commit loses: nothing stays behind.
     gate.open();
     await running;
     expect(await hgRoles()).toEqual([]);

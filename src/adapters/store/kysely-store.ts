@@ -53,6 +53,8 @@ function toRow(req: AccessRequest) {
     requested_at: req.requestedAt,
     version: req.version,
     body: JSON.stringify(req),
+    // A lease that ended (leaseUntil gone) names no one, whatever the body kept.
+    lease_owner: req.leaseUntil !== undefined ? (req.leaseOwner ?? null) : null,
   };
 }
 
@@ -387,6 +389,38 @@ export class KyselyStore implements Store {
       .limit(limit)
       .execute();
     return rows.map(parse);
+  }
+
+  async orphanedWork(owner: string, now: number, limit: number) {
+    const rows = await this.db
+      .selectFrom('requests')
+      .select('body')
+      .where('lease_owner', 'is not', null)
+      .where('lease_owner', '<>', owner)
+      .where('access_due_at', '>', now)
+      .where((eb) =>
+        eb.exists(eb.selectFrom('servers').select('servers.id').whereRef('servers.id', '=', 'requests.lease_owner').where('servers.alive_until', '<=', now)),
+      )
+      .orderBy('access_due_at')
+      .limit(limit)
+      .execute();
+    return rows.map(parse);
+  }
+
+  async beat(id: string, startedAt: number, aliveUntil: number) {
+    await this.db
+      .insertInto('servers')
+      .values({ id, started_at: startedAt, alive_until: aliveUntil })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ alive_until: aliveUntil }))
+      .execute();
+  }
+
+  async leave(id: string) {
+    await this.db.deleteFrom('servers').where('id', '=', id).execute();
+  }
+
+  async forgetServers(before: number) {
+    await this.db.deleteFrom('servers').where('alive_until', '<', before).execute();
   }
 
   async putCredentials(requestId: string, target: string, ciphertext: string, at: number) {

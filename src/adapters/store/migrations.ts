@@ -465,6 +465,26 @@ function usedRefreshTokens(): Migration {
 }
 
 /** Issue 14: notifications to people (an outbox per destination and recipient, its log) and one-time links. */
+/**
+ * Issue 15: work a server holds on a target is taken over within seconds when that server dies.
+ * Each server says it is alive (`servers.alive_until`, renewed every second), and a request's
+ * lease names its holder (`requests.lease_owner`), so others find the leases of the dead.
+ */
+function serverPresence(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('servers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('alive_until', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('requests').addColumn('lease_owner', 'text').execute();
+      await sql`CREATE INDEX requests_leased ON requests (lease_owner) WHERE lease_owner IS NOT NULL`.execute(db);
+    },
+  };
+}
+
 function notifications(dialect: Dialect): Migration {
   return {
     async up(db: Kysely<any>) {
@@ -542,6 +562,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0011_mfa': mfa(),
         '0012_used_refresh_tokens': usedRefreshTokens(),
         '0013_notifications': notifications(dialect),
+        '0014_server_presence': serverPresence(),
       }),
     },
     migrationTableName: 'hg_migrations',

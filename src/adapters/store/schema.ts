@@ -12,6 +12,15 @@ export interface RequestsTable {
   requested_at: number;
   version: number;
   body: string;
+  /** The server holding the request's target work (while `leaseUntil` is set), for takeover when it dies. */
+  lease_owner: string | null;
+}
+
+export interface ServersTable {
+  id: string;
+  started_at: number;
+  /** The server is alive until then, unless it renews (every second). */
+  alive_until: number;
 }
 
 export interface GrantsTable {
@@ -331,6 +340,7 @@ export interface MfaFailuresTable {
 export interface Database {
   requests: RequestsTable;
   grants: GrantsTable;
+  servers: ServersTable;
   audit_events: AuditEventsTable;
   idempotency: IdempotencyTable;
   locks: LocksTable;

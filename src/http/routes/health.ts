@@ -37,6 +37,7 @@ export function healthRoutes({ server, table, opts }: RouteContext) {
       const v = app.audit.lastVerify;
       const body = {
         ready: checksOk && schedulerOk,
+        ...(opts.serverId ? { server: opts.serverId } : {}),
         writable: store.ok,
         checks: index
           ? {
