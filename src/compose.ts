@@ -221,10 +221,14 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     deps.stepUp = stepUp; // policies that require MFA check proofs with it (src/app/step-up-gate.ts)
     const connectors = createConnectorRegistry(config, factories);
     const issued = new IssuedCredentials(deps, connectors, stores.issued);
+    // Announced once started; its id is in every lease and outbox claim this server takes, for takeover if it dies.
+    const presence = new Presence(stores.store, clock, `srv_${randomUUID()}`, (err) =>
+      log.warn({ err: (err as Error).message }, "could not renew this server's presence: other servers may take its target work over"),
+    );
     const app = new Hourglass(deps, {
       issued,
-      webhooks: { store: stores.webhooks, channels: overrides.channels ?? notificationChannels, options: { random } },
-      notifications: { store: stores.notifications, channels: people, principals: stores.principals, slack, options: { random } },
+      webhooks: { store: stores.webhooks, channels: overrides.channels ?? notificationChannels, options: { random, owner: presence.id } },
+      notifications: { store: stores.notifications, channels: people, principals: stores.principals, slack, options: { random, owner: presence.id } },
       checkpoints: { store: stores.checkpoints, key: configuredCheckpointKey(deps, cwd) },
       ...(configFile ? { configFile: config } : {}),
       log,
@@ -234,10 +238,6 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     const notifications = webhookWorker(app.notifications, { name: 'notifications', ...(detached ? {} : { detached: false }) });
     const checkpoints = createCheckpointWorker(deps, stores.checkpoints, { cwd, log });
     // Access work runs detached too, each target in its own lane: a stuck target never delays expiry or other targets.
-    // Announced once started; its id is in every lease this server takes, for takeover if it dies.
-    const presence = new Presence(stores.store, clock, `srv_${randomUUID()}`, (err) =>
-      log.warn({ err: (err as Error).message }, "could not renew this server's presence: other servers may take its target work over"),
-    );
     const access = new AccessWork(deps, { connectors, random, detached, issued, owner: presence.id });
     const reconciler = new Reconciler(deps, connectors);
     const scheduler = new Scheduler(app, () => config.current().server.schedulerIntervalMs, log, [

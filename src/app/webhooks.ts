@@ -104,7 +104,9 @@ export interface WebhookStore {
    * gets attempts + 1 and `next_attempt_at = leaseUntil`, atomically, so no other worker takes it
    * until the lease runs out. Returns the claimed rows (attempts already incremented).
    */
-  claimDue(now: number, endpoints: readonly string[], limit: number, leaseUntil: number): Promise<OutboxRow[]>;
+  claimDue(now: number, endpoints: readonly string[], limit: number, leaseUntil: number, owner?: string): Promise<OutboxRow[]>;
+  /** Makes due now the rows claimed by servers that stopped saying they are alive (presence.ts); how many. */
+  releaseClaimsOfDead(now: number): Promise<number>;
   /**
    * Logs the attempt and updates the row in one transaction: delivered (whoever claimed it), or
    * due again at `nextAttemptAt` if the row is still this claim's (same attempts count).
@@ -220,6 +222,8 @@ export interface WebhookOptions {
   leaseMarginMs?: number;
   /** In [0, 1), for the backoff's jitter; the composition supplies it (tests pin it). */
   random?: () => number;
+  /** This server's presence id (presence.ts), named in its claims so that others retry them at once if it dies. */
+  owner?: string;
 }
 
 export interface RoundResult {
@@ -228,7 +232,7 @@ export interface RoundResult {
 }
 
 export class WebhookService {
-  private readonly o: Required<Omit<WebhookOptions, 'backoff'>> & { backoff: BackoffSettings };
+  private readonly o: Required<Omit<WebhookOptions, 'backoff' | 'owner'>> & { backoff: BackoffSettings; owner?: string };
 
   constructor(
     private readonly deps: AppDeps,
@@ -245,6 +249,7 @@ export class WebhookService {
       leaseMarginMs: opts.leaseMarginMs ?? 30_000,
       random: opts.random,
       backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
+      ...(opts.owner ? { owner: opts.owner } : {}),
     };
   }
 
@@ -318,6 +323,7 @@ export class WebhookService {
     const result: RoundResult = { attempted: 0, delivered: 0 };
     // An endpoint that failed in this round gets no more of its backlog until the next round.
     const failed = new Set<string>();
+    await this.store.releaseClaimsOfDead(this.deps.clock.now());
     while (result.attempted < this.o.maxPerRound) {
       const config = this.deps.config.current();
       const endpoints = this.endpoints(config);
@@ -326,7 +332,7 @@ export class WebhookService {
       const now = this.deps.clock.now();
       const longest = Math.max(...[...endpoints.values()].map((e) => e.endpoint.timeoutMs));
       const limit = Math.min(this.o.concurrency, this.o.maxPerRound - result.attempted);
-      const rows = await this.store.claimDue(now, names, limit, now + longest + this.o.leaseMarginMs);
+      const rows = await this.store.claimDue(now, names, limit, now + longest + this.o.leaseMarginMs, this.o.owner);
       if (rows.length === 0) break;
       const outcomes = await Promise.all(rows.map((row) => this.attempt(row, endpoints.get(row.endpoint), config)));
       result.attempted += rows.length;

@@ -99,9 +99,16 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
     await sql`INSERT INTO audit_events (id, at, type, actor, seq, prev_hash, hash) VALUES ('old-1', ${T0}, 'server.started', 'system', 7, 'p', 'h')`.execute(
       db,
     );
-    // As before migration 0013.
+    // As before migration 0013 (and the later ones).
     await sql`DELETE FROM hg_migrations WHERE name >= '0013'`.execute(db);
-    for (const table of ['notifications', 'notification_attempts', 'one_time_links']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);
+    for (const table of ['notifications', 'notification_attempts', 'one_time_links', 'servers']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);
+    for (const [table, column, index] of [
+      ['requests', 'lease_owner', 'requests_leased'],
+      ['webhook_outbox', 'claimed_by', 'webhook_outbox_claimed'],
+    ]) {
+      await sql`DROP INDEX ${sql.raw(index!)}`.execute(db);
+      await sql`ALTER TABLE ${sql.table(table!)} DROP COLUMN ${sql.raw(column!)}`.execute(db);
+    }
     await sql`DELETE FROM hg_state WHERE key = 'notifications.cursor'`.execute(db);
     // SQLite serves one server at a time: the store is closed first and the reopened one kept.
     if (dialect === 'sqlite') await a.close();

@@ -149,4 +149,35 @@ describe.each<Dialect>(['sqlite', 'postgres'])('webhook outbox: %s', (dialect) =
     expect(rows.map((r) => r.status)).toEqual(['pending', 'pending']);
     expect(JSON.stringify(rows)).not.toContain(SECRET_A);
   });
+  it('rows claimed by a server that stopped saying it is alive are due again at once; a live or retrying claim is left alone', async () => {
+    await stores[0]!.transaction((tx) => tx.appendAudit([{ id: 'ev-dead-1', at: T0, type: 'test.dead', actor: 'alice' }]));
+    const service = createWebhookService(depsOf(stores[0]!), outboxOf(stores[0]!), {});
+    await service.fanOut();
+    const s0 = service.store;
+    const now = clock.now();
+    // Everything due by the end of this test is delivered first, so only the new rows are left to claim.
+    const drain = now + 3000;
+    for (let rows = await s0.claimDue(drain, ['a', 'b'], 100, drain); rows.length; rows = await s0.claimDue(drain, ['a', 'b'], 100, drain)) {
+      for (const r of rows) {
+        await s0.finishAttempt(
+          r,
+          { outboxId: r.id, endpoint: r.endpoint, attempt: r.attempts, at: now, statusCode: 200, durationMs: 1, error: null },
+          { delivered: true },
+        );
+      }
+    }
+    await stores[0]!.beat('srv_gone', now, now + 3000);
+    await stores[0]!.transaction((tx) => tx.appendAudit([{ id: 'ev-dead-2', at: now, type: 'test.dead', actor: 'alice' }]));
+    await service.fanOut();
+    const claimed = await s0.claimDue(now, ['a', 'b'], 100, now + 60_000, 'srv_gone');
+    expect(claimed.map((r) => r.eventId)).toEqual(['ev-dead-2', 'ev-dead-2']);
+    expect(await s0.releaseClaimsOfDead(now + 2999)).toBe(0); // still alive
+    expect(await s0.claimDue(now + 2999, ['a', 'b'], 100, now + 60_000)).toEqual([]);
+    expect(await s0.releaseClaimsOfDead(now + 3000)).toBe(2);
+    const again = await s0.claimDue(now + 3000, ['a', 'b'], 100, now + 60_000, 'srv_other');
+    expect(again.map((r) => [r.eventId, r.attempts])).toEqual([
+      ['ev-dead-2', 2],
+      ['ev-dead-2', 2],
+    ]);
+  });
 });

@@ -481,6 +481,11 @@ function serverPresence(): Migration {
         .execute();
       await db.schema.alterTable('requests').addColumn('lease_owner', 'text').execute();
       await sql`CREATE INDEX requests_leased ON requests (lease_owner) WHERE lease_owner IS NOT NULL`.execute(db);
+      // The outboxes' claims name their holder the same way, while an attempt runs.
+      for (const table of ['webhook_outbox', 'notifications']) {
+        await db.schema.alterTable(table).addColumn('claimed_by', 'text').execute();
+        await sql`CREATE INDEX ${sql.raw(`${table}_claimed`)} ON ${sql.table(table)} (claimed_by) WHERE claimed_by IS NOT NULL`.execute(db);
+      }
     },
   };
 }

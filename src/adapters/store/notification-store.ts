@@ -17,7 +17,7 @@ import type {
   OneTimeLink,
 } from '../../app/notifications/ports.js';
 import type { Database, NotificationAttemptsTable, NotificationsTable } from './schema.js';
-import { moveCursor } from './webhook-store.js';
+import { moveCursor, releaseClaimsOfDead } from './webhook-store.js';
 
 /** hg_state key of the fan-out cursor: the last audit seq planned for notifications. */
 export const NOTIFY_CURSOR_KEY = 'notifications.cursor';
@@ -113,7 +113,11 @@ export class KyselyNotificationStore implements NotificationStore {
       return true;
     });
   }
-  async claimDue(now: number, limit: number, leaseUntil: number): Promise<NotificationRow[]> {
+  releaseClaimsOfDead(now: number): Promise<number> {
+    return releaseClaimsOfDead(this.db, 'notifications', now);
+  }
+
+  async claimDue(now: number, limit: number, leaseUntil: number, owner?: string): Promise<NotificationRow[]> {
     if (limit <= 0) return [];
     let pick = this.db
       .selectFrom('notifications')
@@ -126,7 +130,7 @@ export class KyselyNotificationStore implements NotificationStore {
     if (this.dialect === 'postgres') pick = pick.forUpdate().skipLocked();
     const rows = await this.db
       .updateTable('notifications')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: leaseUntil }))
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: leaseUntil, claimed_by: owner ?? null }))
       .where('id', 'in', pick)
       .where('status', '=', 'pending')
       .where('next_attempt_at', '<=', now)
@@ -161,7 +165,7 @@ export class KyselyNotificationStore implements NotificationStore {
         // Only while the row is still this claim's: a later claim (the lease ran out) owns it now.
         await trx
           .updateTable('notifications')
-          .set({ next_attempt_at: result.nextAttemptAt, last_error: a.error })
+          .set({ next_attempt_at: result.nextAttemptAt, last_error: a.error, claimed_by: null })
           .where('id', '=', row.id)
           .where('status', '=', 'pending')
           .where('attempts', '=', row.attempts)
@@ -169,7 +173,13 @@ export class KyselyNotificationStore implements NotificationStore {
       } else {
         await trx
           .updateTable('notifications')
-          .set({ status: result.status, finished_at: a.at, last_error: a.error, ...(result.status === 'sent' && result.ref ? { ref: result.ref } : {}) })
+          .set({
+            status: result.status,
+            finished_at: a.at,
+            last_error: a.error,
+            claimed_by: null,
+            ...(result.status === 'sent' && result.ref ? { ref: result.ref } : {}),
+          })
           .where('id', '=', row.id)
           .where('status', '=', 'pending')
           .execute();

@@ -67,6 +67,8 @@ export interface StateTable {
 
 export interface NotificationsTable {
   id: string;
+  /** The server whose attempt holds the row (presence.ts), while it runs. */
+  claimed_by: string | null;
   destination: string;
   event_id: string;
   event_seq: number;
@@ -110,6 +112,8 @@ export interface OneTimeLinksTable {
 
 export interface WebhookOutboxTable {
   id: string;
+  /** The server whose attempt holds the row (presence.ts), while it runs. */
+  claimed_by: string | null;
   endpoint: string;
   event_id: string;
   event_seq: number;

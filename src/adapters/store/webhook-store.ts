@@ -71,6 +71,23 @@ const newRow = (r: NewOutboxRow) => ({
 });
 
 /**
+ * Makes due now the pending rows of an outbox whose claim is held by a server that stopped
+ * saying it is alive (presence.ts): their attempt died with it, so they go out again at once
+ * rather than when the claim's lease ends. Returns how many.
+ */
+export async function releaseClaimsOfDead(db: Kysely<Database>, table: 'webhook_outbox' | 'notifications', now: number): Promise<number> {
+  const r = await db
+    .updateTable(table)
+    .set({ next_attempt_at: now, claimed_by: null })
+    .where('claimed_by', 'is not', null)
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '>', now)
+    .where('claimed_by', 'in', (eb) => eb.selectFrom('servers').select('id').where('alive_until', '<=', now))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/**
  * Moves an outbox's fan-out cursor (an hg_state row) from `expected` to `next` inside `trx`; false,
  * writing nothing, when another server moved it first. The cursor goes first in the transaction: on
  * PostgreSQL a second server's update waits on this row, then finds it changed and backs off before
@@ -149,7 +166,11 @@ export class KyselyWebhookStore implements WebhookStore {
     };
   }
 
-  async claimDue(now: number, endpoints: readonly string[], limit: number, leaseUntil: number): Promise<OutboxRow[]> {
+  releaseClaimsOfDead(now: number): Promise<number> {
+    return releaseClaimsOfDead(this.db, 'webhook_outbox', now);
+  }
+
+  async claimDue(now: number, endpoints: readonly string[], limit: number, leaseUntil: number, owner?: string): Promise<OutboxRow[]> {
     if (endpoints.length === 0 || limit <= 0) return [];
     let pick = this.db
       .selectFrom('webhook_outbox')
@@ -163,7 +184,7 @@ export class KyselyWebhookStore implements WebhookStore {
     if (this.dialect === 'postgres') pick = pick.forUpdate().skipLocked();
     const rows = await this.db
       .updateTable('webhook_outbox')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: leaseUntil }))
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: leaseUntil, claimed_by: owner ?? null }))
       .where('id', 'in', pick)
       // Re-checked on the row itself, so a row another claim just leased is left alone.
       .where('status', '=', 'pending')
@@ -191,7 +212,7 @@ export class KyselyWebhookStore implements WebhookStore {
         // Whoever delivered it, it is delivered.
         await trx
           .updateTable('webhook_outbox')
-          .set({ status: 'delivered', delivered_at: attempt.at, last_status: attempt.statusCode, last_error: null })
+          .set({ status: 'delivered', delivered_at: attempt.at, last_status: attempt.statusCode, last_error: null, claimed_by: null })
           .where('id', '=', row.id)
           .where('status', '=', 'pending')
           .execute();
@@ -199,7 +220,7 @@ export class KyselyWebhookStore implements WebhookStore {
         // Only while the row is still this claim's: a later claim (lease ran out) owns it now.
         await trx
           .updateTable('webhook_outbox')
-          .set({ next_attempt_at: result.nextAttemptAt, last_status: attempt.statusCode, last_error: attempt.error })
+          .set({ next_attempt_at: result.nextAttemptAt, last_status: attempt.statusCode, last_error: attempt.error, claimed_by: null })
           .where('id', '=', row.id)
           .where('status', '=', 'pending')
           .where('attempts', '=', row.attempts)

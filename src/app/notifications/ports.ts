@@ -172,7 +172,9 @@ export interface NotificationStore {
   /** Inserts rows outside the chain's fan-out (the daily digest), skipping ones already present. */
   enqueue(rows: NewNotificationRow[]): Promise<void>;
   /** Claims due pending rows with a lease (attempts + 1, next_attempt_at = leaseUntil), oldest first. */
-  claimDue(now: number, limit: number, leaseUntil: number): Promise<NotificationRow[]>;
+  claimDue(now: number, limit: number, leaseUntil: number, owner?: string): Promise<NotificationRow[]>;
+  /** Makes due now the rows claimed by servers that stopped saying they are alive (presence.ts); how many. */
+  releaseClaimsOfDead(now: number): Promise<number>;
   /** Logs the attempt and settles the row, while it is still this claim's (same attempts count). */
   finishAttempt(
     row: NotificationRow,

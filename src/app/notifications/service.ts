@@ -48,11 +48,13 @@ export interface NotificationOptions {
   maxPerRound?: number;
   leaseMarginMs?: number;
   random: () => number;
+  /** This server's presence id (presence.ts), named in its claims so that others retry them at once if it dies. */
+  owner?: string;
 }
 
 export class NotificationService {
   readonly links: ApprovalLinks;
-  private readonly o: Required<NotificationOptions>;
+  private readonly o: Required<Omit<NotificationOptions, 'owner'>> & { owner?: string };
 
   constructor(
     private readonly deps: AppDeps,
@@ -208,12 +210,13 @@ export class NotificationService {
 
   async deliverDue(): Promise<{ attempted: number; sent: number }> {
     const result = { attempted: 0, sent: 0 };
+    await this.store.releaseClaimsOfDead(this.deps.clock.now());
     while (result.attempted < this.o.maxPerRound) {
       const config = this.deps.config.current();
       const now = this.deps.clock.now();
       const longest = Math.max(10_000, ...this.timeouts(config));
       const limit = Math.min(this.o.concurrency, this.o.maxPerRound - result.attempted);
-      const rows = await this.store.claimDue(now, limit, now + longest + this.o.leaseMarginMs);
+      const rows = await this.store.claimDue(now, limit, now + longest + this.o.leaseMarginMs, this.o.owner);
       if (rows.length === 0) break;
       const outcomes = await Promise.all(rows.map((row) => this.attempt(row, config)));
       result.attempted += rows.length;
