@@ -333,6 +333,8 @@ export interface Store extends StatsQueries {
   getRequests(ids: readonly string[]): Promise<AccessRequest[]>;
   getState(key: string): Promise<string | undefined>;
   setState(key: string, value: string): Promise<void>;
+  /** Stores `value` under `key` unless one is there; returns the stored one (the first writer's, among servers starting at once). */
+  initState(key: string, value: string): Promise<string>;
 
   ping(): Promise<void>;
   close(): Promise<void>;

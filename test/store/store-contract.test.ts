@@ -203,6 +203,13 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(await store.getState('k')).toBe('v2');
   });
 
+  it('initState keeps the first value written, whoever asks at once (a key several servers create at start)', async () => {
+    const answers = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((v) => store.initState('shared.key', v)));
+    expect(new Set(answers).size).toBe(1);
+    expect(await store.initState('shared.key', 'z')).toBe(answers[0]);
+    expect(await store.getState('shared.key')).toBe(answers[0]);
+  });
+
   it('a rolled-back transaction leaves neither the request nor its audit event', async () => {
     await expect(
       writeTx(store)(async (tx) => {

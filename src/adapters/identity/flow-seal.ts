@@ -21,10 +21,8 @@ export class FlowSeal {
     this.key ??= (async () => {
       const found = await this.store.getState(KEY_STATE);
       if (found) return Buffer.from(found, 'base64');
-      const fresh = randomBytes(32);
-      await this.store.setState(KEY_STATE, fresh.toString('base64'));
-      // Two servers starting at once: both read back the one that was written last.
-      return Buffer.from((await this.store.getState(KEY_STATE))!, 'base64');
+      // Servers starting at once all keep the key written first.
+      return Buffer.from(await this.store.initState(KEY_STATE, randomBytes(32).toString('base64')), 'base64');
     })().catch((err: unknown) => {
       this.key = undefined;
       throw err;

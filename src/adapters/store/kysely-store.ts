@@ -580,6 +580,15 @@ export class KyselyStore implements Store {
     });
   }
 
+  async initState(key: string, value: string) {
+    await this.db
+      .insertInto('hg_state')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    return (await this.getState(key))!;
+  }
+
   async ping() {
     await sql`SELECT 1`.execute(this.db);
   }
