@@ -476,11 +476,8 @@ export class KyselyStore implements Store {
     if (filter.principal) q = q.where('principal', '=', filter.principal);
     if (filter.entitlement) q = q.where('entitlement', '=', filter.entitlement);
     const after = filter.after;
-    if (after) {
-      q = q.where((eb) =>
-        eb.or([eb('request_id', '>', after.requestId), eb.and([eb('request_id', '=', after.requestId), eb('entitlement', '>', after.entitlement)])]),
-      );
-    }
+    // A row comparison, so both databases seek in the primary key instead of filtering from its start.
+    if (after) q = q.where(sql<boolean>`(request_id, entitlement) > (${after.requestId}, ${after.entitlement})`);
     return (await q.execute()).map((r) => ({
       requestId: r.request_id,
       principal: r.principal,
