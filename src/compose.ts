@@ -259,7 +259,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
       });
     }
     const sessions = new Sessions(deps, stores.identity);
-    const tokens = new Tokens(deps, stores.identity, SCOPES);
+    const tokens = new Tokens(deps, stores.identity, SCOPES, () => performance.now());
     const signIn = new SignIn(deps, sessions);
     const mfa = new MfaFactors(deps, stores.mfa, mfaMethods, stepUp);
     const authenticator = overrides.authenticator ?? identityAuthenticator(tokenAuthenticator(config), sessions, tokens);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tokenHash } from '../fixtures/policies.js';
+import { TOKEN_CACHE_MS } from '../../src/app/identity/tokens.js';
 import { sharedHttpHarness, token, type Dialect } from '../support/app-harness.js';
 
 const MIN = 60_000;
@@ -19,7 +20,7 @@ server: { publicUrl: "https://hourglass.example.com" }
 identity:
   sessions: { idleTimeout: 30m, absoluteTimeout: 8h, cliTokenLifetime: 15m }
   tokens: { maxLifetime: 30d, defaultLifetime: 7d }
-  roles: [{ group: hg-auditors, roles: [auditor] }]
+  roles: [{ group: hg-auditors, roles: [auditor] }, { group: gateways, roles: [checker] }]
 principals:
   - { id: admin, roles: [admin], apiTokens: [{ sha256: ${tokenHash('admin')} }] }
 targets:
@@ -156,6 +157,27 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       expect(ev?.details).toMatchObject({ principal: 'deploy-bot', via: 'admin', call: 'POST /v1/machines/deploy-bot/retire' });
       // Retired: no sign-in brings it back.
       expect((await h.call('GET', '/v1/me', bot)).status).toBe(401);
+    });
+
+    it(`a gateway checking with a machine token looks the token up once per ${TOKEN_CACHE_MS} ms, and its revocation here applies at once`, async () => {
+      expect((await h.call('POST', '/v1/machines', token('admin'), { id: 'edge-gw', groups: ['gateways'] })).status).toBe(200);
+      const made = await h.call('POST', '/v1/tokens', token('admin'), { name: 'edge', scopes: ['check'], principal: 'edge-gw' });
+      const gw = made.body.token as string;
+      const identity = h.stores.identity;
+      const original = identity.tokenBySecret;
+      let lookups = 0;
+      identity.tokenBySecret = (digest) => {
+        lookups += 1;
+        return original.call(identity, digest);
+      };
+      try {
+        for (let i = 0; i < 20; i++) expect((await h.call('GET', '/v1/check?principal=x&entitlement=api/read', gw)).status).toBe(200);
+        expect(lookups).toBe(1);
+        expect((await h.call('POST', `/v1/tokens/${made.body.id}/revoke`, token('admin'))).status).toBe(200);
+        expect((await h.call('GET', '/v1/check?principal=x&entitlement=api/read', gw)).status).toBe(401);
+      } finally {
+        identity.tokenBySecret = original;
+      }
     });
   });
 }

@@ -27,23 +27,57 @@ export const publicToken = (t: TokenRecord) => ({
 
 /** Token use is written at most this often: "last used" needs no finer grain. */
 const TOUCH_EVERY_MS = 60_000;
+/**
+ * How long this server reuses a stored token's authentication: a gateway checking with a
+ * machine token costs no query per check, and keeps checking through a store blip that short.
+ * A revocation, a principal change or a reload committed on this server forgets them all at
+ * once; one committed on another server is seen within this.
+ */
+export const TOKEN_CACHE_MS = 1000;
+const TOKEN_CACHE_MAX = 10_000;
+/** Committed events after which no cached authentication may be trusted. */
+const IDENTITY_EVENT = /^(token|principal)\.|^config\.reloaded$/;
 
 export class Tokens {
+  private readonly recent = new Map<string, { principal: Principal; until: number; expiresAt: number }>();
+
   constructor(
     private readonly deps: AppDeps,
     private readonly store: IdentityStore,
     private readonly scopes: readonly string[],
-  ) {}
+    /** Milliseconds on a clock that never jumps; absent: nothing is cached. */
+    private readonly monotonic?: () => number,
+  ) {
+    if (monotonic) deps.store.onAuditCommitted((types) => types.some((t) => IDENTITY_EVENT.test(t)) && this.recent.clear());
+  }
 
-  /** The principal a stored token belongs to, with its scopes; undefined when revoked, expired or its owner is gone. */
-  async authenticate(secret: string): Promise<Principal | undefined> {
-    const token = await this.store.tokenBySecret(digestOf(secret));
+  /**
+   * The principal a stored token belongs to, with its scopes; undefined when revoked, expired or
+   * its owner is gone. Synchronous when this server authenticated the token within TOKEN_CACHE_MS.
+   */
+  authenticate(secret: string): Principal | undefined | Promise<Principal | undefined> {
+    const digest = digestOf(secret);
+    const hit = this.recent.get(digest);
+    if (hit) {
+      if (this.monotonic!() < hit.until && this.deps.clock.now() < hit.expiresAt) return hit.principal;
+      this.recent.delete(digest);
+    }
+    return this.lookUp(digest);
+  }
+
+  private async lookUp(digest: string): Promise<Principal | undefined> {
+    const token = await this.store.tokenBySecret(digest);
     const now = this.deps.clock.now();
     if (!token || now >= token.expiresAt) return undefined;
     const principal = await directoryOf(this.deps).find(token.principal);
     if (!principal) return undefined;
     if (token.lastUsedAt === undefined || now - token.lastUsedAt >= TOUCH_EVERY_MS) await this.store.touchToken(token.id, now);
-    return { ...principal, auth: { kind: 'token', id: token.id, scopes: token.scopes } };
+    const found: Principal = { ...principal, auth: { kind: 'token', id: token.id, scopes: token.scopes } };
+    if (this.monotonic) {
+      if (this.recent.size >= TOKEN_CACHE_MAX) this.recent.clear();
+      this.recent.set(digest, { principal: found, until: this.monotonic() + TOKEN_CACHE_MS, expiresAt: token.expiresAt });
+    }
+    return found;
   }
 
   /**
