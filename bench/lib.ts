@@ -102,11 +102,15 @@ export function requestersYaml(ids: Iterable<string>, groups: string[]): string 
   return [...ids].map((id) => `  - { id: ${id}, groups: [${groups.join(', ')}] }`).join('\n');
 }
 
-/** `server:` block: SQLite store, rate limit off; the listen address comes from HOURGLASS_LISTEN. */
-export function serverYaml(storePath: string, extra = ''): string {
+/**
+ * `server:` block: the store (a SQLite file path, or a store URL `sqlite:PATH` or
+ * `postgres://...`), rate limit off; the listen address comes from HOURGLASS_LISTEN.
+ */
+export function serverYaml(store: string, extra = ''): string {
+  const url = /^(sqlite:|postgres(ql)?:\/\/)/.test(store) ? store : `sqlite:${store}`;
   return `server:
   listen: 127.0.0.1:0
-  store: "sqlite:${storePath}"
+  store: "${url}"
   rateLimit: { perMinute: 0 }
 ${extra}`;
 }
@@ -204,12 +208,17 @@ export function reportWarnings(bench: string, server: Spawned): number {
  * `node bin/hourglass.js serve --config FILE` on a free loopback port. BENCH_SERVER_NODE_ARGS
  * adds node options for the server only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
  */
-export function spawnHourglass(configPath: string, extraEnv: Record<string, string> = {}): Promise<Spawned> {
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+export function spawnHourglass(
+  configPath: string,
+  extraEnv: Record<string, string> = {},
+  opts: { timeoutMs?: number; nodeArgs?: string[] } = {},
+): Promise<Spawned> {
+  const nodeArgs = [...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean), ...(opts.nodeArgs ?? [])];
   return spawnServer(
     [...nodeArgs, 'bin/hourglass.js', 'serve', '--config', configPath],
     { HOURGLASS_LISTEN: '127.0.0.1:0', HOURGLASS_LOG_LEVEL: 'warn', ...extraEnv },
     /Hourglass is listening on (http:\/\/\S+)/,
+    opts.timeoutMs,
   );
 }
 
@@ -514,6 +523,21 @@ export function processCpuMs(pid: number): number {
   }
 }
 
+/** Resident memory of a process now and at its peak (VmRSS, VmHWM in /proc/PID/status), in MB (Linux; NaN elsewhere). */
+export function processMemoryMb(pid: number): { rssMb: number; peakMb: number } {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // not Linux, or gone: NaN below
+  }
+  const mb = (field: string) => {
+    const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+    return kb === undefined ? NaN : round(Number(kb) / 1024, 1);
+  };
+  return { rssMb: mb('VmRSS'), peakMb: mb('VmHWM') };
+}
+
 /**
  * CPU accounting for one measurement window: the whole machine's busy time (/proc/stat) against
  * what the processes under measurement used (/proc/PID/stat, process.cpuUsage), so a figure
@@ -608,10 +632,10 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs a bench script in its own process with `input` as JSON on stdin and resolves the last line
- * it prints, parsed as JSON.
+ * it prints, parsed as JSON. `nodeArgs` go to node before the script (e.g. heap settings).
  */
-export function runJsonChild<T>(script: string, input: unknown, args: string[] = []): Promise<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+export function runJsonChild<T>(script: string, input: unknown, args: string[] = [], nodeArgs: string[] = []): Promise<T> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
