@@ -1,7 +1,8 @@
 /**
  * Audit verification speed: seeds N chained events (1,000,000 by default) straight into a SQLite
  * store, hashing them in the seeding loop exactly as the store links them (KyselyTx.linkAudit),
- * then times a full `AuditService.verify` on the real store. Target: 1M events in under 10 s.
+ * then times a full `AuditService.verify` on the real store. Target: 1M events in at most 3 s
+ * (it was under 10 s before).
  *
  * Run: node --import tsx bench/audit-verify.ts [events]     (HG_BENCH_AUDIT_EVENTS also works)
  */
@@ -17,7 +18,7 @@ import { eventHash, GENESIS_HASH } from '../src/core/audit-chain.js';
 import { isMain, log, printFigures, round, type BenchFigure } from './lib.js';
 
 const T0 = Date.UTC(2026, 0, 5, 10, 0);
-const TARGET_SECONDS = 10;
+const TARGET_SECONDS = 3;
 
 const CONFIG = `
 server: { listen: 127.0.0.1:0, store: "sqlite::memory:" }
@@ -127,8 +128,8 @@ export async function run(events = Number(process.env.HG_BENCH_AUDIT_EVENTS ?? 1
           figure: `full verify of ${events.toLocaleString('en')} events (median of 3)`,
           value: round(median, 2),
           unit: 's',
-          target: events === 1_000_000 ? `< ${TARGET_SECONDS} s` : undefined,
-          pass: events === 1_000_000 ? median < TARGET_SECONDS : undefined,
+          target: events === 1_000_000 ? `<= ${TARGET_SECONDS} s` : undefined,
+          pass: events === 1_000_000 ? median <= TARGET_SECONDS : undefined,
           details: {
             events,
             runs: runs.map((r) => round(r, 2)),

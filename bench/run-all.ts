@@ -15,6 +15,7 @@ import { run as expiryStorm } from './expiry-storm.js';
 import { run as lifecycleCycles } from './lifecycle-cycles.js';
 import { run as auditVerify } from './audit-verify.js';
 import { run as revocationLag } from './revocation-lag.js';
+import { run as revokePropagation } from './revoke-propagation.js';
 import { run as dbExpiryStorm } from './db-expiry-storm.js';
 import { run as sshCertificates } from './ssh-certificates.js';
 import { cpuModelName, log, printFigures, ROOT, settle, type BenchFigure } from './lib.js';
@@ -25,6 +26,7 @@ const benches: [string, () => Promise<BenchFigure[]>][] = [
   ['expiry-storm', expiryStorm],
   ['audit-verify', auditVerify],
   ['revocation-lag', revocationLag],
+  ['revoke-propagation', revokePropagation],
   ['db-expiry-storm', dbExpiryStorm],
   ['ssh-certificates', sshCertificates],
 ];
