@@ -10,6 +10,7 @@ import { eventHash, GENESIS_HASH } from '../../src/core/audit-chain.js';
 import { policiesYaml } from '../fixtures/policies.js';
 import { createHarness, createHttpHarness, freshStoreUrl, T0, token, type Dialect, type StoreHandle } from '../support/app-harness.js';
 import { seedEvents } from './helpers.js';
+import { undoFrom0014 } from '../support/undo-migrations.js';
 
 type H = Awaited<ReturnType<typeof createHttpHarness>>;
 const open: { close(): Promise<void> }[] = [];
@@ -244,6 +245,7 @@ describe('upgrading from the version that linked after commit', () => {
       prev = hash;
     }
     // Later migrations undone too: that version had none of them.
+    await undoFrom0014(old.store.db, dialect);
     await sql`DELETE FROM hg_migrations WHERE name >= '0006'`.execute(old.store.db);
     for (const table of [
       'issued_credentials',

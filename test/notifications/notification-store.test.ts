@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { openStore, type OpenedStore } from '../../src/adapters/store/open-store.js';
 import type { NewNotificationRow, NotificationAttempt } from '../../src/app/notifications/ports.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
+import { undoFrom0014 } from '../support/undo-migrations.js';
 
 const row = (i: number, over: Partial<NewNotificationRow> = {}): NewNotificationRow => ({
   id: `n${String(i).padStart(3, '0')}`,
@@ -100,15 +101,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
       db,
     );
     // As before migration 0013 (and the later ones).
+    await undoFrom0014(db, dialect);
     await sql`DELETE FROM hg_migrations WHERE name >= '0013'`.execute(db);
-    for (const table of ['notifications', 'notification_attempts', 'one_time_links', 'servers']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);
-    for (const [table, column, index] of [
-      ['requests', 'lease_owner', 'requests_leased'],
-      ['webhook_outbox', 'claimed_by', 'webhook_outbox_claimed'],
-    ]) {
-      await sql`DROP INDEX ${sql.raw(index!)}`.execute(db);
-      await sql`ALTER TABLE ${sql.table(table!)} DROP COLUMN ${sql.raw(column!)}`.execute(db);
-    }
+    for (const table of ['notifications', 'notification_attempts', 'one_time_links']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);
     await sql`DELETE FROM hg_state WHERE key = 'notifications.cursor'`.execute(db);
     // SQLite serves one server at a time: the store is closed first and the reopened one kept.
     if (dialect === 'sqlite') await a.close();
