@@ -245,7 +245,7 @@ describe('upgrading from the version that linked after commit', () => {
       prev = hash;
     }
     // Later migrations undone too: that version had none of them.
-    await undoFrom0014(old.store.db, dialect);
+    await undoFrom0014(old.store.db);
     await sql`DELETE FROM hg_migrations WHERE name >= '0006'`.execute(old.store.db);
     for (const table of [
       'issued_credentials',

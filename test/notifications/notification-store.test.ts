@@ -101,7 +101,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('notification outbox: %s', (diale
       db,
     );
     // As before migration 0013 (and the later ones).
-    await undoFrom0014(db, dialect);
+    await undoFrom0014(db);
     await sql`DELETE FROM hg_migrations WHERE name >= '0013'`.execute(db);
     for (const table of ['notifications', 'notification_attempts', 'one_time_links']) await sql`DROP TABLE ${sql.table(table)}`.execute(db);
     await sql`DELETE FROM hg_state WHERE key = 'notifications.cursor'`.execute(db);

@@ -1,13 +1,12 @@
 /**
  * Upgrade tests put a store back as an older version left it: this undoes the migrations from
- * 0014 on (server presence, lease owners, outbox claims, the chain lock function). Each test
- * drops the tables of the earlier migrations it undoes itself.
+ * 0014 on (server presence, lease owners, outbox claims). Each test drops the tables of the
+ * earlier migrations it undoes itself.
  */
 import { sql, type Kysely } from 'kysely';
 
-export async function undoFrom0014(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+export async function undoFrom0014(db: Kysely<any>): Promise<void> {
   await sql`DELETE FROM hg_migrations WHERE name >= '0014'`.execute(db);
-  if (dialect === 'postgres') await sql`DROP FUNCTION IF EXISTS hg_lock_chain_head(bigint)`.execute(db);
   await sql`DROP TABLE IF EXISTS servers`.execute(db);
   for (const [table, column, index] of [
     ['requests', 'lease_owner', 'requests_leased'],

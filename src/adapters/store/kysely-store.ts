@@ -37,7 +37,7 @@ type Kind = 'principal' | 'target';
 const OPEN_STATUSES = ['pending', 'scheduled', 'active'];
 /** Advisory lock id that lets only one transaction at a time link the audit chain on PostgreSQL. */
 export const CHAIN_LOCK_ID = 4_842_001;
-/** The PostgreSQL channel every commit that links audit events notifies (no payload), delivered on commit only. */
+/** The PostgreSQL channel every commit that links audit events notifies (payload: its last seq), delivered on commit only. */
 export const CHANGES_CHANNEL = 'hourglass_changes';
 /** Rows per INSERT: well under PostgreSQL's 65535 bind parameters at 10 columns a row. */
 const AUDIT_INSERT_ROWS = 1000;
@@ -220,21 +220,8 @@ class KyselyTx implements StoreTx {
     }
     if (!events) return undefined;
     this.pending = undefined;
-    let head: Awaited<ReturnType<typeof readHead>>;
-    if (this.dialect === 'postgres') {
-      // Only a hint for other servers' check indexes (they poll as well), delivered if and when
-      // this commits; sent before the lock, since every statement under it lengthens the queue.
-      await sql`SELECT pg_notify(${CHANGES_CHANNEL}, '')`.execute(this.db);
-      // The lock and the head in one round trip (migration 0015: a function's second statement
-      // sees what committed while it waited for the lock, which one plain statement would not).
-      const { rows } = await sql<{ seq: number | null; hash: string | null; at: number | null }>`SELECT * FROM hg_lock_chain_head(${CHAIN_LOCK_ID})`.execute(
-        this.db,
-      );
-      const row = rows[0];
-      head = row && row.seq !== null ? { seq: Number(row.seq), hash: row.hash!, at: Number(row.at) } : undefined;
-    } else {
-      head = await readHead(this.db);
-    }
+    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${CHAIN_LOCK_ID})`.execute(this.db);
+    const head = await readHead(this.db);
     let seq = head?.seq ?? 0;
     let prev = head?.hash ?? GENESIS_HASH;
     let lastAt = head?.at ?? Number.NEGATIVE_INFINITY;
@@ -258,6 +245,8 @@ class KyselyTx implements StoreTx {
         .values(rows.slice(i, i + AUDIT_INSERT_ROWS))
         .execute();
     }
+    // Only a hint for other servers' check indexes (they poll as well): sent if and when this commits.
+    if (this.dialect === 'postgres') await sql`SELECT pg_notify(${CHANGES_CHANNEL}, ${String(seq)})`.execute(this.db);
     return { types: events.map((e) => e.type), seq };
   }
 

@@ -490,28 +490,6 @@ function serverPresence(): Migration {
   };
 }
 
-/**
- * Issue 15: on PostgreSQL the chain lock was held for four round trips per linking transaction
- * (lock, head, insert, notify) plus the commit, most of it waiting for the next statement; the
- * lock and the head now take one. A VOLATILE function takes a fresh snapshot per statement, so
- * the head it reads after the lock includes whatever committed while it waited.
- */
-function chainLockFunction(dialect: Dialect): Migration {
-  return {
-    async up(db: Kysely<any>) {
-      if (dialect !== 'postgres') return;
-      await sql`
-        CREATE OR REPLACE FUNCTION hg_lock_chain_head(lock_id bigint) RETURNS TABLE (seq bigint, hash text, at bigint)
-        LANGUAGE plpgsql VOLATILE AS $$
-        BEGIN
-          PERFORM pg_advisory_xact_lock(lock_id);
-          RETURN QUERY SELECT a.seq, a.hash, a.at FROM audit_events a WHERE a.seq IS NOT NULL ORDER BY a.seq DESC LIMIT 1;
-        END
-        $$`.execute(db);
-    },
-  };
-}
-
 function notifications(dialect: Dialect): Migration {
   return {
     async up(db: Kysely<any>) {
@@ -590,7 +568,6 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<v
         '0012_used_refresh_tokens': usedRefreshTokens(),
         '0013_notifications': notifications(dialect),
         '0014_server_presence': serverPresence(),
-        '0015_chain_lock_function': chainLockFunction(dialect),
       }),
     },
     migrationTableName: 'hg_migrations',
