@@ -17,6 +17,8 @@ const FORGET_AFTER_MS = 24 * 3_600_000;
 export class Presence {
   private timer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  /** Renewal is failing: reported once per outage, not every second. */
+  private failing = false;
 
   constructor(
     private readonly store: Pick<Store, 'beat' | 'leave' | 'forgetServers'>,
@@ -29,7 +31,17 @@ export class Presence {
     this.startedAt = this.clock.now();
     await this.store.forgetServers(this.startedAt - FORGET_AFTER_MS);
     await this.beat();
-    this.timer = setInterval(() => void this.beat().catch(this.onError), HEARTBEAT_MS);
+    this.timer = setInterval(
+      () =>
+        void this.beat().then(
+          () => (this.failing = false),
+          (err: unknown) => {
+            if (!this.failing) this.onError(err);
+            this.failing = true;
+          },
+        ),
+      HEARTBEAT_MS,
+    );
     this.timer.unref();
   }
 
