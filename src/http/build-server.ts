@@ -2,6 +2,7 @@
  * The thin HTTP shell: authenticate, parse, call a use case, serialise. It never calls listen(),
  * so tests drive it with inject().
  */
+import { createServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Counter } from 'prom-client';
@@ -14,6 +15,7 @@ import { dropUnusedAtClose, limitConnections } from './connection-limits.js';
 import { sessionCookieOf } from './session-cookie.js';
 import type { ServerOptions } from './options.js';
 import { RequestLog, requestIdOf } from './request-log.js';
+import { checkFastPath } from './check-fast-path.js';
 import { STATUS_OF } from './error-status.js';
 import { RouteTable } from './route.js';
 import { adminRoutes } from './routes/admin.js';
@@ -74,6 +76,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Fastify gets no logger: request lines come from RequestLog (request-log.ts says why).
   const requestLog = new RequestLog(opts.logger);
   const { requestMs, headersMs, keepAliveMs } = settings.timeouts;
+  const failures = new AuthFailureLimiter(() => config.current().server.authFailures, app.deps.clock);
+  const tokens = opts.authenticator ?? tokenAuthenticator(config);
+  let closing = false;
+  const httpOptions = {
+    requestTimeout: requestMs,
+    headersTimeout: headersMs,
+    connectionsCheckingInterval: Math.min(1000, Math.floor(headersMs / 2)),
+  };
   const server = Fastify({
     logger: false,
     bodyLimit: settings.bodyLimit,
@@ -87,11 +97,30 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     requestTimeout: requestMs,
     keepAliveTimeout: keepAliveMs,
     maxRequestsPerSocket: settings.maxRequestsPerSocket,
-    http: {
-      requestTimeout: requestMs,
-      headersTimeout: headersMs,
-      connectionsCheckingInterval: Math.min(1000, Math.floor(headersMs / 2)),
+    // Fastify's own server, as it would make it (lib/server.js), with GET /v1/check's fast path
+    // in front of its request listener (check-fast-path.ts).
+    serverFactory: (handler) => {
+      const fast = checkFastPath(
+        {
+          app,
+          authenticator: tokens,
+          failures,
+          logsRequests: () => requestLog.writesLines(),
+          rateLimits: { perMinute: settings.rateLimitPerMinute, checkPerMinute: settings.checkRateLimitPerMinute },
+          trustedProxies: settings.trustedProxies,
+          closing: () => closing,
+        },
+        handler,
+      );
+      const http = createServer(httpOptions, fast);
+      http.keepAliveTimeout = keepAliveMs;
+      http.requestTimeout = requestMs;
+      if (settings.maxRequestsPerSocket > 0) http.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+      return http;
     },
+  });
+  server.addHook('preClose', async () => {
+    closing = true;
   });
   // Refusals a busy operator wants to see: a cap reached from behind a proxy refuses real users.
   const refusedCounter = opts.metrics
@@ -107,7 +136,6 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   limitConnections(server.server, settings, refused);
   const dropUnused = dropUnusedAtClose(server.server);
   server.addHook('preClose', async () => dropUnused());
-  const failures = new AuthFailureLimiter(() => config.current().server.authFailures, app.deps.clock);
   const registeredRoutes: { method: string; url: string }[] = [];
   server.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) registeredRoutes.push({ method, url: route.url });
@@ -126,7 +154,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   server.decorate(
     'authenticate',
     authenticator(
-      opts.authenticator ?? tokenAuthenticator(config),
+      tokens,
       failures,
       () => refused('auth_failures'),
       (req) => sessionCookieOf(req, config.current().server.publicUrl),

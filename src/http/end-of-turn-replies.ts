@@ -16,31 +16,47 @@
  * RouteSpec.endOfTurnReply), and only answers produced synchronously: an awaited answer is
  * already written in a later turn.
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
-const pending: { reply: FastifyReply; payload: unknown }[] = [];
+/** A deferred write: `send` writes the answer; `fail` ends the response when `send` throws. */
+interface Pending {
+  send(): void;
+  fail(err: Error): void;
+}
+
+const pending: Pending[] = [];
 let scheduled = false;
 
-/** Sends `payload` on `reply` in this turn's burst (setImmediate: after the poll phase's I/O callbacks). */
-export function replyAtEndOfTurn(reply: FastifyReply, payload: unknown): void {
-  pending.push({ reply, payload });
+function defer(p: Pending): void {
+  pending.push(p);
   if (!scheduled) {
     scheduled = true;
     setImmediate(flush);
   }
 }
 
+/** Sends `payload` on `reply` in this turn's burst (setImmediate: after the poll phase's I/O callbacks). */
+export function replyAtEndOfTurn(reply: FastifyReply, payload: unknown): void {
+  // Fastify routes send errors to the error handler; anything escaping it must not cost the
+  // other replies in the batch, and this one must not hang: end its connection.
+  defer({ send: () => reply.send(payload), fail: (err) => reply.raw.destroy(err) });
+}
+
+/** Ends a raw response with `status`, `headers` and `body` in this turn's burst (the check fast path). */
+export function endAtEndOfTurn(res: ServerResponse, status: number, headers: string[], body: string): void {
+  defer({ send: () => res.writeHead(status, headers).end(body), fail: (err) => res.destroy(err) });
+}
+
 function flush() {
   scheduled = false;
   // Taken whole first: a send that synchronously triggers another reply lands in the next burst.
   const batch = pending.splice(0, pending.length);
-  for (const { reply, payload } of batch) {
+  for (const p of batch) {
     try {
-      reply.send(payload);
+      p.send();
     } catch (err) {
-      // Fastify routes send errors to the error handler; anything escaping it must not cost the
-      // other replies in the batch, and this one must not hang: end its connection.
-      reply.raw.destroy(err as Error);
+      p.fail(err as Error);
     }
   }
 }

@@ -72,6 +72,11 @@ const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 export class RequestLog {
   constructor(private readonly root: Logger | undefined) {}
 
+  /** Whether a request that is not a probe gets log lines (the level lets info through). */
+  writesLines(): boolean {
+    return this.root?.isLevelEnabled('info') ?? false;
+  }
+
   /**
    * Tags the response with the request id and, when the level lets this request's lines through,
    * logs `incoming request` (debug) now and `request completed` (info; debug for probes) when

@@ -135,8 +135,8 @@ export function defineRoute<
     if (bearer) checkScope(req.principal!, scope, req, spec.method !== 'GET');
     const input = {
       body: (spec.body ? parse(spec.body, req.body) : undefined) as Out<B>,
-      query: (spec.query ? parse(spec.query, req.query) : undefined) as Out<Q>,
-      params: (spec.params ? parse(spec.params, req.params) : undefined) as Out<P>,
+      query: (spec.query ? parse(spec.query, req.query, 'query') : undefined) as Out<Q>,
+      params: (spec.params ? parse(spec.params, req.params, 'params') : undefined) as Out<P>,
       principal: req.principal as Principal,
       req,
       reply,

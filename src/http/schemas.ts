@@ -85,9 +85,10 @@ export const auditQuery = z
 
 export const verifyQuery = z.object({ expectHead: text(200).optional() }).strict();
 
-export function parse<T extends z.ZodTypeAny>(schema: T, value: unknown): z.output<T> {
+/** `where` names the whole input in a problem about it rather than one of its members. */
+export function parse<T extends z.ZodTypeAny>(schema: T, value: unknown, where: 'body' | 'query' | 'params' = 'body'): z.output<T> {
   const result = schema.safeParse(value ?? {});
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+  const problems = result.error.issues.map((i) => ({ path: i.path.join('.') || `(${where})`, message: i.message }));
   throw new HgError('HG_INVALID_INPUT', problems.map((p) => `${p.path}: ${p.message}`).join('; '), { details: { problems } });
 }

@@ -14,6 +14,7 @@ import { createHourglass, type HourglassSystem } from '../../src/compose.js';
 import { parseConfig } from './config.js';
 import type { HourglassConfig } from '../../src/config/types.js';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { errorResponse } from '../../src/http/responses.js';
 import { ManualClock } from './manual-clock.js';
 import { startPostgres } from './postgres-server.js';
@@ -58,13 +59,19 @@ export function configFromYaml(yaml: string, storeUrl = 'sqlite::memory:', env: 
   return { ...config, server: { ...config.server, store: storeUrl, rateLimitPerMinute: 0 } };
 }
 
-type HarnessOptions = { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string> };
+type HarnessOptions = { yaml?: string; storeUrl: string; now?: number; env?: Record<string, string>; log?: Logger };
 
 /** The composition root as serve uses it, with a manual clock and without metrics; nothing is started. */
 async function compose(opts: HarnessOptions, http: boolean) {
   const config = configFromYaml(opts.yaml ?? DEMO_YAML, opts.storeUrl, opts.env);
   const clock = new ManualClock(opts.now ?? T0);
-  const system = await createHourglass(config, opts.env ?? {}, { clock, storeUrl: opts.storeUrl, metrics: false, http });
+  const system = await createHourglass(config, opts.env ?? {}, {
+    clock,
+    storeUrl: opts.storeUrl,
+    metrics: false,
+    http,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   // Checks answer from the index, as on a started server.
   await system.startCheckIndex();
   const source = Object.assign(system.config, { set: (c: HourglassConfig) => system.config.replace(c) });

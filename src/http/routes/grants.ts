@@ -2,13 +2,9 @@ import type { CheckResult } from '../../app/check-access.js';
 import { defineRoute } from '../route.js';
 import { checkBatchResponse, checkResponse, grantListResponse } from '../responses.js';
 import * as s from '../schemas.js';
-import { grantJson, iso } from '../serialize.js';
+import { grantJson } from '../serialize.js';
+import { checkAnswerJson } from '../check-fast-path.js';
 import type { RouteContext } from './context.js';
-
-function answerJson(r: CheckResult) {
-  if (r.allowed) return { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) };
-  return r.reason ? { allowed: false, reason: r.reason, detail: r.detail } : { allowed: false };
-}
 
 export function grantRoutes({ server, table, opts }: RouteContext) {
   const { app } = opts;
@@ -30,7 +26,7 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
       const started = performance.now();
       const answer = (r: CheckResult) => {
         app.deps.metrics?.checkLatency((performance.now() - started) / 1000, r.allowed);
-        return answerJson(r);
+        return checkAnswerJson(r);
       };
       const r = app.check(principal, query.principal, query.entitlement);
       return r instanceof Promise ? r.then(answer) : answer(r);
@@ -52,7 +48,7 @@ export function grantRoutes({ server, table, opts }: RouteContext) {
       const results = [];
       for (const q of body.checks) {
         const r = await app.check(principal, q.principal, q.entitlement);
-        results.push({ principal: q.principal, entitlement: q.entitlement, ...answerJson(r) });
+        results.push({ principal: q.principal, entitlement: q.entitlement, ...checkAnswerJson(r) });
       }
       const seconds = (performance.now() - started) / 1000;
       for (const r of results) app.deps.metrics?.checkLatency(seconds / results.length, r.allowed);
