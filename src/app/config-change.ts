@@ -84,9 +84,27 @@ export function unconfiguredTargets(config: HourglassConfig, held: readonly Held
   return out;
 }
 
-/** Principals with open requests that are not among the ids the directory knows. */
-export function unknownPrincipals(known: ReadonlySet<string>, held: readonly HeldAccess[]): string[] {
-  return [...new Set(held.filter((h) => h.open && !known.has(h.requester)).map((h) => h.requester))].sort();
+/**
+ * The held entitlements that strandedAccess can find a problem with when moving from `current`
+ * to `next`: its target is gone or retyped, or the entitlement is gone. Only their rows need reading.
+ */
+export function entitlementsAtRisk(current: HourglassConfig, next: HourglassConfig, held: Iterable<string>): string[] {
+  return [...held].filter((entitlement) => {
+    const t = targetOf(entitlement);
+    const before = current.targets[t];
+    const after = next.targets[t];
+    return !after || (before !== undefined && before.type !== after.type) || !after.entitlements[entitlement.slice(t.length + 1)];
+  });
+}
+
+/** The held entitlements whose target `config` does not name (unconfiguredTargets needs only their rows). */
+export function unconfiguredEntitlements(config: HourglassConfig, held: Iterable<string>): string[] {
+  return [...held].filter((entitlement) => !config.targets[targetOf(entitlement)]);
+}
+
+/** Requesters of open requests that are not among the ids the directory knows, once each. */
+export function unknownPrincipals(known: ReadonlySet<string>, openRequesters: Iterable<string>): string[] {
+  return [...new Set([...openRequesters].filter((id) => !known.has(id)))].sort();
 }
 
 /**

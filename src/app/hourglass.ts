@@ -3,8 +3,16 @@ import { HgError } from '../core/errors.js';
 import { subjectMatches } from '../core/policy.js';
 import type { AuditDraft, Principal } from '../core/types.js';
 import type { HourglassConfig } from '../config/types.js';
-import { knownPrincipals, refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from './config-change.js';
-import type { AppLog, HeldAccess, ReloadableConfig, StoreTx } from './ports.js';
+import {
+  entitlementsAtRisk,
+  knownPrincipals,
+  refuseStrandedAccess,
+  strandedAccess,
+  unconfiguredEntitlements,
+  unconfiguredTargets,
+  unknownPrincipals,
+} from './config-change.js';
+import type { AppLog, ReloadableConfig, StoreTx } from './ports.js';
 import { credentialContext } from './access-work.js';
 import { AuditService } from './audit.js';
 import { CheckpointService, type CheckpointSigner, type CheckpointStore } from './checkpoints.js';
@@ -297,8 +305,9 @@ export class Hourglass {
    * entitlement, that still holds access: call it before putting `next` in force.
    */
   async assertSafeChange(next: HourglassConfig): Promise<void> {
-    const held = await this.deps.store.transaction((tx) => tx.heldAccess());
-    refuseStrandedAccess(strandedAccess(this.deps.config.current(), next, held));
+    const current = this.deps.config.current();
+    const held = await this.deps.store.transaction(async (tx) => tx.heldAccessOn(entitlementsAtRisk(current, next, await tx.heldEntitlements())));
+    refuseStrandedAccess(strandedAccess(current, next, held));
   }
 
   /**
@@ -343,7 +352,7 @@ export class Hourglass {
           config.policyHash,
         ),
       );
-      return this.endAccessOfUnknownPrincipals(tx, await tx.heldAccess(), known, now);
+      return this.endAccessOfUnknownPrincipals(tx, known, now);
     });
   }
 
@@ -358,22 +367,21 @@ export class Hourglass {
     const known = await knownPrincipals(directoryOf(this.deps));
     return this.deps.store.transaction(async (tx) => {
       await tx.appendAudit(stamp(this.deps, [{ type: 'server.started', actor: SYSTEM_ACTOR, details }], now, config.policyHash));
-      const held = await tx.heldAccess();
-      const unconfigured = unconfiguredTargets(config, held);
+      const unconfigured = unconfiguredTargets(config, await tx.heldAccessOn(unconfiguredEntitlements(config, await tx.heldEntitlements())));
       const alerts = [...unconfigured].map(([target, requests]): AuditDraft => ({
         type: 'alert.target_unconfigured',
         actor: SYSTEM_ACTOR,
         details: { target, requests },
       }));
       if (alerts.length) await tx.appendAudit(stamp(this.deps, alerts, now, config.policyHash));
-      const ended = await this.endAccessOfUnknownPrincipals(tx, held, known, now);
+      const ended = await this.endAccessOfUnknownPrincipals(tx, known, now);
       return { ...ended, unconfiguredTargets: Object.fromEntries(unconfigured) };
     });
   }
 
-  private async endAccessOfUnknownPrincipals(tx: StoreTx, held: readonly HeldAccess[], known: ReadonlySet<string>, now: number): Promise<EndedAccess> {
+  private async endAccessOfUnknownPrincipals(tx: StoreTx, known: ReadonlySet<string>, now: number): Promise<EndedAccess> {
     const ended: EndedAccess = { revoked: [], cancelled: [] };
-    for (const principal of unknownPrincipals(known, held)) {
+    for (const principal of unknownPrincipals(known, await tx.openRequesters())) {
       const requests = await tx.openRequestsOf(principal);
       const r = await endRequests(this.deps, tx, SYSTEM_PRINCIPAL, requests, `principal ${principal} is no longer in the configuration`, now);
       ended.revoked.push(...r.revoked);

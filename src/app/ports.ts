@@ -209,11 +209,15 @@ export interface StoreTx {
   openRequestsOf(requester: string): Promise<AccessRequest[]>;
   openRequests(): Promise<AccessRequest[]>;
   /**
-   * One row per entitlement of every request that holds access or may still come to: open
-   * requests, and ended ones whose removal is not confirmed. Compact (no request bodies) for
-   * active grants, so a reload or a start over many grants stays cheap.
+   * Held access: every request that holds access or may still come to (open requests, and ended
+   * ones whose removal is not confirmed), per entitlement. Read in three narrow ways so that a
+   * start or a reload over a million grants reads what it judges, not a row per grant:
+   * the entitlements held (distinct), the held rows of a few entitlements, and the requesters
+   * of open requests (distinct).
    */
-  heldAccess(): Promise<HeldAccess[]>;
+  heldEntitlements(): Promise<string[]>;
+  heldAccessOn(entitlements: readonly string[]): Promise<HeldAccess[]>;
+  openRequesters(): Promise<string[]>;
   /**
    * Records events in this transaction, linked onto the hash chain (seq, prevHash, hash) as part
    * of it; `at` may be moved forward to the chain head's, never back.

@@ -1,6 +1,14 @@
 /** Which configuration changes would strand access (pure: configurations and requests in, problems out). */
 import { describe, expect, it } from 'vitest';
-import { knownPrincipals, refuseStrandedAccess, strandedAccess, unconfiguredTargets, unknownPrincipals } from '../../src/app/config-change.js';
+import {
+  entitlementsAtRisk,
+  knownPrincipals,
+  refuseStrandedAccess,
+  strandedAccess,
+  unconfiguredEntitlements,
+  unconfiguredTargets,
+  unknownPrincipals,
+} from '../../src/app/config-change.js';
 import { configDirectory, fixedConfig } from '../../src/app/directory.js';
 import type { HeldAccess } from '../../src/app/ports.js';
 import { configFromYaml } from '../support/app-harness.js';
@@ -44,18 +52,46 @@ describe('strandedAccess', () => {
 });
 
 describe('unknownPrincipals and unconfiguredTargets', () => {
-  it('names principals with open requests that the configuration does not name, once each', async () => {
-    const held = [
-      ...req('a', ['db/read'], 'alice'),
-      ...req('g', ['db/read', 'db/write'], 'gone'),
-      ...req('c', ['db/read'], 'constructor'),
-      ...req('x', ['db/read'], 'ended', false),
-    ];
-    expect(unknownPrincipals(await knownPrincipals(configDirectory(fixedConfig(current))), held)).toEqual(['constructor', 'gone']);
+  it('names requesters of open requests that the configuration does not name, once each', async () => {
+    const known = await knownPrincipals(configDirectory(fixedConfig(current)));
+    expect(unknownPrincipals(known, ['alice', 'gone', 'constructor', 'gone'])).toEqual(['constructor', 'gone']);
   });
 
   it('names targets that hold access but are not configured, ended requests whose removal waits included', () => {
     const held = [...req('a', ['db/read']), ...req('b', ['old/read'], 'alice', false), ...req('c', ['old/write', 'db/read'])];
     expect(Object.fromEntries(unconfiguredTargets(current, held))).toEqual({ old: ['b', 'c'] });
+  });
+});
+
+describe('entitlementsAtRisk and unconfiguredEntitlements', () => {
+  // The store reads held rows only for these entitlements: judging that subset must give what
+  // judging every held row gives, for every kind of change.
+  const held = [
+    ...req('a', ['db/read', 'cache/read']),
+    ...req('b', ['db/admin'], 'bob'),
+    ...req('c', ['cache/read'], 'carol', false),
+    ...req('d', ['old/read', 'db/write'], 'dave'),
+  ];
+  const entitlements = [...new Set(held.map((h) => h.entitlement))];
+  const only = (wanted: string[]) => held.filter((h) => wanted.includes(h.entitlement));
+  const changes = {
+    same: current,
+    droppedTarget: without((y) => y.replace(/  cache:\n    type: hourglass\n    entitlements:\n      read: \{\}\n/, '').replace(/, cache\/read/g, '')),
+    droppedEntitlement: without((y) => y.replace('      admin: { description: admin }\n', '').replace(/db\/admin/g, 'db/write')),
+    retyped: { ...current, targets: { ...current.targets, cache: { ...current.targets.cache!, type: 'redis' } } },
+  };
+
+  it('keeps exactly the problems strandedAccess finds in all held rows', () => {
+    for (const [name, next] of Object.entries(changes)) {
+      const atRisk = entitlementsAtRisk(current, next, entitlements);
+      expect(strandedAccess(current, next, only(atRisk)), name).toEqual(strandedAccess(current, next, held));
+    }
+    expect(entitlementsAtRisk(current, current, entitlements)).toEqual(['old/read']);
+    expect(entitlementsAtRisk(current, changes.retyped, entitlements).sort()).toEqual(['cache/read', 'old/read']);
+  });
+
+  it('keeps exactly the targets unconfiguredTargets finds in all held rows', () => {
+    expect(unconfiguredEntitlements(current, entitlements)).toEqual(['old/read']);
+    expect(unconfiguredTargets(current, only(unconfiguredEntitlements(current, entitlements)))).toEqual(unconfiguredTargets(current, held));
   });
 });

@@ -41,6 +41,8 @@ export const CHAIN_LOCK_ID = 4_842_001;
 export const CHANGES_CHANNEL = 'hourglass_changes';
 /** Rows per INSERT: well under PostgreSQL's 65535 bind parameters at 10 columns a row. */
 const AUDIT_INSERT_ROWS = 1000;
+/** Values per IN list (SQLite binds at most 32766 parameters a statement). */
+const IN_LIST_MAX = 500;
 
 function toRow(req: AccessRequest) {
   return {
@@ -180,21 +182,49 @@ class KyselyTx implements StoreTx {
     return rows.map(parse);
   }
 
-  async heldAccess(): Promise<HeldAccess[]> {
-    // Active grants from their index (no JSON); the rest (pending, scheduled, removal not yet
-    // confirmed) are few and read whole.
-    const active = await this.db.selectFrom('grants').select(['request_id', 'principal', 'entitlement']).execute();
-    const others = await this.db
+  /** Requests that hold access other than as active grants (pending, scheduled, removal not yet confirmed): few, read whole. */
+  private async heldOthers(): Promise<AccessRequest[]> {
+    const rows = await this.db
       .selectFrom('requests')
       .select('body')
       .where((eb) => eb.or([eb('status', 'in', ['pending', 'scheduled']), eb('access', 'in', ['provisioning', 'removing'])]))
       .execute();
-    const out: HeldAccess[] = active.map((r) => ({ requestId: r.request_id, requester: r.principal, entitlement: r.entitlement, open: true }));
-    for (const req of others.map(parse)) {
+    return rows.map(parse);
+  }
+
+  // Active grants are read from their indexes, distinct values only: a start or a reload over a
+  // million grants reads what it needs to judge, not a row per grant.
+  async heldEntitlements(): Promise<string[]> {
+    const active = await this.db.selectFrom('grants').select('entitlement').distinct().execute();
+    const out = new Set(active.map((r) => r.entitlement));
+    for (const req of await this.heldOthers()) for (const e of req.entitlements) out.add(e);
+    return [...out];
+  }
+
+  async heldAccessOn(entitlements: readonly string[]): Promise<HeldAccess[]> {
+    if (entitlements.length === 0) return [];
+    const wanted = new Set(entitlements);
+    const out: HeldAccess[] = [];
+    for (let i = 0; i < entitlements.length; i += IN_LIST_MAX) {
+      const rows = await this.db
+        .selectFrom('grants')
+        .select(['request_id', 'principal', 'entitlement'])
+        .where('entitlement', 'in', entitlements.slice(i, i + IN_LIST_MAX))
+        .execute();
+      for (const r of rows) out.push({ requestId: r.request_id, requester: r.principal, entitlement: r.entitlement, open: true });
+    }
+    for (const req of await this.heldOthers()) {
       const open = OPEN_STATUSES.includes(req.status);
-      for (const entitlement of req.entitlements) out.push({ requestId: req.id, requester: req.requester, entitlement, open });
+      for (const entitlement of req.entitlements) if (wanted.has(entitlement)) out.push({ requestId: req.id, requester: req.requester, entitlement, open });
     }
     return out;
+  }
+
+  async openRequesters(): Promise<string[]> {
+    const active = await this.db.selectFrom('grants').select('principal').distinct().execute();
+    const out = new Set(active.map((r) => r.principal));
+    for (const req of await this.heldOthers()) if (OPEN_STATUSES.includes(req.status)) out.add(req.requester);
+    return [...out];
   }
 
   async appendAudit(events: AuditEvent[]) {
