@@ -23,7 +23,7 @@ import type { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { isThenable } from './authenticate.js';
 import { endAtEndOfTurn } from './end-of-turn-replies.js';
 import { requestIdOf } from './request-log.js';
-import { iso } from './serialize.js';
+import { checkAnswerJson } from './serialize.js';
 
 const PREFIX = '/v1/check?';
 const BEARER = /^Bearer ([\x21-\x7e]+)$/;
@@ -32,12 +32,6 @@ const MAX_PARAM = 200;
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** The common answer, as JSON.stringify(checkAnswerJson(DENIED)) writes it, made once. */
 const DENIED_JSON = '{"allowed":false}';
-
-/** The JSON body of a check answer (GET /v1/check and each pair of the batch form). */
-export function checkAnswerJson(r: CheckResult) {
-  if (r.allowed) return { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) };
-  return r.reason ? { allowed: false, reason: r.reason, detail: r.detail } : { allowed: false };
-}
 
 export interface CheckFastPathOptions {
   app: Hourglass;

@@ -2,6 +2,7 @@
 import { approverSets } from '../core/lifecycle.js';
 import type { AccessRequest, Approval, RequestApprovers } from '../core/types.js';
 import type { AuditEvent, GrantRow } from '../app/ports.js';
+import type { CheckResult } from '../app/check-access.js';
 
 export const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -104,4 +105,10 @@ export function auditJson(e: AuditEvent & { pos?: number }) {
     prevHash: e.prevHash ?? null,
     hash: e.hash ?? null,
   };
+}
+
+/** The JSON body of a check answer (GET /v1/check, its fast path, and each pair of the batch form). */
+export function checkAnswerJson(r: CheckResult) {
+  if (r.allowed) return { allowed: true, requestId: r.requestId, expiresAt: iso(r.expiresAt) };
+  return r.reason ? { allowed: false, reason: r.reason, detail: r.detail } : { allowed: false };
 }

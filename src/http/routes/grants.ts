@@ -2,8 +2,7 @@ import type { CheckResult } from '../../app/check-access.js';
 import { defineRoute } from '../route.js';
 import { checkBatchResponse, checkResponse, grantListResponse } from '../responses.js';
 import * as s from '../schemas.js';
-import { grantJson } from '../serialize.js';
-import { checkAnswerJson } from '../check-fast-path.js';
+import { checkAnswerJson, grantJson } from '../serialize.js';
 import type { RouteContext } from './context.js';
 
 export function grantRoutes({ server, table, opts }: RouteContext) {
