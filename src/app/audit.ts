@@ -2,7 +2,7 @@
  * Audit log: verification (full, at start-up from the saved point, and once in the background
  * after start-up) and queries. Events are linked as they are written (StoreTx.appendAudit).
  */
-import { GENESIS_HASH, verifyLinks, type ChainPoint, type VerifyProgress } from '../core/audit-chain.js';
+import { GENESIS_HASH, verifyEventJson, verifyRows, type ChainPoint, type VerifyProgress } from '../core/audit-chain.js';
 import { HgError } from '../core/errors.js';
 import type { Principal } from '../core/types.js';
 import { SYSTEM_ACTOR, stamp, type AppDeps } from './context.js';
@@ -11,6 +11,8 @@ import { AUDIT_TIME_ORDER_KEY, type AuditFilter } from './ports.js';
 
 /** Links per read while verifying: about 30 ms of work, so other requests wait no longer than that. */
 const PAGE = 5000;
+/** After a page needed rows checked from their columns, pages are read that way until this many have been, then the fast path is tried again. */
+const RECHECK_RUN = 8;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 const VERIFIED_KEY = 'audit.verified';
@@ -94,12 +96,31 @@ export class AuditService {
     const timeOrderFrom = await this.timeOrderFrom();
     const from = opts.from ?? GENESIS;
     let progress: VerifyProgress = { lastSeq: from.lastSeq, head: from.head, count: from.count, lastAt: from.lastAt ?? Number.NEGATIVE_INFINITY };
+    // Pages since one needed its rows checked from their columns (0: none did).
+    let sinceRecheck = 0;
     for (;;) {
-      const links = await this.deps.store.readChain(progress.lastSeq + 1, PAGE);
       const before = progress.lastSeq;
-      progress = verifyLinks(links, progress, timeOrderFrom);
+      let read: number;
+      if (sinceRecheck > 0 && sinceRecheck < RECHECK_RUN) {
+        // Rows stored by earlier builds come in runs (everything before an upgrade): read them
+        // from their columns straight away, trying the database's text again every few pages.
+        const rows = await this.deps.store.readChainRows(before + 1, PAGE);
+        progress = verifyRows(rows, progress, timeOrderFrom);
+        read = rows.length;
+        sinceRecheck += 1;
+      } else {
+        const page = await this.deps.store.readChainEventJson(before + 1, PAGE);
+        const fast = verifyEventJson(page, progress, timeOrderFrom);
+        read = page.length;
+        sinceRecheck = fast.recheckFromColumns ? 1 : 0;
+        // Rows whose text the database built differently (details stored by earlier builds, a
+        // character its JSON quoting writes otherwise) are judged from their columns, to the page end.
+        progress = fast.recheckFromColumns
+          ? verifyRows(await this.deps.store.readChainRows(fast.lastSeq + 1, read - (fast.lastSeq - before)), fast, timeOrderFrom)
+          : fast;
+      }
       opts.onProgress?.(progress);
-      if (progress.firstBadSeq !== undefined || links.length < PAGE || progress.lastSeq === before) break;
+      if (progress.firstBadSeq !== undefined || read < PAGE || progress.lastSeq === before) break;
       // SQLite reads are synchronous: let other requests (and streamed progress) through between pages.
       await yieldToEventLoop();
     }

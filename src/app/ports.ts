@@ -6,7 +6,7 @@ import type { HourglassConfig } from '../config/types.js';
 import type { IdentityTx } from './identity/ports.js';
 import type { MfaTx } from './identity/mfa-ports.js';
 import type { AccessRequest, AuditDraft, Principal, RequestStatus } from '../core/types.js';
-import type { StoredChainLink } from '../core/audit-chain.js';
+import type { EventJsonRow, StoredChainLink, StoredChainRow } from '../core/audit-chain.js';
 
 export interface Clock {
   now(): number;
@@ -317,6 +317,10 @@ export interface Store extends StatsQueries {
   listAudit(filter: AuditFilter): Promise<AuditPage>;
   /** Chained links in sequence order from `fromSeq` (inclusive). */
   readChain(fromSeq: number, limit: number): Promise<StoredChainLink[]>;
+  /** The same links as stored rows, details as their text unparsed (verifyRows). */
+  readChainRows(fromSeq: number, limit: number): Promise<StoredChainRow[]>;
+  /** The same links with the text each hash covers, built by the database (verifyEventJson). */
+  readChainEventJson(fromSeq: number, limit: number): Promise<EventJsonRow[]>;
   auditHead(): Promise<{ seq: number; hash: string } | undefined>;
   /** How many links have a seq from 1 to `upToSeq`: `upToSeq` itself when none is missing. */
   countChained(upToSeq: number): Promise<number>;

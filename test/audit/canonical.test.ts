@@ -1,10 +1,19 @@
 /**
- * The hashing fast paths (canonicalJson loops, eventHash without a copy, linkHash in verifyLinks)
+ * The hashing fast paths (canonicalJson loops, eventHash without a copy, verifyRows hashing
+ * the stored details text as it is)
  * must give exactly what the straightforward definitions give, or old chains stop verifying.
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, eventHash, GENESIS_HASH, verifyLinks, type ChainedEventContent, type StoredChainLink } from '../../src/core/audit-chain.js';
+import {
+  canonicalJson,
+  eventHash,
+  GENESIS_HASH,
+  storedDetails,
+  verifyRows,
+  type ChainedEventContent,
+  type StoredChainRow,
+} from '../../src/core/audit-chain.js';
 
 /** The definition, as first written. */
 function reference(value: unknown): string {
@@ -83,14 +92,38 @@ describe('canonical JSON and hashes, fast paths against the definition', () => {
     }
   });
 
-  it('verifyLinks hashes a link as the reference does, extra members included', () => {
-    const content = { seq: 1, id: 'e1', at: 1, type: 't', actor: 'a', requestId: null, details: { b: 1, a: 2 }, policyHash: null };
-    const hash = referenceHash(content, GENESIS_HASH);
-    const link: StoredChainLink = { ...content, prevHash: GENESIS_HASH, hash };
-    expect(verifyLinks([link], { lastSeq: 0, head: GENESIS_HASH, count: 0 })).toEqual({ count: 1, head: hash, lastSeq: 1, lastAt: 1 });
-    const withExtra = { ...link, note: 'x' } as StoredChainLink;
-    expect(verifyLinks([withExtra], { lastSeq: 0, head: GENESIS_HASH, count: 0 }).firstBadSeq).toBe(1);
-    const extraHash = referenceHash({ ...content, note: 'x' }, GENESIS_HASH);
-    expect(verifyLinks([{ ...withExtra, hash: extraHash }], { lastSeq: 0, head: GENESIS_HASH, count: 0 })).toMatchObject({ count: 1, lastSeq: 1 });
+  it('verifyRows accepts a stored row exactly when the reference hash of its content matches', () => {
+    const rnd = prng(11);
+    const start = { lastSeq: 0, head: GENESIS_HASH, count: 0 };
+    for (let i = 0; i < 2000; i++) {
+      const text = storedDetails(randomValue(rnd));
+      // What the writer links: the details as they read back from the stored text.
+      const content = {
+        seq: 1,
+        id: STRINGS[i % STRINGS.length]!,
+        at: 1_767_607_200_000 + i,
+        type: STRINGS[(i + 3) % STRINGS.length]!,
+        actor: STRINGS[(i + 5) % STRINGS.length]!,
+        requestId: i % 3 ? `req-${STRINGS[i % STRINGS.length]}` : null,
+        details: text === null ? null : (JSON.parse(text) as unknown),
+        policyHash: i % 4 ? 'ph' : null,
+      };
+      const hash = referenceHash(content, GENESIS_HASH);
+      const row = (details: string | null, h = hash): StoredChainRow => [
+        1,
+        content.at,
+        GENESIS_HASH,
+        h,
+        content.id,
+        content.type,
+        content.actor,
+        content.requestId,
+        details,
+        content.policyHash,
+      ];
+      expect(verifyRows([row(text)], start).firstBadSeq, text ?? 'null').toBeUndefined();
+      if (text !== null) expect(verifyRows([row(JSON.stringify(JSON.parse(text), null, 1))], start).firstBadSeq).toBeUndefined();
+      expect(verifyRows([row(text, referenceHash({ ...content, actor: `${content.actor}x` }, GENESIS_HASH))], start).firstBadSeq).toBe(1);
+    }
   });
 });

@@ -83,7 +83,7 @@ describe('audit export', () => {
     expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(res.headers['content-disposition']).toMatch(/filename="hourglass-audit-\d{8}T\d{6}Z\.csv"/);
     expect(res.body.startsWith('seq,id,at,type,actor,requestId,policyHash,prevHash,hash,details\r\n')).toBe(true);
-    expect(res.body).toContain('"{""n"":5,""reason"":""a \\""quoted\\"", comma\\nand newline, ünïcode""');
+    expect(res.body).toContain('"{""entitlements"":[""db/read""],""n"":5,""reason"":""a \\""quoted\\"", comma\\nand newline, ünïcode""');
     expect(csvToEvents(res.body)).toEqual(await allEvents());
   });
 

@@ -9,7 +9,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/adapters/store/open-store.js';
 import type { Store } from '../../src/app/ports.js';
-import { verifyLinks } from '../../src/core/audit-chain.js';
+import { canonicalJson, verifyRows } from '../../src/core/audit-chain.js';
 import { storedRequest as req, writeTx } from '../support/store-writes.js';
 import { freshStoreUrl, T0, type Dialect, type StoreHandle } from '../support/app-harness.js';
 
@@ -244,7 +244,9 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
       [before + 3, 'ev-3'],
     ]);
     expect(links[1]!.prevHash).toBe(links[0]!.hash);
-    expect(verifyLinks(links.slice(1), { lastSeq: before + 1, head: links[0]!.hash, count: 1 }).firstBadSeq).toBeUndefined();
+    const rows = await store.readChainRows(before + 2, 10);
+    expect(rows.map((r) => [r[0], r[4], r[2]])).toEqual(links.slice(1).map((l) => [l.seq, l.id, l.prevHash]));
+    expect(verifyRows(rows, { lastSeq: before + 1, head: links[0]!.hash, count: 1 }).firstBadSeq).toBeUndefined();
     expect((await store.auditHead())?.seq).toBe(before + 3);
     expect(await store.countChained(before + 3)).toBe(before + 3);
     const filtered = await store.listAudit({ type: 'other.event', limit: 10 });
@@ -255,13 +257,43 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect(page.events.map((e) => e.id)).toEqual(['ev-3']);
   });
 
+  it('reads chain rows as stored, details as canonical text, exactly the links readChain gives', async () => {
+    const details = { z: [3, { y: 1, b: 'é "q"' }], a: null, m: { k: 2, c: 1 } };
+    await store.transaction((tx) =>
+      tx.appendAudit([
+        { ...event('ev-rows'), requestId: undefined, details },
+        { ...event('ev-rows-none'), details: undefined },
+      ]),
+    );
+    const head = (await store.auditHead())!;
+    const [withDetails, without] = await store.readChainRows(head.seq - 1, 2);
+    const [l1, l2] = await store.readChain(head.seq - 1, 2);
+    const asRow = (l: typeof l1) => [
+      l!.seq,
+      l!.at,
+      l!.prevHash,
+      l!.hash,
+      l!.id,
+      l!.type,
+      l!.actor,
+      l!.requestId,
+      l!.details === null ? null : canonicalJson(l!.details),
+      l!.policyHash,
+    ];
+    expect([withDetails, without]).toEqual([asRow(l1), asRow(l2)]);
+    expect(withDetails![8]).toBe('{"a":null,"m":{"c":1,"k":2},"z":[3,{"b":"é \\"q\\"","y":1}]}');
+    expect([withDetails![7], without![8]]).toEqual([null, null]);
+    const stored = await raw(sql<{ details: string }>`SELECT details FROM audit_events WHERE id = 'ev-rows'`);
+    expect(stored.rows[0]!.details).toBe(withDetails![8]);
+  });
+
   it('never moves time backwards along the chain: a late clock is stamped with the head time', async () => {
     await store.transaction((tx) => tx.appendAudit([{ ...event('ev-t1'), at: T0 + 5000 }]));
     await store.transaction((tx) => tx.appendAudit([{ ...event('ev-t2'), at: T0 + 1000 }]));
     const head = (await store.auditHead())!;
     const [t1, t2] = await store.readChain(head.seq - 1, 2);
     expect([t1!.id, t1!.at, t2!.id, t2!.at]).toEqual(['ev-t1', T0 + 5000, 'ev-t2', T0 + 5000]);
-    expect(verifyLinks([t2!], { lastSeq: t1!.seq, head: t1!.hash, count: 0, lastAt: t1!.at }).firstBadSeq).toBeUndefined();
+    expect(verifyRows(await store.readChainRows(t2!.seq, 1), { lastSeq: t1!.seq, head: t1!.hash, count: 0, lastAt: t1!.at }).firstBadSeq).toBeUndefined();
   });
 
   it('a row inserted without a seq is never linked, and is reported as foreign', async () => {
@@ -286,7 +318,8 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
       const links = await store.readChain(before + 1, 1000);
       expect(links.map((l) => l.seq)).toEqual(Array.from({ length: n }, (_, i) => before + 1 + i));
       for (let i = 1; i < links.length; i++) expect(links[i]!.prevHash).toBe(links[i - 1]!.hash);
-      expect(verifyLinks(links.slice(1), { lastSeq: before + 1, head: links[0]!.hash, count: 0, lastAt: links[0]!.at }).firstBadSeq).toBeUndefined();
+      const rows = await store.readChainRows(before + 2, 1000);
+      expect(verifyRows(rows, { lastSeq: before + 1, head: links[0]!.hash, count: 0, lastAt: links[0]!.at })).toMatchObject({ lastSeq: before + n });
       expect(await store.unchainedAudit()).toEqual({ count: 0 });
     } finally {
       await Promise.all(others.map((s) => s.close()));

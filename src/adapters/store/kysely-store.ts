@@ -11,7 +11,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
-import { eventHash, GENESIS_HASH, type StoredChainLink } from '../../core/audit-chain.js';
+import { eventHash, GENESIS_HASH, storedDetails, type StoredChainLink } from '../../core/audit-chain.js';
+import { ChainRowReader } from './chain-rows.js';
 import { liveGrantsOf } from '../../core/grant-index.js';
 import type {
   AuditEvent,
@@ -258,10 +259,11 @@ class KyselyTx implements StoreTx {
     const rows = events.map((e) => {
       seq += 1;
       const at = Math.max(Math.floor(e.at), lastAt);
-      const details = e.details ? JSON.stringify(e.details) : null;
+      const details = storedDetails(e.details);
       const requestId = e.requestId ?? null;
       const policyHash = e.policyHash ?? null;
-      // The hash covers the details as they will be read back, as verification sees them.
+      // The hash covers the details as they will be read back, as verification sees them; stored
+      // canonical, verification can hash the stored text as it is.
       const content = { seq, id: e.id, at, type: e.type, actor: e.actor, requestId, details: details === null ? null : JSON.parse(details), policyHash };
       const hash = eventHash(content, prev);
       const row = { id: e.id, at, type: e.type, actor: e.actor, request_id: requestId, details, policy_hash: policyHash, seq, prev_hash: prev, hash };
@@ -333,7 +335,11 @@ export class KyselyStore implements Store {
     private readonly onClose: () => Promise<void> = async () => {},
     /** The SQLite connection itself, for the check fast path. */
     private readonly sqlite?: BetterSqlite3.Database,
-  ) {}
+  ) {
+    this.chainRows = new ChainRowReader(db, dialect, sqlite);
+  }
+
+  private readonly chainRows: ChainRowReader;
 
   private readonly auditListeners: ((types: readonly string[]) => void)[] = [];
   private readonly commitHooks: { hook: (seq: number) => Promise<void>; onError: (err: unknown) => void }[] = [];
@@ -540,6 +546,14 @@ export class KyselyStore implements Store {
   async readChain(fromSeq: number, limit: number) {
     const rows = await this.db.selectFrom('audit_events').selectAll().where('seq', '>=', fromSeq).orderBy('seq').limit(limit).execute();
     return rows.map(toLink);
+  }
+
+  readChainRows(fromSeq: number, limit: number) {
+    return this.chainRows.rows(fromSeq, limit);
+  }
+
+  readChainEventJson(fromSeq: number, limit: number) {
+    return this.chainRows.eventJson(fromSeq, limit);
   }
 
   async auditHead() {
