@@ -72,8 +72,13 @@ export class DueWork {
       const tickets = await this.ticketsAtStart(due, now);
       // One transaction per batch keeps an expiry storm fast; each request still moves by CAS,
       // so a request another server (or an API call) changed meanwhile is skipped, not clobbered.
+      let claimed = 0;
       await this.deps.store.transaction(async (tx) => {
+        // Rows another server's batch holds are its to move: skipped here, not waited for.
+        const mine = await tx.claimRequests(due.map((r) => r.id));
+        claimed = mine.size;
         for (const req of due) {
+          if (!mine.has(req.id)) continue;
           const at = lifecycle.dueAt(req);
           if (at !== undefined) {
             run.maxLagMs = Math.max(run.maxLagMs, now - at);
@@ -88,7 +93,7 @@ export class DueWork {
           else run.conflicts += 1;
         }
       });
-      if (due.length < BATCH) break;
+      if (due.length < BATCH || claimed === 0) break;
       // With SQLite every await resolves at once: yield so checks are served during a storm.
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -228,6 +228,12 @@ export interface StoreTx {
    * what is written meanwhile cannot race a transition of the request.
    */
   lockRequest(req: AccessRequest): Promise<boolean>;
+  /**
+   * Locks, until commit, the rows of those of `ids` no other transaction holds, without waiting
+   * for the others (PostgreSQL: FOR UPDATE SKIP LOCKED), and returns the ids it locked. Servers
+   * working through the same due rows at once so take disjoint ones. SQLite (one writer): all.
+   */
+  claimRequests(ids: readonly string[]): Promise<Set<string>>;
   /** Records a credential issued on request; returns its serial (unique in the store, from 1). */
   recordIssued(record: IssuedRecord): Promise<number>;
   /** Keeps a signing key's public half (once per target and kid): it is published while credentials it signed live. */
@@ -277,7 +283,10 @@ export interface Store extends StatsQueries {
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   getRequest(id: string): Promise<AccessRequest | undefined>;
   listRequests(filter: RequestFilter): Promise<AccessRequest[]>;
-  /** Requests with work due at or before `now`, oldest due first. */
+  /**
+   * Requests with work due at or before `now`, oldest due first; on PostgreSQL without the rows
+   * another transaction holds (another server's due batch), so each server reads its own share.
+   */
   findDue(now: number, limit: number): Promise<AccessRequest[]>;
   /** The earliest `due_at` or `access_due_at` of any request (the scheduler arms its timer for it); undefined when nothing is ever due. */
   nextDueAt(): Promise<number | undefined>;

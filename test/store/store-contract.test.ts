@@ -172,6 +172,45 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     expect((await store.findDue(T0 + 15_000, 100)).filter((r) => r.requester === 'dave').map((r) => r.id)).toEqual(['req_d2']);
   });
 
+  it('claims due rows no other transaction holds, without waiting, and findDue reads past them', async () => {
+    await writeTx(store)(async (tx) => {
+      for (const [id, at] of [
+        ['req_claim1', 1000],
+        ['req_claim2', 2000],
+        ['req_claim3', 3000],
+      ] as const)
+        await tx.insertRequest(req(id, { requester: 'cleo', expiresAt: T0 + at }));
+    });
+    const ids = ['req_claim1', 'req_claim2', 'req_claim3'];
+    const dueOfCleo = async () => (await store.findDue(T0 + 10_000, 100)).filter((r) => r.requester === 'cleo').map((r) => r.id);
+    if (dialect === 'sqlite') {
+      await store.transaction(async (tx) => expect(await tx.claimRequests(ids)).toEqual(new Set(ids)));
+      return;
+    }
+    const other = (await openContractStore(handle.url)).store;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let claimed!: () => void;
+    const hasClaimed = new Promise<void>((resolve) => (claimed = resolve));
+    try {
+      // Another server's batch holds the first two rows until it commits.
+      const batch = other.transaction(async (tx) => {
+        expect(await tx.claimRequests(['req_claim1', 'req_claim2'])).toEqual(new Set(['req_claim1', 'req_claim2']));
+        claimed();
+        await held;
+      });
+      await hasClaimed;
+      expect(await dueOfCleo()).toEqual(['req_claim3']);
+      await store.transaction(async (tx) => expect(await tx.claimRequests(ids)).toEqual(new Set(['req_claim3'])));
+      release();
+      await batch;
+      expect(await dueOfCleo()).toEqual(ids);
+    } finally {
+      release();
+      await other.close();
+    }
+  });
+
   it('lists requests newest first with filters and a cursor', async () => {
     await writeTx(store)(async (tx) => {
       for (const id of ['req_l1', 'req_l2', 'req_l3']) await tx.insertRequest(req(id, { requester: 'lena', status: 'pending' }));

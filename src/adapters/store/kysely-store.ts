@@ -165,6 +165,12 @@ class KyselyTx implements StoreTx {
     return Number(res.numUpdatedRows) === 1;
   }
 
+  async claimRequests(ids: readonly string[]) {
+    if (this.dialect !== 'postgres' || ids.length === 0) return new Set(ids);
+    const rows = await this.db.selectFrom('requests').select('id').where('id', 'in', ids).forUpdate().skipLocked().execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
   recordIssued(record: IssuedRecord) {
     return insertIssued(this.db, record);
   }
@@ -392,15 +398,11 @@ export class KyselyStore implements Store {
   }
 
   async findDue(now: number, limit: number) {
-    const rows = await this.db
-      .selectFrom('requests')
-      .select('body')
-      .where('due_at', 'is not', null)
-      .where('due_at', '<=', now)
-      .orderBy('due_at')
-      .limit(limit)
-      .execute();
-    return rows.map(parse);
+    let q = this.db.selectFrom('requests').select('body').where('due_at', 'is not', null).where('due_at', '<=', now).orderBy('due_at').limit(limit);
+    // Outside a transaction the row locks go at once; what SKIP LOCKED leaves out is the rows
+    // other servers' due batches hold (claimRequests), so this server reads past them.
+    if (this.dialect === 'postgres') q = q.forUpdate().skipLocked();
+    return (await q.execute()).map(parse);
   }
 
   async nextDueAt() {
