@@ -226,6 +226,43 @@ async function answerCounter(server: Spawned, label: string) {
   };
 }
 
+const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
+const gcKey = (kind: string, part: string) => `nodejs_gc_duration_seconds_${part}{kind="${kind}"}`;
+const gcBucket = (kind: string, le: string) => `nodejs_gc_duration_seconds_bucket{le="${le}",kind="${kind}"}`;
+
+/**
+ * What paused the server's event loop during a run, from its own metrics: garbage collections by
+ * kind (count, total ms, and how many took over 10 and over 100 ms) and the longest event-loop
+ * delay prom-client saw (its monitor restarts at every scrape, so this is the run's).
+ */
+async function pauseCounter(server: Spawned) {
+  const before = await metrics(server);
+  return async () => {
+    const after = await metrics(server);
+    const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    const gc = Object.fromEntries(
+      GC_KINDS.map((kind) => {
+        const count = delta(gcKey(kind, 'count'));
+        return [
+          kind,
+          {
+            count,
+            totalMs: round(delta(gcKey(kind, 'sum')) * 1000, 1),
+            over10ms: count - delta(gcBucket(kind, '0.01')),
+            over100ms: count - delta(gcBucket(kind, '0.1')),
+          },
+        ];
+      }),
+    );
+    return { gc, eventLoopMaxMs: round((after.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000, 1) };
+  };
+}
+
+const pausesLine = (p: Awaited<ReturnType<Awaited<ReturnType<typeof pauseCounter>>>>) =>
+  `GC ${GC_KINDS.filter((k) => p.gc[k]!.count)
+    .map((k) => `${k} ${p.gc[k]!.count}x ${p.gc[k]!.totalMs} ms (${p.gc[k]!.over10ms} over 10 ms, ${p.gc[k]!.over100ms} over 100 ms)`)
+    .join(', ')}; event loop max delay ${p.eventLoopMaxMs} ms`;
+
 /** Polls /readyz until the background full audit verification after start has passed. */
 async function fullVerification(server: Spawned): Promise<{ ms: number; indexGrants: number }> {
   const t0 = performance.now();
@@ -441,13 +478,18 @@ async function saturate(
   return { rps, cpuUsPerReq, latency: latencySummary(r.latency), cpu, answers: checked };
 }
 
-type Paced = Awaited<ReturnType<typeof pacedLoadInChild>> & { cpu: ReturnType<CpuMeter['stop']>; storm?: StormResult };
+type Paced = Awaited<ReturnType<typeof pacedLoadInChild>> & {
+  cpu: ReturnType<CpuMeter['stop']>;
+  pauses: Awaited<ReturnType<Awaited<ReturnType<typeof pauseCounter>>>>;
+  storm?: StormResult;
+};
 
 async function pacedRun(hg: Spawned, mix: Mix, rate: number, label: string, stormRate?: number): Promise<Paced> {
   await waitForQuiet(BENCH);
   const storm = stormRate ? writeStorm(hg.url, stormRate) : undefined;
   await storm?.ready;
   const answers = await answerCounter(hg, label);
+  const pauses = await pauseCounter(hg);
   const meter = new CpuMeter([hg.pid]);
   const result = await pacedLoadInChild({
     url: hg.url,
@@ -460,8 +502,9 @@ async function pacedRun(hg: Spawned, mix: Mix, rate: number, label: string, stor
   });
   const cpu = meter.stop(result.generatorCpuMs);
   const stormResult = await storm?.stop();
+  const paused = await pauses();
   await answers();
-  const p: Paced = { ...result, cpu, ...(stormResult ? { storm: stormResult } : {}) };
+  const p: Paced = { ...result, cpu, pauses: paused, ...(stormResult ? { storm: stormResult } : {}) };
   if (p.errors || p.non2xx || p.completed !== p.sent) throw new Error(`${label}: ${p.errors} errors, ${p.non2xx} non-2xx, ${p.completed}/${p.sent} completed`);
   if (stormResult?.failures.length) throw new Error(`${label}: writes failed: ${stormResult.failures.join('; ')}`);
   log(
@@ -470,7 +513,8 @@ async function pacedRun(hg: Spawned, mix: Mix, rate: number, label: string, stor
       (stormResult
         ? `; writes ${stormResult.rate}/s committed (${stormResult.submitted} submitted, ${stormResult.approved} approved, ${stormResult.revoked} revoked, ` +
           `${stormResult.waited} waited for a connection, ${stormResult.unsent} unsent), write p50 ${stormResult.writeP50} ms p99 ${stormResult.writeP99} ms`
-        : ''),
+        : '') +
+      `; server ${pausesLine(paused)}`,
   );
   return p;
 }

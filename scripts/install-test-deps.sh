@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }
 
-PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl zsh oathtool simplesamlphp php8.2-cli php8.2-xml php8.2-mbstring)
+PACKAGES=(postgresql mariadb-server redis-server openssh-server chromium openssl sqlite3 zsh oathtool simplesamlphp php8.2-cli php8.2-xml php8.2-mbstring)
 
 pkg_installed() {
   local status

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -25,6 +26,7 @@ import type { IssuedCredentialStore } from '../../app/issued-credentials.js';
 import type { PrincipalStore } from '../../app/ports.js';
 import type { Database } from './schema.js';
 import { listenForChanges, type ChangeHints } from './change-hints.js';
+import { startCheckpointer, type Checkpointer } from './sqlite-checkpoints.js';
 
 // BIGINT columns hold epoch milliseconds and counters, all far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -88,40 +90,90 @@ function roles(store: KyselyStore): OpenedStore {
 }
 
 /**
- * SQLite is for one server. The connection takes an exclusive lock on the file and keeps it
- * until it closes (the OS drops it if the process dies), so a second server fails at once.
+ * SQLite is for one server. The server holds an exclusive lock on a small file beside the
+ * database (`PATH-lock`) until it closes (the OS drops it if the process dies), so a second
+ * server fails at once; the database itself stays readable by other processes (an online
+ * backup with `sqlite3 PATH ".backup COPY"`). Checkpoints run in a worker thread
+ * (sqlite-checkpoints.ts), not in the server's commits.
  */
 async function openSqlite(path: string): Promise<KyselyStore> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const sqlite = new BetterSqlite3(path, { timeout: 0 });
-  // The file holds the audit log and sealed credentials: owner only.
-  if (path !== ':memory:') for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  if (path === ':memory:') return sqliteStore(new BetterSqlite3(path), undefined, undefined);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const lock = lockSqlite(path);
+  let sqlite: BetterSqlite3.Database | undefined;
   try {
-    sqlite.pragma('locking_mode = EXCLUSIVE');
+    sqlite = new BetterSqlite3(path, { timeout: 0 });
+    // The file holds the audit log and sealed credentials: owner only (SQLite gives its -wal and -shm the file's mode).
+    for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    // Checkpoints (each an fsync) every ~40 MB of WAL rather than 4 MB: commits were spending
-    // most of their time in them. The WAL is cut back to 64 MB after each.
+    // The backstop, should the checkpoint worker stop: the commit that takes the WAL past
+    // ~40 MB checkpoints it. The WAL is cut back to 64 MB each time it starts over.
     sqlite.pragma('wal_autocheckpoint = 10000');
-    sqlite.pragma('journal_size_limit = 67108864');
-    sqlite.pragma('foreign_keys = ON');
-    // Take the write lock now rather than at the first write.
-    sqlite.exec('BEGIN IMMEDIATE; COMMIT;');
+    sqlite.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
   } catch (err) {
-    sqlite.close();
-    if ((err as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
-      throw new HgError(
-        'HG_STORE_IN_USE',
-        `another Hourglass server is using the SQLite store ${path}. SQLite serves one server only; ` +
-          'stop the other server, or use a PostgreSQL store (server.store: postgres://...) to run several.',
-      );
-    }
+    sqlite?.close();
+    lock.close();
+    // An earlier build kept the database file itself locked.
+    throw isBusy(err) ? inUse(path) : err;
+  }
+  const checkpointer = startCheckpointer(sqlite, path, { journalSizeLimit: JOURNAL_SIZE_LIMIT });
+  return sqliteStore(sqlite, checkpointer, lock);
+}
+
+const JOURNAL_SIZE_LIMIT = 64 * 2 ** 20;
+
+async function sqliteStore(
+  sqlite: BetterSqlite3.Database,
+  checkpointer: Checkpointer | undefined,
+  lock: BetterSqlite3.Database | undefined,
+): Promise<KyselyStore> {
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
+  // The connection closes with the Kysely instance; then the worker's (the last one folds the WAL in), then the lock.
+  const release = async () => {
+    await checkpointer?.stop();
+    lock?.close();
+  };
+  try {
+    await migrate(db, 'sqlite');
+  } catch (err) {
+    await db.destroy();
+    await release();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(sqlite) }) });
-  await migrate(db, 'sqlite');
-  return reportUnavailable(new KyselyStore(db, 'sqlite', async () => {}, sqlite));
+  return reportUnavailable(new KyselyStore(db, 'sqlite', release, sqlite, checkpointer));
 }
+
+/** Takes the one-server lock on `PATH-lock` (a SQLite file in exclusive locking mode, which keeps its lock until closed). */
+function lockSqlite(path: string): BetterSqlite3.Database {
+  const lockPath = `${path}-lock`;
+  const lock = new BetterSqlite3(lockPath, { timeout: 0 });
+  try {
+    chmodSync(lockPath, 0o600);
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.pragma('journal_mode = MEMORY');
+    // Who holds it, for whoever opens the file by hand; writing takes the exclusive lock, kept until close.
+    lock.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, host TEXT NOT NULL, since INTEGER NOT NULL)');
+    lock.transaction(() => {
+      lock.exec('DELETE FROM holder');
+      lock.prepare('INSERT INTO holder (pid, host, since) VALUES (?, ?, ?)').run(process.pid, hostname(), Date.now());
+    })();
+    return lock;
+  } catch (err) {
+    lock.close();
+    throw isBusy(err) ? inUse(path) : err;
+  }
+}
+
+const isBusy = (err: unknown) => (err as { code?: string }).code?.startsWith('SQLITE_BUSY') === true;
+
+const inUse = (path: string) =>
+  new HgError(
+    'HG_STORE_IN_USE',
+    `another Hourglass server is using the SQLite store ${path}. SQLite serves one server only; ` +
+      'stop the other server, or use a PostgreSQL store (server.store: postgres://...) to run several.',
+  );
 
 /**
  * Kysely's SQLite driver prepares every query anew and better-sqlite3 caches nothing; preparing
