@@ -365,6 +365,16 @@ describe.each<Dialect>(['sqlite', 'postgres'])('store contract: %s', (dialect) =
     }
   });
 
+  it('tells the next due time: the earliest transition or target work, whichever comes first', async () => {
+    // Far earlier than any other row of this store, so these two decide.
+    await writeTx(store)((tx) => tx.insertRequest(req('req_nd1', { requester: 'nora', expiresAt: T0 - 500_000_000 })));
+    expect(await store.nextDueAt()).toBe(T0 - 500_000_000);
+    await writeTx(store)((tx) =>
+      tx.insertRequest(req('req_nd2', { requester: 'nora', status: 'revoked', access: 'removing', accessNextAt: T0 - 900_000_000 })),
+    );
+    expect(await store.nextDueAt()).toBe(T0 - 900_000_000);
+  });
+
   it('stores times as exact integers', async () => {
     const big = Date.UTC(2099, 11, 31, 23, 59, 59, 999);
     await writeTx(store)((tx) => tx.insertRequest(req('req_t', { requester: 'tim', expiresAt: big })));

@@ -409,12 +409,12 @@ export class KyselyStore implements Store {
   }
 
   async nextDueAt() {
-    // Two index probes: the next transition, and the next work on a target (a revoke's removal, a retry).
-    const [due, access] = await Promise.all([
-      this.db.selectFrom('requests').select('due_at as at').where('due_at', 'is not', null).orderBy('due_at').limit(1).executeTakeFirst(),
-      this.db.selectFrom('requests').select('access_due_at as at').where('access_due_at', 'is not', null).orderBy('access_due_at').limit(1).executeTakeFirst(),
-    ]);
-    const times = [due?.at, access?.at].filter((t): t is number => t != null).map(Number);
+    // Two index probes in one statement (it runs after every change, to re-arm the due timer):
+    // the next transition, and the next work on a target (a revoke's removal, a retry).
+    const { rows } = await sql<{ due: number | string | null; access: number | string | null }>`
+      SELECT (SELECT due_at FROM requests WHERE due_at IS NOT NULL ORDER BY due_at LIMIT 1) AS due,
+             (SELECT access_due_at FROM requests WHERE access_due_at IS NOT NULL ORDER BY access_due_at LIMIT 1) AS access`.execute(this.db);
+    const times = [rows[0]?.due, rows[0]?.access].filter((t) => t != null).map(Number);
     return times.length ? Math.min(...times) : undefined;
   }
 

@@ -61,8 +61,10 @@ let stopped = false;
 const pass = () => {
   if (stopped) return;
   try {
-    db ??= new Database(workerData.path, { fileMustExist: true, timeout: 0 });
-    db.pragma('journal_size_limit = ' + workerData.journalSizeLimit);
+    if (!db) {
+      db = new Database(workerData.path, { fileMustExist: true, timeout: 0 });
+      db.pragma('journal_size_limit = ' + workerData.journalSizeLimit);
+    }
     const [r] = db.pragma('wal_checkpoint(PASSIVE)');
     parentPort.postMessage({ busy: r.busy, log: r.log, checkpointed: r.checkpointed });
   } catch (err) {
