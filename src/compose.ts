@@ -204,7 +204,7 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
     });
     // A write returns once this server's index has it: whoever revoked here is never answered from before.
     stores.store.afterCommit(
-      (seq) => checkIndex.reach(seq),
+      (commit) => checkIndex.take(commit),
       () => {}, // reported by the index itself, once per outage
     );
     let changeHints: ChangeHints | undefined;

@@ -5,8 +5,9 @@
  * its request (the store refuses a transaction that breaks this), and seqs become visible in
  * order (one writer links at a time), so "every event after seq N" is exactly what changed since
  * the index last read N. Catching up reads those events, re-reads their requests, and replaces
- * what each grants. It runs every `pollIntervalMs`, at once on a hint (PostgreSQL NOTIFY from any
- * server, or a reconnect), and after each commit on this server before the write returns.
+ * what each grants. It runs every `pollIntervalMs` and at once on a hint (PostgreSQL NOTIFY from
+ * any server, or a reconnect). A commit on this server is taken in before the write returns: as
+ * it was written when it is next in line (`take`), else by catching up.
  *
  * Correctness never rests on a hint. The index is *confirmed* at the start time of the last
  * catch-up that reached the head; a check more than `staleAfterMs` after that is refused rather
@@ -14,7 +15,7 @@
  * monotonic clock; grant ends on the application clock, as everywhere else.
  */
 import { GrantIndex, liveGrantsOf, type IndexedGrant } from '../core/grant-index.js';
-import type { Store } from './ports.js';
+import type { CommittedChange, Store } from './ports.js';
 
 /** Events read per catch-up step, and request ids per re-read. */
 const EVENTS_PER_STEP = 5000;
@@ -131,6 +132,22 @@ export class CheckIndex {
   /** Resolves once the index reflects every change up to `seq` (a commit of this server's). */
   async reach(seq: number): Promise<void> {
     while (this.loaded && !this.stopped && this.cursor < seq) await this.catchUp();
+  }
+
+  /**
+   * Resolves once the index reflects a commit of this server's. When the index stands at the
+   * event just before the commit's first and no catch-up is reading, the commit is taken in as
+   * it was written, with no read (on SQLite, one writer, that is every commit); otherwise (another
+   * server's commit came between, or a catch-up is under way and could apply an older read over
+   * it) the index catches up from the store as for any change.
+   */
+  async take(commit: CommittedChange): Promise<void> {
+    if (this.loaded && !this.stopped && this.running === undefined && this.cursor === commit.afterSeq) {
+      for (const r of commit.regranted) this.index.replace(r.requestId, r.principal, r.entitlements, r.grants);
+      this.cursor = commit.seq;
+      return;
+    }
+    await this.reach(commit.seq);
   }
 
   /** The answer for a check at `now`, or that the index cannot be trusted now. */

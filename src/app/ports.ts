@@ -278,6 +278,16 @@ export interface StatsQueries {
   removingRequests(limit: number): Promise<AccessRequest[]>;
 }
 
+/** What one commit of this server linked and changed: enough for its check index to take it in without reading it back. */
+export interface CommittedChange {
+  /** The seq of the event before this transaction's first one (the chain head it linked onto). */
+  afterSeq: number;
+  /** The seq of its last event. */
+  seq: number;
+  /** Every request whose live grants it changed, with what the request grants now (liveGrantsOf). */
+  regranted: { requestId: string; principal: string; entitlements: readonly string[]; grants: { entitlement: string; expiresAt: number }[] }[];
+}
+
 export interface Store extends StatsQueries {
   readonly dialect: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
@@ -338,12 +348,12 @@ export interface Store extends StatsQueries {
   /** Called after each commit that wrote audit events, with their types (for metrics). */
   onAuditCommitted(listener: (types: readonly string[]) => void): void;
   /**
-   * Awaited after each commit that linked audit events, with the seq of the last one, before
-   * `transaction` returns: the check index catches up to the commit there, so whoever revoked
-   * on this server is never answered from before the revocation. A failing hook is reported to
-   * `onError` and never fails the committed transaction.
+   * Awaited after each commit that linked audit events, before `transaction` returns: the check
+   * index takes the commit in there, so whoever revoked on this server is never answered from
+   * before the revocation. A failing hook is reported to `onError` and never fails the committed
+   * transaction.
    */
-  afterCommit(hook: (seq: number) => Promise<void>, onError: (err: unknown) => void): void;
+  afterCommit(hook: (commit: CommittedChange) => Promise<void>, onError: (err: unknown) => void): void;
   /** The check index's feed (src/app/check-index.ts): changes by audit seq, requests by id. */
   changesSince(seq: number, limit: number): Promise<{ seq: number; requestId: string | null }[]>;
   /** The requests with these ids that exist (any order). */

@@ -101,7 +101,7 @@ describe.each<Dialect>(['sqlite', 'postgres'])('check index on %s', (dialect) =>
   it('reach(seq) returns once a commit of this server is in, and a commit hook makes every write wait for it', async () => {
     const index = await makeIndex();
     opened.store.afterCommit(
-      (seq) => index.reach(seq),
+      (commit) => index.reach(commit.seq),
       (err) => {
         throw err;
       },
@@ -111,6 +111,47 @@ describe.each<Dialect>(['sqlite', 'postgres'])('check index on %s', (dialect) =>
     expect(allowed(index, 'rea')).toBe('req_reach');
     await writeTx(opened.store)((tx) => tx.updateRequest(r, { ...r, status: 'revoked', access: 'removing', version: 2 }));
     expect(allowed(index, 'rea')).toBeUndefined();
+  });
+
+  it('takes a commit of this server in as written when it is next in line, and reads from the store when it is not', async () => {
+    const reads = { changes: 0, requests: 0 };
+    const store = opened.store;
+    const counted = {
+      auditHead: () => store.auditHead(),
+      listGrants: (q: Parameters<typeof store.listGrants>[0]) => store.listGrants(q),
+      changesSince: (seq: number, limit: number) => (reads.changes++, store.changesSince(seq, limit)),
+      getRequests: (ids: readonly string[]) => (reads.requests++, store.getRequests(ids)),
+    };
+    const index = new CheckIndex(counted, () => now, { pollIntervalMs: () => 3_600_000, staleAfterMs: () => 2000, monotonic: () => mono });
+    indexes.push(index);
+    await index.start();
+    const write = writeTx(store);
+    const w1 = storedRequest('req_take_1', { requester: 'tak' });
+    await write((tx) => tx.insertRequest(w1)); // before the hook: this index has not seen it
+    expect(allowed(index, 'tak')).toBeUndefined();
+    store.afterCommit(
+      (commit) => index.take(commit),
+      (err) => {
+        throw err;
+      },
+    );
+    // The next commit linked onto w1's event, which the index never read: it catches up from the store, both in.
+    reads.changes = reads.requests = 0;
+    await write((tx) => tx.insertRequest(storedRequest('req_take_2', { requester: 'tak', entitlements: ['demo-db/write'] })));
+    expect(allowed(index, 'tak')).toBe('req_take_1');
+    expect(allowed(index, 'tak', 'demo-db/write')).toBe('req_take_2');
+    expect(reads.changes).toBeGreaterThan(0);
+    // Now next in line: a revocation is taken in as written, with no read, before the write returns.
+    reads.changes = reads.requests = 0;
+    await write((tx) => tx.updateRequest(w1, { ...w1, status: 'revoked', access: 'removing', version: 2 }));
+    expect(allowed(index, 'tak')).toBeUndefined();
+    expect(allowed(index, 'tak', 'demo-db/write')).toBe('req_take_2');
+    expect(reads).toEqual({ changes: 0, requests: 0 });
+    expect(index.status().seq).toBe((await store.auditHead())!.seq);
+    // What it took in is what the store holds: a fresh index loaded from the store agrees.
+    const fresh = await makeIndex();
+    expect(allowed(fresh, 'tak')).toBeUndefined();
+    expect(allowed(fresh, 'tak', 'demo-db/write')).toBe('req_take_2');
   });
 
   it('refuses to answer once it has not been confirmed current for staleAfter, and answers again after a catch-up', async () => {

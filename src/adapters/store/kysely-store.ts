@@ -19,6 +19,7 @@ import type {
   AuditEvent,
   AuditFilter,
   AuditPage,
+  CommittedChange,
   GrantRow,
   HeldAccess,
   IdempotencyRecord,
@@ -115,8 +116,8 @@ async function readHead(db: Db): Promise<{ seq: number; hash: string; at: number
 class KyselyTx implements StoreTx {
   /** Events appended in this transaction, written and linked by `linkAudit` just before commit. */
   private pending: AuditEvent[] | undefined;
-  /** Requests whose live grants this transaction changed: each must be named by one of its events (the check index's feed). */
-  private regranted: Set<string> | undefined;
+  /** Requests whose live grants this transaction changed, with what each grants now: each must be named by one of its events (the check index's feed). */
+  private regranted: Map<string, CommittedChange['regranted'][number]> | undefined;
   readonly identity: IdentityTx;
   readonly mfa: MfaTx;
 
@@ -138,7 +139,7 @@ class KyselyTx implements StoreTx {
     const grants = grantRows(req);
     if (grants.length) {
       await this.db.insertInto('grants').values(grants).execute();
-      (this.regranted ??= new Set()).add(req.id);
+      this.regrant(req);
     }
   }
 
@@ -149,9 +150,14 @@ class KyselyTx implements StoreTx {
       await this.db.deleteFrom('grants').where('request_id', '=', prev.id).execute();
       const grants = grantRows(next);
       if (grants.length) await this.db.insertInto('grants').values(grants).execute();
-      if (grants.length || liveGrantsOf(prev).length) (this.regranted ??= new Set()).add(prev.id);
+      if (grants.length || liveGrantsOf(prev).length) this.regrant(next);
     }
     return true;
+  }
+
+  /** Notes what `req` grants as this transaction leaves it (a later write of the same request replaces it). */
+  private regrant(req: AccessRequest) {
+    (this.regranted ??= new Map()).set(req.id, { requestId: req.id, principal: req.requester, entitlements: req.entitlements, grants: liveGrantsOf(req) });
   }
 
   async lockRequest(req: AccessRequest) {
@@ -248,12 +254,12 @@ class KyselyTx implements StoreTx {
    * transactions are already exclusive. `at` is stamped no earlier than the head's, so servers
    * with slightly skewed clocks never make time go backwards along the chain.
    */
-  async linkAudit(): Promise<{ types: string[]; seq: number } | undefined> {
+  async linkAudit(): Promise<{ types: string[]; commit: CommittedChange } | undefined> {
     const events = this.pending;
     if (this.regranted) {
       // Fail closed: a grant change no event names would never reach another server's check index.
       const named = new Set(events?.map((e) => e.requestId));
-      const unnamed = [...this.regranted].filter((id) => !named.has(id));
+      const unnamed = [...this.regranted.keys()].filter((id) => !named.has(id));
       if (unnamed.length) throw new Error(`live grants of ${unnamed.join(', ')} changed without an audit event naming the request`);
     }
     if (!events) return undefined;
@@ -286,7 +292,7 @@ class KyselyTx implements StoreTx {
     }
     // Only a hint for other servers' check indexes (they poll as well): sent if and when this commits.
     if (this.dialect === 'postgres') await sql`SELECT pg_notify(${CHANGES_CHANNEL}, ${String(seq)})`.execute(this.db);
-    return { types: events.map((e) => e.type), seq };
+    return { types: events.map((e) => e.type), commit: { afterSeq: head?.seq ?? 0, seq, regranted: [...(this.regranted?.values() ?? [])] } };
   }
 
   async getIdempotency(principal: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -351,10 +357,10 @@ export class KyselyStore implements Store {
   private readonly chainRows: ChainRowReader;
 
   private readonly auditListeners: ((types: readonly string[]) => void)[] = [];
-  private readonly commitHooks: { hook: (seq: number) => Promise<void>; onError: (err: unknown) => void }[] = [];
+  private readonly commitHooks: { hook: (commit: CommittedChange) => Promise<void>; onError: (err: unknown) => void }[] = [];
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    let linked: { types: string[]; seq: number } | undefined;
+    let linked: { types: string[]; commit: CommittedChange } | undefined;
     const result = await this.db.transaction().execute(async (trx) => {
       const tx = new KyselyTx(trx, this.dialect);
       const value = await fn(tx);
@@ -364,7 +370,7 @@ export class KyselyStore implements Store {
     // After commit: a rolled-back transaction's events are never reported.
     if (linked) {
       for (const listener of this.auditListeners) listener(linked.types);
-      for (const { hook, onError } of this.commitHooks) await hook(linked.seq).catch(onError);
+      for (const { hook, onError } of this.commitHooks) await hook(linked.commit).catch(onError);
     }
     return result;
   }
@@ -373,7 +379,7 @@ export class KyselyStore implements Store {
     this.auditListeners.push(listener);
   }
 
-  afterCommit(hook: (seq: number) => Promise<void>, onError: (err: unknown) => void) {
+  afterCommit(hook: (commit: CommittedChange) => Promise<void>, onError: (err: unknown) => void) {
     this.commitHooks.push({ hook, onError });
   }
 
