@@ -181,7 +181,11 @@ export async function createHourglass(initial: HourglassConfig, env: Env, overri
   const key = loadSecretKey(initial.credentials);
   const people = overrides.messageChannels ?? messageChannels();
   const slack = slackApi(log);
-  const stores = await openStore(overrides.storeUrl ?? initial.server.store, { cwd });
+  const stores = await openStore(overrides.storeUrl ?? initial.server.store, {
+    cwd,
+    onCheckpointError: (err) => log.warn({ err }, 'SQLite checkpoints in the background fail: the server checkpoints in its commits until they work again'),
+    onCheckpointRecovered: () => log.info({}, 'SQLite checkpoints in the background work again'),
+  });
   try {
     const registry = (overrides.metrics ?? true) ? createMetricsRegistry() : undefined;
     const deps: AppDeps = {

@@ -83,6 +83,30 @@ describe('SQLite checkpoints in a worker thread', () => {
     db.close();
   });
 
+  it('reports a failing worker once, not every pass, and when it works again', async () => {
+    const path = tempPath();
+    const db = new BetterSqlite3(':memory:'); // the server's connection: untouched by a worker that fails
+    const errors: string[] = [];
+    let recovered = 0;
+    // The worker's database does not exist yet: every pass fails until it does.
+    checkpointer = startCheckpointer(db, path, {
+      intervalMs: 10,
+      journalSizeLimit: 0,
+      onError: (m) => errors.push(m),
+      onRecovered: () => recovered++,
+    });
+    await sleep(150);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/unable to open|does not exist|directory/i);
+    expect(checkpointer.status()).toMatchObject({ passes: 0, error: errors[0] });
+    walDatabase(path).close();
+    await sleep(150);
+    expect(recovered).toBe(1);
+    expect(checkpointer.status().passes).toBeGreaterThan(0);
+    expect(checkpointer.status().error).toBeUndefined();
+    db.close();
+  });
+
   it('stops cleanly, and a stopped worker leaves the connection working', async () => {
     const path = tempPath();
     const db = walDatabase(path);

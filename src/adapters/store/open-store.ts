@@ -62,10 +62,18 @@ export interface OpenedStore {
  * Opens `sqlite:PATH` (relative to `cwd`) or `postgres://...`, runs migrations, and returns its
  * role ports.
  */
-export async function openStore(url: string, opts: { cwd: string; poolSize?: number }): Promise<OpenedStore> {
+export interface OpenStoreOptions {
+  cwd: string;
+  poolSize?: number;
+  /** SQLite: the background checkpoints failed, or work again (the server checkpoints in its commits meanwhile). */
+  onCheckpointError?: (message: string) => void;
+  onCheckpointRecovered?: () => void;
+}
+
+export async function openStore(url: string, opts: OpenStoreOptions): Promise<OpenedStore> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
-    return roles(await openSqlite(path === ':memory:' ? path : resolve(opts.cwd, path)));
+    return roles(await openSqlite(path === ':memory:' ? path : resolve(opts.cwd, path), opts));
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     return { ...roles(await openPostgres(url, opts.poolSize ?? 10)), listenForChanges: (onHint, onError) => listenForChanges(url, onHint, { onError }) };
@@ -96,7 +104,7 @@ function roles(store: KyselyStore): OpenedStore {
  * backup with `sqlite3 PATH ".backup COPY"`). Checkpoints run in a worker thread
  * (sqlite-checkpoints.ts), not in the server's commits.
  */
-async function openSqlite(path: string): Promise<KyselyStore> {
+async function openSqlite(path: string, opts: Pick<OpenStoreOptions, 'onCheckpointError' | 'onCheckpointRecovered'>): Promise<KyselyStore> {
   if (path === ':memory:') return sqliteStore(new BetterSqlite3(path), undefined, undefined);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const lock = lockSqlite(path);
@@ -117,7 +125,11 @@ async function openSqlite(path: string): Promise<KyselyStore> {
     // An earlier build kept the database file itself locked.
     throw isBusy(err) ? inUse(path) : err;
   }
-  const checkpointer = startCheckpointer(sqlite, path, { journalSizeLimit: JOURNAL_SIZE_LIMIT });
+  const checkpointer = startCheckpointer(sqlite, path, {
+    journalSizeLimit: JOURNAL_SIZE_LIMIT,
+    ...(opts.onCheckpointError ? { onError: opts.onCheckpointError } : {}),
+    ...(opts.onCheckpointRecovered ? { onRecovered: opts.onCheckpointRecovered } : {}),
+  });
   return sqliteStore(sqlite, checkpointer, lock);
 }
 

@@ -25,6 +25,10 @@ export interface CheckpointerOptions {
   maxLeftFrames?: number;
   /** The WAL size kept after it starts over, bytes (journal_size_limit). */
   journalSizeLimit: number;
+  /** The worker failed (once per outage, not per pass); SQLite's autocheckpoint keeps the WAL bounded meanwhile. */
+  onError?: (message: string) => void;
+  /** It works again. */
+  onRecovered?: () => void;
 }
 
 export interface CheckpointerStatus {
@@ -97,15 +101,15 @@ export function startCheckpointer(sqlite: BetterSqlite3.Database, path: string, 
   // A store someone forgot to close must not keep the process alive.
   worker.unref();
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  worker.on('error', (err) => {
-    state.error = err.message;
-  });
+  const fail = (message: string) => {
+    if (state.error === undefined) opts.onError?.(message);
+    state.error = message;
+  };
+  worker.on('error', (err) => fail(err.message));
   worker.on('message', (r: PassReport) => {
-    if (r.error !== undefined) {
-      state.error = r.error;
-      return;
-    }
+    if (r.error !== undefined) return fail(r.error);
     state.passes += 1;
+    if (state.error !== undefined) opts.onRecovered?.();
     delete state.error;
     const log = r.log ?? 0;
     const left = log - (r.checkpointed ?? 0);
