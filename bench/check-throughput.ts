@@ -258,7 +258,9 @@ async function pauseCounter(server: Spawned) {
   };
 }
 
-const pausesLine = (p: Awaited<ReturnType<Awaited<ReturnType<typeof pauseCounter>>>>) =>
+type Pauses = Awaited<ReturnType<Awaited<ReturnType<typeof pauseCounter>>>>;
+
+const pausesLine = (p: Pauses) =>
   `GC ${GC_KINDS.filter((k) => p.gc[k]!.count)
     .map((k) => `${k} ${p.gc[k]!.count}x ${p.gc[k]!.totalMs} ms (${p.gc[k]!.over10ms} over 10 ms, ${p.gc[k]!.over100ms} over 100 ms)`)
     .join(', ')}; event loop max delay ${p.eventLoopMaxMs} ms`;
@@ -480,7 +482,7 @@ async function saturate(
 
 type Paced = Awaited<ReturnType<typeof pacedLoadInChild>> & {
   cpu: ReturnType<CpuMeter['stop']>;
-  pauses: Awaited<ReturnType<Awaited<ReturnType<typeof pauseCounter>>>>;
+  pauses: Pauses;
   storm?: StormResult;
 };
 

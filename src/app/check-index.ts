@@ -137,7 +137,7 @@ export class CheckIndex {
   /**
    * Resolves once the index reflects a commit of this server's. When the index stands at the
    * event just before the commit's first and no catch-up is reading, the commit is taken in as
-   * it was written, with no read (on SQLite, one writer, that is every commit); otherwise (another
+   * it was written, with no read (on SQLite, one writer, nearly every commit); otherwise (another
    * server's commit came between, or a catch-up is under way and could apply an older read over
    * it) the index catches up from the store as for any change.
    */

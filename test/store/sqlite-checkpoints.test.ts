@@ -124,7 +124,6 @@ describe('a SQLite store on a file', () => {
     const path = tempPath();
     const opened = await openStore(`sqlite:${path}`, { cwd: '.' });
     try {
-      expect(opened.store.walCheckpoints).toBeDefined();
       expect(statSync(`${path}-lock`).mode & 0o777).toBe(0o600);
       await opened.store.transaction(async (tx) =>
         tx.appendAudit([{ id: 'ev-1', at: Date.now(), type: 'config.reloaded', actor: 'system', details: { n: 1 }, policyHash: 'h' }]),

@@ -8,7 +8,6 @@ import { identityTx } from './identity-store.js';
 import type { MfaTx } from '../../app/identity/mfa-ports.js';
 import { mfaTx } from './mfa-store.js';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Checkpointer } from './sqlite-checkpoints.js';
 import { CompiledQuery, type Kysely, type Selectable, type Transaction, sql } from 'kysely';
 import { dueAt, needsTargetExtension } from '../../core/lifecycle.js';
 import type { AccessRequest } from '../../core/types.js';
@@ -348,8 +347,6 @@ export class KyselyStore implements Store {
     private readonly onClose: () => Promise<void> = async () => {},
     /** The SQLite connection itself, for the check fast path. */
     private readonly sqlite?: BetterSqlite3.Database,
-    /** SQLite on a file: the worker that checkpoints its WAL (sqlite-checkpoints.ts). */
-    readonly walCheckpoints?: Checkpointer,
   ) {
     this.chainRows = new ChainRowReader(db, dialect, sqlite);
   }

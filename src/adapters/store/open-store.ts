@@ -154,7 +154,7 @@ async function sqliteStore(
     await release();
     throw err;
   }
-  return reportUnavailable(new KyselyStore(db, 'sqlite', release, sqlite, checkpointer));
+  return reportUnavailable(new KyselyStore(db, 'sqlite', release, sqlite));
 }
 
 /** Takes the one-server lock on `PATH-lock` (a SQLite file in exclusive locking mode, which keeps its lock until closed). */
